@@ -1,0 +1,14 @@
+/**
+ * An error caused by the user's input (config, file, model spec, environment).
+ * Its message is one sentence that names what to fix; the CLI prints it without a stack.
+ */
+export class UserError extends Error {
+  override readonly name = 'UserError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+export function isUserError(e: unknown): e is UserError {
+  return e instanceof UserError;
+}

@@ -1,0 +1,176 @@
+/**
+ * The schema, as numbered migrations. Each is applied once, in order, in a transaction, and recorded in
+ * schema_migrations. Never edit a released migration: add a new one.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'initial',
+    sql: `
+CREATE TABLE meta (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+
+CREATE TABLE runs (
+  id TEXT PRIMARY KEY,
+  name TEXT,
+  config_json TEXT NOT NULL,
+  config_hash TEXT NOT NULL,
+  w2s_version TEXT NOT NULL,
+  dataset TEXT,
+  status TEXT NOT NULL CHECK (status IN ('running', 'completed', 'failed', 'interrupted')),
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  finished_at TEXT,
+  error TEXT
+);
+
+CREATE TABLE examples (
+  run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  id TEXT NOT NULL,
+  split TEXT NOT NULL CHECK (split IN ('train_weak', 'train_strong', 'test')),
+  text TEXT NOT NULL,
+  label INTEGER NOT NULL CHECK (label IN (0, 1)),
+  question TEXT,
+  answer TEXT,
+  meta_json TEXT,
+  PRIMARY KEY (run_id, id)
+);
+
+-- The ledger: one row per logical model call (a cache hit is a call too, with cache_hit = 1).
+CREATE TABLE calls (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  run_id TEXT REFERENCES runs(id) ON DELETE CASCADE,
+  role TEXT NOT NULL,
+  model TEXT NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('generate', 'embed')),
+  request_hash TEXT NOT NULL,
+  cache_hit INTEGER NOT NULL CHECK (cache_hit IN (0, 1)),
+  attempts INTEGER NOT NULL,
+  latency_ms REAL NOT NULL,
+  input_tokens INTEGER NOT NULL DEFAULT 0,
+  output_tokens INTEGER NOT NULL DEFAULT 0,
+  cost_usd REAL NOT NULL DEFAULT 0,
+  finish_reason TEXT,
+  error TEXT,
+  created_at TEXT NOT NULL
+);
+CREATE INDEX calls_run ON calls(run_id, role);
+CREATE INDEX calls_hash ON calls(request_hash);
+
+-- Response cache, keyed by a canonical hash of (adapter, endpoint, model, request, sample index). Errors never stored.
+CREATE TABLE cache (
+  key TEXT PRIMARY KEY,
+  kind TEXT NOT NULL CHECK (kind IN ('generate', 'embed')),
+  model TEXT NOT NULL,
+  response_json TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  hits INTEGER NOT NULL DEFAULT 0
+);
+
+CREATE TABLE debates (
+  id TEXT PRIMARY KEY,
+  run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  example_id TEXT NOT NULL,
+  protocol TEXT NOT NULL CHECK (protocol IN ('debate', 'consultancy', 'market', 'none')),
+  sample INTEGER NOT NULL,
+  seed INTEGER NOT NULL,
+  -- JSON: {"A": "correct" | "incorrect", "B": ...}; one key for consultancy and market.
+  sides_json TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('pending', 'completed', 'failed')),
+  error TEXT,
+  created_at TEXT NOT NULL,
+  FOREIGN KEY (run_id, example_id) REFERENCES examples(run_id, id) ON DELETE CASCADE,
+  UNIQUE (run_id, example_id, protocol, sample)
+);
+
+CREATE TABLE turns (
+  debate_id TEXT NOT NULL REFERENCES debates(id) ON DELETE CASCADE,
+  idx INTEGER NOT NULL,
+  speaker TEXT NOT NULL,
+  side TEXT NOT NULL CHECK (side IN ('correct', 'incorrect')),
+  text TEXT NOT NULL,
+  word_count INTEGER NOT NULL,
+  truncated INTEGER NOT NULL DEFAULT 0 CHECK (truncated IN (0, 1)),
+  prompt_hash TEXT NOT NULL,
+  call_id INTEGER REFERENCES calls(id),
+  created_at TEXT NOT NULL,
+  PRIMARY KEY (debate_id, idx)
+);
+
+-- Prompted weak judges: one row per (judge, example, transcript, answer order).
+CREATE TABLE judgments (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  example_id TEXT NOT NULL,
+  judge TEXT NOT NULL,
+  debate_id TEXT REFERENCES debates(id) ON DELETE CASCADE,
+  order_swapped INTEGER NOT NULL CHECK (order_swapped IN (0, 1)),
+  p_correct REAL NOT NULL,
+  method TEXT NOT NULL CHECK (method IN ('logprobs', 'parsed', 'unparsed')),
+  raw_text TEXT,
+  call_id INTEGER REFERENCES calls(id),
+  created_at TEXT NOT NULL,
+  FOREIGN KEY (run_id, example_id) REFERENCES examples(run_id, id) ON DELETE CASCADE
+);
+CREATE UNIQUE INDEX judgments_unique ON judgments(run_id, example_id, judge, IFNULL(debate_id, ''), order_swapped);
+
+-- Trained models: weak baseline, weak ensemble members, strong (w2s), strong ceiling.
+CREATE TABLE models (
+  id TEXT PRIMARY KEY,
+  run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  role TEXT NOT NULL,
+  member INTEGER NOT NULL DEFAULT 0,
+  backend TEXT NOT NULL,
+  seed INTEGER NOT NULL,
+  config_json TEXT NOT NULL,
+  state_json TEXT,
+  artifact_path TEXT,
+  artifact_sha256 TEXT,
+  stats_json TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  UNIQUE (run_id, role, member)
+);
+
+CREATE TABLE predictions (
+  model_id TEXT NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+  run_id TEXT NOT NULL,
+  example_id TEXT NOT NULL,
+  -- debate transcript the model saw, if any
+  debate_id TEXT,
+  p1 REAL NOT NULL,
+  PRIMARY KEY (model_id, example_id),
+  FOREIGN KEY (run_id, example_id) REFERENCES examples(run_id, id) ON DELETE CASCADE
+);
+
+CREATE TABLE metrics (
+  run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  subject TEXT NOT NULL,
+  name TEXT NOT NULL,
+  value REAL,
+  lo REAL,
+  hi REAL,
+  n INTEGER,
+  note TEXT,
+  PRIMARY KEY (run_id, subject, name)
+);
+
+-- Finished pipeline stages, so a rerun skips them.
+CREATE TABLE stages (
+  run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  finished_at TEXT NOT NULL,
+  PRIMARY KEY (run_id, name)
+);
+`,
+  },
+];
+
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
