@@ -1,0 +1,25 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import { isUserError } from '../errors.js';
+import { W2S_VERSION } from '../version.js';
+
+/** Every command lives in its own file and exports register(program). */
+const COMMANDS: Array<() => Promise<{ register: (program: Command) => void }>> = [];
+
+async function main(argv: string[]): Promise<void> {
+  const program = new Command('w2s')
+    .description('Debate-assisted weak-to-strong supervision experiments, audited in SQLite.')
+    .version(W2S_VERSION)
+    .option('--verbose', 'print stack traces and debug logs')
+    .showHelpAfterError();
+  for (const load of COMMANDS) (await load()).register(program);
+  await program.parseAsync(argv);
+}
+
+main(process.argv).catch((e: unknown) => {
+  const verbose = process.argv.includes('--verbose');
+  const err = e instanceof Error ? e : new Error(String(e));
+  if (verbose) console.error(err.stack ?? err.message);
+  else console.error(`w2s: ${isUserError(err) ? err.message : `${err.name}: ${err.message}`}`);
+  process.exitCode = 1;
+});
