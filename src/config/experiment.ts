@@ -1,0 +1,198 @@
+import { z } from 'zod';
+
+/**
+ * One experiment is one JSON config. Everything has a default except the dataset and the models.
+ * The JSON Schema published at schema/experiment.schema.json is generated from this (npm run schema).
+ */
+
+const capabilityOverrides = z
+  .object({
+    chat: z.boolean().optional(),
+    logprobs: z.boolean().optional(),
+    embeddings: z.boolean().optional(),
+    seed: z.boolean().optional(),
+  })
+  .strict();
+
+/** A model as a role names it: a spec string, or a spec with adapter settings. */
+export const ModelRefSchema = z.union([
+  z.string().min(1).describe('Model spec: openai:<model>[@<baseURL>], ollama:<model>[@<host>], llamacpp:<file.gguf|hf:user/repo:quant>, scripted:<name>'),
+  z
+    .object({
+      spec: z.string().min(1),
+      apiKeyEnv: z.string().optional().describe('Environment variable holding this model\'s API key (default OPENAI_API_KEY).'),
+      host: z.string().optional(),
+      timeoutMs: z.number().int().positive().optional(),
+      contextSize: z.number().int().positive().optional().describe('llamacpp: context size in tokens.'),
+      threads: z.number().int().positive().optional().describe('llamacpp: CPU threads.'),
+      gpu: z.union([z.literal(false), z.literal('auto'), z.literal('cuda'), z.literal('vulkan'), z.literal('metal')]).optional(),
+      cacheDir: z.string().optional().describe('llamacpp: where hf: models are downloaded.'),
+      concurrency: z.number().int().positive().optional().describe('Concurrent calls to this model\'s endpoint.'),
+      capabilities: capabilityOverrides.optional(),
+    })
+    .strict(),
+]);
+export type ModelRef = z.infer<typeof ModelRefSchema>;
+
+const LossSchema = z.enum(['xent', 'logconf', 'logconf_linear', 'product']);
+
+const FeaturesSchema = z.discriminatedUnion('kind', [
+  z
+    .object({
+      kind: z.literal('hashed'),
+      dim: z.number().int().min(16).max(1 << 20).default(4096),
+      ngrams: z.array(z.number().int().min(1).max(5)).min(1).default([1, 2]),
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal('embedding'),
+      model: ModelRefSchema,
+      maxChars: z.number().int().positive().optional().describe('Texts longer than this are handled by lengthRule.'),
+    })
+    .strict(),
+]);
+export type FeaturesConfig = z.infer<typeof FeaturesSchema>;
+
+const ProbeSchema = z
+  .object({
+    optimizer: z.enum(['adam', 'lbfgs']).default('adam'),
+    epochs: z.number().int().positive().default(20),
+    lr: z.number().positive().default(0.01),
+    batchSize: z.number().int().positive().default(32),
+    l2: z.number().min(0).default(0),
+    standardize: z.boolean().default(true),
+    lengthRule: z.enum(['truncate_head', 'truncate_tail', 'drop']).default('truncate_tail'),
+  })
+  .strict();
+
+const HfTrainerSchema = z
+  .object({
+    baseModel: z.string().min(1).describe('Hub id, local directory, or .gguf file.'),
+    mode: z.enum(['full', 'lora', 'head']).default('lora'),
+    command: z.array(z.string()).optional().describe('Trainer executable and arguments; default: the reference trainer in trainers/hf.'),
+    params: z.record(z.string(), z.unknown()).default({}),
+    parallel: z.number().int().positive().default(1).describe('Ensemble members trained at once.'),
+  })
+  .strict();
+
+/** How one group of models (weak or strong) is trained. */
+const TrainerSchema = z
+  .object({
+    backend: z.enum(['probe', 'hf']).default('probe'),
+    features: FeaturesSchema.default({ kind: 'hashed', dim: 4096, ngrams: [1, 2] }),
+    loss: LossSchema.default('xent'),
+    probe: ProbeSchema.default(ProbeSchema.parse({})),
+    hf: HfTrainerSchema.optional(),
+  })
+  .strict()
+  .refine((t) => t.backend !== 'hf' || t.hf !== undefined, { message: 'backend "hf" needs an "hf" section with at least baseModel', path: ['hf'] });
+
+const SizesSchema = z
+  .object({
+    train_weak: z.number().int().positive().default(100),
+    train_strong: z.number().int().positive().default(100),
+    test: z.number().int().positive().default(100),
+  })
+  .strict();
+
+export const ExperimentSchema = z
+  .object({
+    $schema: z.string().optional(),
+    name: z.string().min(1).regex(/^[\w.-]+$/, 'use letters, digits, dot, dash or underscore').default('experiment'),
+    seed: z.number().int().min(0).default(0),
+    dataset: z
+      .object({
+        name: z.enum(['sciq', 'boolq', 'cosmos_qa', 'anthropic_hh', 'jsonl']),
+        dataDir: z.string().optional().describe('Folder holding the dataset files; default ../shared/datasets or W2S_DATA_DIR.'),
+        path: z.string().optional().describe('For name "jsonl": the file.'),
+        sizes: SizesSchema.default(SizesSchema.parse({})),
+        skipInvalid: z.boolean().default(false),
+      })
+      .strict()
+      .refine((d) => d.name !== 'jsonl' || d.path !== undefined, { message: 'dataset "jsonl" needs a "path"', path: ['path'] }),
+    debate: z
+      .object({
+        protocol: z.enum(['debate', 'consultancy', 'market', 'none']).default('debate'),
+        debaters: z.array(ModelRefSchema).min(1).max(2).optional().describe('One model plays both sides, or two models play A and B.'),
+        turns: z.number().int().min(1).max(10).default(3),
+        samples: z.number().int().min(1).max(16).default(4).describe('Transcripts per example (K); each feeds one debate-ensemble member.'),
+        maxTokens: z.number().int().positive().default(200),
+        wordLimit: z.number().int().positive().default(150),
+        temperature: z.number().min(0).max(2).default(0.7),
+        promptsDir: z.string().default('prompts'),
+        splits: z.array(z.enum(['train_weak', 'train_strong', 'test'])).default(['train_weak', 'train_strong', 'test']),
+      })
+      .strict()
+      .default({
+        protocol: 'debate', turns: 3, samples: 4, maxTokens: 200, wordLimit: 150, temperature: 0.7, promptsDir: 'prompts',
+        splits: ['train_weak', 'train_strong', 'test'],
+      }),
+    weak: TrainerSchema.and(
+      z.object({
+        ensemble: z
+          .object({
+            kind: z.enum(['debate', 'finetune']).default('debate'),
+            size: z.number().int().min(1).max(16).default(4),
+          })
+          .strict()
+          .default({ kind: 'debate', size: 4 }),
+      }),
+    ),
+    strong: TrainerSchema,
+    judges: z
+      .array(
+        z
+          .object({
+            name: z.string().regex(/^[\w.-]+$/).optional(),
+            model: ModelRefSchema,
+            method: z.enum(['logprobs', 'parsed']).default('logprobs'),
+            maxTokens: z.number().int().positive().default(8),
+          })
+          .strict(),
+      )
+      .default([]),
+    gateway: z
+      .object({
+        cache: z.string().optional().describe('Shared response cache file; default results/cache.sqlite.'),
+        concurrency: z.number().int().positive().default(4),
+        maxAttempts: z.number().int().min(1).max(20).default(6),
+        timeoutMs: z.number().int().positive().default(120_000),
+        prices: z
+          .record(z.string(), z.object({ inputPerMTok: z.number().min(0), outputPerMTok: z.number().min(0) }).strict())
+          .default({})
+          .describe('USD per million tokens, keyed by model spec. Local models cost 0.'),
+      })
+      .strict()
+      .default({ concurrency: 4, maxAttempts: 6, timeoutMs: 120_000, prices: {} }),
+    limits: z
+      .object({
+        maxCalls: z.number().int().positive().optional(),
+        maxCostUsd: z.number().positive().optional(),
+      })
+      .strict()
+      .default({}),
+    metrics: z
+      .object({
+        bootstrap: z.number().int().min(100).max(100_000).default(1000),
+        level: z.number().gt(0).lt(1).default(0.95),
+      })
+      .strict()
+      .default({ bootstrap: 1000, level: 0.95 }),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.debate.protocol !== 'none' && !c.debate.debaters) {
+      ctx.addIssue({ code: 'custom', path: ['debate', 'debaters'], message: `protocol "${c.debate.protocol}" needs at least one debater model` });
+    }
+    if (c.weak.ensemble.kind === 'debate' && c.debate.protocol !== 'none' && c.weak.ensemble.size > c.debate.samples) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['weak', 'ensemble', 'size'],
+        message: `a debate ensemble of ${c.weak.ensemble.size} needs at least as many transcripts per example; raise debate.samples to ${c.weak.ensemble.size}`,
+      });
+    }
+  });
+
+export type ExperimentConfig = z.infer<typeof ExperimentSchema>;
+export type ExperimentInput = z.input<typeof ExperimentSchema>;

@@ -1,0 +1,51 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { UserError } from '../errors.js';
+import { hashValue } from '../hash.js';
+import { ExperimentSchema, type ExperimentConfig, type ModelRef } from './experiment.js';
+
+/** Validates a parsed config; an error names the field path and what was expected. */
+export function parseExperiment(raw: unknown, source = 'config'): ExperimentConfig {
+  const result = ExperimentSchema.safeParse(raw);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  const path = issue.path.length ? issue.path.map(String).join('.') : '(top level)';
+  throw new UserError(`${source}: field ${path}: ${describeIssue(issue)}.`);
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'unrecognized_keys') return `unknown key(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}; remove or rename them`;
+  if (issue.code === 'invalid_value') return `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+  return issue.message.replace(/\.$/, '');
+}
+
+export function loadExperiment(file: string): ExperimentConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new UserError(`Cannot read config ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}.`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new UserError(`Config ${file} is not valid JSON: ${(e as Error).message}.`);
+  }
+  return parseExperiment(raw, file);
+}
+
+/** The hash that identifies an experiment: same config (after defaults) → same run. */
+export function configHash(config: ExperimentConfig): string {
+  const { $schema: _ignored, ...rest } = config;
+  return hashValue(rest);
+}
+
+export function modelSpec(ref: ModelRef): string {
+  return typeof ref === 'string' ? ref : ref.spec;
+}
+
+/** The JSON Schema editors use to complete configs. */
+export function experimentJsonSchema(): unknown {
+  return z.toJSONSchema(ExperimentSchema, { io: 'input', unrepresentable: 'any' });
+}

@@ -1,0 +1,43 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { UserError } from '../errors.js';
+import { sha256 } from '../hash.js';
+
+/** A prompt template with `{{slot}}` placeholders; its hash is stored with every turn that used it. */
+export interface Template {
+  name: string;
+  text: string;
+  hash: string;
+  slots: Set<string>;
+}
+
+const SLOT = /\{\{(\w+)\}\}/g;
+
+export function parseTemplate(name: string, text: string): Template {
+  const slots = new Set<string>();
+  for (const m of text.matchAll(SLOT)) slots.add(m[1]!);
+  return { name, text, hash: sha256(text), slots };
+}
+
+export function loadTemplate(dir: string, name: string): Template {
+  const file = join(dir, name);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    throw new UserError(`Prompt template ${file} is missing; restore it from the w2s repository or point debate.promptsDir at a folder that has it.`);
+  }
+  return parseTemplate(name, text);
+}
+
+/** Fills every slot. A slot the caller forgot, or a value the template never uses, is a bug in the template: refuse. */
+export function render(t: Template, values: Record<string, string | number>): string {
+  for (const slot of t.slots) {
+    if (!(slot in values)) throw new UserError(`Prompt template ${t.name} uses {{${slot}}}, which w2s does not fill; the slots it fills are: ${Object.keys(values).join(', ')}.`);
+  }
+  for (const key of Object.keys(values)) {
+    if (!t.slots.has(key)) throw new UserError(`Prompt template ${t.name} does not use {{${key}}}; add it so the prompt carries that content.`);
+  }
+  // One pass, so a value containing "{{x}}" is never expanded again.
+  return t.text.replace(SLOT, (_, slot: string) => String(values[slot]));
+}

@@ -1,0 +1,55 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { configHash, experimentJsonSchema, loadExperiment, parseExperiment } from '../../src/config/load.js';
+import { UserError } from '../../src/errors.js';
+
+const minimal = { dataset: { name: 'sciq' }, debate: { protocol: 'none' }, weak: {}, strong: {} };
+
+test('a minimal config gets every default', () => {
+  const c = parseExperiment(minimal);
+  assert.equal(c.seed, 0);
+  assert.deepEqual(c.dataset.sizes, { train_weak: 100, train_strong: 100, test: 100 });
+  assert.equal(c.weak.ensemble.kind, 'debate');
+  assert.equal(c.strong.loss, 'xent');
+  assert.equal(c.metrics.bootstrap, 1000);
+});
+
+test('errors name the field path and what was expected', () => {
+  assert.throws(() => parseExperiment({ ...minimal, dataset: { name: 'squad' } }), (e: unknown) => {
+    assert.ok(e instanceof UserError);
+    assert.match(e.message, /field dataset\.name: expected one of "sciq"/);
+    return true;
+  });
+  assert.throws(() => parseExperiment({ ...minimal, seed: -1 }), /field seed:/);
+  assert.throws(() => parseExperiment({ ...minimal, weak: { loss: 'hinge' } }), /field weak\.loss: expected one of "xent"/);
+  assert.throws(() => parseExperiment({ ...minimal, strong: { bogus: 1 } }), /field strong: unknown key\(s\) "bogus"/);
+  assert.throws(() => parseExperiment({ ...minimal, debate: { protocol: 'debate' } }), /field debate\.debaters: protocol "debate" needs at least one debater/);
+  assert.throws(() => parseExperiment({ weak: {}, strong: {} }), /field dataset:/);
+  assert.throws(
+    () => parseExperiment({ ...minimal, debate: { protocol: 'debate', debaters: ['scripted:x'], samples: 2 }, weak: { ensemble: { size: 4 } } }),
+    /field weak\.ensemble\.size: .*raise debate\.samples to 4/,
+  );
+  assert.throws(() => parseExperiment({ ...minimal, weak: { backend: 'hf' } }), /field weak\.hf: backend "hf" needs/);
+});
+
+test('a config file that is missing or not JSON gets one clear sentence', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'w2s-config-'));
+  assert.throws(() => loadExperiment(join(dir, 'nope.json')), /Cannot read config .*nope\.json: no such file/);
+  writeFileSync(join(dir, 'bad.json'), '{"dataset": ');
+  assert.throws(() => loadExperiment(join(dir, 'bad.json')), /bad\.json is not valid JSON/);
+});
+
+test('the config hash ignores $schema and is stable under key order', () => {
+  const a = parseExperiment({ ...minimal, seed: 3 });
+  const b = parseExperiment({ seed: 3, strong: {}, weak: {}, debate: { protocol: 'none' }, dataset: { name: 'sciq' }, $schema: 'x' });
+  assert.equal(configHash(a), configHash(b));
+  assert.notEqual(configHash(a), configHash(parseExperiment({ ...minimal, seed: 4 })));
+});
+
+test('the published JSON Schema is the one generated from the zod schema', () => {
+  const published = JSON.parse(readFileSync(new URL('../../schema/experiment.schema.json', import.meta.url), 'utf8'));
+  assert.deepEqual(published, JSON.parse(JSON.stringify(experimentJsonSchema())), 'run `npm run schema` to regenerate it');
+});
