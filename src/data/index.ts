@@ -1,0 +1,10 @@
+export * from './types.js';
+export * from './readers.js';
+export { describeIssues, formatRows, type FormatRowsOptions, type FormattedRows } from './rows.js';
+export * from './sciq.js';
+export * from './boolq.js';
+export * from './cosmos_qa.js';
+export * from './anthropic_hh.js';
+export * from './jsonl.js';
+export * from './registry.js';
+export * from './splits.js';

@@ -1,0 +1,37 @@
+/**
+ * The example every dataset is formatted into. `question` and `answer` are kept apart from `text` because debaters
+ * argue whether *this answer* to *this question* is correct; `text` is the openai/weak-to-strong template the weak and
+ * strong models classify.
+ */
+export interface Example {
+  /** Stable and meaningful: dataset/file-split/row index, e.g. `sciq/train/123` (or the user's own id). */
+  id: string;
+  text: string;
+  /** 1: the shown answer is correct (or the shown transcript is the preferred one). */
+  label: 0 | 1;
+  question: string;
+  answer: string;
+  meta?: Record<string, unknown>;
+}
+
+export type SplitName = 'train_weak' | 'train_strong' | 'test';
+
+export interface SplitExample extends Example {
+  split: SplitName;
+}
+
+/** The example pools a dataset provides; the splits are drawn from them. */
+export interface Pools {
+  train: Example[];
+  test?: Example[];
+}
+
+/** A row that failed validation and was skipped (skipInvalid). */
+export interface InvalidRow {
+  file: string;
+  /** 1-based line where the row starts. */
+  line: number;
+  /** 0-based row index in its file. */
+  index: number;
+  reason: string;
+}
