@@ -1,0 +1,37 @@
+/** Pure metric functions: no I/O, no imports from the rest of w2s. Randomness comes in as a `random` argument. */
+export { accuracy, auroc, logLoss } from './classification.js';
+export { brier, ece, reliabilityBins, type ReliabilityBin } from './calibration.js';
+export { pgr } from './pgr.js';
+export {
+  bootstrapCI,
+  accuracyCI,
+  aurocCI,
+  pgrCI,
+  type BootstrapOptions,
+  type BootstrapResult,
+  type MetricCIOptions,
+  type PairedMetric,
+  type PgrCIOptions,
+  type PgrCIResult,
+  type Statistic,
+} from './bootstrap.js';
+export { wilson, zForLevel, type ProportionInterval } from './intervals.js';
+export { cohenKappa, fleissKappa, fleissKappaFromCounts } from './agreement.js';
+export {
+  mcnemar,
+  mcnemarFromCounts,
+  pairedBootstrapDiff,
+  type McNemarResult,
+  type PairedDiffOptions,
+  type PairedDiffResult,
+} from './paired.js';
+export {
+  meanSoftLabel,
+  majorityVote,
+  accuracyBySize,
+  type EnsembleSizeOptions,
+  type EnsembleSizeAccuracy,
+} from './ensemble.js';
+export { summarize, type Summary, type SummaryOptions } from './summary.js';
+export { erfc, chiSquareSurvival, normalCdf, normalQuantile } from './special.js';
+export type { Label } from './validate.js';
