@@ -1,0 +1,206 @@
+import OpenAI from 'openai';
+import { UserError } from '../../errors.js';
+import type { ClientOptions } from '../create.js';
+import { formatModelSpec, type ModelSpec } from '../spec.js';
+import {
+  ProviderError,
+  type EmbedResult,
+  type FinishReason,
+  type GenerateRequest,
+  type GenerateResult,
+  type ModelClient,
+  type TokenLogprob,
+} from '../types.js';
+
+const DEFAULT_BASE_URL = 'https://api.openai.com/v1';
+const DEFAULT_TIMEOUT_MS = 600_000;
+// Local OpenAI-compatible servers ignore the key, but the client refuses to start without one.
+const PLACEHOLDER_KEY = 'sk-no-key-needed';
+
+/**
+ * openai:<model>[@<baseURL>] through the official client, one attempt per call (maxRetries 0: the gateway retries).
+ * Works against api.openai.com and OpenAI-compatible servers (vLLM, llama.cpp server, LM Studio).
+ */
+export async function createOpenAIClient(spec: ModelSpec, options: ClientOptions = {}): Promise<ModelClient> {
+  // A bare host:port in the spec means plain http, as local servers use.
+  const baseURL = spec.endpoint ? (/^https?:\/\//i.test(spec.endpoint) ? spec.endpoint : `http://${spec.endpoint}`) : DEFAULT_BASE_URL;
+  const isOfficial = new URL(baseURL).hostname === 'api.openai.com';
+  const envName = options.apiKeyEnv ?? 'OPENAI_API_KEY';
+  let apiKey = process.env[envName];
+  if (!apiKey) {
+    if (isOfficial || options.apiKeyEnv) {
+      throw new UserError(`Model ${formatModelSpec(spec)} needs an API key; set the ${envName} environment variable.`);
+    }
+    apiKey = PLACEHOLDER_KEY;
+  }
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const client = new OpenAI({ apiKey, baseURL, maxRetries: 0, timeout: timeoutMs });
+  const fail = (e: unknown, signal?: AbortSignal) => toProviderError(e, { baseURL, envName, timeoutMs, signal });
+
+  return {
+    id: formatModelSpec(spec),
+    adapter: 'openai',
+    endpoint: baseURL,
+    model: spec.model,
+    capabilities: { chat: true, logprobs: true, embeddings: true, seed: true },
+
+    async generate(req: GenerateRequest, signal?: AbortSignal): Promise<GenerateResult> {
+      const k = req.topLogprobs ?? 0;
+      const body: OpenAI.Chat.ChatCompletionCreateParamsNonStreaming = {
+        model: spec.model,
+        messages: req.messages.map((m) => ({ role: m.role, content: m.content })),
+        // api.openai.com wants max_completion_tokens (reasoning models reject max_tokens); compatible servers know max_tokens.
+        ...(isOfficial ? { max_completion_tokens: req.maxTokens } : { max_tokens: req.maxTokens }),
+        ...(req.temperature !== undefined && { temperature: req.temperature }),
+        ...(req.seed !== undefined && { seed: req.seed }),
+        ...(req.stop && req.stop.length > 0 && { stop: req.stop }),
+        ...(k > 0 && { logprobs: true, top_logprobs: k }),
+      };
+      let res: OpenAI.Chat.ChatCompletion;
+      try {
+        res = await client.chat.completions.create(body, { signal });
+      } catch (e) {
+        throw fail(e, signal);
+      }
+      const choice = res?.choices?.[0];
+      if (!choice) {
+        throw new ProviderError(`${baseURL} returned no choices for model ${spec.model}.`, { retryable: true, code: 'empty_choices' });
+      }
+      return {
+        text: choice.message?.content ?? '',
+        finishReason: mapFinishReason(choice.finish_reason),
+        usage: { inputTokens: res.usage?.prompt_tokens ?? 0, outputTokens: res.usage?.completion_tokens ?? 0 },
+        ...(k > 0 && { topLogprobs: parseLogprobs(choice.logprobs, k) }),
+        ...(res.system_fingerprint ? { fingerprint: res.system_fingerprint } : {}),
+      };
+    },
+
+    async embed(texts: string[], signal?: AbortSignal): Promise<EmbedResult> {
+      if (texts.length === 0) return { vectors: [], usage: { inputTokens: 0, outputTokens: 0 } };
+      let res: OpenAI.CreateEmbeddingResponse;
+      try {
+        // 'float' explicitly: the client's default (base64) is not understood by every compatible server.
+        res = await client.embeddings.create({ model: spec.model, input: texts, encoding_format: 'float' }, { signal });
+      } catch (e) {
+        throw fail(e, signal);
+      }
+      const data = [...(res?.data ?? [])].sort((a, b) => a.index - b.index);
+      if (data.length !== texts.length) {
+        throw new ProviderError(`${baseURL} returned ${data.length} embeddings for ${texts.length} inputs.`, {
+          retryable: true,
+          code: 'bad_response',
+        });
+      }
+      return {
+        vectors: data.map((d) => Array.from(d.embedding)),
+        usage: { inputTokens: res.usage?.prompt_tokens ?? 0, outputTokens: 0 },
+      };
+    },
+
+    async close() {
+      // The client holds no resources beyond keep-alive sockets, which the process releases.
+    },
+  };
+}
+
+function mapFinishReason(reason: string | null | undefined): FinishReason {
+  if (reason === 'stop') return 'stop';
+  if (reason === 'length') return 'length';
+  return 'other';
+}
+
+/**
+ * Top-k alternatives per generated token, best first. Servers differ: the chat format
+ * (content[].top_logprobs), the legacy completions format (top_logprobs: [{token: logprob}]), or nothing at all.
+ * Nothing usable gives undefined, never a guess.
+ */
+export function parseLogprobs(raw: unknown, k: number): TokenLogprob[][] | undefined {
+  if (!raw || typeof raw !== 'object') return undefined;
+  const obj = raw as Record<string, unknown>;
+  const sortTop = (list: TokenLogprob[]) =>
+    list.filter((t) => Number.isFinite(t.logprob)).sort((a, b) => b.logprob - a.logprob).slice(0, k);
+  if (Array.isArray(obj.content)) {
+    const out = obj.content.map((entry: Record<string, unknown>) => {
+      const top = Array.isArray(entry?.top_logprobs)
+        ? (entry.top_logprobs as Record<string, unknown>[]).map((t) => ({ token: String(t.token), logprob: Number(t.logprob) }))
+        : [];
+      if (top.length === 0 && typeof entry?.token === 'string' && typeof entry.logprob === 'number') {
+        top.push({ token: entry.token, logprob: entry.logprob });
+      }
+      return sortTop(top);
+    });
+    return out.length > 0 ? out : undefined;
+  }
+  if (Array.isArray(obj.top_logprobs)) {
+    const out = (obj.top_logprobs as unknown[]).map((m) =>
+      m && typeof m === 'object'
+        ? sortTop(Object.entries(m as Record<string, unknown>).map(([token, lp]) => ({ token, logprob: Number(lp) })))
+        : [],
+    );
+    return out.length > 0 ? out : undefined;
+  }
+  return undefined;
+}
+
+/** Retry-After as milliseconds: retry-after-ms, else retry-after in seconds or as an HTTP date. */
+export function parseRetryAfter(headers: { get(name: string): string | null } | undefined, now = Date.now()): number | undefined {
+  if (!headers) return undefined;
+  const ms = headers.get('retry-after-ms');
+  if (ms !== null && ms.trim() !== '' && Number.isFinite(Number(ms)) && Number(ms) >= 0) return Number(ms);
+  const value = headers.get('retry-after');
+  if (value === null || value.trim() === '') return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return seconds >= 0 ? seconds * 1000 : undefined;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+export function isRetryableStatus(status: number): boolean {
+  return status === 408 || status === 409 || status === 429 || status >= 500;
+}
+
+function toProviderError(
+  e: unknown,
+  ctx: { baseURL: string; envName: string; timeoutMs: number; signal?: AbortSignal },
+): unknown {
+  // The caller cancelled: pass its reason through untouched so the gateway does not retry it.
+  if (ctx.signal?.aborted) return ctx.signal.reason ?? e;
+  if (e instanceof OpenAI.APIUserAbortError) return e;
+  if (e instanceof OpenAI.APIConnectionTimeoutError) {
+    return new ProviderError(`Request to ${ctx.baseURL} timed out after ${ctx.timeoutMs} ms.`, { retryable: true, code: 'timeout' }, { cause: e });
+  }
+  if (e instanceof OpenAI.APIConnectionError) {
+    const { code, message } = rootCause(e);
+    return new ProviderError(
+      `Could not reach ${ctx.baseURL} (${code ?? message}); check that the server is running and the URL is right.`,
+      { retryable: true, code: code ?? 'connection' },
+      { cause: e },
+    );
+  }
+  if (e instanceof OpenAI.APIError && typeof e.status === 'number') {
+    const status = e.status;
+    const hint =
+      status === 401 ? ` (check the key in ${ctx.envName})` : status === 404 ? ' (check the model name and base URL)' : '';
+    const retryAfterMs = parseRetryAfter(e.headers);
+    return new ProviderError(
+      `${ctx.baseURL} answered ${status}: ${e.message}${hint}`,
+      { status, retryable: isRetryableStatus(status), ...(retryAfterMs !== undefined && { retryAfterMs }), ...(e.code ? { code: e.code } : {}) },
+      { cause: e },
+    );
+  }
+  // A body that is not the JSON we expect (truncated, a proxy's HTML page): often transient.
+  return new ProviderError(`Unexpected response from ${ctx.baseURL}: ${(e as Error)?.message ?? String(e)}`, { retryable: true, code: 'bad_response' }, { cause: e });
+}
+
+/** The first error code down the cause chain (ECONNREFUSED, ENOTFOUND...), else the innermost message. */
+export function rootCause(e: unknown): { code?: string; message: string } {
+  let cur: unknown = e;
+  let message = String((e as Error)?.message ?? e);
+  for (let depth = 0; cur && typeof cur === 'object' && depth < 6; depth++) {
+    const c = cur as { code?: unknown; message?: unknown; cause?: unknown; errors?: unknown[] };
+    if (typeof c.code === 'string') return { code: c.code, message: String(c.message ?? message) };
+    if (typeof c.message === 'string' && c.message) message = c.message;
+    cur = c.cause ?? (Array.isArray(c.errors) ? c.errors[0] : undefined);
+  }
+  return { message };
+}

@@ -1,0 +1,177 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { UserError } from '../../errors.js';
+import type { ClientOptions } from '../create.js';
+import { formatModelSpec, type ModelSpec } from '../spec.js';
+import {
+  ProviderError,
+  type Capabilities,
+  type EmbedResult,
+  type GenerateRequest,
+  type GenerateResult,
+  type ModelClient,
+} from '../types.js';
+
+/**
+ * scripted:<name> — a deterministic, offline model for logic tests (never a stand-in for the real adapters' tests).
+ *
+ * Two sources of answers:
+ * - a script registered in code: registerScript('judge-a', { generate: (req, ctx) => 'A' });
+ * - a JSON fixture, scripted:path/to/fixture.json: an object whose keys are substrings and whose values are answers
+ *   (a string, or an object with text/finishReason/usage/topLogprobs). The first key, in file order, found in the
+ *   request's messages (joined by blank lines) wins; the key "*" matches anything and is best put last.
+ *   Example: { "Answer: A or B": "A", "debate": "I argue it is correct.", "*": "no opinion" }
+ * The built-in script "echo" answers with the last user message.
+ *
+ * Answers are then treated like a model's output: cut at the first stop string, then to maxTokens whitespace tokens.
+ */
+
+export interface ScriptContext {
+  /** 1 for the client's first generate call, then 2, 3, ... */
+  n: number;
+  name: string;
+}
+
+export type ScriptAnswer = string | Partial<GenerateResult>;
+
+export interface Script {
+  generate?(req: GenerateRequest, ctx: ScriptContext): ScriptAnswer | Promise<ScriptAnswer>;
+  embed?(text: string): number[];
+  capabilities?: Partial<Capabilities>;
+}
+
+export interface ScriptedClient extends ModelClient {
+  /** Every generate request, in order (copies: later changes by the caller don't show). */
+  readonly requests: GenerateRequest[];
+  /** Every embed call's texts, in order. */
+  readonly embedRequests: string[][];
+}
+
+const scripts = new Map<string, Script>();
+
+export function registerScript(name: string, script: Script): void {
+  scripts.set(name, script);
+}
+
+export function unregisterScript(name: string): void {
+  scripts.delete(name);
+}
+
+const lastUserMessage = (req: GenerateRequest) => [...req.messages].reverse().find((m) => m.role === 'user')?.content ?? '';
+const BUILTIN: Record<string, Script> = { echo: { generate: lastUserMessage } };
+
+export async function createScriptedClient(spec: ModelSpec, _options: ClientOptions = {}): Promise<ScriptedClient> {
+  const name = spec.model;
+  const script = name.toLowerCase().endsWith('.json') ? loadFixture(name) : scripts.get(name) ?? BUILTIN[name];
+  if (!script) {
+    throw new UserError(
+      `No script is registered as "${name}"; call registerScript("${name}", ...) first or use scripted:<fixture.json>.`,
+    );
+  }
+  const requests: GenerateRequest[] = [];
+  const embedRequests: string[][] = [];
+  const id = formatModelSpec(spec);
+
+  return {
+    id,
+    adapter: 'scripted',
+    endpoint: id,
+    model: name,
+    capabilities: { chat: true, logprobs: true, embeddings: true, seed: true, ...script.capabilities },
+    requests,
+    embedRequests,
+
+    async generate(req: GenerateRequest, signal?: AbortSignal): Promise<GenerateResult> {
+      signal?.throwIfAborted();
+      requests.push(structuredClone(req));
+      const answer = await (script.generate ?? lastUserMessage)(req, { n: requests.length, name });
+      signal?.throwIfAborted();
+      return finishAnswer(req, answer);
+    },
+
+    async embed(texts: string[], signal?: AbortSignal): Promise<EmbedResult> {
+      signal?.throwIfAborted();
+      embedRequests.push([...texts]);
+      const vectors = texts.map((t) => (script.embed ? script.embed(t) : hashEmbedding(t)));
+      return { vectors, usage: { inputTokens: texts.reduce((s, t) => s + words(t).length, 0), outputTokens: 0 } };
+    },
+
+    async close() {},
+  };
+}
+
+const words = (text: string) => text.match(/\s*\S+/g) ?? [];
+
+/** Turns a script's answer into a model result: stop strings, then maxTokens, then usage and logprobs if missing. */
+function finishAnswer(req: GenerateRequest, answer: ScriptAnswer): GenerateResult {
+  const partial: Partial<GenerateResult> = typeof answer === 'string' ? { text: answer } : answer;
+  let text = partial.text ?? '';
+  let finishReason = partial.finishReason ?? 'stop';
+  for (const stop of req.stop ?? []) {
+    const at = stop === '' ? -1 : text.indexOf(stop);
+    if (at >= 0) {
+      text = text.slice(0, at);
+      finishReason = 'stop';
+    }
+  }
+  const tokens = words(text);
+  if (tokens.length > req.maxTokens) {
+    text = tokens.slice(0, req.maxTokens).join('');
+    finishReason = 'length';
+  }
+  const outTokens = words(text);
+  const k = req.topLogprobs ?? 0;
+  return {
+    text,
+    finishReason,
+    usage: partial.usage ?? {
+      inputTokens: req.messages.reduce((s, m) => s + words(m.content).length, 0),
+      outputTokens: outTokens.length,
+    },
+    // Without scripted logprobs, each token is certain: one alternative with logprob 0.
+    ...(k > 0 && { topLogprobs: partial.topLogprobs ?? outTokens.map((t) => [{ token: t, logprob: 0 }]) }),
+    ...(partial.fingerprint !== undefined && { fingerprint: partial.fingerprint }),
+  };
+}
+
+function loadFixture(path: string): Script {
+  let data: unknown;
+  try {
+    data = JSON.parse(readFileSync(resolve(path), 'utf8'));
+  } catch (e) {
+    const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : `is not valid JSON (${(e as Error).message})`;
+    throw new UserError(`Scripted fixture ${path} ${why}; point scripted:<path> at a JSON object of substring -> answer.`, { cause: e });
+  }
+  if (!data || typeof data !== 'object' || Array.isArray(data)) {
+    throw new UserError(`Scripted fixture ${path} must be a JSON object mapping prompt substrings to answers.`);
+  }
+  const entries = Object.entries(data as Record<string, ScriptAnswer>);
+  return {
+    generate(req) {
+      const prompt = req.messages.map((m) => m.content).join('\n\n');
+      const hit = entries.find(([key]) => key === '*' || prompt.includes(key));
+      if (!hit) {
+        throw new ProviderError(`Scripted fixture ${path} has no answer for a prompt starting "${prompt.slice(0, 60)}"; add a key it contains, or "*".`, {
+          retryable: false,
+          code: 'no_script_answer',
+        });
+      }
+      return hit[1];
+    },
+  };
+}
+
+/**
+ * A deterministic bag-of-words vector: each lowercased word adds ±1 to a hashed bucket, then unit length.
+ * Texts sharing words point the same way, so probe-training logic tests see real signal.
+ */
+export function hashEmbedding(text: string, dim = 64): number[] {
+  const v = new Array<number>(dim).fill(0);
+  for (const w of text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []) {
+    const h = createHash('sha256').update(w).digest();
+    v[h.readUInt32LE(0) % dim]! += h[4]! & 1 ? 1 : -1;
+  }
+  const norm = Math.sqrt(v.reduce((s, x) => s + x * x, 0));
+  return norm === 0 ? v : v.map((x) => x / norm);
+}

@@ -1,0 +1,86 @@
+import { UserError } from '../errors.js';
+import { parseModelSpec, type AdapterName, type ModelSpec } from './spec.js';
+import type { Capabilities, ModelClient } from './types.js';
+
+/** Per-adapter settings; each adapter reads the ones that concern it and ignores the rest. */
+export interface ClientOptions {
+  /** openai: the env var holding the API key (default OPENAI_API_KEY). Keys never come from files or configs. */
+  apiKeyEnv?: string;
+  /** openai, ollama: per-request timeout in ms (default 600000). */
+  timeoutMs?: number;
+  /** ollama: host when the spec names none (default OLLAMA_HOST, then http://127.0.0.1:11434). */
+  host?: string;
+  /** llamacpp: context size in tokens (default 512). */
+  contextSize?: number;
+  /** llamacpp: CPU threads (default: all cores). */
+  threads?: number;
+  /** llamacpp: GPU backend (default 'auto'; false forces CPU). */
+  gpu?: 'auto' | 'cuda' | 'vulkan' | 'metal' | false;
+  /** llamacpp: where hf: references are downloaded (default ~/.cache/w2s/models). */
+  cacheDir?: string;
+  /** llamacpp: contexts kept per client; calls beyond this wait their turn (default 1). */
+  poolSize?: number;
+  /** Overrides what the adapter declares, e.g. { logprobs: false } for a server known to drop them. */
+  capabilities?: Partial<Capabilities>;
+}
+
+export type AdapterFactory = (spec: ModelSpec, options: ClientOptions) => Promise<ModelClient>;
+
+// Adapters are imported on first use, so a broken optional backend (say, a missing native binary) breaks only its spec.
+const loaders: Record<AdapterName, () => Promise<AdapterFactory>> = {
+  openai: async () => (await import('./adapters/openai.js')).createOpenAIClient,
+  ollama: async () => (await import('./adapters/ollama.js')).createOllamaClient,
+  llamacpp: async () => (await import('./adapters/llamacpp.js')).createLlamaCppClient,
+  scripted: async () => (await import('./adapters/scripted.js')).createScriptedClient,
+};
+
+/** Builds the client for a spec such as "openai:gpt-4o-mini" or "llamacpp:models/x.gguf". */
+export async function createClient(spec: string, options: ClientOptions = {}): Promise<ModelClient> {
+  const parsed = parseModelSpec(spec);
+  let factory: AdapterFactory;
+  try {
+    factory = await loaders[parsed.adapter]();
+  } catch (e) {
+    throw new UserError(
+      `The ${parsed.adapter} adapter could not be loaded (${(e as Error).message}); reinstall the project's dependencies or use another adapter.`,
+      { cause: e },
+    );
+  }
+  const client = await factory(parsed, options);
+  return options.capabilities ? withCapabilities(client, options.capabilities) : client;
+}
+
+/** The same client declaring different capabilities; every call still goes to the original. */
+export function withCapabilities(client: ModelClient, override: Partial<Capabilities>): ModelClient {
+  const capabilities = { ...client.capabilities, ...override };
+  if (capabilities.embeddings && !client.embed) {
+    throw new UserError(`Model ${client.id} cannot embed; remove capabilities.embeddings = true for it.`);
+  }
+  // A proxy keeps extra members (e.g. the scripted client's request log) visible.
+  return new Proxy(client, {
+    get(target, prop, receiver) {
+      if (prop === 'capabilities') return capabilities;
+      const value = Reflect.get(target, prop, receiver);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+const CAPABILITY_WORDING: Record<keyof Capabilities, [has: string, does: string]> = {
+  chat: ['chat support', 'accepts chat messages'],
+  logprobs: ['logprobs', 'returns logprobs'],
+  embeddings: ['embeddings', 'returns embeddings'],
+  seed: ['seed support', 'honours a sampling seed'],
+};
+
+/**
+ * Throws a UserError when a client lacks what its role needs, e.g.
+ * requireCapability(judge, 'logprobs', 'judge', "set judge.method to 'parsed'").
+ */
+export function requireCapability(client: ModelClient, cap: keyof Capabilities, role: string, alternative?: string): void {
+  if (client.capabilities[cap]) return;
+  const [has, does] = CAPABILITY_WORDING[cap];
+  throw new UserError(
+    `${role} model ${client.id} has no ${has}; use a model that ${does}${alternative ? ` or ${alternative}` : ''}.`,
+  );
+}
