@@ -40,6 +40,10 @@ export function openDb(file: string, options: OpenOptions = {}): DB {
     checkAndMigrate(db, file, readonly);
   } catch (e) {
     db.close();
+    // SQLite reads the header lazily: a non-SQLite file first fails on the journal_mode pragma.
+    if ((e as { code?: string }).code === 'SQLITE_NOTADB') {
+      throw new UserError(`File ${file} is not a SQLite database; pass the path of a file written by w2s.`, { cause: e });
+    }
     throw e;
   }
   return db;

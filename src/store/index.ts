@@ -1,0 +1,140 @@
+import { statSync } from 'node:fs';
+import { openDb, schemaVersion, type DB, type OpenOptions } from './db.js';
+import { SCHEMA_VERSION } from './migrations.js';
+import { runsTable, type RunsTable, type RunStatus } from './runs.js';
+import { examplesTable, type ExamplesTable } from './examples.js';
+import { debatesTable, type DebatesTable } from './debates.js';
+import { callsTable, type CallsTable } from './calls.js';
+import { cacheTable, type CacheTable } from './cache.js';
+import { judgmentsTable, type JudgmentsTable } from './judgments.js';
+import { trainedTable, type TrainedTable } from './trained.js';
+import { metricsTable, type MetricsTable } from './metrics.js';
+import { stagesTable, type StagesTable } from './stages.js';
+
+export * from './runs.js';
+export * from './examples.js';
+export * from './debates.js';
+export * from './calls.js';
+export * from './cache.js';
+export * from './judgments.js';
+export * from './trained.js';
+export * from './metrics.js';
+export * from './stages.js';
+export { openDb, schemaVersion, type DB, type OpenOptions } from './db.js';
+export { SCHEMA_VERSION } from './migrations.js';
+
+/**
+ * One open w2s database and its table modules. Each module prepares its statements once, here.
+ * The table groups are reachable by name (store.runs.getRun(id)); the calls and cache tables are also the
+ * gateway's Ledger and CacheStore.
+ */
+export class Store {
+  readonly runs: RunsTable;
+  readonly examples: ExamplesTable;
+  readonly debates: DebatesTable;
+  readonly calls: CallsTable;
+  readonly cache: CacheTable;
+  readonly judgments: JudgmentsTable;
+  readonly models: TrainedTable;
+  readonly metrics: MetricsTable;
+  readonly stages: StagesTable;
+
+  constructor(
+    readonly db: DB,
+    readonly file: string,
+  ) {
+    this.runs = runsTable(db);
+    this.examples = examplesTable(db);
+    this.debates = debatesTable(db);
+    this.calls = callsTable(db);
+    this.cache = cacheTable(db);
+    this.judgments = judgmentsTable(db);
+    this.models = trainedTable(db);
+    this.metrics = metricsTable(db);
+    this.stages = stagesTable(db);
+  }
+
+  get readonly(): boolean {
+    return this.db.readonly;
+  }
+
+  /** Runs fn in one transaction (nested calls become savepoints): all of its writes land, or none. */
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
+
+/** Opens (creating and migrating unless read-only) a w2s database file. */
+export function openStore(file: string, options: OpenOptions = {}): Store {
+  return new Store(openDb(file, options), file);
+}
+
+export interface DbRunSummary {
+  id: string;
+  name: string | null;
+  dataset: string | null;
+  status: RunStatus;
+  createdAt: string;
+  finishedAt: string | null;
+  examples: number;
+  calls: number;
+  costUsd: number;
+}
+
+export interface DbInfo {
+  file: string;
+  /** Bytes of the main file plus its -wal file, if any. */
+  sizeBytes: number;
+  schemaVersion: number;
+  /** The schema this w2s writes. */
+  supportedSchemaVersion: number;
+  /** The w2s version that last migrated the file. */
+  w2sVersion: string | null;
+  journalMode: string;
+  tables: Record<string, number>;
+  runs: DbRunSummary[];
+}
+
+const TABLES = ['runs', 'examples', 'debates', 'turns', 'calls', 'cache', 'judgments', 'models', 'predictions', 'metrics', 'stages'];
+
+/** What `w2s db info` shows. Opens the file read-only; a missing, foreign or too-new file is a UserError. */
+export function dbInfo(file: string): DbInfo {
+  const db = openDb(file, { readonly: true });
+  try {
+    const tables: Record<string, number> = {};
+    // Table names come from the fixed list above, never from input.
+    for (const t of TABLES) tables[t] = (db.prepare(`SELECT COUNT(*) AS n FROM ${t}`).get() as { n: number }).n;
+    const meta = db.prepare("SELECT value FROM meta WHERE key = 'w2s_version'").get() as { value: string } | undefined;
+    const runs = db
+      .prepare(
+        `SELECT r.id, r.name, r.dataset, r.status, r.created_at AS createdAt, r.finished_at AS finishedAt,
+           (SELECT COUNT(*) FROM examples e WHERE e.run_id = r.id) AS examples,
+           (SELECT COUNT(*) FROM calls c WHERE c.run_id = r.id) AS calls,
+           (SELECT COALESCE(SUM(cost_usd), 0) FROM calls c WHERE c.run_id = r.id) AS costUsd
+         FROM runs r ORDER BY r.created_at DESC, r.rowid DESC`,
+      )
+      .all() as DbRunSummary[];
+    let sizeBytes = statSync(file).size;
+    try {
+      sizeBytes += statSync(`${file}-wal`).size;
+    } catch {
+      /* no WAL file: checkpointed and closed */
+    }
+    return {
+      file,
+      sizeBytes,
+      schemaVersion: schemaVersion(db),
+      supportedSchemaVersion: SCHEMA_VERSION,
+      w2sVersion: meta?.value ?? null,
+      journalMode: String(db.pragma('journal_mode', { simple: true })),
+      tables,
+      runs,
+    };
+  } finally {
+    db.close();
+  }
+}

@@ -1,0 +1,98 @@
+import type { DB } from './db.js';
+
+export type JudgeMethod = 'logprobs' | 'parsed' | 'unparsed';
+
+export interface NewJudgment {
+  runId: string;
+  exampleId: string;
+  judge: string;
+  /** The transcript the judge read; null for a judge that saw the question only. */
+  debateId: string | null;
+  orderSwapped: boolean;
+  /** The judge's probability that the proposed answer is correct. */
+  pCorrect: number;
+  method: JudgeMethod;
+  rawText?: string | null;
+  callId?: number | null;
+}
+
+export interface JudgmentRow extends Required<NewJudgment> {
+  id: number;
+  createdAt: string;
+}
+
+export interface JudgmentsTable {
+  /** Inserts one judgment; an existing one for (run, example, judge, debate, order) is kept. Returns whether it was new. */
+  insertJudgment(j: NewJudgment): boolean;
+  /** Many judgments in one transaction; returns how many were new. */
+  insertJudgments(rows: readonly NewJudgment[]): number;
+  hasJudgment(runId: string, exampleId: string, judge: string, debateId: string | null, orderSwapped: boolean): boolean;
+  listJudgments(runId: string, filter?: { judge?: string; exampleId?: string }): JudgmentRow[];
+}
+
+interface RawJudgment {
+  id: number;
+  run_id: string;
+  example_id: string;
+  judge: string;
+  debate_id: string | null;
+  order_swapped: 0 | 1;
+  p_correct: number;
+  method: JudgeMethod;
+  raw_text: string | null;
+  call_id: number | null;
+  created_at: string;
+}
+
+function toJudgment(r: RawJudgment): JudgmentRow {
+  return {
+    id: r.id,
+    runId: r.run_id,
+    exampleId: r.example_id,
+    judge: r.judge,
+    debateId: r.debate_id,
+    orderSwapped: r.order_swapped === 1,
+    pCorrect: r.p_correct,
+    method: r.method,
+    rawText: r.raw_text,
+    callId: r.call_id,
+    createdAt: r.created_at,
+  };
+}
+
+export function judgmentsTable(db: DB): JudgmentsTable {
+  const insert = db.prepare(
+    `INSERT INTO judgments (run_id, example_id, judge, debate_id, order_swapped, p_correct, method, raw_text, call_id, created_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+  );
+  const exists = db.prepare(
+    `SELECT 1 FROM judgments WHERE run_id = ? AND example_id = ? AND judge = ? AND IFNULL(debate_id, '') = ? AND order_swapped = ?`,
+  );
+  const list = db.prepare(
+    `SELECT * FROM judgments WHERE run_id = @runId AND (@judge IS NULL OR judge = @judge)
+       AND (@exampleId IS NULL OR example_id = @exampleId) ORDER BY id`,
+  );
+  const one = (j: NewJudgment): boolean =>
+    insert.run(
+      j.runId,
+      j.exampleId,
+      j.judge,
+      j.debateId,
+      j.orderSwapped ? 1 : 0,
+      j.pCorrect,
+      j.method,
+      j.rawText ?? null,
+      j.callId ?? null,
+      new Date().toISOString(),
+    ).changes > 0;
+  const many = db.transaction((rows: readonly NewJudgment[]) => rows.reduce((n, j) => n + (one(j) ? 1 : 0), 0));
+
+  return {
+    insertJudgment: one,
+    insertJudgments: (rows) => many(rows),
+    hasJudgment: (runId, exampleId, judge, debateId, orderSwapped) =>
+      exists.get(runId, exampleId, judge, debateId ?? '', orderSwapped ? 1 : 0) !== undefined,
+    listJudgments: (runId, filter = {}) =>
+      (list.all({ runId, judge: filter.judge ?? null, exampleId: filter.exampleId ?? null }) as RawJudgment[]).map(toJudgment),
+  };
+}

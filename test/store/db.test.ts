@@ -1,0 +1,107 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { UserError } from '../../src/errors.js';
+import { dbInfo, openStore, SCHEMA_VERSION } from '../../src/store/index.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'w2s-db-'));
+test.after(() => rmSync(dir, { recursive: true, force: true }));
+const file = (name: string) => join(dir, name);
+
+test('a new database records its migration and reopening does not migrate again', () => {
+  const f = file('fresh.sqlite');
+  openStore(f).close();
+  openStore(f).close();
+  const raw = new Database(f, { readonly: true });
+  const rows = raw.prepare('SELECT version, name FROM schema_migrations').all();
+  const meta = raw.prepare("SELECT value FROM meta WHERE key = 'w2s_version'").get() as { value: string };
+  raw.close();
+  assert.deepEqual(rows, [{ version: SCHEMA_VERSION, name: 'initial' }]);
+  assert.match(meta.value, /^\d+\.\d+\.\d+/);
+});
+
+test('a database from a newer w2s is refused with a UserError naming its version', () => {
+  const f = file('future.sqlite');
+  openStore(f).close();
+  const raw = new Database(f);
+  raw.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(SCHEMA_VERSION + 41, 'future', 'x');
+  raw.close();
+  assert.throws(() => openStore(f), (e: unknown) => e instanceof UserError && e.message.includes(String(SCHEMA_VERSION + 41)));
+  assert.throws(() => dbInfo(f), UserError);
+});
+
+test('a file that is not SQLite gives a UserError, whether opened for writing or reading', () => {
+  const f = file('notes.sqlite');
+  writeFileSync(f, 'these are my notes, not a database\n'.repeat(50));
+  assert.throws(() => openStore(f), (e: unknown) => e instanceof UserError && /not a SQLite database/.test(e.message));
+  assert.throws(() => openStore(f, { readonly: true }), UserError);
+});
+
+test('read-only open of a missing file is a UserError and creates nothing', () => {
+  assert.throws(() => openStore(file('missing.sqlite'), { readonly: true }), UserError);
+  assert.throws(() => dbInfo(file('missing.sqlite')), UserError);
+  assert.equal(existsSync(file('missing.sqlite')), false);
+});
+
+test('foreign keys are enforced', () => {
+  const s = openStore(file('fk.sqlite'));
+  try {
+    assert.throws(() => s.examples.insertExamples('no-such-run', [{ id: 'e1', split: 'test', text: 't', label: 1 }]), /FOREIGN KEY/);
+    s.runs.createRun({ id: 'r1', config: {}, configHash: 'h' });
+    assert.throws(
+      () => s.debates.upsertDebate({ id: 'd', runId: 'r1', exampleId: 'nope', protocol: 'debate', sample: 0, seed: 1, sides: { A: 'correct' } }),
+      /FOREIGN KEY/,
+    );
+  } finally {
+    s.close();
+  }
+});
+
+test('a read-only store reads but cannot write', () => {
+  const f = file('ro.sqlite');
+  const w = openStore(f);
+  w.runs.createRun({ id: 'r1', config: { a: 1 }, configHash: 'h' });
+  w.cache.putCached('k', 'generate', 'm', { text: 'x' });
+  w.close();
+  const r = openStore(f, { readonly: true });
+  try {
+    assert.equal(r.readonly, true);
+    assert.deepEqual(r.runs.getRun('r1')?.config, { a: 1 });
+    assert.deepEqual(r.cache.getCached('k'), { text: 'x' });
+    assert.throws(() => r.runs.createRun({ id: 'r2', config: {}, configHash: 'h' }), /readonly/);
+    assert.throws(() => r.stages.markStageDone('r1', 'prepare'), /readonly/);
+  } finally {
+    r.close();
+  }
+});
+
+test('dbInfo reports versions, WAL mode, row counts and runs', () => {
+  const f = file('info.sqlite');
+  const s = openStore(f);
+  s.runs.createRun({ id: 'r1', name: 'first', config: {}, configHash: 'h', dataset: 'sciq' });
+  s.examples.insertExamples('r1', [
+    { id: 'a', split: 'test', text: 'x', label: 0 },
+    { id: 'b', split: 'test', text: 'y', label: 1 },
+  ]);
+  s.calls.insertCall({
+    runId: 'r1', role: 'debater', model: 'm', kind: 'generate', requestHash: 'h', cacheHit: false, attempts: 1,
+    latencyMs: 3, inputTokens: 10, outputTokens: 5, costUsd: 0.25,
+  });
+  s.close();
+  const info = dbInfo(f);
+  assert.equal(info.schemaVersion, SCHEMA_VERSION);
+  assert.equal(info.supportedSchemaVersion, SCHEMA_VERSION);
+  assert.equal(info.journalMode, 'wal');
+  assert.ok(info.sizeBytes > 0);
+  assert.match(info.w2sVersion ?? '', /^\d+\./);
+  assert.equal(info.tables.examples, 2);
+  assert.equal(info.tables.calls, 1);
+  assert.equal(info.tables.debates, 0);
+  assert.deepEqual(
+    info.runs.map((r) => [r.id, r.name, r.dataset, r.status, r.examples, r.calls, r.costUsd]),
+    [['r1', 'first', 'sciq', 'running', 2, 1, 0.25]],
+  );
+});
