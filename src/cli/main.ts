@@ -4,7 +4,13 @@ import { isUserError } from '../errors.js';
 import { W2S_VERSION } from '../version.js';
 
 /** Every command lives in its own file and exports register(program). */
-const COMMANDS: Array<() => Promise<{ register: (program: Command) => void }>> = [];
+const COMMANDS: Array<() => Promise<{ register: (program: Command) => void }>> = [
+  () => import('./run.js'),
+  () => import('./models.js'),
+  () => import('./config.js'),
+  () => import('./cache.js'),
+  () => import('./db.js'),
+];
 
 async function main(argv: string[]): Promise<void> {
   const program = new Command('w2s')

@@ -41,7 +41,7 @@ const FeaturesSchema = z.discriminatedUnion('kind', [
     .object({
       kind: z.literal('hashed'),
       dim: z.number().int().min(16).max(1 << 20).default(4096),
-      ngrams: z.array(z.number().int().min(1).max(5)).min(1).default([1, 2]),
+      ngrams: z.tuple([z.number().int().min(1).max(5), z.number().int().min(1).max(5)]).default([1, 2]).describe('Word n-gram orders [min, max].'),
     })
     .strict(),
   z
@@ -121,12 +121,10 @@ export const ExperimentSchema = z
         wordLimit: z.number().int().positive().default(150),
         temperature: z.number().min(0).max(2).default(0.7),
         promptsDir: z.string().default('prompts'),
-        splits: z.array(z.enum(['train_weak', 'train_strong', 'test'])).default(['train_weak', 'train_strong', 'test']),
       })
       .strict()
       .default({
         protocol: 'debate', turns: 3, samples: 4, maxTokens: 200, wordLimit: 150, temperature: 0.7, promptsDir: 'prompts',
-        splits: ['train_weak', 'train_strong', 'test'],
       }),
     weak: TrainerSchema.and(
       z.object({

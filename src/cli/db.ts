@@ -1,0 +1,26 @@
+import type { Command } from 'commander';
+import { dbInfo } from '../store/index.js';
+
+export function register(program: Command): void {
+  const db = program.command('db').description('inspect w2s database files');
+  db.command('info')
+    .description('schema and w2s version, table sizes and runs of a database')
+    .argument('<file>', 'a database written by w2s')
+    .option('--json', 'print JSON')
+    .action((file: string, opts: { json?: boolean }) => {
+      const info = dbInfo(file);
+      if (opts.json) {
+        process.stdout.write(`${JSON.stringify(info, null, 2)}\n`);
+        return;
+      }
+      const out: string[] = [
+        `file:           ${info.file} (${(info.sizeBytes / 1024).toFixed(1)} KiB, journal ${info.journalMode})`,
+        `schema version: ${info.schemaVersion} (this w2s writes ${info.supportedSchemaVersion}), last written by w2s ${info.w2sVersion ?? 'unknown'}`,
+        'tables:',
+        ...Object.entries(info.tables).map(([t, n]) => `  ${t.padEnd(12)} ${n}`),
+        `runs: ${info.runs.length}`,
+        ...info.runs.map((r) => `  ${r.id}  ${r.status}  ${r.dataset ?? ''}  examples=${r.examples} calls=${r.calls} cost=$${r.costUsd.toFixed(4)}  ${r.createdAt}`),
+      ];
+      process.stdout.write(`${out.join('\n')}\n`);
+    });
+}

@@ -1,0 +1,30 @@
+import type { ExperimentConfig } from '../config/experiment.js';
+import { modelSpec } from '../config/load.js';
+import { embeddingFeaturizer, hashedNgramFeaturizer } from '../train/featurizers.js';
+import { createProbeBackend } from '../train/probe.js';
+import type { FineTuneBackend } from '../train/types.js';
+import type { StageContext } from './context.js';
+
+type TrainerConfig = ExperimentConfig['weak'] | ExperimentConfig['strong'];
+
+/** Builds the fine-tuning backend a group (weak or strong) trains with. */
+export async function createBackend(ctx: StageContext, group: 'weak' | 'strong', trainer: TrainerConfig): Promise<FineTuneBackend> {
+  if (trainer.backend === 'hf') {
+    const { createExternalBackend } = await import('../train/external.js');
+    const hf = trainer.hf!;
+    return createExternalBackend({ command: hf.command, baseModel: hf.baseModel, mode: hf.mode, params: hf.params, parallel: hf.parallel });
+  }
+  const f = trainer.features;
+  const featurizer =
+    f.kind === 'hashed'
+      ? hashedNgramFeaturizer({ dim: f.dim, n: f.ngrams })
+      : await (async () => {
+          const model = await ctx.models.forRole(f.model, `${group}_features`, ['embeddings']);
+          return embeddingFeaturizer({
+            id: `embed:${modelSpec(f.model)}`,
+            maxLength: f.maxChars,
+            embed: async (texts, signal) => (await model.embed(texts, { signal })).vectors,
+          });
+        })();
+  return createProbeBackend({ featurizer, ...trainer.probe });
+}

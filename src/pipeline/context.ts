@@ -1,0 +1,54 @@
+import type { ExperimentConfig } from '../config/experiment.js';
+import type { Gateway } from '../models/gateway.js';
+import type { Store } from '../store/index.js';
+import type { ModelPool } from './models.js';
+import type { ProgressListener } from './progress.js';
+
+/** What every stage gets: the config, the run's store, the models, progress, and the stop request. */
+export interface StageContext {
+  config: ExperimentConfig;
+  runId: string;
+  store: Store;
+  gateway: Gateway;
+  models: ModelPool;
+  progress: ProgressListener;
+  /** Aborted on the first Ctrl-C: stages start no new work, calls in flight finish. */
+  stop: AbortSignal;
+  /** Redo debates and judgments that failed in an earlier run. */
+  retryFailed: boolean;
+}
+
+/** Thrown when a stop was requested; the run is marked interrupted and resumes on the next `w2s run`. */
+export class InterruptedError extends Error {
+  override readonly name = 'InterruptedError';
+  constructor(message = 'interrupted') {
+    super(message);
+  }
+}
+
+export function checkStop(ctx: StageContext): void {
+  if (ctx.stop.aborted) throw new InterruptedError();
+}
+
+/** Some items of a stage failed for good; the rest finished. `w2s run --retry-failed` redoes only those. */
+export class PartialFailureError extends Error {
+  override readonly name = 'PartialFailureError';
+  constructor(
+    readonly stage: string,
+    readonly failed: number,
+    readonly total: number,
+    readonly firstError: string,
+  ) {
+    super(`${failed} of ${total} ${stage} failed (first error: ${firstError}); the rest are stored. Fix the cause and run again with --retry-failed to redo only those.`);
+  }
+}
+
+/**
+ * Runs every job under the limit and waits for all of them, even after one throws, so nothing in flight is cut off
+ * half-stored; then rethrows the first error.
+ */
+export async function settleAll(jobs: Array<() => Promise<void>>, limit: (fn: () => Promise<void>) => Promise<void>): Promise<void> {
+  const results = await Promise.allSettled(jobs.map((job) => limit(job)));
+  const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failure) throw failure.reason;
+}

@@ -1,0 +1,102 @@
+import pLimit from 'p-limit';
+import { modelSpec } from '../config/load.js';
+import { planDebate, TASK_FRAMING, type Protocol } from '../debate/protocols.js';
+import { runDebate, type DebateTemplates } from '../debate/run.js';
+import { loadTemplate } from '../debate/templates.js';
+import type { Side, Turn } from '../debate/transcript.js';
+import { BudgetExceededError } from '../models/gateway.js';
+import { deriveSeed } from '../rng.js';
+import type { ExampleRow, TurnRow } from '../store/index.js';
+import { checkStop, PartialFailureError, settleAll, type StageContext } from './context.js';
+
+export function debateId(runId: string, exampleId: string, protocol: string, sample: number): string {
+  return `${runId}/${exampleId}/${protocol}/${sample}`;
+}
+
+export function toTurn(t: TurnRow): Turn {
+  return {
+    index: t.idx, speaker: t.speaker as Turn['speaker'], side: t.side, text: t.text, wordCount: t.wordCount,
+    truncated: t.truncated, promptHash: t.promptHash, callId: t.callId,
+  };
+}
+
+export function loadDebateTemplates(dir: string): DebateTemplates {
+  return { system: loadTemplate(dir, 'debate/system.md'), turn: loadTemplate(dir, 'debate/turn.md'), consultancy: loadTemplate(dir, 'debate/consultancy.md') };
+}
+
+/**
+ * K transcripts for every example, each with its own sampling seed. Each turn is stored as soon as it is generated,
+ * so a crash or Ctrl-C loses at most the turns in flight. A debate that fails for good is marked failed and the
+ * others carry on.
+ */
+export async function runDebates(ctx: StageContext): Promise<void> {
+  const cfg = ctx.config.debate;
+  const protocol = cfg.protocol as Protocol;
+  if (protocol === 'none') return;
+  const templates = loadDebateTemplates(cfg.promptsDir);
+  const debaterRefs = cfg.debaters!;
+  const a = await ctx.models.forRole(debaterRefs[0]!, 'debater', ['chat']);
+  const b = debaterRefs[1] ? await ctx.models.forRole(debaterRefs[1], 'debater') : a;
+  const task = TASK_FRAMING[ctx.config.dataset.name]!;
+  const examples = ctx.store.examples.listExamples(ctx.runId);
+  const naive = protocol === 'market' ? naivePicks(ctx) : undefined;
+
+  if (ctx.retryFailed) for (const d of ctx.store.debates.listDebates(ctx.runId, { status: 'failed' })) ctx.store.debates.resetDebate(d.id);
+
+  const jobs: { example: ExampleRow; sample: number }[] = [];
+  for (const example of examples) for (let sample = 0; sample < cfg.samples; sample++) jobs.push({ example, sample });
+  const total = jobs.length;
+  let done = 0;
+  let failed = 0;
+  let firstError = '';
+  const limit = pLimit(Math.max(1, ctx.config.gateway.concurrency * 2));
+  ctx.progress({ stage: 'debates', kind: 'start', total, message: `${protocol}, ${cfg.turns} turns, ${cfg.samples} per example, debaters ${debaterRefs.map(modelSpec).join(' vs ')}` });
+
+  await settleAll(
+    jobs.map(({ example, sample }) => async () => {
+        const id = debateId(ctx.runId, example.id, protocol, sample);
+        const existing = ctx.store.debates.getDebate(id);
+        if (existing?.status === 'completed' || existing?.status === 'failed') {
+          if (existing.status === 'failed') {
+            failed++;
+            firstError ||= existing.error ?? 'unknown error';
+          }
+          ctx.progress({ stage: 'debates', kind: 'tick', done: ++done, total });
+          return;
+        }
+        checkStop(ctx);
+        const seed = deriveSeed(ctx.config.seed, 'debate', example.id, sample);
+        const plan = planDebate({ protocol, turns: cfg.turns, seed: ctx.config.seed, exampleId: example.id, sample, naivePick: naive?.get(example.id) });
+        const row = ctx.store.debates.upsertDebate({ id, runId: ctx.runId, exampleId: example.id, protocol, sample, seed, sides: plan.sides as Record<string, Side> });
+        try {
+          await runDebate({
+            plan, task, question: example.question ?? example.text, answer: example.answer ?? '', sample, seed: row.seed,
+            debaters: { A: a, B: b }, templates, maxTokens: cfg.maxTokens, wordLimit: cfg.wordLimit, temperature: cfg.temperature,
+            done: ctx.store.debates.listTurns(id).map(toTurn),
+            onTurn: (t) => {
+              ctx.store.debates.insertTurn({ debateId: id, idx: t.index, speaker: t.speaker, side: t.side, text: t.text, wordCount: t.wordCount, truncated: t.truncated, promptHash: t.promptHash, callId: t.callId });
+            },
+          });
+          ctx.store.debates.completeDebate(id);
+        } catch (e) {
+          if (e instanceof BudgetExceededError) throw e;
+          failed++;
+          const message = (e as Error).message;
+          firstError ||= message;
+          ctx.store.debates.failDebate(id, message);
+        }
+        ctx.progress({ stage: 'debates', kind: 'tick', done: ++done, total });
+    }),
+    limit,
+  );
+  if (failed) throw new PartialFailureError('debates', failed, total, firstError);
+}
+
+/** market: the naive weak model's pick per example, from the stored weak baseline's predictions. */
+function naivePicks(ctx: StageContext): Map<string, Side> {
+  const weak = ctx.store.models.getModel(ctx.runId, 'weak', 0);
+  if (!weak) throw new Error('market protocol: the weak baseline must be trained before the debates');
+  const picks = new Map<string, Side>();
+  for (const p of ctx.store.models.listPredictions(weak.id)) picks.set(p.exampleId, p.p1 > 0.5 ? 'correct' : 'incorrect');
+  return picks;
+}

@@ -1,0 +1,120 @@
+import { accuracy, accuracyCI, aurocCI, majorityVote, meanSoftLabel, pgrCI, type Label } from '../metrics/index.js';
+import { createRng, deriveSeed } from '../rng.js';
+import type { MetricRow } from '../store/index.js';
+import type { StageContext } from './context.js';
+import { judgeName } from './judges.js';
+import { ensembleLabels, predictionsOf, ROLES } from './training.js';
+
+/** One row of the result table. Values are fractions; null where undefined. */
+export interface ResultRow {
+  subject: string;
+  description: string;
+  accuracy: Interval;
+  auroc: Interval;
+  pgr?: Interval & { undefinedResamples: number; note?: string };
+}
+
+export interface Interval {
+  value: number | null;
+  lo: number | null;
+  hi: number | null;
+}
+
+const DESCRIPTIONS: Record<string, string> = {
+  weak: 'weak model, ground truth, no debate',
+  weak_ensemble: 'weak ensemble with debate (mean)',
+  weak_ensemble_vote: 'weak ensemble with debate (majority vote)',
+  strong_naive: 'strong on weak labels (naive w2s)',
+  strong: 'strong on ensemble labels (w2s)',
+  strong_ceiling: 'strong ceiling, ground truth',
+  weak_labels: 'ensemble labels on train_strong',
+};
+
+/**
+ * Accuracy and AUROC of every model on the test split, and PGR of the two weak-to-strong models, each with a
+ * bootstrap interval over test examples (PGR's resamples are paired across the three models). Stored in metrics.
+ */
+export function evaluate(ctx: StageContext): ResultRow[] {
+  const { bootstrap: resamples, level } = ctx.config.metrics;
+  const test = ctx.store.examples.listExamples(ctx.runId, 'test');
+  const labels = test.map((e) => e.label as Label);
+  const ofRole = (role: string, member = 0): number[] => {
+    const p = predictionsOf(ctx, role, member);
+    return test.map((e) => p.get(e.id)!);
+  };
+  const K = ctx.config.weak.ensemble.size;
+  const members = Array.from({ length: K }, (_, k) => ofRole(ROLES.member, k));
+  const subjects: [string, number[]][] = [
+    ['weak', ofRole(ROLES.weak)],
+    ['weak_ensemble', meanSoftLabel(members)],
+    ['weak_ensemble_vote', majorityVote(members)],
+    ['strong_naive', ofRole(ROLES.naive)],
+    ['strong', ofRole(ROLES.strong)],
+    ['strong_ceiling', ofRole(ROLES.ceiling)],
+  ];
+  for (const [i, j] of ctx.config.judges.entries()) {
+    const name = judgeName(j, i);
+    const p = judgeProbabilities(ctx, name, test.map((e) => e.id));
+    subjects.push([`judge:${name}`, p]);
+    DESCRIPTIONS[`judge:${name}`] = `prompted judge ${name} (both orders, all transcripts)`;
+  }
+  const random = (subject: string, metric: string): (() => number) => createRng(deriveSeed(ctx.config.seed, 'bootstrap', subject, metric)).random;
+  const rows: ResultRow[] = [];
+  const metrics: MetricRow[] = [];
+  const byName = new Map(subjects);
+  for (const [subject, probs] of subjects) {
+    const acc = accuracyCI(probs, labels, { random: random(subject, 'accuracy'), resamples, level });
+    const auc = aurocCI(probs, labels, { random: random(subject, 'auroc'), resamples, level });
+    const row: ResultRow = { subject, description: DESCRIPTIONS[subject] ?? subject, accuracy: pick(acc), auroc: pick(auc) };
+    metrics.push({ runId: ctx.runId, subject, name: 'accuracy', ...pick(acc), n: labels.length });
+    metrics.push({ runId: ctx.runId, subject, name: 'auroc', ...pick(auc), n: labels.length });
+    if (subject === 'strong' || subject === 'strong_naive') {
+      const p = pgrCI(byName.get('weak')!, probs, byName.get('strong_ceiling')!, labels, { random: random(subject, 'pgr'), resamples, level });
+      const note = p.value === null ? 'undefined: ceiling accuracy <= weak accuracy' : p.undefinedCount ? `${p.undefinedCount} of ${p.resamples} resamples undefined` : undefined;
+      row.pgr = { ...pick(p), undefinedResamples: p.undefinedCount, note };
+      metrics.push({ runId: ctx.runId, subject, name: 'pgr', ...pick(p), n: labels.length, note: note ?? null });
+    }
+    rows.push(row);
+  }
+  // How good the supervision itself was: the ensemble's labels against the truth on train_strong.
+  const trainStrong = ctx.store.examples.listExamples(ctx.runId, 'train_strong');
+  const weakLabels = ensembleLabels(ctx, trainStrong);
+  metrics.push({ runId: ctx.runId, subject: 'weak_labels', name: 'accuracy', value: accuracy(weakLabels, trainStrong.map((e) => e.label)), n: trainStrong.length });
+  ctx.store.metrics.upsertMetrics(metrics);
+  return rows;
+}
+
+function pick(r: { value: number | null; lo: number | null; hi: number | null }): Interval {
+  return { value: r.value, lo: r.lo, hi: r.hi };
+}
+
+/** A judge's P(correct) per example: mean over transcripts, each already the mean of both answer orders. */
+function judgeProbabilities(ctx: StageContext, judge: string, exampleIds: string[]): number[] {
+  const sums = new Map<string, { sum: number; n: number }>();
+  for (const j of ctx.store.judgments.listJudgments(ctx.runId, { judge })) {
+    const s = sums.get(j.exampleId) ?? { sum: 0, n: 0 };
+    s.sum += j.pCorrect;
+    s.n += 1;
+    sums.set(j.exampleId, s);
+  }
+  return exampleIds.map((id) => {
+    const s = sums.get(id);
+    return s ? s.sum / s.n : 0.5;
+  });
+}
+
+/** The result table as text, one model a line, percentages with their intervals. */
+export function formatTable(rows: ResultRow[], level: number): string {
+  const pct = (v: number | null): string => (v === null ? 'n/a' : (100 * v).toFixed(1));
+  const ci = (i: Interval): string => (i.value === null ? 'n/a' : `${pct(i.value)} [${pct(i.lo)}, ${pct(i.hi)}]`);
+  const header = ['model', `accuracy % [${Math.round(level * 100)}% CI]`, 'AUROC %', 'PGR %'];
+  const body = rows.map((r) => [
+    r.description,
+    ci(r.accuracy),
+    ci(r.auroc),
+    r.pgr ? (r.pgr.value === null ? `undefined (${r.pgr.note})` : ci(r.pgr)) : '',
+  ]);
+  const widths = header.map((h, c) => Math.max(h.length, ...body.map((b) => b[c]!.length)));
+  const line = (cells: string[]): string => cells.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd();
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
+}

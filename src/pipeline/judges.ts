@@ -1,0 +1,67 @@
+import pLimit from 'p-limit';
+import { modelSpec } from '../config/load.js';
+import { TASK_FRAMING } from '../debate/protocols.js';
+import { loadTemplate } from '../debate/templates.js';
+import { judge } from '../judge/prompted.js';
+import { BudgetExceededError } from '../models/gateway.js';
+import { checkStop, PartialFailureError, settleAll, type StageContext } from './context.js';
+import { toTurn } from './debates.js';
+
+export function judgeName(j: { name?: string; model: Parameters<typeof modelSpec>[0] }, index: number): string {
+  return j.name ?? `judge${index}`;
+}
+
+/**
+ * Prompted weak judges read the question, the answer and each transcript (or none, for protocol "none"), in both
+ * answer orders. Judgments are stored per order, so an interrupted run redoes only the missing ones.
+ */
+export async function runJudges(ctx: StageContext): Promise<void> {
+  const judges = ctx.config.judges;
+  if (judges.length === 0) return;
+  const template = loadTemplate(ctx.config.debate.promptsDir, 'judge/verdict.md');
+  const task = TASK_FRAMING[ctx.config.dataset.name]!;
+  const examples = [...ctx.store.examples.listExamples(ctx.runId, 'train_strong'), ...ctx.store.examples.listExamples(ctx.runId, 'test')];
+  const protocol = ctx.config.debate.protocol;
+  const limit = pLimit(Math.max(1, ctx.config.gateway.concurrency * 2));
+  const jobs: Array<() => Promise<void>> = [];
+  let done = 0;
+  let failed = 0;
+  let firstError = '';
+  for (const [index, j] of judges.entries()) {
+    const name = judgeName(j, index);
+    const model = await ctx.models.forRole(j.model, `judge:${name}`, j.method === 'logprobs' ? ['logprobs'] : []);
+    for (const example of examples) {
+      const transcripts = protocol === 'none' ? [null] : ctx.store.debates.transcriptsForExample(ctx.runId, example.id).filter((t) => t.protocol === protocol);
+      for (const t of transcripts) {
+        const debateId = t?.id ?? null;
+        jobs.push(async () => {
+          if (ctx.store.judgments.hasJudgment(ctx.runId, example.id, name, debateId, false) && ctx.store.judgments.hasJudgment(ctx.runId, example.id, name, debateId, true)) {
+            ctx.progress({ stage: 'judges', kind: 'tick', done: ++done, total: jobs.length });
+            return;
+          }
+          checkStop(ctx);
+          try {
+            const v = await judge({
+              model, method: j.method, template, task, question: example.question ?? example.text, answer: example.answer ?? '',
+              turns: t ? t.turns.map(toTurn) : [], protocol, maxTokens: j.maxTokens,
+            });
+            ctx.store.judgments.insertJudgments(
+              v.orders.map((o) => ({
+                runId: ctx.runId, exampleId: example.id, judge: name, debateId, orderSwapped: o.orderSwapped, pCorrect: o.pCorrect,
+                method: o.method, rawText: o.rawText, callId: o.callId,
+              })),
+            );
+          } catch (e) {
+            if (e instanceof BudgetExceededError) throw e;
+            failed++;
+            firstError ||= (e as Error).message;
+          }
+          ctx.progress({ stage: 'judges', kind: 'tick', done: ++done, total: jobs.length });
+        });
+      }
+    }
+  }
+  ctx.progress({ stage: 'judges', kind: 'start', total: jobs.length, message: judges.map((j, i) => `${judgeName(j, i)}=${modelSpec(j.model)}`).join(', ') });
+  await settleAll(jobs, limit);
+  if (failed) throw new PartialFailureError('judgments', failed, jobs.length, firstError);
+}

@@ -1,0 +1,160 @@
+import { withTranscript } from '../debate/transcript.js';
+import { meanSoftLabel } from '../metrics/index.js';
+import { deriveSeed } from '../rng.js';
+import type { ExampleRow, Split } from '../store/index.js';
+import type { FineTuneBackend, LossName, TrainRow } from '../train/types.js';
+import { checkStop, type StageContext } from './context.js';
+import { createBackend } from './backends.js';
+import { debateId, toTurn } from './debates.js';
+
+/** The models an experiment trains, by role; member numbers 0..K-1 for the weak ensemble. */
+export const ROLES = {
+  weak: 'weak',
+  member: 'weak_member',
+  strong: 'strong',
+  naive: 'strong_naive',
+  ceiling: 'strong_ceiling',
+} as const;
+
+interface TrainSpec {
+  role: string;
+  member: number;
+  backend: FineTuneBackend;
+  loss: LossName;
+  rows: TrainRow[];
+  /** The examples to predict, with the text each is shown. */
+  predict: { example: ExampleRow; text: string; debateId: string | null }[];
+  config: Record<string, unknown>;
+}
+
+/** Trains one model and stores it with its predictions in one transaction; skipped when already stored. */
+async function trainAndStore(ctx: StageContext, spec: TrainSpec): Promise<void> {
+  if (ctx.store.models.getModel(ctx.runId, spec.role, spec.member)) return;
+  checkStop(ctx);
+  const seed = deriveSeed(ctx.config.seed, 'train', spec.role, spec.member);
+  const label = spec.member || spec.role === ROLES.member ? `${spec.role}[${spec.member}]` : spec.role;
+  ctx.progress({ stage: 'train', kind: 'info', message: `training ${label} on ${spec.rows.length} rows (${spec.backend.name}, ${spec.loss})` });
+  const trained = await spec.backend.train(spec.rows, {
+    role: spec.role,
+    seed,
+    loss: spec.loss,
+    signal: ctx.stop,
+    onProgress: (p) => ctx.progress({ stage: `train ${label}`, kind: 'tick', done: p.step, total: p.totalSteps }),
+  });
+  const probs = await spec.backend.predict(trained, spec.predict.map((p) => ({ id: p.example.id, text: p.text })), ctx.stop);
+  ctx.store.transaction(() => {
+    const row = ctx.store.models.insertModel({
+      id: `${ctx.runId}/${spec.role}/${spec.member}`,
+      runId: ctx.runId,
+      role: spec.role,
+      member: spec.member,
+      backend: trained.backend,
+      seed,
+      config: { ...spec.config, loss: spec.loss },
+      state: trained.state,
+      artifactPath: trained.artifactPath ?? null,
+      artifactSha256: trained.artifactSha256 ?? null,
+      stats: trained.stats,
+    });
+    ctx.store.models.insertPredictions(
+      row.id,
+      ctx.runId,
+      spec.predict.map((p, i) => ({ exampleId: p.example.id, p1: probs[i]!, debateId: p.debateId })),
+    );
+  });
+}
+
+const hard = (label: 0 | 1): [number, number] => (label === 1 ? [0, 1] : [1, 0]);
+const soft = (p1: number): [number, number] => [1 - p1, p1];
+
+function examplesOf(ctx: StageContext, split: Split): ExampleRow[] {
+  return ctx.store.examples.listExamples(ctx.runId, split);
+}
+
+/** The weak baseline: ground truth, no debate. It predicts every split (market debates need its picks). */
+export async function trainWeakBaseline(ctx: StageContext): Promise<void> {
+  if (ctx.store.models.getModel(ctx.runId, ROLES.weak, 0)) return;
+  const backend = await createBackend(ctx, 'weak', ctx.config.weak);
+  try {
+    const all = ctx.store.examples.listExamples(ctx.runId);
+    await trainAndStore(ctx, {
+      role: ROLES.weak, member: 0, backend, loss: 'xent',
+      rows: examplesOf(ctx, 'train_weak').map((e) => ({ id: e.id, text: e.text, softLabel: hard(e.label) })),
+      predict: all.map((e) => ({ example: e, text: e.text, debateId: null })),
+      config: { group: 'weak', context: 'none', labels: 'ground truth', features: ctx.config.weak.features },
+    });
+  } finally {
+    await backend.close?.();
+  }
+}
+
+/**
+ * The weak ensemble, trained on ground truth with a transcript as context. Debate ensemble: member k reads transcript
+ * sample k. Finetune ensemble (or protocol "none"): every member reads sample 0 (or none) and only the seed differs.
+ */
+export async function trainWeakEnsemble(ctx: StageContext): Promise<void> {
+  const { size, kind } = ctx.config.weak.ensemble;
+  const protocol = ctx.config.debate.protocol;
+  const backend = await createBackend(ctx, 'weak', ctx.config.weak);
+  try {
+    for (let member = 0; member < size; member++) {
+      const sample = kind === 'debate' ? member : 0;
+      const view = (e: ExampleRow): { example: ExampleRow; text: string; debateId: string | null } => {
+        if (protocol === 'none') return { example: e, text: e.text, debateId: null };
+        const id = debateId(ctx.runId, e.id, protocol, sample);
+        return { example: e, text: withTranscript(e.text, ctx.store.debates.listTurns(id).map(toTurn), protocol), debateId: id };
+      };
+      await trainAndStore(ctx, {
+        role: ROLES.member, member, backend, loss: 'xent',
+        rows: examplesOf(ctx, 'train_weak').map((e) => ({ id: e.id, text: view(e).text, softLabel: hard(e.label) })),
+        predict: [...examplesOf(ctx, 'train_strong'), ...examplesOf(ctx, 'test')].map(view),
+        config: { group: 'weak', ensemble: kind, transcriptSample: protocol === 'none' ? null : sample, protocol, labels: 'ground truth', features: ctx.config.weak.features },
+      });
+    }
+  } finally {
+    await backend.close?.();
+  }
+}
+
+/** Predictions of a stored model, by example id. */
+export function predictionsOf(ctx: StageContext, role: string, member = 0): Map<string, number> {
+  const model = ctx.store.models.getModel(ctx.runId, role, member);
+  if (!model) throw new Error(`model ${role}[${member}] is not trained yet`);
+  return new Map(ctx.store.models.listPredictions(model.id).map((p) => [p.exampleId, p.p1]));
+}
+
+/** The ensemble's soft labels: the members' P(label 1) averaged, per example. */
+export function ensembleLabels(ctx: StageContext, examples: ExampleRow[]): number[] {
+  const members = Array.from({ length: ctx.config.weak.ensemble.size }, (_, k) => predictionsOf(ctx, ROLES.member, k));
+  return meanSoftLabel(members.map((m) => examples.map((e) => m.get(e.id)!)));
+}
+
+/**
+ * The strong models, on train_strong texts without transcripts: w2s on the ensemble's soft labels, naive w2s on the
+ * weak baseline's soft labels, and the ceiling on ground truth. All predict the test split.
+ */
+export async function trainStrong(ctx: StageContext): Promise<void> {
+  const trainSet = examplesOf(ctx, 'train_strong');
+  const test = examplesOf(ctx, 'test').map((e) => ({ example: e, text: e.text, debateId: null }));
+  const ensemble = ensembleLabels(ctx, trainSet);
+  const naive = predictionsOf(ctx, ROLES.weak);
+  const backend = await createBackend(ctx, 'strong', ctx.config.strong);
+  const loss = ctx.config.strong.loss;
+  const config = { group: 'strong', context: 'none', features: ctx.config.strong.features };
+  try {
+    await trainAndStore(ctx, {
+      role: ROLES.strong, member: 0, backend, loss, predict: test, config: { ...config, labels: 'weak ensemble (mean soft label)' },
+      rows: trainSet.map((e, i) => ({ id: e.id, text: e.text, softLabel: soft(ensemble[i]!) })),
+    });
+    await trainAndStore(ctx, {
+      role: ROLES.naive, member: 0, backend, loss, predict: test, config: { ...config, labels: 'weak baseline' },
+      rows: trainSet.map((e) => ({ id: e.id, text: e.text, softLabel: soft(naive.get(e.id)!) })),
+    });
+    await trainAndStore(ctx, {
+      role: ROLES.ceiling, member: 0, backend, loss: 'xent', predict: test, config: { ...config, labels: 'ground truth' },
+      rows: trainSet.map((e) => ({ id: e.id, text: e.text, softLabel: hard(e.label) })),
+    });
+  } finally {
+    await backend.close?.();
+  }
+}
