@@ -1,0 +1,419 @@
+import pLimit, { type LimitFunction } from 'p-limit';
+import { UserError } from '../errors.js';
+import { hashValue } from '../hash.js';
+import { redact, silentLogger, type Logger } from '../log.js';
+import type { CacheStore } from '../store/cache.js';
+import type { CallKind, CallRecord, Ledger } from '../store/calls.js';
+import { cacheKey, describeKey, embedKeyParts, generateKeyParts } from './cache-key.js';
+import { DEFAULT_RETRY, sleep, withRetry, type RetryOptions } from './retry.js';
+import { ProviderError, type EmbedResult, type GenerateRequest, type GenerateResult, type ModelClient, type Usage } from './types.js';
+
+/** USD per million tokens. */
+export interface Price {
+  inputPerMTok: number;
+  outputPerMTok: number;
+}
+
+export interface Budget {
+  /** Backend calls (cache hits are free and never count). */
+  maxCalls?: number;
+  maxCostUsd?: number;
+}
+
+export interface GatewayOptions {
+  /** Response cache; null or absent: no caching. */
+  cache?: CacheStore | null;
+  /** Call ledger; null or absent: calls are not recorded (callId is null). */
+  ledger?: Ledger | null;
+  /** The run ledger rows belong to. */
+  runId?: string | null;
+  /** Neither read nor write the cache. */
+  noCache?: boolean;
+  /** Calls in flight per endpoint (default 4). */
+  concurrency?: number;
+  /** Per-endpoint overrides of concurrency, keyed by ModelClient.endpoint. */
+  endpointConcurrency?: Record<string, number>;
+  retry?: Partial<RetryOptions>;
+  /** Keyed by client id or, failing that, backend model name; a model without a price costs 0 (local models). */
+  prices?: Record<string, Price>;
+  budget?: Budget;
+  logger?: Logger;
+  /** Injectable for tests: the backoff wait, the jitter source, and the clock for latency. */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  random?: () => number;
+  now?: () => number;
+}
+
+export interface CallOptions {
+  signal?: AbortSignal;
+}
+
+export interface GenerateOptions extends CallOptions {
+  /** Sample index of this request (debate ensembles draw several samples of the same prompt). Default 0. */
+  sample?: number;
+}
+
+/** What the gateway adds to every result. */
+export interface CallMeta {
+  /** The ledger row id, or null without a ledger. */
+  callId: number | null;
+  cacheHit: boolean;
+  /** The cache key (generate) or the hash of all per-text keys (embed), as in the ledger. */
+  requestHash: string;
+}
+
+export interface GatewayModel {
+  readonly client: ModelClient;
+  readonly role: string;
+  generate(req: GenerateRequest, options?: GenerateOptions): Promise<GenerateResult & CallMeta>;
+  /** Cached per text; only the texts not in the cache go to the backend, in one batch. */
+  embed(texts: string[], options?: CallOptions): Promise<EmbedResult & CallMeta>;
+}
+
+/** Live counters for progress displays. */
+export interface GatewayStats {
+  /** Logical calls started (hits included). */
+  calls: number;
+  hits: number;
+  /** Logical calls that went to the backend. */
+  backendCalls: number;
+  /** Attempts after the first, over all calls. */
+  retries: number;
+  errors: number;
+  /** Calls holding a concurrency slot (calling or backing off). */
+  inFlight: number;
+  /** Calls waiting for a concurrency slot. */
+  queued: number;
+  /** Calls sleeping before a retry (rate limited or failing); with lastRetry, tells "stuck" from "waiting". */
+  backingOff: number;
+  lastRetry: { model: string; attempt: number; delayMs: number; reason: string; at: number } | null;
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
+}
+
+/** Thrown before a call that would start past the budget; no backend call is made. */
+export class BudgetExceededError extends Error {
+  override readonly name = 'BudgetExceededError';
+  constructor(
+    message: string,
+    readonly limit: keyof Budget,
+  ) {
+    super(message);
+  }
+}
+
+const DEFAULT_CONCURRENCY = 4;
+
+function checkConcurrency(n: number, what: string): number {
+  if (!Number.isInteger(n) || n < 1) throw new UserError(`${what} must be a whole number of at least 1, got ${n}.`);
+  return n;
+}
+
+const ZERO_USAGE: Usage = { inputTokens: 0, outputTokens: 0 };
+
+/**
+ * Every model call goes through here, so the cache, the per-endpoint concurrency limit, retries and the ledger are
+ * the same for all adapters. Holds the limiters and counters; models share them per endpoint.
+ */
+export class Gateway {
+  private readonly cache: CacheStore | null;
+  private readonly ledger: Ledger | null;
+  private readonly runId: string | null;
+  private readonly noCache: boolean;
+  private readonly retry: RetryOptions;
+  private readonly log: Logger;
+  private readonly now: () => number;
+  private readonly limiters = new Map<string, LimitFunction>();
+  private readonly endpointConcurrency = new Map<string, number>();
+  private readonly counters: Omit<GatewayStats, 'queued'> = {
+    calls: 0,
+    hits: 0,
+    backendCalls: 0,
+    retries: 0,
+    errors: 0,
+    inFlight: 0,
+    backingOff: 0,
+    lastRetry: null,
+    inputTokens: 0,
+    outputTokens: 0,
+    costUsd: 0,
+  };
+
+  constructor(private readonly options: GatewayOptions = {}) {
+    this.cache = options.cache ?? null;
+    this.ledger = options.ledger ?? null;
+    this.runId = options.runId ?? null;
+    this.noCache = options.noCache ?? false;
+    this.retry = { ...DEFAULT_RETRY, ...options.retry };
+    if (!Number.isInteger(this.retry.maxAttempts) || this.retry.maxAttempts < 1) {
+      throw new UserError(`retry.maxAttempts must be a whole number of at least 1, got ${this.retry.maxAttempts}.`);
+    }
+    checkConcurrency(options.concurrency ?? DEFAULT_CONCURRENCY, 'concurrency');
+    for (const [endpoint, n] of Object.entries(options.endpointConcurrency ?? {})) this.setConcurrency(endpoint, n);
+    this.log = options.logger ?? silentLogger;
+    this.now = options.now ?? (() => performance.now());
+  }
+
+  model(client: ModelClient, role: string): GatewayModel {
+    return {
+      client,
+      role,
+      generate: (req, opts = {}) => this.generate(client, role, req, opts),
+      embed: (texts, opts = {}) => this.embed(client, role, texts, opts),
+    };
+  }
+
+  stats(): GatewayStats {
+    let queued = 0;
+    for (const l of this.limiters.values()) queued += l.pendingCount;
+    return { ...this.counters, lastRetry: this.counters.lastRetry && { ...this.counters.lastRetry }, queued };
+  }
+
+  /** Sets the number of calls in flight to one endpoint (for every model of that endpoint, queued calls included). */
+  setConcurrency(endpoint: string, n: number): void {
+    checkConcurrency(n, `Concurrency for ${endpoint}`);
+    this.endpointConcurrency.set(endpoint, n);
+    const l = this.limiters.get(endpoint);
+    if (l) l.concurrency = n;
+  }
+
+  private limiter(endpoint: string): LimitFunction {
+    let l = this.limiters.get(endpoint);
+    if (!l) {
+      l = pLimit(this.endpointConcurrency.get(endpoint) ?? this.options.concurrency ?? DEFAULT_CONCURRENCY);
+      this.limiters.set(endpoint, l);
+    }
+    return l;
+  }
+
+  private useCache(): CacheStore | null {
+    return this.noCache ? null : this.cache;
+  }
+
+  private checkBudget(): void {
+    const b = this.options.budget;
+    if (!b) return;
+    const c = this.counters;
+    if (b.maxCalls !== undefined && c.backendCalls >= b.maxCalls) {
+      throw new BudgetExceededError(`The budget of ${b.maxCalls} model calls is spent; raise budget.maxCalls to continue (cached calls stay free).`, 'maxCalls');
+    }
+    if (b.maxCostUsd !== undefined && c.costUsd >= b.maxCostUsd) {
+      throw new BudgetExceededError(
+        `The budget of $${b.maxCostUsd} is spent ($${c.costUsd.toFixed(4)} so far); raise budget.maxCostUsd to continue (cached calls stay free).`,
+        'maxCostUsd',
+      );
+    }
+  }
+
+  private cost(client: ModelClient, usage: Usage): number {
+    const p = this.options.prices?.[client.id] ?? this.options.prices?.[client.model];
+    if (!p) return 0;
+    return (usage.inputTokens * p.inputPerMTok + usage.outputTokens * p.outputPerMTok) / 1e6;
+  }
+
+  private record(row: Omit<CallRecord, 'runId'>): number | null {
+    if (!this.ledger) return null;
+    return this.ledger.insertCall({ ...row, runId: this.runId, error: row.error == null ? null : redact(row.error) });
+  }
+
+  /**
+   * The backend part of a call: wait for a slot on the endpoint, check the budget, then retry. Writes the ledger row
+   * for a call that reached the backend, failed or not.
+   */
+  private async callBackend<T>(
+    client: ModelClient,
+    role: string,
+    kind: CallKind,
+    requestHash: string,
+    signal: AbortSignal | undefined,
+    fn: (signal: AbortSignal) => Promise<T>,
+    summarise: (value: T) => { usage: Usage; finishReason: string | null },
+  ): Promise<{ value: T; callId: number | null; costUsd: number }> {
+    const c = this.counters;
+    this.checkBudget();
+    return this.limiter(client.endpoint)(async () => {
+      signal?.throwIfAborted();
+      // Re-checked in the slot: calls queued behind the one that spent the budget must not start.
+      this.checkBudget();
+      c.backendCalls++;
+      c.inFlight++;
+      let attempts = 0;
+      const start = this.now();
+      try {
+        const value = await withRetry(fn, this.retry, {
+          signal,
+          sleep: this.backoffSleep(),
+          random: this.options.random,
+          onAttempt: (n) => {
+            attempts = n;
+            if (n > 1) c.retries++;
+          },
+          onRetry: ({ attempt, delayMs, error }) => {
+            const reason = error instanceof ProviderError && error.info.status ? `HTTP ${error.info.status}` : (error as Error).message;
+            c.lastRetry = { model: client.id, attempt, delayMs, reason, at: Date.now() };
+            this.log.info(`retrying ${client.id} after ${reason} in ${(delayMs / 1000).toFixed(1)} s`, {
+              attempt,
+              of: this.retry.maxAttempts,
+            });
+          },
+        });
+        const { usage, finishReason } = summarise(value);
+        const costUsd = this.cost(client, usage);
+        c.inputTokens += usage.inputTokens;
+        c.outputTokens += usage.outputTokens;
+        c.costUsd += costUsd;
+        const callId = this.record({
+          role,
+          model: client.id,
+          kind,
+          requestHash,
+          cacheHit: false,
+          attempts,
+          latencyMs: this.now() - start,
+          inputTokens: usage.inputTokens,
+          outputTokens: usage.outputTokens,
+          costUsd,
+          finishReason,
+        });
+        return { value, callId, costUsd };
+      } catch (e) {
+        c.errors++;
+        this.record({
+          role,
+          model: client.id,
+          kind,
+          requestHash,
+          cacheHit: false,
+          attempts,
+          latencyMs: this.now() - start,
+          inputTokens: 0,
+          outputTokens: 0,
+          costUsd: 0,
+          finishReason: 'error',
+          error: e instanceof Error ? e.message : String(e),
+        });
+        throw e;
+      } finally {
+        c.inFlight--;
+      }
+    });
+  }
+
+  private backoffSleep(): (ms: number, signal?: AbortSignal) => Promise<void> {
+    const wait = this.options.sleep ?? sleep;
+    return async (ms, signal) => {
+      this.counters.backingOff++;
+      try {
+        await wait(ms, signal);
+      } finally {
+        this.counters.backingOff--;
+      }
+    };
+  }
+
+  private async generate(client: ModelClient, role: string, req: GenerateRequest, opts: GenerateOptions): Promise<GenerateResult & CallMeta> {
+    const parts = generateKeyParts(client, req, opts.sample ?? 0);
+    const key = cacheKey(parts);
+    const cache = this.useCache();
+    this.counters.calls++;
+    const start = this.now();
+    if (cache) {
+      const hit = cache.getCached(key) as GenerateResult | undefined;
+      if (hit !== undefined) {
+        this.counters.hits++;
+        const callId = this.record({
+          role,
+          model: client.id,
+          kind: 'generate',
+          requestHash: key,
+          cacheHit: true,
+          attempts: 0,
+          latencyMs: this.now() - start,
+          inputTokens: 0,
+          outputTokens: 0,
+          costUsd: 0,
+          finishReason: hit.finishReason ?? null,
+        });
+        return { ...hit, callId, cacheHit: true, requestHash: key };
+      }
+      this.log.debug(`cache miss ${key.slice(0, 16)}`, { role, ...describeKey(parts) });
+    }
+    const { value, callId } = await this.callBackend(
+      client,
+      role,
+      'generate',
+      key,
+      opts.signal,
+      (signal) => client.generate(req, signal),
+      (r) => ({ usage: r.usage ?? ZERO_USAGE, finishReason: r.finishReason ?? null }),
+    );
+    cache?.putCached(key, 'generate', client.id, value);
+    return { ...value, callId, cacheHit: false, requestHash: key };
+  }
+
+  private async embed(client: ModelClient, role: string, texts: string[], opts: CallOptions): Promise<EmbedResult & CallMeta> {
+    const embedFn = client.embed?.bind(client);
+    if (!embedFn || !client.capabilities.embeddings) {
+      throw new UserError(`Model ${client.id} does not support embeddings; choose a model with an embeddings endpoint for this featurizer.`);
+    }
+    const keys = texts.map((t) => cacheKey(embedKeyParts(client, t)));
+    const requestHash = hashValue(keys);
+    const cache = this.useCache();
+    this.counters.calls++;
+    const start = this.now();
+    const found = new Map<string, number[]>();
+    const missing = new Map<string, string>(); // key -> text, deduplicated
+    texts.forEach((text, i) => {
+      const key = keys[i]!;
+      if (found.has(key) || missing.has(key)) return;
+      const hit = cache?.getCached(key) as number[] | undefined;
+      if (hit !== undefined) found.set(key, hit);
+      else missing.set(key, text);
+    });
+    let usage = ZERO_USAGE;
+    let callId: number | null;
+    const cacheHit = missing.size === 0;
+    if (cacheHit) {
+      this.counters.hits++;
+      callId = this.record({
+        role,
+        model: client.id,
+        kind: 'embed',
+        requestHash,
+        cacheHit: true,
+        attempts: 0,
+        latencyMs: this.now() - start,
+        inputTokens: 0,
+        outputTokens: 0,
+        costUsd: 0,
+      });
+    } else {
+      if (cache) this.log.debug(`embed cache misses ${missing.size}/${texts.length}`, { role, ...describeKey(embedKeyParts(client, '')), text: undefined });
+      const missKeys = [...missing.keys()];
+      const missTexts = [...missing.values()];
+      const res = await this.callBackend(
+        client,
+        role,
+        'embed',
+        requestHash,
+        opts.signal,
+        async (signal) => {
+          const r = await embedFn(missTexts, signal);
+          if (r.vectors.length !== missTexts.length) {
+            throw new ProviderError(`${client.id} returned ${r.vectors.length} embeddings for ${missTexts.length} texts`, { retryable: false });
+          }
+          return r;
+        },
+        (r) => ({ usage: r.usage ?? ZERO_USAGE, finishReason: null }),
+      );
+      usage = res.value.usage ?? ZERO_USAGE;
+      callId = res.callId;
+      res.value.vectors.forEach((v, i) => {
+        found.set(missKeys[i]!, v);
+        cache?.putCached(missKeys[i]!, 'embed', client.id, v);
+      });
+    }
+    return { vectors: keys.map((k) => found.get(k)!), usage, callId, cacheHit, requestHash };
+  }
+}

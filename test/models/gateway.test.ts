@@ -1,0 +1,345 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { UserError } from '../../src/errors.js';
+import { createLogger } from '../../src/log.js';
+import { BudgetExceededError, Gateway, type GatewayOptions } from '../../src/models/gateway.js';
+import { ProviderError, type EmbedResult, type GenerateRequest, type GenerateResult, type ModelClient } from '../../src/models/types.js';
+import { openStore, type Store } from '../../src/store/index.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'w2s-gateway-'));
+test.after(() => rmSync(dir, { recursive: true, force: true }));
+let n = 0;
+function fresh(): Store {
+  const s = openStore(join(dir, `g${n++}.sqlite`));
+  s.runs.createRun({ id: 'run', config: {}, configHash: 'h' });
+  return s;
+}
+
+/** A ModelClient for gateway logic: counts calls and tracks the most calls in flight at once. */
+interface Fake extends ModelClient {
+  calls: GenerateRequest[];
+  embedCalls: string[][];
+  inFlight: number;
+  maxInFlight: number;
+}
+
+function fake(
+  behaviour: (req: GenerateRequest, call: number, signal?: AbortSignal) => Promise<GenerateResult> | GenerateResult = (req) => reply(req),
+  over: Partial<ModelClient> = {},
+): Fake {
+  const f: Fake = {
+    id: `fake:m@${over.endpoint ?? 'local'}`,
+    adapter: 'fake',
+    endpoint: 'local',
+    model: 'm',
+    capabilities: { chat: true, logprobs: false, embeddings: true, seed: true },
+    calls: [],
+    embedCalls: [],
+    inFlight: 0,
+    maxInFlight: 0,
+    async generate(req, signal) {
+      f.calls.push(req);
+      f.inFlight++;
+      f.maxInFlight = Math.max(f.maxInFlight, f.inFlight);
+      try {
+        return await behaviour(req, f.calls.length, signal);
+      } finally {
+        f.inFlight--;
+      }
+    },
+    async embed(texts): Promise<EmbedResult> {
+      f.embedCalls.push(texts);
+      return { vectors: texts.map((t) => [t.length, t.charCodeAt(0)]), usage: { inputTokens: texts.length, outputTokens: 0 } };
+    },
+    ...over,
+  };
+  return f;
+}
+
+function reply(req: GenerateRequest, text = `echo ${req.messages.at(-1)?.content}`): GenerateResult {
+  return { text, finishReason: 'stop', usage: { inputTokens: 10, outputTokens: 4 } };
+}
+
+const ask = (content: string, extra: Partial<GenerateRequest> = {}): GenerateRequest => ({ messages: [{ role: 'user', content }], maxTokens: 16, ...extra });
+
+function gateway(store: Store | null, opts: GatewayOptions = {}): { gw: Gateway; delays: number[] } {
+  const delays: number[] = [];
+  const gw = new Gateway({
+    cache: store?.cache ?? null,
+    ledger: store?.calls ?? null,
+    runId: store ? 'run' : null,
+    sleep: async (ms) => void delays.push(ms),
+    random: () => 0,
+    ...opts,
+  });
+  return { gw, delays };
+}
+
+test('a cache hit makes no adapter call; the ledger records the miss and the hit', async () => {
+  const s = fresh();
+  const client = fake();
+  const { gw } = gateway(s);
+  const m = gw.model(client, 'debater');
+  const first = await m.generate(ask('hi', { temperature: 0.7, seed: 3 }));
+  const second = await m.generate(ask('hi', { temperature: 0.7, seed: 3 }));
+  assert.equal(client.calls.length, 1);
+  assert.equal(second.text, first.text);
+  assert.deepEqual([first.cacheHit, second.cacheHit], [false, true]);
+  assert.equal(second.requestHash, first.requestHash);
+  const rows = s.calls.listCalls('run');
+  assert.deepEqual(rows.map((r) => [r.id, r.role, r.model, r.cacheHit, r.attempts, r.inputTokens, r.finishReason]), [
+    [first.callId, 'debater', client.id, false, 1, 10, 'stop'],
+    [second.callId, 'debater', client.id, true, 0, 0, 'stop'],
+  ]);
+  assert.deepEqual([gw.stats().calls, gw.stats().hits, gw.stats().backendCalls], [2, 1, 1]);
+
+  // The cache outlives the gateway and the connection: a new process gets the hit too.
+  s.close();
+  const reopened = openStore(s.file);
+  const again = await gateway(reopened).gw.model(client, 'debater').generate(ask('hi', { temperature: 0.7, seed: 3 }));
+  assert.equal(again.cacheHit, true);
+  assert.equal(client.calls.length, 1);
+  reopened.close();
+});
+
+test('the sample index, and every request parameter, is part of the key', async () => {
+  const s = fresh();
+  const client = fake();
+  const m = gateway(s).gw.model(client, 'debater');
+  await m.generate(ask('q'), { sample: 0 });
+  await m.generate(ask('q'), { sample: 1 });
+  await m.generate(ask('q'), { sample: 1 });
+  await m.generate(ask('q', { temperature: 1 }), { sample: 1 });
+  await m.generate(ask('q', { maxTokens: 17 }), { sample: 1 });
+  await m.generate(ask('q', { stop: ['\n'] }), { sample: 1 });
+  assert.equal(client.calls.length, 5);
+  // Spellings of "nothing" share a key: no stop list and an empty one, no logprobs and topLogprobs 0.
+  await m.generate(ask('q', { stop: [], topLogprobs: 0 }), { sample: 0 });
+  assert.equal(client.calls.length, 5);
+  // Another endpoint serving the same model name is another cache entry.
+  await gateway(s).gw.model(fake(undefined, { endpoint: 'http://other' }), 'debater').generate(ask('q'));
+  assert.equal(s.cache.cacheStats().entries, 6);
+  s.close();
+});
+
+test('errors are never cached, and the failed call is in the ledger with its error', async () => {
+  const s = fresh();
+  const client = fake(async (req, call) => {
+    if (call === 1) throw new ProviderError('HTTP 400: context too long', { status: 400, retryable: false });
+    return reply(req);
+  });
+  const { gw, delays } = gateway(s);
+  const m = gw.model(client, 'judge');
+  await assert.rejects(m.generate(ask('x')), /context too long/);
+  const ok = await m.generate(ask('x'));
+  assert.equal(ok.cacheHit, false);
+  assert.equal(client.calls.length, 2);
+  assert.deepEqual(delays, [], '400 is not retried');
+  assert.deepEqual(
+    s.calls.listCalls('run').map((r) => [r.attempts, r.cacheHit, r.error, r.finishReason]),
+    [
+      [1, false, 'HTTP 400: context too long', 'error'],
+      [1, false, null, 'stop'],
+    ],
+  );
+  assert.equal(gw.stats().errors, 1);
+  s.close();
+});
+
+test('retries honour Retry-After and count attempts in the ledger', async () => {
+  const s = fresh();
+  const client = fake(async (req, call) => {
+    if (call <= 2) throw new ProviderError('HTTP 429', { status: 429, retryable: true, retryAfterMs: 7_000 });
+    return reply(req);
+  });
+  const { gw, delays } = gateway(s, { retry: { baseDelayMs: 100, maxDelayMs: 1_000 } });
+  const r = await gw.model(client, 'debater').generate(ask('x'));
+  assert.equal(r.text, 'echo x');
+  assert.deepEqual(delays, [7_000, 7_000]);
+  assert.equal(s.calls.getCall(r.callId!)?.attempts, 3);
+  const st = gw.stats();
+  assert.equal(st.retries, 2);
+  assert.equal(st.lastRetry?.reason, 'HTTP 429');
+  assert.equal(st.backingOff, 0);
+  s.close();
+});
+
+test('retries stop at maxAttempts; the final error is recorded and rethrown', async () => {
+  const s = fresh();
+  const client = fake(async () => {
+    throw new ProviderError('HTTP 503: overloaded', { status: 503, retryable: true });
+  });
+  const { gw, delays } = gateway(s, { retry: { maxAttempts: 3, baseDelayMs: 100 }, random: () => 0.5 });
+  await assert.rejects(gw.model(client, 'debater').generate(ask('x')), (e: unknown) => e instanceof ProviderError && e.info.status === 503);
+  assert.equal(client.calls.length, 3);
+  assert.deepEqual(delays, [50, 100]);
+  assert.deepEqual(s.calls.listCalls('run').map((r) => [r.attempts, r.error]), [[3, 'HTTP 503: overloaded']]);
+  s.close();
+});
+
+test('401 and UserError fail at once', async () => {
+  for (const err of [new ProviderError('HTTP 401: bad key', { status: 401, retryable: false }), new UserError('Set OPENAI_API_KEY.')]) {
+    const client = fake(async () => {
+      throw err;
+    });
+    const { gw, delays } = gateway(null);
+    await assert.rejects(gw.model(client, 'r').generate(ask('x')), (e: unknown) => e === err);
+    assert.equal(client.calls.length, 1);
+    assert.deepEqual(delays, []);
+  }
+});
+
+test('a per-attempt timeout aborts the attempt, and a timed-out call is retried', async () => {
+  const client = fake(
+    (req, call, signal) =>
+      call === 1
+        ? new Promise<GenerateResult>((_, reject) => signal!.addEventListener('abort', () => reject(new Error('aborted by signal'))))
+        : reply(req),
+  );
+  const { gw, delays } = gateway(null, { retry: { timeoutMs: 20 } });
+  const r = await gw.model(client, 'r').generate(ask('slow'));
+  assert.equal(r.text, 'echo slow');
+  assert.equal(client.calls.length, 2);
+  assert.equal(delays.length, 1);
+});
+
+test('a caller abort is passed through and not retried', async () => {
+  const ctl = new AbortController();
+  const client = fake((_req, _call, signal) => {
+    ctl.abort(new Error('stop requested'));
+    return new Promise<GenerateResult>((_, reject) => signal!.addEventListener('abort', () => reject(new Error('aborted'))));
+  });
+  const { gw, delays } = gateway(null);
+  await assert.rejects(gw.model(client, 'r').generate(ask('x'), { signal: ctl.signal }), /stop requested/);
+  assert.equal(client.calls.length, 1);
+  assert.deepEqual(delays, []);
+});
+
+test('concurrency never exceeds the per-endpoint limit, shared across roles', async () => {
+  const tick = () => new Promise((r) => setTimeout(r, 2));
+  const client = fake(async (req) => {
+    await tick();
+    return reply(req);
+  });
+  const other = fake(
+    async (req) => {
+      await tick();
+      return reply(req);
+    },
+    { endpoint: 'http://elsewhere' },
+  );
+  const { gw } = gateway(null, { concurrency: 3, endpointConcurrency: { 'http://elsewhere': 1 } });
+  const a = gw.model(client, 'debater');
+  const b = gw.model(client, 'judge');
+  const c = gw.model(other, 'judge');
+  const jobs = [];
+  for (let i = 0; i < 12; i++) jobs.push((i % 2 ? a : b).generate(ask(`q${i}`)), c.generate(ask(`q${i}`)));
+  await Promise.all(jobs);
+  assert.equal(client.maxInFlight, 3);
+  assert.equal(other.maxInFlight, 1);
+  assert.equal(gw.stats().inFlight, 0);
+
+  gw.setConcurrency('local', 1);
+  client.maxInFlight = 0;
+  await Promise.all([0, 1, 2, 3].map((i) => a.generate(ask(`again ${i}`))));
+  assert.equal(client.maxInFlight, 1);
+  assert.throws(() => gw.setConcurrency('local', 0), UserError);
+});
+
+test('the budget stops calls before they start; cache hits stay free', async () => {
+  const s = fresh();
+  const client = fake();
+  const { gw } = gateway(s, { budget: { maxCalls: 2 } });
+  const m = gw.model(client, 'debater');
+  await m.generate(ask('1'));
+  await m.generate(ask('2'));
+  await assert.rejects(m.generate(ask('3')), BudgetExceededError);
+  assert.equal(client.calls.length, 2);
+  assert.equal((await m.generate(ask('1'))).cacheHit, true);
+  // Concurrent calls queued behind the budget do not start either.
+  const { gw: gw2 } = gateway(null, { budget: { maxCalls: 3 }, concurrency: 2 });
+  const client2 = fake();
+  const results = await Promise.allSettled([0, 1, 2, 3, 4, 5].map((i) => gw2.model(client2, 'r').generate(ask(`c${i}`))));
+  assert.equal(client2.calls.length, 3);
+  assert.equal(results.filter((r) => r.status === 'rejected' && r.reason instanceof BudgetExceededError).length, 3);
+
+  // Cost: priced by client id (or model name); a call after the spend reaches the limit is refused.
+  const { gw: gw3 } = gateway(s, { prices: { m: { inputPerMTok: 1_000, outputPerMTok: 2_500 } }, budget: { maxCostUsd: 0.015 } });
+  const m3 = gw3.model(client, 'debater');
+  const r1 = await m3.generate(ask('priced 1'));
+  assert.equal(s.calls.getCall(r1.callId!)?.costUsd, 0.02);
+  await assert.rejects(m3.generate(ask('priced 2')), (e: unknown) => e instanceof BudgetExceededError && e.limit === 'maxCostUsd');
+  assert.equal(gw3.stats().costUsd, 0.02);
+  s.close();
+});
+
+test('noCache neither reads nor writes the cache', async () => {
+  const s = fresh();
+  const client = fake();
+  await gateway(s).gw.model(client, 'r').generate(ask('cached'));
+  const { gw } = gateway(s, { noCache: true });
+  const m = gw.model(client, 'r');
+  await m.generate(ask('cached'));
+  await m.generate(ask('fresh'));
+  await m.generate(ask('fresh'));
+  assert.equal(client.calls.length, 4);
+  assert.equal(s.cache.cacheStats().entries, 1);
+  assert.equal(s.cache.cacheStats().hits, 0);
+  assert.equal(s.calls.listCalls('run').length, 4, 'the ledger still records every call');
+  s.close();
+});
+
+test('embeddings are cached per text; only misses go to the backend, in one batch', async () => {
+  const s = fresh();
+  const client = fake();
+  const m = gateway(s).gw.model(client, 'featurizer');
+  const first = await m.embed(['aa', 'b', 'aa']);
+  assert.deepEqual(first.vectors, [[2, 97], [1, 98], [2, 97]]);
+  assert.deepEqual(client.embedCalls, [['aa', 'b']]);
+  const second = await m.embed(['ccc', 'b', 'aa']);
+  assert.deepEqual(second.vectors, [[3, 99], [1, 98], [2, 97]]);
+  assert.deepEqual(client.embedCalls.at(-1), ['ccc']);
+  assert.equal(second.cacheHit, false);
+  const third = await m.embed(['b', 'ccc']);
+  assert.equal(third.cacheHit, true);
+  assert.equal(client.embedCalls.length, 2);
+  assert.deepEqual(s.calls.listCalls('run').map((r) => [r.kind, r.cacheHit, r.attempts, r.inputTokens]), [
+    ['embed', false, 1, 2],
+    ['embed', false, 1, 1],
+    ['embed', true, 0, 0],
+  ]);
+  await assert.rejects(gateway(s).gw.model(fake(undefined, { embed: undefined }), 'f').embed(['x']), UserError);
+  s.close();
+});
+
+test('secrets in error messages and logs are redacted; misses are explained at debug level', async () => {
+  const s = fresh();
+  const secret = 'sk-test-0123456789abcdef';
+  process.env.W2S_TEST_API_KEY = secret;
+  try {
+    const lines: string[] = [];
+    const client = fake(async (req, call) => {
+      if (call === 1) throw new ProviderError(`HTTP 401: key ${secret} rejected`, { status: 401, retryable: false });
+      return reply(req);
+    });
+    const { gw } = gateway(s, { logger: createLogger({ level: 'debug', write: (l) => lines.push(l) }) });
+    await assert.rejects(gw.model(client, 'r').generate(ask('x')));
+    const row = s.calls.listCalls('run')[0]!;
+    assert.equal(row.error?.includes(secret), false);
+    assert.match(row.error ?? '', /\[redacted:W2S_TEST_API_KEY\]/);
+
+    createLogger({ level: 'info', write: (l) => lines.push(l) }).warn(`using ${secret}`, { key: secret });
+    assert.ok(lines.length >= 2);
+    assert.ok(lines.every((l) => !l.includes(secret)));
+    const miss = lines.find((l) => l.includes('cache miss'));
+    assert.ok(miss, 'a debug line for the miss');
+    assert.match(miss, /adapter=fake endpoint=local model=m kind=generate sample=0/);
+    assert.match(miss, /"maxTokens":16/);
+  } finally {
+    delete process.env.W2S_TEST_API_KEY;
+    s.close();
+  }
+});
