@@ -357,6 +357,7 @@ export class Gateway {
     if (!embedFn || !client.capabilities.embeddings) {
       throw new UserError(`Model ${client.id} does not support embeddings; choose a model with an embeddings endpoint for this featurizer.`);
     }
+    if (texts.length === 0) return { vectors: [], usage: ZERO_USAGE, callId: null, cacheHit: true, requestHash: hashValue([]) };
     const keys = texts.map((t) => cacheKey(embedKeyParts(client, t)));
     const requestHash = hashValue(keys);
     const cache = this.useCache();
@@ -389,7 +390,10 @@ export class Gateway {
         costUsd: 0,
       });
     } else {
-      if (cache) this.log.debug(`embed cache misses ${missing.size}/${texts.length}`, { role, ...describeKey(embedKeyParts(client, '')), text: undefined });
+      if (cache) {
+        const { adapter, endpoint, model } = client;
+        this.log.debug(`embed cache misses ${missing.size}/${texts.length}`, { role, adapter, endpoint, model, kind: 'embed' });
+      }
       const missKeys = [...missing.keys()];
       const missTexts = [...missing.values()];
       const res = await this.callBackend(

@@ -311,6 +311,8 @@ test('embeddings are cached per text; only misses go to the backend, in one batc
     ['embed', false, 1, 1],
     ['embed', true, 0, 0],
   ]);
+  assert.deepEqual((await m.embed([])).vectors, []);
+  assert.equal(client.embedCalls.length, 2);
   await assert.rejects(gateway(s).gw.model(fake(undefined, { embed: undefined }), 'f').embed(['x']), UserError);
   s.close();
 });
