@@ -3,8 +3,8 @@ import { checkLabels, checkValues, type Label } from './validate.js';
 /**
  * Classification metrics on predictions given as P(label = 1).
  *
- * Each public function also has a weighted kernel (weights = how many times each example occurs), which is what the
- * bootstrap evaluates: a resample is a vector of counts, so no per-resample copies of the data are made.
+ * The kernels at the bottom (a 0/1 correctness vector; AUROC with per-example counts over a pre-sorted order) are
+ * what the bootstrap evaluates, so a resample never copies or re-sorts the data.
  */
 
 /**
@@ -63,20 +63,6 @@ export function correctness(probs: readonly number[], labels: readonly Label[], 
   const out = new Uint8Array(labels.length);
   for (let i = 0; i < labels.length; i++) out[i] = (probs[i]! > threshold ? 1 : 0) === labels[i] ? 1 : 0;
   return out;
-}
-
-/** Σ wᵢ·correctᵢ / Σ wᵢ, or null when all weights are zero. */
-export function weightedMean(values: Uint8Array, weights: Int32Array): number | null {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < values.length; i++) {
-    const w = weights[i]!;
-    if (w !== 0) {
-      den += w;
-      num += w * values[i]!;
-    }
-  }
-  return den === 0 ? null : num / den;
 }
 
 /** Example indices sorted by score, their labels in that order, and where each run of tied scores starts (last = n). */

@@ -105,7 +105,9 @@ export function accuracyBySize(
       min = Math.min(min, acc);
       max = Math.max(max, acc);
     }
-    out.push({ size: k, accuracy: sum / subsets.length, min, max, subsets: subsets.length, exact });
+    // Clamp float noise so that min ≤ accuracy ≤ max holds exactly (e.g. five 0.98s summing to 4.9000000000000004).
+    const mean = Math.min(max, Math.max(min, sum / subsets.length));
+    out.push({ size: k, accuracy: mean, min, max, subsets: subsets.length, exact });
   }
   return out;
 }

@@ -66,12 +66,27 @@ export function mcnemarFromCounts(b: number, c: number, exactBelow = 25): McNema
   const statistic = n === 0 ? 0 : Math.max(0, Math.abs(b - c) - 1) ** 2 / n;
   if (n < exactBelow) {
     const k = Math.min(b, c);
-    // P(X ≤ k) summed in log space so large exactBelow values cannot underflow 0.5^n.
-    let tail = 0;
-    for (let i = 0; i <= k; i++) tail += Math.exp(lnChoose(n, i) - n * Math.LN2);
-    return { b, c, statistic, pValue: Math.min(1, 2 * tail), method: 'exact' };
+    return { b, c, statistic, pValue: Math.min(1, 2 * binomialHalfCdf(n, k)), method: 'exact' };
   }
   return { b, c, statistic, pValue: chiSquareSurvival(statistic, 1), method: 'chi2' };
+}
+
+/**
+ * P(X ≤ k) for X ~ Bin(n, 1/2). Up to n = 1000 by the recurrence C(n, i + 1) = C(n, i)·(n − i)/(i + 1) on
+ * C(n, i)/2ⁿ, which is exact while C(n, i) < 2⁵³ (all n below about 50); beyond, 2⁻ⁿ nears underflow, so log space.
+ */
+function binomialHalfCdf(n: number, k: number): number {
+  let tail = 0;
+  if (n <= 1000) {
+    let pmf = 2 ** -n;
+    for (let i = 0; i <= k; i++) {
+      tail += pmf;
+      pmf = (pmf * (n - i)) / (i + 1);
+    }
+    return tail;
+  }
+  for (let i = 0; i <= k; i++) tail += Math.exp(lnChoose(n, i) - n * Math.LN2);
+  return tail;
 }
 
 export interface PairedDiffOptions extends MetricCIOptions {

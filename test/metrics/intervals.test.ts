@@ -1,0 +1,41 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { wilson, zForLevel } from '../../src/metrics/index.js';
+
+const near = (a: number, b: number, tol = 1e-6): void => assert.ok(Math.abs(a - b) < tol, `${a} vs ${b}`);
+
+test('wilson interval for 8/10 at 95% (hand computation)', () => {
+  // z = 1.959964, z²/n = 0.3841459; centre = (0.8 + 0.1920729) / 1.3841459 = 0.716741
+  // half = z / 1.3841459 · √(0.8·0.2/10 + z²/400) = 1.416010 · √0.0256036 = 0.226578 → [0.490163, 0.943319]
+  const w = wilson(8, 10);
+  near(w.estimate, 0.8);
+  near(w.lo, 0.4901625);
+  near(w.hi, 0.9433178);
+  assert.equal(w.level, 0.95);
+});
+
+test('wilson stays inside [0, 1] and reaches the edge at 0/n and n/n', () => {
+  const zero = wilson(0, 20);
+  assert.equal(zero.lo, 0);
+  // hi = z²/n / (1 + z²/n) = 0.192073 / 1.192073 = 0.161125
+  near(zero.hi, 0.1611251);
+  const all = wilson(20, 20);
+  assert.equal(all.hi, 1);
+  near(all.lo, 1 - 0.1611251);
+});
+
+test('wilson narrows with n and widens with level', () => {
+  const a = wilson(75, 100);
+  const b = wilson(7500, 10000);
+  assert.ok(b.hi - b.lo < (a.hi - a.lo) / 5);
+  const c = wilson(75, 100, 0.99);
+  assert.ok(c.hi - c.lo > a.hi - a.lo);
+  near(zForLevel(0.99), 2.5758293, 1e-6);
+});
+
+test('wilson rejects impossible counts', () => {
+  assert.throws(() => wilson(3, 0), /n must be an integer ≥ 1/);
+  assert.throws(() => wilson(11, 10), /cannot exceed n/);
+  assert.throws(() => wilson(2.5, 10), /successes must be an integer/);
+  assert.throws(() => wilson(2, 10, 1), /level must be between 0 and 1/);
+});
