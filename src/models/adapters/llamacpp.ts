@@ -38,7 +38,9 @@ import {
  * - Each client keeps a small pool of contexts (poolSize, default 1), created on first use and reused; a call
  *   takes a context for its whole generation, so calls on one context never interleave.
  * - Sampling is done here, over the raw logits of the low-level sequence API: that gives exact top-k logprobs of
- *   the model's own distribution at every step, greedy decoding at temperature 0, and seeded sampling otherwise.
+ *   the model's own distribution at every step (before temperature, as OpenAI reports them), greedy decoding at
+ *   temperature 0, and sampling from softmax(logits / temperature) with our seeded RNG otherwise (same seed, same
+ *   text; no seed: a random one).
  * - gpu defaults to 'auto' (with build: 'never' it only picks among prebuilt binaries; on a CPU-only machine it
  *   settles on CPU in under a second, quietly).
  */
