@@ -46,6 +46,8 @@ export interface FaultServerOptions {
   schedule?: (distinct: number, req: SeenRequest) => FaultKind[];
   /** Fail every attempt of the requests this picks (a failure for good). */
   failForever?: (req: SeenRequest) => boolean;
+  /** Delay before every model call (POST), read per request so a test can change it mid-run. */
+  delayMs?: () => number;
   /** Delay for 'latency' faults (default 50 ms). */
   latencyMs?: number;
   /** Retry-After seconds sent with 429 (default 0: the header says "now", so tests stay fast). */
@@ -175,6 +177,8 @@ export async function startFaultServer(opts: FaultServerOptions = {}): Promise<F
   const onRequest = async (req: SeenRequest): Promise<Fault> => {
     // Listings and version probes are never faulted: they are not model calls.
     if (req.method === 'GET') return undefined;
+    const delay = opts.delayMs?.() ?? 0;
+    if (delay > 0) await sleep(delay);
     const key = requestKey(req);
     let d = distinctOf.get(key);
     if (!d) {
