@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { isUserError } from '../errors.js';
+import { redact } from '../log.js';
 import { W2S_VERSION } from '../version.js';
 
 /** Every command lives in its own file and exports register(program). */
@@ -25,7 +26,8 @@ async function main(argv: string[]): Promise<void> {
 main(process.argv).catch((e: unknown) => {
   const verbose = process.argv.includes('--verbose');
   const err = e instanceof Error ? e : new Error(String(e));
-  if (verbose) console.error(err.stack ?? err.message);
-  else console.error(`w2s: ${isUserError(err) ? err.message : `${err.name}: ${err.message}`}`);
+  // redact: an error may quote a server's reply, and a server may echo a key.
+  if (verbose) console.error(redact(err.stack ?? err.message));
+  else console.error(redact(`w2s: ${isUserError(err) ? err.message : `${err.name}: ${err.message}`}`));
   process.exitCode = 1;
 });

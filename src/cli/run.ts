@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { loadExperiment } from '../config/load.js';
 import { UserError } from '../errors.js';
-import { createLogger } from '../log.js';
+import { createLogger, redact } from '../log.js';
 import { formatTable } from '../pipeline/evaluate.js';
 import { runExperiment } from '../pipeline/run.js';
 import { progressRenderer } from './progress.js';
@@ -57,7 +57,7 @@ export function register(program: Command): void {
           process.stdout.write(`\nRun ${outcome.runId} (${outcome.out})\n\n${formatTable(outcome.rows, config.metrics.level)}\n`);
           return;
         }
-        process.stderr.write(`w2s: run ${outcome.runId} ${outcome.status}: ${outcome.reason}\n`);
+        process.stderr.write(redact(`w2s: run ${outcome.runId} ${outcome.status}: ${outcome.reason}\n`));
         process.exitCode = outcome.status === 'interrupted' ? 130 : 1;
       } finally {
         process.off('SIGINT', onSigint);

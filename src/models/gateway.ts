@@ -279,6 +279,12 @@ export class Gateway {
         return { value, callId, costUsd };
       } catch (e) {
         c.errors++;
+        // A server may echo the request's credentials in its error text; scrub them before the error travels on
+        // to debate rows, run status, stderr and stack traces.
+        if (e instanceof Error) {
+          e.message = redact(e.message);
+          if (e.stack) e.stack = redact(e.stack);
+        }
         this.record({
           role,
           model: client.id,
