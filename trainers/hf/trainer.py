@@ -1,0 +1,701 @@
+#!/usr/bin/env python3
+"""The w2s reference trainer: speaks w2s-trainer/1 (docs/trainer-protocol.md).
+
+A causal LM trunk (transformers) with a 2-logit linear head on the last non-pad token, as in openai/weak-to-strong:
+the head is zero-initialised and has no bias. Modes: full fine-tune, LoRA (peft) and head-only (a linear probe).
+
+Usage:
+  trainer.py < request.json          one train/predict/check request on stdin, JSONL events on stdout
+  trainer.py selftest-losses FILE     compute the losses on shared test vectors, print them as one JSON line
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import random
+import shutil
+import signal
+import sys
+import time
+import traceback
+
+PROTOCOL = "w2s-trainer/1"
+TRAINER = "w2s-hf-reference"
+TRAINER_VERSION = "0.1.0"
+MANIFEST = "w2s-artifact.json"
+
+# stdout carries only protocol lines; anything else printed (libraries, stray prints) goes to stderr.
+_PROTO_OUT = sys.stdout
+sys.stdout = sys.stderr
+
+
+def emit(obj: dict) -> None:
+    _PROTO_OUT.write(json.dumps(obj, allow_nan=False) + "\n")
+    _PROTO_OUT.flush()
+
+
+class TrainerError(Exception):
+    """An error with a protocol code; its message is one sentence for the user."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Losses: mirror src/train/losses.ts exactly (checked by test/vectors/losses.json from the node tests).
+# ---------------------------------------------------------------------------------------------------------------
+
+LOSS_NAMES = ("xent", "logconf", "logconf_linear", "product")
+
+
+def logconf_coef(schedule: str, step: float, total_steps: float, aux_coef: float, warmup_frac: float) -> float:
+    """'step' is the original's c = aux·(f > warmup ? 1 : f) with its jump; 'linear' is PR #33's ramp."""
+    if not total_steps > 0:
+        raise ValueError(f"logconf needs totalSteps > 0, got {total_steps}")
+    f = step / total_steps
+    if schedule == "step":
+        return aux_coef * (1.0 if f > warmup_frac else f)
+    return aux_coef * (1.0 if f >= warmup_frac else f / warmup_frac)
+
+
+def quantile_linear(values, q: float):
+    """torch.quantile's 'linear' rule written out, so both languages agree on the position q·(n−1)."""
+    import torch
+
+    s, _ = torch.sort(values)
+    pos = min(max(q, 0.0), 1.0) * (s.numel() - 1)
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
+
+
+def loss_target(name: str, logits, labels, step: float, total_steps: float, params: dict):
+    """The gradient-free target each row is scored against."""
+    import torch
+
+    probs = torch.softmax(logits, dim=-1)
+    if name == "xent":
+        target = labels
+    elif name == "product":
+        t = probs.pow(float(params.get("beta", 1.0))) * labels.pow(float(params.get("alpha", 1.0)))
+        s = t.sum(dim=-1, keepdim=True)
+        # Where both factors vanish, fall back to the weak label (as the TypeScript loss does).
+        target = torch.where(s > 0, t / torch.where(s > 0, s, torch.ones_like(s)), labels)
+    elif name in ("logconf", "logconf_linear"):
+        c = logconf_coef(
+            "step" if name == "logconf" else "linear",
+            step,
+            total_steps,
+            float(params.get("aux_coef", 0.5)),
+            float(params.get("warmup_frac", 0.1)),
+        )
+        threshold = quantile_linear(probs[:, 0], float(labels[:, 1].mean()))
+        h0 = (probs[:, 0] >= threshold).to(labels.dtype)
+        target = (1 - c) * labels + c * torch.stack([h0, 1 - h0], dim=1)
+    else:
+        raise TrainerError("bad_request", f"unknown loss {name!r}; expected one of {', '.join(LOSS_NAMES)}")
+    return target.detach()
+
+
+def row_losses(logits, target):
+    """−Σ target·log softmax per row; a zero target weight contributes nothing even where log p is −inf."""
+    import torch
+
+    logp = torch.log_softmax(logits, dim=-1)
+    return -torch.where(target != 0, target * logp, torch.zeros_like(logp)).sum(dim=-1)
+
+
+def selftest_losses(path: str) -> None:
+    import torch
+
+    with open(path) as fh:
+        vectors = json.load(fh)
+    out = []
+    for case in vectors["cases"]:
+        ctx = case.get("ctx", {})
+        params = {
+            "aux_coef": ctx.get("auxCoef", 0.5),
+            "warmup_frac": ctx.get("warmupFrac", 0.1),
+            "alpha": ctx.get("alpha", 1.0),
+            "beta": ctx.get("beta", 1.0),
+        }
+        logits = torch.tensor(case["logits"], dtype=torch.float64)
+        labels = torch.tensor(case["softLabels"], dtype=torch.float64)
+        target = loss_target(case["loss"], logits, labels, ctx["step"], ctx["totalSteps"], params)
+        loss = row_losses(logits, target).mean()
+        out.append({"id": case["id"], "loss": float(loss), "target": target.tolist()})
+    coefs = [
+        {"id": c["id"], "coef": logconf_coef(c["schedule"], c["step"], c["totalSteps"], c["auxCoef"], c["warmupFrac"])}
+        for c in vectors.get("coefs", [])
+    ]
+    emit({"type": "result", "op": "selftest-losses", "cases": out, "coefs": coefs})
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Base models: hub id, local directory, or GGUF file.
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def file_sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def fixed_gguf(path: str, sha: str) -> str:
+    """Some GGUF files (llama2.c exports such as stories260K) store special-token ids of 2^32−1 ("none"), which
+    transformers indexes into the vocabulary and fails on. Those ids are rewritten to the EOS (or UNK) id in a cached
+    copy; the uint32 is patched in place, so every offset and tensor stays as it was. Files without the problem load
+    as they are."""
+    import gguf
+    import numpy as np
+
+    reader = gguf.GGUFReader(path)
+    tokens = reader.fields.get("tokenizer.ggml.tokens")
+    if tokens is None:
+        return path
+    n = len(tokens.data)
+
+    def scalar(key):
+        f = reader.fields.get(key)
+        return int(f.parts[f.data[0]][0]) if f is not None else None
+
+    eos, unk = scalar("tokenizer.ggml.eos_token_id"), scalar("tokenizer.ggml.unknown_token_id")
+    replacement = eos if eos is not None and 0 <= eos < n else (unk if unk is not None and 0 <= unk < n else 0)
+    patches = []
+    for key, field in reader.fields.items():
+        if key.startswith("tokenizer.ggml.") and key.endswith("_token_id") and len(field.data) == 1:
+            part = field.parts[field.data[0]]
+            if part.size == 1 and not 0 <= int(part[0]) < n:
+                offset = field.offset + sum(p.nbytes for p in field.parts[: field.data[0]])
+                patches.append((offset, np.array([replacement], dtype=part.dtype).tobytes()))
+    if not patches:
+        return path
+    cache = os.environ.get("W2S_TRAINER_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "w2s", "gguf-fixed")
+    out_dir = os.path.join(cache, sha[:16])
+    out = os.path.join(out_dir, os.path.basename(path))
+    if not os.path.exists(out):
+        os.makedirs(out_dir, exist_ok=True)
+        tmp = f"{out}.{os.getpid()}.tmp"
+        shutil.copyfile(path, tmp)
+        with open(tmp, "r+b") as fh:
+            for offset, data in patches:
+                fh.seek(offset)
+                fh.write(data)
+        os.replace(tmp, out)
+    return out
+
+
+def resolve_base(ref: str, revision: str | None) -> dict:
+    """Describes the base model: its kind, where it loads from, and a revision (hub commit or GGUF sha256)."""
+    if not isinstance(ref, str) or not ref:
+        raise TrainerError("bad_request", "base_model must be a hub id, a local directory or a .gguf file path")
+    if ref.lower().endswith(".gguf"):
+        if not os.path.isfile(ref):
+            raise TrainerError("model_load", f"the GGUF file {ref} does not exist; fix base_model")
+        sha = file_sha256(ref)
+        return {"ref": ref, "kind": "gguf", "revision": sha, "path": os.path.abspath(ref)}
+    if os.path.isdir(ref):
+        return {"ref": ref, "kind": "dir", "revision": revision, "path": os.path.abspath(ref)}
+    if ref.startswith((".", "/", "~")) or os.sep in ref.strip("/").replace("/", "", 1):
+        raise TrainerError("model_load", f"the base model {ref} is neither a local directory nor a hub id; fix base_model")
+    return {"ref": ref, "kind": "hub", "revision": revision, "path": ref}
+
+
+def load_trunk(base: dict, dtype):
+    """Tokenizer and the LM trunk (no LM head); returns the config's resolved hub revision when known."""
+    from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+    kwargs = {}
+    src = base["path"]
+    if base["kind"] == "gguf":
+        fixed = fixed_gguf(base["path"], base["revision"])
+        src, kwargs["gguf_file"] = os.path.dirname(fixed), os.path.basename(fixed)
+    elif base["kind"] == "hub" and base.get("revision"):
+        kwargs["revision"] = base["revision"]
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(src, **kwargs)
+        config = AutoConfig.from_pretrained(src, **kwargs)
+        vocab = getattr(config, "vocab_size", None)
+        pad = getattr(config, "pad_token_id", None)
+        if pad is None or (vocab is not None and not 0 <= pad < vocab):
+            # The trunk needs a valid pad id to build its embedding; pooling never depends on it.
+            candidate = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+            config.pad_token_id = candidate if candidate is not None and (vocab is None or candidate < vocab) else 0
+        model = AutoModel.from_pretrained(src, config=config, dtype=dtype, **kwargs)
+    except TrainerError:
+        raise
+    except Exception as e:  # noqa: BLE001 - any loader failure is one clear message
+        raise TrainerError("model_load", f"loading the base model {base['ref']} failed: {type(e).__name__}: {e}") from e
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+    resolved = getattr(config, "_commit_hash", None)
+    if base["kind"] == "hub" and resolved:
+        base["revision"] = resolved
+    return tokenizer, model
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The classifier: trunk + zero-initialised 2-logit head on the last non-pad token.
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def build_classifier(trunk, mode: str, lora: dict):
+    import torch
+
+    hidden = trunk.config.hidden_size
+    head = torch.nn.Linear(hidden, 2, bias=False)
+    torch.nn.init.zeros_(head.weight)
+    if mode == "head":
+        for p in trunk.parameters():
+            p.requires_grad_(False)
+    elif mode == "lora":
+        from peft import LoraConfig, get_peft_model
+
+        cfg = LoraConfig(
+            r=int(lora.get("rank", 8)),
+            lora_alpha=float(lora.get("alpha", 16)),
+            lora_dropout=float(lora.get("dropout", 0.0)),
+            target_modules=lora.get("target_modules", "all-linear"),
+            bias="none",
+        )
+        trunk = get_peft_model(trunk, cfg)
+    elif mode != "full":
+        raise TrainerError("bad_request", f"unknown mode {mode!r}; expected full, lora or head")
+    return trunk, head
+
+
+def forward_logits(trunk, head, input_ids, attention_mask, frozen: bool):
+    import torch
+
+    ctx = torch.no_grad() if frozen else torch.enable_grad()
+    with ctx:
+        hidden = trunk(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+    last = attention_mask.sum(dim=1) - 1  # right padding: the last real token of each row
+    pooled = hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
+    return head(pooled.float())
+
+
+def encode(tokenizer, texts, max_ctx: int, overflow: str):
+    """Token ids per text; rows over max_ctx are dropped (None) or truncated, with counts."""
+    ids, dropped, truncated = [], 0, 0
+    for t in texts:
+        tok = tokenizer(t, add_special_tokens=True)["input_ids"]
+        if len(tok) == 0:
+            tok = [tokenizer.bos_token_id if tokenizer.bos_token_id is not None else 0]
+        if len(tok) > max_ctx:
+            if overflow == "drop":
+                ids.append(None)
+                dropped += 1
+                continue
+            # Keep the end of the text: the answer and the last debate turn sit there.
+            tok = tok[-max_ctx:] if overflow == "truncate_left" else tok[:max_ctx]
+            truncated += 1
+        ids.append(tok)
+    return ids, dropped, truncated
+
+
+def collate(seqs, pad_id: int, device):
+    import torch
+
+    width = max(len(s) for s in seqs)
+    input_ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    for i, s in enumerate(seqs):
+        input_ids[i, : len(s)] = torch.tensor(s, dtype=torch.long)
+        mask[i, : len(s)] = 1
+    return input_ids.to(device), mask.to(device)
+
+
+def pick_device(requested: str):
+    import torch
+
+    if requested and requested != "auto":
+        return torch.device(requested)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+def pick_precision(requested: str, device) -> str:
+    import torch
+
+    if requested and requested != "auto":
+        if device.type == "cpu" and requested != "fp32":
+            raise TrainerError("bad_request", f"precision {requested} needs a GPU; use fp32 (or auto) on CPU")
+        return requested
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return "fp32"
+
+
+def set_threads(requested, device) -> None:
+    """CPU threads: torch's default (all cores, busy-waiting) collapses on a shared machine, so 0 means half the
+    cores, at most 8."""
+    import torch
+
+    n = int(requested or 0)
+    if n <= 0 and device.type == "cpu":
+        n = max(1, min(8, (os.cpu_count() or 2) // 2))
+    if n > 0:
+        torch.set_num_threads(n)
+
+
+def seed_everything(seed: int) -> None:
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Requests
+# ---------------------------------------------------------------------------------------------------------------
+
+DEFAULT_HP = {
+    "epochs": 2,
+    "batch_size": 32,
+    "minibatch_size": 8,
+    "lr": 1e-5,
+    "weight_decay": 0.0,
+    "lr_schedule": "cosine",
+    "max_ctx": 1024,
+    "overflow": "drop",
+    "precision": "auto",
+    "device": "auto",
+    "threads": 0,
+    "lora": {},
+    "predict_batch_size": 32,
+}
+
+
+def check_rows(rows, train: bool):
+    if not isinstance(rows, list) or not rows:
+        raise TrainerError("bad_request", "rows must be a non-empty list")
+    for i, r in enumerate(rows):
+        if not isinstance(r, dict) or not isinstance(r.get("id"), str) or not isinstance(r.get("text"), str):
+            raise TrainerError("bad_request", f"row {i} needs a string id and a string text")
+        if train:
+            y = r.get("soft_label")
+            if not (isinstance(y, list) and len(y) == 2 and all(isinstance(v, (int, float)) and 0 <= v <= 1 for v in y)):
+                raise TrainerError("bad_request", f"row {i} ({r['id']}) needs soft_label [p0, p1] with entries in [0, 1]")
+            w = r.get("weight", 1)
+            if not isinstance(w, (int, float)) or w < 0:
+                raise TrainerError("bad_request", f"row {i} ({r['id']}) has a negative or non-numeric weight")
+
+
+def do_train(req: dict) -> None:
+    import torch
+
+    rows = req.get("rows")
+    check_rows(rows, train=True)
+    hp = {**DEFAULT_HP, **(req.get("hyperparameters") or {})}
+    loss_cfg = req.get("loss") or {"name": "xent"}
+    loss_name = loss_cfg.get("name", "xent")
+    if loss_name not in LOSS_NAMES:
+        raise TrainerError("bad_request", f"unknown loss {loss_name!r}; expected one of {', '.join(LOSS_NAMES)}")
+    mode = req.get("mode", "full")
+    out_dir = req.get("output_dir")
+    if not isinstance(out_dir, str) or not out_dir:
+        raise TrainerError("bad_request", "output_dir is required")
+    seed = int(req.get("seed", 0))
+    device = pick_device(hp["device"])
+    set_threads(hp["threads"], device)
+    seed_everything(seed)
+
+    precision = pick_precision(hp["precision"], device)
+    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float32}[precision]
+    base = resolve_base(req.get("base_model"), req.get("base_revision"))
+    tokenizer, trunk = load_trunk(base, dtype)
+    trunk, head = build_classifier(trunk, mode, hp.get("lora") or {})
+    trunk.to(device)
+    head.to(device)
+
+    encoded, dropped, truncated = encode(tokenizer, [r["text"] for r in rows], int(hp["max_ctx"]), hp["overflow"])
+    keep = [i for i, e in enumerate(encoded) if e is not None]
+    if not keep:
+        raise TrainerError("bad_request", f"all {len(rows)} rows exceed max_ctx={hp['max_ctx']}; raise max_ctx or truncate")
+    labels = torch.tensor([rows[i]["soft_label"] for i in keep], dtype=torch.float32)
+    weights = torch.tensor([float(rows[i].get("weight", 1)) for i in keep], dtype=torch.float32)
+    seqs = [encoded[i] for i in keep]
+    n = len(seqs)
+    batch = max(1, min(int(hp["batch_size"]), n))
+    mb = max(1, min(int(hp["minibatch_size"]), batch))
+    steps_per_epoch = math.ceil(n / batch)
+    total_steps = steps_per_epoch * int(hp["epochs"])
+    if total_steps <= 0:
+        raise TrainerError("bad_request", "epochs must be at least 1")
+
+    params = [p for p in list(trunk.parameters()) + list(head.parameters()) if p.requires_grad]
+    opt = torch.optim.Adam(params, lr=float(hp["lr"]), weight_decay=float(hp["weight_decay"]))
+    if hp["lr_schedule"] == "cosine":
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total_steps)
+    elif hp["lr_schedule"] == "constant":
+        sched = None
+    else:
+        raise TrainerError("bad_request", f"unknown lr_schedule {hp['lr_schedule']!r}; expected cosine or constant")
+    autocast = (
+        torch.autocast(device_type="cuda", dtype=torch.float16) if precision == "fp16" else None
+    )
+    scaler = torch.amp.GradScaler("cuda") if precision == "fp16" else None
+    frozen = mode == "head"
+    trunk.train(not frozen)
+    gen = torch.Generator().manual_seed(seed)
+
+    curve = []
+    step = 0
+    started = time.time()
+    seen = 0
+    for epoch in range(int(hp["epochs"])):
+        order = torch.randperm(n, generator=gen).tolist()
+        for start in range(0, n, batch):
+            idx = order[start : start + batch]
+            opt.zero_grad(set_to_none=True)
+            wsum = float(weights[idx].sum()) or 1.0
+            step_loss = 0.0
+            for j in range(0, len(idx), mb):
+                sub = idx[j : j + mb]
+                input_ids, mask = collate([seqs[k] for k in sub], tokenizer.pad_token_id or 0, device)
+                if autocast is not None:
+                    with autocast:
+                        logits = forward_logits(trunk, head, input_ids, mask, frozen)
+                else:
+                    logits = forward_logits(trunk, head, input_ids, mask, frozen)
+                y = labels[sub].to(device)
+                target = loss_target(loss_name, logits.float(), y, step, total_steps, loss_cfg)
+                # The batch's weighted mean, accumulated over minibatches (logconf's quantile is per minibatch).
+                loss = (row_losses(logits.float(), target) * weights[sub].to(device)).sum() / wsum
+                if scaler is not None:
+                    scaler.scale(loss).backward()
+                else:
+                    loss.backward()
+                step_loss += float(loss.detach())
+            if scaler is not None:
+                scaler.step(opt)
+                scaler.update()
+            else:
+                opt.step()
+            lr = opt.param_groups[0]["lr"]
+            if sched is not None:
+                sched.step()
+            step += 1
+            seen += len(idx)
+            eps = seen / max(time.time() - started, 1e-9)
+            curve.append({"step": step, "loss": step_loss, "lr": lr})
+            emit(
+                {
+                    "type": "progress",
+                    "step": step,
+                    "total_steps": total_steps,
+                    "epoch": epoch,
+                    "loss": step_loss,
+                    "lr": lr,
+                    "examples_per_sec": eps,
+                }
+            )
+
+    elapsed = time.time() - started
+    os.makedirs(out_dir, exist_ok=True)
+    weights_files = save_weights(out_dir, trunk, head, mode)
+    stats = {
+        "rows": len(rows),
+        "rows_used": n,
+        "dropped": dropped,
+        "truncated": truncated,
+        "steps": total_steps,
+        "epochs": int(hp["epochs"]),
+        "train_seconds": elapsed,
+        "steps_per_sec": total_steps / max(elapsed, 1e-9),
+        "examples_per_sec": seen / max(elapsed, 1e-9),
+        "loss_first": curve[0]["loss"],
+        "loss_last": curve[-1]["loss"],
+        "curve": curve,
+        "device": str(device),
+        "precision": precision,
+    }
+    manifest = {
+        "protocol": PROTOCOL,
+        "trainer": TRAINER,
+        "trainer_version": TRAINER_VERSION,
+        "base_model": {"ref": base["ref"], "kind": base["kind"], "revision": base["revision"]},
+        "mode": mode,
+        "head": {"pool": "last_non_pad", "classes": 2, "bias": False, "init": "zeros"},
+        "loss": {**loss_cfg, "name": loss_name},
+        "hyperparameters": hp,
+        "seed": seed,
+        "weights_files": weights_files,
+        "stats": stats,
+        "versions": versions(),
+    }
+    tmp = os.path.join(out_dir, MANIFEST + ".tmp")
+    with open(tmp, "w") as fh:
+        json.dump(manifest, fh, indent=2)
+    os.replace(tmp, os.path.join(out_dir, MANIFEST))
+    emit(
+        {
+            "type": "result",
+            "op": "train",
+            "artifact_dir": os.path.abspath(out_dir),
+            "weights_files": weights_files,
+            "base_model": manifest["base_model"],
+            "stats": stats,
+        }
+    )
+
+
+def save_weights(out_dir: str, trunk, head, mode: str) -> list:
+    from safetensors.torch import save_file
+
+    files = []
+
+    def put(name, tensors):
+        path = os.path.join(out_dir, name)
+        save_file({k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}, path + ".tmp")
+        os.replace(path + ".tmp", path)
+        files.append(name)
+
+    put("head.safetensors", {"weight": head.weight})
+    if mode == "full":
+        put("trunk.safetensors", dict(trunk.state_dict()))
+    elif mode == "lora":
+        from peft import get_peft_model_state_dict
+
+        put("adapter.safetensors", get_peft_model_state_dict(trunk))
+        with open(os.path.join(out_dir, "adapter_config.json"), "w") as fh:
+            json.dump(trunk.peft_config["default"].to_dict(), fh, indent=2, default=list)
+    return files
+
+
+def do_predict(req: dict) -> None:
+    import torch
+    from safetensors.torch import load_file
+
+    rows = req.get("rows")
+    check_rows(rows, train=False)
+    art = req.get("artifact_dir")
+    path = os.path.join(art or "", MANIFEST)
+    if not art or not os.path.isfile(path):
+        raise TrainerError("bad_request", f"artifact_dir {art} has no {MANIFEST}; pass the directory a train request made")
+    with open(path) as fh:
+        manifest = json.load(fh)
+    hp = {**DEFAULT_HP, **manifest.get("hyperparameters", {}), **(req.get("hyperparameters") or {})}
+    device = pick_device(hp["device"])
+    set_threads(hp["threads"], device)
+    precision = pick_precision(hp["precision"], device)
+    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float32}[precision]
+    mb = manifest["base_model"]
+    base = resolve_base(req.get("base_model") or mb["ref"], mb.get("revision") if mb["kind"] == "hub" else None)
+    if mb["kind"] == "gguf" and base["revision"] != mb["revision"]:
+        raise TrainerError("model_load", f"the GGUF file {base['ref']} changed since training (sha256 differs)")
+    tokenizer, trunk = load_trunk(base, dtype)
+    mode = manifest["mode"]
+    lora = {}
+    if mode == "lora":
+        with open(os.path.join(art, "adapter_config.json")) as fh:
+            ac = json.load(fh)
+        lora = {"rank": ac["r"], "alpha": ac["lora_alpha"], "dropout": ac["lora_dropout"], "target_modules": ac["target_modules"]}
+    trunk, head = build_classifier(trunk, mode, lora)
+    head.weight.data.copy_(load_file(os.path.join(art, "head.safetensors"))["weight"])
+    if mode == "full":
+        trunk.load_state_dict(load_file(os.path.join(art, "trunk.safetensors")))
+    elif mode == "lora":
+        from peft import set_peft_model_state_dict
+
+        set_peft_model_state_dict(trunk, load_file(os.path.join(art, "adapter.safetensors")))
+    trunk.to(device).eval()
+    head.to(device)
+
+    # Over-long rows are truncated here (never dropped): every row gets a probability.
+    overflow = "truncate" if hp["overflow"] == "drop" else hp["overflow"]
+    encoded, _, truncated = encode(tokenizer, [r["text"] for r in rows], int(hp["max_ctx"]), overflow)
+    order = sorted(range(len(rows)), key=lambda i: len(encoded[i]))  # similar lengths batch with little padding
+    probs = [0.0] * len(rows)
+    bs = max(1, int(hp["predict_batch_size"]))
+    done = 0
+    started = time.time()
+    with torch.no_grad():
+        for start in range(0, len(order), bs):
+            idx = order[start : start + bs]
+            input_ids, mask = collate([encoded[i] for i in idx], tokenizer.pad_token_id or 0, device)
+            p = torch.softmax(forward_logits(trunk, head, input_ids, mask, True), dim=-1)[:, 1].tolist()
+            for i, v in zip(idx, p):
+                probs[i] = v
+            done += len(idx)
+            emit({"type": "progress", "step": done, "total_steps": len(rows), "examples_per_sec": done / max(time.time() - started, 1e-9)})
+    emit({"type": "result", "op": "predict", "ids": [r["id"] for r in rows], "probs": probs, "truncated": truncated})
+
+
+def versions() -> dict:
+    from importlib import metadata
+
+    out = {"python": sys.version.split()[0]}
+    for m in ("torch", "transformers", "peft", "gguf"):
+        try:
+            out[m] = metadata.version(m)
+        except metadata.PackageNotFoundError:
+            out[m] = None
+    return out
+
+
+def do_check(_req: dict) -> None:
+    import torch
+
+    info = versions()
+    info["cuda"] = torch.cuda.is_available()
+    info["device"] = str(pick_device("auto"))
+    emit({"type": "result", "op": "check", **info})
+
+
+def main(argv) -> int:
+    if len(argv) >= 2 and argv[0] == "selftest-losses":
+        selftest_losses(argv[1])
+        return 0
+    if argv and argv[0] in ("-h", "--help"):
+        print(__doc__)
+        return 0
+    # SIGINT stops at the next Python instruction (KeyboardInterrupt); SIGTERM is treated the same way.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    emit({"type": "hello", "protocol": PROTOCOL, "trainer": TRAINER, "version": TRAINER_VERSION})
+    try:
+        try:
+            req = json.loads(sys.stdin.read())
+        except json.JSONDecodeError as e:
+            raise TrainerError("bad_request", f"the request on stdin is not JSON: {e}") from e
+        if not isinstance(req, dict):
+            raise TrainerError("bad_request", "the request must be a JSON object")
+        if req.get("protocol") != PROTOCOL:
+            raise TrainerError("protocol", f"this trainer speaks {PROTOCOL}, the request says {req.get('protocol')!r}")
+        op = req.get("op")
+        handler = {"train": do_train, "predict": do_predict, "check": do_check}.get(op)
+        if handler is None:
+            raise TrainerError("bad_request", f"unknown op {op!r}; expected train, predict or check")
+        try:
+            import transformers
+
+            transformers.utils.logging.disable_progress_bar()
+            transformers.utils.logging.set_verbosity_error()
+        except ImportError:
+            pass
+        handler(req)
+        return 0
+    except KeyboardInterrupt:
+        emit({"type": "error", "code": "interrupted", "message": "interrupted by a signal; nothing was saved"})
+        return 130
+    except TrainerError as e:
+        emit({"type": "error", "code": e.code, "message": str(e)})
+        return 2
+    except Exception as e:  # noqa: BLE001 - report every failure as a protocol line, with the traceback on stderr
+        traceback.print_exc(file=sys.stderr)
+        emit({"type": "error", "code": "internal", "message": f"{type(e).__name__}: {e}"})
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
