@@ -11,6 +11,12 @@ const COMMANDS: Array<() => Promise<{ register: (program: Command) => void }>> =
   () => import('./config.js'),
   () => import('./cache.js'),
   () => import('./db.js'),
+  () => import('./runs.js'),
+  () => import('./show.js'),
+  () => import('./export.js'),
+  () => import('./compare.js'),
+  () => import('./report.js'),
+  () => import('./view.js'),
 ];
 
 async function main(argv: string[]): Promise<void> {
