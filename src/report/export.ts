@@ -1,0 +1,188 @@
+import { createWriteStream, renameSync, rmSync } from 'node:fs';
+import { once } from 'node:events';
+import type { Writable } from 'node:stream';
+import { UserError } from '../errors.js';
+import type { DB } from '../store/db.js';
+import { openReport } from './queries.js';
+
+/**
+ * Streaming exports of the ledger, predictions and transcripts. Rows come from better-sqlite3's iterate(), one at a
+ * time, and are written in ~64 KiB chunks that wait for the stream to drain: memory stays flat with the row count.
+ */
+
+export type ExportWhat = 'transcripts' | 'predictions' | 'calls';
+export type ExportFormat = 'jsonl' | 'csv' | 'chat';
+
+export const EXPORT_WHATS: readonly ExportWhat[] = ['transcripts', 'predictions', 'calls'];
+export const EXPORT_FORMATS: readonly ExportFormat[] = ['jsonl', 'csv', 'chat'];
+
+export interface ExportOptions {
+  what: ExportWhat;
+  format: ExportFormat;
+  /** Only this run (default: every run in the file). */
+  runId?: string;
+}
+
+/** The system prompt of chat-form transcripts: the fine-tuned model is a judge of the debate. */
+export const CHAT_SYSTEM =
+  'You judge debates about whether a proposed answer to a question is correct. Read the question, the proposed answer and the debate, then reply with one word: correct or incorrect.';
+
+const CALL_COLUMNS = ['id', 'run_id', 'role', 'model', 'kind', 'request_hash', 'cache_hit', 'attempts', 'latency_ms', 'input_tokens', 'output_tokens', 'cost_usd', 'finish_reason', 'error', 'created_at'];
+const PREDICTION_COLUMNS = ['run_id', 'model_id', 'role', 'member', 'example_id', 'split', 'label', 'debate_id', 'p1'];
+const TURN_COLUMNS = ['run_id', 'debate_id', 'example_id', 'split', 'label', 'protocol', 'sample', 'status', 'turn', 'speaker', 'side', 'word_count', 'truncated', 'text', 'call_id'];
+
+/** A CSV field: quoted when it holds a comma, quote, CR or LF (quotes doubled), empty for null. */
+export function csvField(v: unknown): string {
+  if (v === null || v === undefined) return '';
+  const s = typeof v === 'string' ? v : String(v);
+  return /[",\r\n]/.test(s) || /^\s|\s$/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+const csvLine = (values: unknown[]): string => `${values.map(csvField).join(',')}\r\n`;
+
+interface TurnJoinRow {
+  run_id: string;
+  debate_id: string;
+  example_id: string;
+  split: string;
+  label: number;
+  question: string | null;
+  answer: string | null;
+  text_: string;
+  protocol: string;
+  sample: number;
+  sides_json: string;
+  status: string;
+  turn: number | null;
+  speaker: string | null;
+  side: string | null;
+  word_count: number | null;
+  truncated: number | null;
+  text: string | null;
+  call_id: number | null;
+}
+
+// Debates with their turns in (debate, idx) order; the LEFT JOIN keeps debates that have no turns yet.
+const TRANSCRIPT_SQL = `
+SELECT d.run_id, d.id AS debate_id, d.example_id, e.split, e.label, e.question, e.answer, e.text AS text_, d.protocol, d.sample,
+  d.sides_json, d.status, t.idx AS turn, t.speaker, t.side, t.word_count, t.truncated, t.text, t.call_id
+FROM debates d
+JOIN examples e ON e.run_id = d.run_id AND e.id = d.example_id
+LEFT JOIN turns t ON t.debate_id = d.id
+WHERE (@run IS NULL OR d.run_id = @run)
+ORDER BY d.id, t.idx`;
+
+/** The rows of an export as lines (JSONL or CSV), produced lazily. */
+export function* exportLines(db: DB, options: ExportOptions): Generator<string> {
+  const { what, format } = options;
+  const run = options.runId ?? null;
+  if (format === 'chat' && what !== 'transcripts') throw new UserError(`--format chat exports transcripts only; use --what transcripts, or --format jsonl|csv for ${what}.`);
+  if (what === 'calls') {
+    const stmt = db.prepare(`SELECT ${CALL_COLUMNS.join(', ')} FROM calls WHERE (@run IS NULL OR run_id = @run) ORDER BY id`);
+    if (format === 'csv') yield csvLine(CALL_COLUMNS);
+    for (const r of stmt.iterate({ run }) as Iterable<Record<string, unknown>>) {
+      yield format === 'csv' ? csvLine(CALL_COLUMNS.map((c) => r[c])) : `${JSON.stringify({ ...r, cache_hit: r.cache_hit === 1 })}\n`;
+    }
+    return;
+  }
+  if (what === 'predictions') {
+    const stmt = db.prepare(
+      `SELECT m.run_id, m.id AS model_id, m.role, m.member, p.example_id, e.split, e.label, p.debate_id, p.p1
+       FROM predictions p JOIN models m ON m.id = p.model_id JOIN examples e ON e.run_id = p.run_id AND e.id = p.example_id
+       WHERE (@run IS NULL OR m.run_id = @run) ORDER BY m.run_id, m.role, m.member, p.rowid`,
+    );
+    if (format === 'csv') yield csvLine(PREDICTION_COLUMNS);
+    for (const r of stmt.iterate({ run }) as Iterable<Record<string, unknown>>) {
+      yield format === 'csv' ? csvLine(PREDICTION_COLUMNS.map((c) => r[c])) : `${JSON.stringify(r)}\n`;
+    }
+    return;
+  }
+  const stmt = db.prepare(TRANSCRIPT_SQL);
+  if (format === 'csv') {
+    // One row per turn: flat and spreadsheet-friendly.
+    yield csvLine(TURN_COLUMNS);
+    for (const r of stmt.iterate({ run }) as Iterable<TurnJoinRow>) {
+      yield csvLine([r.run_id, r.debate_id, r.example_id, r.split, r.label, r.protocol, r.sample, r.status, r.turn, r.speaker, r.side, r.word_count, r.truncated, r.text, r.call_id]);
+    }
+    return;
+  }
+  // JSONL and chat: one line per debate, gathered from its consecutive turn rows.
+  let current: { head: TurnJoinRow; turns: TurnJoinRow[] } | undefined;
+  const flush = (c: { head: TurnJoinRow; turns: TurnJoinRow[] }): string => `${JSON.stringify(format === 'chat' ? chatRecord(c.head, c.turns) : transcriptRecord(c.head, c.turns))}\n`;
+  for (const r of stmt.iterate({ run }) as Iterable<TurnJoinRow>) {
+    if (current && current.head.debate_id !== r.debate_id) {
+      const done = current;
+      current = undefined;
+      if (format !== 'chat' || done.head.status === 'completed') yield flush(done);
+    }
+    current ??= { head: r, turns: [] };
+    if (r.turn !== null) current.turns.push(r);
+  }
+  if (current && (format !== 'chat' || current.head.status === 'completed')) yield flush(current);
+}
+
+function transcriptRecord(h: TurnJoinRow, turns: TurnJoinRow[]): Record<string, unknown> {
+  return {
+    run_id: h.run_id, debate_id: h.debate_id, example_id: h.example_id, split: h.split, label: h.label, question: h.question, answer: h.answer,
+    protocol: h.protocol, sample: h.sample, sides: JSON.parse(h.sides_json), status: h.status,
+    turns: turns.map((t) => ({ index: t.turn, speaker: t.speaker, side: t.side, text: t.text, word_count: t.word_count, truncated: t.truncated === 1, call_id: t.call_id })),
+  };
+}
+
+/** Fine-tuning form: system instructions, the example and its debate as the user message, the gold verdict as the reply. */
+function chatRecord(h: TurnJoinRow, turns: TurnJoinRow[]): { messages: { role: string; content: string }[] } {
+  const debate = turns.map((t) => `Debater ${t.speaker} (argues the answer is ${t.side}):\n${t.text}`).join('\n\n');
+  const user = `${h.question !== null ? `Question: ${h.question}\nProposed answer: ${h.answer ?? ''}` : h.text_}\n\nDebate:\n${debate}`;
+  return { messages: [{ role: 'system', content: CHAT_SYSTEM }, { role: 'user', content: user }, { role: 'assistant', content: h.label === 1 ? 'correct' : 'incorrect' }] };
+}
+
+/** Writes lines to a stream in chunks, waiting for 'drain' whenever the stream's buffer is full. Returns the line count. */
+export async function writeLines(lines: Iterable<string>, out: Writable, chunkBytes = 64 * 1024): Promise<number> {
+  let buf = '';
+  let count = 0;
+  const push = async (s: string): Promise<void> => {
+    if (!out.write(s)) await Promise.race([once(out, 'drain'), once(out, 'error').then(([e]) => Promise.reject(e))]);
+  };
+  for (const line of lines) {
+    buf += line;
+    count++;
+    if (buf.length >= chunkBytes) {
+      const s = buf;
+      buf = '';
+      await push(s);
+    }
+  }
+  if (buf) await push(buf);
+  return count;
+}
+
+/**
+ * Exports from a database file to `out` (a path: written to a temp file, then renamed, so a failed export leaves
+ * nothing half-written) or to stdout. Returns how many lines were written (the CSV header counts as one).
+ */
+export async function exportToFile(dbFile: string, options: ExportOptions & { out?: string; stdout?: Writable }): Promise<number> {
+  if (!EXPORT_WHATS.includes(options.what)) throw new UserError(`--what must be one of ${EXPORT_WHATS.join(', ')} (got "${options.what}").`);
+  if (!EXPORT_FORMATS.includes(options.format)) throw new UserError(`--format must be one of ${EXPORT_FORMATS.join(', ')} (got "${options.format}").`);
+  const q = openReport(dbFile);
+  try {
+    if (options.runId !== undefined) q.resolveRun(options.runId);
+    if (!options.out) return await writeLines(exportLines(q.db, options), options.stdout ?? process.stdout);
+    const tmp = `${options.out}.tmp-${process.pid}`;
+    const file = createWriteStream(tmp);
+    try {
+      await once(file, 'open');
+      const n = await writeLines(exportLines(q.db, options), file);
+      file.end();
+      await once(file, 'finish');
+      renameSync(tmp, options.out);
+      return n;
+    } catch (e) {
+      file.destroy();
+      rmSync(tmp, { force: true });
+      if (e instanceof UserError) throw e;
+      throw new UserError(`Cannot write ${options.out}: ${(e as Error).message}; check that its folder exists and is writable.`, { cause: e });
+    }
+  } finally {
+    q.close();
+  }
+}

@@ -1,0 +1,198 @@
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, extname, join } from 'node:path';
+import { reliabilityBins } from '../metrics/index.js';
+import { UserError } from '../errors.js';
+import { W2S_VERSION } from '../version.js';
+import { compareMembers, testView, type Comparison, type TestView } from './analysis.js';
+import { escapeHtml as esc } from './escape.js';
+import { openReport, type ReportQueries, type RunInfo } from './queries.js';
+import { findTurnSweeps, markdownTable, pct, pctCI, RESULT_HEADER, resultRows, runResult, type RunResult, type Sweep } from './results.js';
+import { barChart, lineChart, reliabilityDiagram } from './svg.js';
+import { transcriptHtml, STYLE } from './transcript-html.js';
+
+export interface ReportOptions {
+  /** Runs to include (default: all, oldest first). */
+  runs?: string[];
+  /** Bootstrap resamples for the per-run comparison tables (default 1000). */
+  resamples?: number;
+  /** Example transcripts shown per run (default 5; the ensemble's mistakes first). */
+  samples?: number;
+  /** Shown in the header instead of the database path. */
+  title?: string;
+}
+
+export interface Report {
+  html: string;
+  markdown: string;
+  results: RunResult[];
+  sweeps: Sweep[];
+}
+
+interface RunSection {
+  run: RunInfo;
+  view: TestView;
+  comparison: Comparison;
+}
+
+/** Builds the report of a database's runs: one self-contained HTML page (inline CSS and SVG) and a Markdown summary. */
+export function buildReport(q: ReportQueries, options: ReportOptions = {}): Report {
+  const all = q.runs().reverse();
+  const runs = options.runs?.length ? options.runs.map((id) => q.resolveRun(id)) : all;
+  if (runs.length === 0) throw new UserError('This database holds no runs yet; run an experiment with `w2s run` first.');
+  const results = runs.map((r) => runResult(q, r));
+  const sections: RunSection[] = runs.map((run) => {
+    const view = testView(q, run.id);
+    return { run, view, comparison: compareMembers(view, { resamples: options.resamples ?? 1000, seed: 0 }) };
+  });
+  const sweeps = findTurnSweeps(runs);
+  const title = options.title ?? 'w2s report';
+  const generated = new Date().toISOString();
+
+  const headline = barChart({
+    title: 'Test accuracy: weak, ensemble, w2s, ceiling',
+    yLabel: 'accuracy',
+    groups: results.map((r) => ({
+      label: r.run.id,
+      bars: [
+        { series: 'weak', ...r.weak },
+        { series: 'weak ensemble', ...r.ensemble },
+        { series: 'w2s', ...r.w2s },
+        { series: 'strong ceiling', ...r.ceiling },
+      ],
+    })),
+  });
+  const pgrChart = barChart({
+    title: 'Performance gap recovered (PGR)',
+    yLabel: 'PGR',
+    groups: results.map((r) => ({ label: r.run.id, bars: [{ series: 'w2s PGR', ...r.pgr }, { series: 'naive PGR', ...r.pgrNaive }] })),
+  });
+  const sizeSeries = sections
+    .filter((s) => s.comparison.bySize.length > 0)
+    .map((s) => ({ name: s.run.id, points: s.comparison.bySize.map((b) => ({ x: b.size, y: b.accuracy, lo: b.min, hi: b.max, note: `${b.subsets} subsets` })) }));
+  const sizeChart = sizeSeries.length
+    ? lineChart({ title: 'Accuracy against ensemble size (mean over member subsets, min–max)', xLabel: 'members', yLabel: 'accuracy', series: sizeSeries, integerX: true })
+    : '<p class="empty">No ensemble predictions yet.</p>';
+  const sweepCharts = sweeps.map((sw, i) => {
+    const res = (id: string): RunResult => results.find((r) => r.run.id === id)!;
+    const series = (name: string, pick: (r: RunResult) => { value: number | null; lo: number | null; hi: number | null }) => ({
+      name, points: sw.points.map((p) => ({ x: p.turns, ...{ y: pick(res(p.run.id)).value, lo: pick(res(p.run.id)).lo, hi: pick(res(p.run.id)).hi }, note: p.run.id })),
+    });
+    return lineChart({
+      title: `Accuracy against debate turns (sweep ${i + 1})`, xLabel: 'debate turns', yLabel: 'accuracy', integerX: true,
+      series: [series('weak ensemble', (r) => r.ensemble), series('w2s', (r) => r.w2s), series('weak', (r) => r.weak), series('strong ceiling', (r) => r.ceiling)],
+    });
+  });
+
+  const body: string[] = [];
+  body.push(`<header><h1>${esc(title)}</h1><p class="meta">Generated ${esc(generated)} by w2s ${esc(W2S_VERSION)} · ${runs.length} run(s)</p></header>`);
+  body.push('<section id="results"><h2>Results</h2>', htmlTable(RESULT_HEADER, resultRows(results), 'results'),
+    `<p class="note">Accuracies and PGR in percent on the test split, with ${esc(levelOf(sections))} bootstrap intervals over test examples.</p>`,
+    `<div class="charts">${headline}${pgrChart}</div></section>`);
+  body.push(`<section id="ensemble-size"><h2>Accuracy against ensemble size</h2><div class="charts">${sizeChart}</div></section>`);
+  if (sweepCharts.length) {
+    body.push(`<section id="sweeps"><h2>Debate-turn sweeps</h2><div class="charts">${sweepCharts.join('')}</div>`,
+      ...sweeps.map((sw, i) => `<p class="note">Sweep ${i + 1}: ${sw.points.map((p) => `${p.turns} turn(s) = ${esc(p.run.id)}`).join(', ')}</p>`), '</section>');
+  }
+  for (const s of sections) body.push(runSection(q, s, options.samples ?? 5));
+  const html = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
+<title>${esc(title)}</title><style>${STYLE}</style></head>
+<body>${body.join('\n')}</body></html>
+`;
+  return { html, markdown: buildMarkdown(title, generated, results, sweeps, sections), results, sweeps };
+}
+
+function levelOf(sections: RunSection[]): string {
+  const level = (sections[0]?.run.config.raw as { metrics?: { level?: number } }).metrics?.level ?? 0.95;
+  return `${Math.round(level * 100)}%`;
+}
+
+function htmlTable(header: string[], rows: string[][], cls = ''): string {
+  return `<table class="${cls}"><thead><tr>${header.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows
+    .map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`)
+    .join('')}</tbody></table>`;
+}
+
+export const COMPARE_HEADER = ['subject', 'accuracy % [CI]', 'ECE', 'Brier'];
+
+export function compareRows(c: Comparison): string[][] {
+  return c.subjects.map((s) => [s.name, pctCI(s.accuracy), s.ece.toFixed(3), s.brier.toFixed(3)]);
+}
+
+function runSection(q: ReportQueries, s: RunSection, samples: number): string {
+  const { run, view, comparison } = s;
+  const cfg = run.config;
+  const meta = [
+    `dataset ${run.dataset ?? '?'}`, `status ${run.status}`, `protocol ${cfg.protocol ?? '?'}`, `${cfg.turns ?? '?'} turns`,
+    `ensemble ${cfg.ensembleKind ?? '?'} × ${cfg.ensembleSize ?? '?'}`, `debaters ${cfg.debaters.join(', ') || 'none'}`,
+    `judges ${cfg.judges.join(', ') || 'none'}`, `${run.counts.calls} calls`, `${run.tokens.input + run.tokens.output} tokens`, `$${run.costUsd.toFixed(4)}`,
+  ];
+  const pick = (names: string[]) => view.subjects.filter((x) => names.includes(x.name));
+  const diagrams: string[] = [];
+  if (view.labels.length > 0) {
+    const models = pick(['weak', 'weak_ensemble', 'strong', 'strong_ceiling']);
+    if (models.length) diagrams.push(reliabilityDiagram({ title: `Reliability: models (${run.id})`, series: models.map((m) => ({ name: m.name, bins: reliabilityBins(m.probs, view.labels, 10) })) }));
+    for (const j of view.subjects.filter((x) => x.name.startsWith('judge:'))) {
+      diagrams.push(reliabilityDiagram({ title: `Reliability: ${j.name} (${run.id})`, series: [{ name: j.name, bins: reliabilityBins(j.probs, view.labels, 10) }] }));
+    }
+  }
+  const pairs = comparison.pairs.map((p) => [
+    `${p.b} vs ${p.a}`, `${p.diff.value === null ? 'n/a' : pct(p.diff.value)} [${pct(p.diff.lo)}, ${pct(p.diff.hi)}]`, p.diff.pValue === null ? 'n/a' : p.diff.pValue.toFixed(3),
+    `${p.mcnemar.b}/${p.mcnemar.c}`, p.mcnemar.pValue.toFixed(3), p.kappa === null ? 'n/a' : p.kappa.toFixed(3),
+  ]);
+  // The ensemble's mistakes first: those are what an auditor reads.
+  const ens = view.subjects.find((x) => x.name === 'weak_ensemble');
+  const order = view.exampleIds.map((id, i) => ({ id, wrong: ens ? (ens.probs[i]! > 0.5 ? 1 : 0) !== view.labels[i] : false }));
+  const chosen = [...order.filter((o) => o.wrong), ...order.filter((o) => !o.wrong)].slice(0, samples);
+  const transcripts = chosen.map((o) => {
+    const ex = q.example(run.id, o.id)!;
+    return `<details class="example" data-example="${esc(o.id)}"><summary>${o.wrong ? '<span class="bad">ensemble wrong</span>' : '<span class="good">ensemble right</span>'} ${esc(o.id)}: ${esc((ex.question ?? ex.text).slice(0, 120))}</summary>${transcriptHtml(ex, q.transcripts(run.id, o.id), q.predictions(run.id, o.id), q.judgments(run.id, o.id))}</details>`;
+  });
+  return `<section class="run" id="run-${esc(run.id)}"><h2>Run ${esc(run.id)}</h2><p class="meta">${meta.map(esc).join(' · ')}</p>
+<h3>Models and judges on ${comparison.n} test examples</h3>${htmlTable(COMPARE_HEADER, compareRows(comparison), 'compare')}
+<p class="note">Fleiss' kappa across members: ${comparison.fleiss === null ? 'n/a' : comparison.fleiss.toFixed(3)}</p>
+${pairs.length ? htmlTable(['pair', 'Δ accuracy % [CI]', 'bootstrap p', 'McNemar b/c', 'McNemar p', "Cohen's κ"], pairs, 'pairs') : ''}
+<div class="charts">${diagrams.join('')}</div>
+<h3>Sample transcripts</h3>${transcripts.join('\n') || '<p class="empty">No test examples yet.</p>'}</section>`;
+}
+
+function buildMarkdown(title: string, generated: string, results: RunResult[], sweeps: Sweep[], sections: RunSection[]): string {
+  const out = [`# ${title}`, '', `Generated ${generated} by w2s ${W2S_VERSION}. Accuracy and PGR in percent on the test split, ${levelOf(sections)} bootstrap intervals.`, '', markdownTable(RESULT_HEADER, resultRows(results)), ''];
+  for (const [i, sw] of sweeps.entries()) {
+    out.push(`## Debate-turn sweep ${i + 1}`, '', markdownTable(['turns', 'run', 'weak ensemble %', 'w2s %', 'PGR %'], sw.points.map((p) => {
+      const r = results.find((x) => x.run.id === p.run.id)!;
+      return [String(p.turns), p.run.id, pctCI(r.ensemble), pctCI(r.w2s), pctCI(r.pgr)];
+    })), '');
+  }
+  for (const s of sections) {
+    if (s.comparison.bySize.length === 0) continue;
+    out.push(`## Accuracy against ensemble size: ${s.run.id}`, '', markdownTable(['members', 'accuracy %', 'min %', 'max %'], s.comparison.bySize.map((b) => [String(b.size), pct(b.accuracy), pct(b.min), pct(b.max)])), '');
+  }
+  return out.join('\n');
+}
+
+/** Writes the HTML report and, next to it, the Markdown summary (same basename, .md); each via a temp file and rename. */
+export function writeReport(dbFile: string, outHtml: string, options: ReportOptions = {}): { html: string; markdown: string; report: Report } {
+  const q = openReport(dbFile);
+  try {
+    const report = buildReport(q, { title: options.title ?? `w2s report: ${basename(dbFile)}`, ...options });
+    const md = join(dirname(outHtml), `${basename(outHtml, extname(outHtml))}.md`);
+    atomicWrite(outHtml, report.html);
+    atomicWrite(md, report.markdown);
+    return { html: outHtml, markdown: md, report };
+  } finally {
+    q.close();
+  }
+}
+
+export function atomicWrite(file: string, text: string): void {
+  const tmp = `${file}.tmp-${process.pid}`;
+  try {
+    writeFileSync(tmp, text);
+    renameSync(tmp, file);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw new UserError(`Cannot write ${file}: ${(e as Error).message}; check that its folder exists and is writable.`, { cause: e });
+  }
+}

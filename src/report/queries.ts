@@ -1,0 +1,396 @@
+import { openDb, type DB } from '../store/db.js';
+import { UserError } from '../errors.js';
+
+/**
+ * Read-only queries for reports, exports and the viewer. Every statement is prepared once per open database;
+ * nothing here writes, and the database is opened read-only, so a run can keep writing while we read (WAL).
+ */
+
+export interface MetricValue {
+  subject: string;
+  name: string;
+  value: number | null;
+  lo: number | null;
+  hi: number | null;
+  n: number | null;
+  note: string | null;
+}
+
+export interface RunInfo {
+  id: string;
+  name: string | null;
+  dataset: string | null;
+  status: string;
+  createdAt: string;
+  updatedAt: string;
+  finishedAt: string | null;
+  error: string | null;
+  config: RunConfigView;
+  counts: { examples: number; debates: number; turns: number; judgments: number; models: number; calls: number; cacheHits: number; callErrors: number };
+  tokens: { input: number; output: number };
+  costUsd: number;
+}
+
+/** The parts of a stored experiment config that reports show; absent fields stay undefined (older or foreign configs). */
+export interface RunConfigView {
+  raw: Record<string, unknown>;
+  protocol?: string;
+  turns?: number;
+  samples?: number;
+  ensembleSize?: number;
+  ensembleKind?: string;
+  debaters: string[];
+  judges: string[];
+  weakFeatures?: string;
+  strongFeatures?: string;
+}
+
+export interface ExampleInfo {
+  runId: string;
+  id: string;
+  split: string;
+  text: string;
+  label: 0 | 1;
+  question: string | null;
+  answer: string | null;
+}
+
+export interface TurnView {
+  idx: number;
+  speaker: string;
+  side: string;
+  text: string;
+  wordCount: number;
+  truncated: boolean;
+  callId: number | null;
+}
+
+export interface TranscriptView {
+  id: string;
+  runId: string;
+  exampleId: string;
+  protocol: string;
+  sample: number;
+  sides: Record<string, string>;
+  status: string;
+  error: string | null;
+  turns: TurnView[];
+}
+
+export interface PredictionView {
+  role: string;
+  member: number;
+  p1: number;
+  debateId: string | null;
+}
+
+export interface JudgmentView {
+  judge: string;
+  debateId: string | null;
+  orderSwapped: boolean;
+  pCorrect: number;
+  method: string;
+}
+
+export interface ExampleListFilter {
+  split?: string;
+  /** Right or wrong by the weak ensemble's mean (the weak baseline's prediction where no ensemble exists yet). */
+  outcome?: 'right' | 'wrong';
+  /** Only examples on which the ensemble members' hard votes differ. */
+  disagree?: boolean;
+  limit?: number;
+  offset?: number;
+}
+
+export interface ExampleListItem {
+  id: string;
+  split: string;
+  label: 0 | 1;
+  preview: string;
+  /** Mean P(label 1) of the ensemble members, or null. */
+  ensemble: number | null;
+  members: number;
+  /** Members whose P(label 1) > 0.5. */
+  votesFor1: number;
+  weak: number | null;
+}
+
+export type IdMatch = { kind: 'example'; runId: string; exampleId: string } | { kind: 'debate'; runId: string; exampleId: string; debateId: string };
+
+export interface ReportQueries {
+  readonly db: DB;
+  runs(): RunInfo[];
+  run(id: string): RunInfo | undefined;
+  /** The run named, or the only/newest run when none is named; a wrong id is a UserError. */
+  resolveRun(id?: string): RunInfo;
+  metrics(runId: string): MetricValue[];
+  examples(runId: string, split?: string): ExampleInfo[];
+  example(runId: string, exampleId: string): ExampleInfo | undefined;
+  listExamples(runId: string, filter?: ExampleListFilter): { total: number; items: ExampleListItem[] };
+  /** Where an id occurs: as a debate id, or as an example id in one or more runs. */
+  findId(id: string): IdMatch[];
+  transcript(debateId: string): TranscriptView | undefined;
+  transcripts(runId: string, exampleId: string): TranscriptView[];
+  predictions(runId: string, exampleId: string): PredictionView[];
+  judgments(runId: string, exampleId: string): JudgmentView[];
+  /** All predictions of every model of a run: key "role#member" -> example id -> P(label 1). */
+  modelPredictions(runId: string): Map<string, Map<string, number>>;
+  /** Each judge's P(correct) per example: mean over its judgments (both orders, all transcripts). */
+  judgeMeans(runId: string): Map<string, Map<string, number>>;
+  close(): void;
+}
+
+interface RawRun {
+  id: string;
+  name: string | null;
+  dataset: string | null;
+  status: string;
+  created_at: string;
+  updated_at: string;
+  finished_at: string | null;
+  error: string | null;
+  config_json: string;
+  examples: number;
+  debates: number;
+  turns: number;
+  judgments: number;
+  models: number;
+  calls: number;
+  cache_hits: number;
+  call_errors: number;
+  input_tokens: number;
+  output_tokens: number;
+  cost_usd: number;
+}
+
+const RUN_SELECT = `
+SELECT r.id, r.name, r.dataset, r.status, r.created_at, r.updated_at, r.finished_at, r.error, r.config_json,
+  (SELECT COUNT(*) FROM examples e WHERE e.run_id = r.id) AS examples,
+  (SELECT COUNT(*) FROM debates d WHERE d.run_id = r.id) AS debates,
+  (SELECT COUNT(*) FROM turns t JOIN debates d ON d.id = t.debate_id WHERE d.run_id = r.id) AS turns,
+  (SELECT COUNT(*) FROM judgments j WHERE j.run_id = r.id) AS judgments,
+  (SELECT COUNT(*) FROM models m WHERE m.run_id = r.id) AS models,
+  c.calls, c.cache_hits, c.call_errors, c.input_tokens, c.output_tokens, c.cost_usd
+FROM runs r
+LEFT JOIN (
+  SELECT run_id, COUNT(*) AS calls, SUM(cache_hit) AS cache_hits, SUM(error IS NOT NULL) AS call_errors,
+    SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens, SUM(cost_usd) AS cost_usd
+  FROM calls GROUP BY run_id
+) c ON c.run_id = r.id`;
+
+/** A model as the config names it: a spec string or {spec}. */
+function specOf(ref: unknown): string {
+  if (typeof ref === 'string') return ref;
+  if (ref && typeof ref === 'object' && typeof (ref as { spec?: unknown }).spec === 'string') return (ref as { spec: string }).spec;
+  return '?';
+}
+
+function featuresOf(f: unknown): string | undefined {
+  if (!f || typeof f !== 'object') return undefined;
+  const o = f as Record<string, unknown>;
+  if (o.kind === 'hashed') return `hashed(${String(o.dim)})`;
+  if (o.kind === 'embedding') return `embedding(${specOf(o.model)})`;
+  return String(o.kind);
+}
+
+export function configView(raw: unknown): RunConfigView {
+  const c = (raw && typeof raw === 'object' ? raw : {}) as Record<string, any>;
+  const judges = Array.isArray(c.judges) ? c.judges.map((j: any, i: number) => (typeof j?.name === 'string' ? j.name : `judge${i}`)) : [];
+  return {
+    raw: c,
+    protocol: c.debate?.protocol,
+    turns: c.debate?.turns,
+    samples: c.debate?.samples,
+    ensembleSize: c.weak?.ensemble?.size,
+    ensembleKind: c.weak?.ensemble?.kind,
+    debaters: Array.isArray(c.debate?.debaters) ? c.debate.debaters.map(specOf) : [],
+    judges,
+    weakFeatures: featuresOf(c.weak?.features),
+    strongFeatures: featuresOf(c.strong?.features),
+  };
+}
+
+function toRunInfo(r: RawRun): RunInfo {
+  let config: unknown = {};
+  try {
+    config = JSON.parse(r.config_json);
+  } catch {
+    /* a damaged config still lists */
+  }
+  return {
+    id: r.id,
+    name: r.name,
+    dataset: r.dataset,
+    status: r.status,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    finishedAt: r.finished_at,
+    error: r.error,
+    config: configView(config),
+    counts: {
+      examples: r.examples, debates: r.debates, turns: r.turns, judgments: r.judgments, models: r.models,
+      calls: r.calls ?? 0, cacheHits: r.cache_hits ?? 0, callErrors: r.call_errors ?? 0,
+    },
+    tokens: { input: r.input_tokens ?? 0, output: r.output_tokens ?? 0 },
+    costUsd: r.cost_usd ?? 0,
+  };
+}
+
+interface RawTranscriptRow {
+  id: string;
+  run_id: string;
+  example_id: string;
+  protocol: string;
+  sample: number;
+  sides_json: string;
+  status: string;
+  error: string | null;
+}
+
+interface RawTurn {
+  idx: number;
+  speaker: string;
+  side: string;
+  text: string;
+  word_count: number;
+  truncated: 0 | 1;
+  call_id: number | null;
+}
+
+export const toTurnView = (t: RawTurn): TurnView => ({
+  idx: t.idx, speaker: t.speaker, side: t.side, text: t.text, wordCount: t.word_count, truncated: t.truncated === 1, callId: t.call_id,
+});
+
+const LIST_EXAMPLES = `
+WITH per AS (
+  SELECT e.rowid AS ord, e.id, e.split, e.label, substr(COALESCE(e.question, e.text), 1, 160) AS preview,
+    AVG(CASE WHEN m.role = 'weak_member' THEN p.p1 END) AS ensemble,
+    COUNT(CASE WHEN m.role = 'weak_member' THEN p.p1 END) AS members,
+    SUM(CASE WHEN m.role = 'weak_member' AND p.p1 > 0.5 THEN 1 ELSE 0 END) AS votes1,
+    MAX(CASE WHEN m.role = 'weak' THEN p.p1 END) AS weak
+  FROM examples e
+  LEFT JOIN models m ON m.run_id = e.run_id AND m.role IN ('weak_member', 'weak')
+  LEFT JOIN predictions p ON p.model_id = m.id AND p.example_id = e.id
+  WHERE e.run_id = @run AND (@split IS NULL OR e.split = @split)
+  GROUP BY e.id
+), picked AS (
+  SELECT * FROM per
+  WHERE (@outcome IS NULL OR (COALESCE(ensemble, weak) IS NOT NULL
+          AND ((COALESCE(ensemble, weak) > 0.5) = (label = 1)) = (@outcome = 'right')))
+    AND (@disagree = 0 OR (members > 1 AND votes1 > 0 AND votes1 < members))
+)`;
+
+/** Opens a database read-only for reports; a missing, foreign or too-new file is a UserError. */
+export function openReport(file: string): ReportQueries {
+  return reportQueries(openDb(file, { readonly: true }));
+}
+
+export function reportQueries(db: DB): ReportQueries {
+  const allRuns = db.prepare(`${RUN_SELECT} ORDER BY r.created_at DESC, r.rowid DESC`);
+  const oneRun = db.prepare(`${RUN_SELECT} WHERE r.id = ?`);
+  const metricsOf = db.prepare('SELECT subject, name, value, lo, hi, n, note FROM metrics WHERE run_id = ? ORDER BY rowid');
+  const examplesOf = db.prepare('SELECT run_id AS runId, id, split, text, label, question, answer FROM examples WHERE run_id = @run AND (@split IS NULL OR split = @split) ORDER BY rowid');
+  const exampleOf = db.prepare('SELECT run_id AS runId, id, split, text, label, question, answer FROM examples WHERE run_id = ? AND id = ?');
+  const listPage = db.prepare(`${LIST_EXAMPLES} SELECT id, split, label, preview, ensemble, members, votes1, weak FROM picked ORDER BY ord LIMIT @limit OFFSET @offset`);
+  const listCount = db.prepare(`${LIST_EXAMPLES} SELECT COUNT(*) AS n FROM picked`);
+  const debateById = db.prepare('SELECT id, run_id, example_id, protocol, sample, sides_json, status, error FROM debates WHERE id = ?');
+  const debatesOf = db.prepare('SELECT id, run_id, example_id, protocol, sample, sides_json, status, error FROM debates WHERE run_id = ? AND example_id = ? ORDER BY protocol, sample');
+  const turnsOf = db.prepare('SELECT idx, speaker, side, text, word_count, truncated, call_id FROM turns WHERE debate_id = ? ORDER BY idx');
+  const exampleRuns = db.prepare('SELECT run_id FROM examples WHERE id = ? ORDER BY rowid');
+  const predictionsOf = db.prepare(
+    `SELECT m.role, m.member, p.p1, p.debate_id AS debateId FROM models m JOIN predictions p ON p.model_id = m.id
+     WHERE m.run_id = ? AND p.example_id = ? ORDER BY m.role, m.member`,
+  );
+  const judgmentsOf = db.prepare(
+    `SELECT judge, debate_id AS debateId, order_swapped AS orderSwapped, p_correct AS pCorrect, method FROM judgments
+     WHERE run_id = ? AND example_id = ? ORDER BY judge, debate_id, order_swapped`,
+  );
+  const allPredictions = db.prepare('SELECT m.role, m.member, p.example_id AS exampleId, p.p1 FROM models m JOIN predictions p ON p.model_id = m.id WHERE m.run_id = ?');
+  const judgeAverages = db.prepare('SELECT judge, example_id AS exampleId, AVG(p_correct) AS p FROM judgments WHERE run_id = ? GROUP BY judge, example_id');
+
+  const toTranscript = (d: RawTranscriptRow): TranscriptView => ({
+    id: d.id,
+    runId: d.run_id,
+    exampleId: d.example_id,
+    protocol: d.protocol,
+    sample: d.sample,
+    sides: JSON.parse(d.sides_json) as Record<string, string>,
+    status: d.status,
+    error: d.error,
+    turns: (turnsOf.all(d.id) as RawTurn[]).map(toTurnView),
+  });
+
+  const q: ReportQueries = {
+    db,
+    runs: () => (allRuns.all() as RawRun[]).map(toRunInfo),
+    run(id) {
+      const r = oneRun.get(id) as RawRun | undefined;
+      return r && toRunInfo(r);
+    },
+    resolveRun(id) {
+      if (id !== undefined) {
+        const r = q.run(id);
+        if (!r) throw new UserError(`Run ${id} is not in this database; list the runs with \`w2s runs <db>\`.`);
+        return r;
+      }
+      const all = q.runs();
+      if (all.length === 0) throw new UserError('This database holds no runs yet; run an experiment with `w2s run` first.');
+      return all[0]!;
+    },
+    metrics: (runId) => metricsOf.all(runId) as MetricValue[],
+    examples: (runId, split) => examplesOf.all({ run: runId, split: split ?? null }) as ExampleInfo[],
+    example: (runId, exampleId) => exampleOf.get(runId, exampleId) as ExampleInfo | undefined,
+    listExamples(runId, filter = {}) {
+      const params = {
+        run: runId,
+        split: filter.split ?? null,
+        outcome: filter.outcome ?? null,
+        disagree: filter.disagree ? 1 : 0,
+        limit: filter.limit ?? 200,
+        offset: filter.offset ?? 0,
+      };
+      const { limit: _l, offset: _o, ...countParams } = params;
+      const total = (listCount.get(countParams) as { n: number }).n;
+      const items = (listPage.all(params) as Array<Omit<ExampleListItem, 'votesFor1'> & { votes1: number }>).map(({ votes1, ...r }) => ({ ...r, votesFor1: votes1 }));
+      return { total, items };
+    },
+    findId(id) {
+      const d = debateById.get(id) as RawTranscriptRow | undefined;
+      if (d) return [{ kind: 'debate', runId: d.run_id, exampleId: d.example_id, debateId: d.id }];
+      return (exampleRuns.all(id) as { run_id: string }[]).map((r) => ({ kind: 'example' as const, runId: r.run_id, exampleId: id }));
+    },
+    transcript(debateId) {
+      const d = debateById.get(debateId) as RawTranscriptRow | undefined;
+      return d && toTranscript(d);
+    },
+    transcripts: (runId, exampleId) => (debatesOf.all(runId, exampleId) as RawTranscriptRow[]).map(toTranscript),
+    predictions: (runId, exampleId) => predictionsOf.all(runId, exampleId) as PredictionView[],
+    judgments: (runId, exampleId) =>
+      (judgmentsOf.all(runId, exampleId) as Array<Omit<JudgmentView, 'orderSwapped'> & { orderSwapped: number }>).map((j) => ({ ...j, orderSwapped: j.orderSwapped === 1 })),
+    modelPredictions(runId) {
+      const out = new Map<string, Map<string, number>>();
+      for (const r of allPredictions.iterate(runId) as Iterable<{ role: string; member: number; exampleId: string; p1: number }>) {
+        const key = modelKey(r.role, r.member);
+        let m = out.get(key);
+        if (!m) out.set(key, (m = new Map()));
+        m.set(r.exampleId, r.p1);
+      }
+      return out;
+    },
+    judgeMeans(runId) {
+      const out = new Map<string, Map<string, number>>();
+      for (const r of judgeAverages.iterate(runId) as Iterable<{ judge: string; exampleId: string; p: number }>) {
+        let m = out.get(r.judge);
+        if (!m) out.set(r.judge, (m = new Map()));
+        m.set(r.exampleId, r.p);
+      }
+      return out;
+    },
+    close() {
+      if (db.open) db.close();
+    },
+  };
+  return q;
+}
+
+export const modelKey = (role: string, member: number): string => `${role}#${member}`;

@@ -1,0 +1,48 @@
+import type { Comparison } from './analysis.js';
+import type { ReportQueries } from './queries.js';
+import { pct, pctCI, runResult, textTable } from './results.js';
+
+/** `w2s runs`: one line per run with status, dataset, models, counts, tokens, cost and headline metrics. */
+export function formatRuns(q: ReportQueries): string {
+  const runs = q.runs();
+  if (runs.length === 0) return 'No runs in this database yet.';
+  const header = ['run', 'status', 'dataset', 'debaters', 'judges', 'K', 'examples', 'debates', 'calls (hits)', 'tokens', 'cost $', 'ensemble %', 'w2s %', 'PGR %'];
+  const rows = runs.map((r) => {
+    const res = runResult(q, r);
+    return [
+      r.id, r.status, r.dataset ?? '', r.config.debaters.join(',') || '-', r.config.judges.join(',') || '-', String(r.config.ensembleSize ?? ''),
+      String(r.counts.examples), String(r.counts.debates), `${r.counts.calls} (${r.counts.cacheHits})`, String(r.tokens.input + r.tokens.output),
+      r.costUsd.toFixed(4), pctCI(res.ensemble), pctCI(res.w2s), res.pgr.value === null && res.pgr.note ? 'undefined' : pctCI(res.pgr),
+    ];
+  });
+  const errors = runs.filter((r) => r.error).map((r) => `${r.id}: ${r.error}`);
+  return [textTable(header, rows), ...(errors.length ? ['', 'Errors:', ...errors.map((e) => `  ${e}`)] : [])].join('\n');
+}
+
+const p3 = (v: number | null): string => (v === null ? 'n/a' : v.toFixed(3));
+
+/** `w2s compare`: accuracy with intervals, calibration, paired tests, agreement and accuracy by ensemble size. */
+export function formatComparison(c: Comparison): string {
+  const out: string[] = [];
+  const level = `${Math.round(c.level * 100)}%`;
+  out.push(c.mode === 'runs' ? `Runs A = ${c.runs[0]} and B = ${c.runs[1]} on ${c.n} shared test examples` : `Run ${c.runs[0]}: ${c.n} test examples`);
+  if (c.n === 0) return `${out[0]}\nNothing to compare: no test examples with predictions.`;
+  out.push('', textTable(['subject', `accuracy % [${level} CI]`, 'ECE', 'Brier', 'description'], c.subjects.map((s) => [s.name, pctCI(s.accuracy), s.ece.toFixed(3), s.brier.toFixed(3), s.description])));
+  if (c.pairs.length) {
+    out.push('', `Paired tests (Δ = accuracy of the second minus the first; ${c.resamples} bootstrap resamples):`);
+    out.push(textTable(
+      ['first', 'second', 'Δ acc % [CI]', 'bootstrap p', 'McNemar b/c', 'McNemar p', "Cohen's κ"],
+      c.pairs.map((p) => [p.a, p.b, `${pct(p.diff.value)} [${pct(p.diff.lo)}, ${pct(p.diff.hi)}]`, p3(p.diff.pValue), `${p.mcnemar.b}/${p.mcnemar.c}`, `${p3(p.mcnemar.pValue)} (${p.mcnemar.method})`, p3(p.kappa)]),
+    ));
+  }
+  if (c.kappa.names.length > 1) {
+    out.push('', "Cohen's kappa between raters (hard predictions):");
+    out.push(textTable(['', ...c.kappa.names], c.kappa.names.map((n, i) => [n, ...c.kappa.matrix[i]!.map(p3)])));
+  }
+  if (c.mode === 'members') out.push('', `Fleiss' kappa across ensemble members: ${p3(c.fleiss)}`);
+  if (c.bySize.length) {
+    out.push('', 'Accuracy against ensemble size (mean over member subsets):');
+    out.push(textTable(['members', 'accuracy %', 'min %', 'max %', 'subsets'], c.bySize.map((b) => [String(b.size), pct(b.accuracy), pct(b.min), pct(b.max), `${b.subsets}${b.exact ? '' : ' sampled'}`])));
+  }
+  return out.join('\n');
+}
