@@ -98,8 +98,8 @@ async function attemptWithTimeout<T>(
   outer?: AbortSignal,
 ): Promise<T> {
   const ctl = new AbortController();
-  const timeoutError = new ProviderError(`Model call timed out after ${timeoutMs} ms`, { retryable: true, code: 'timeout' });
-  const timer = setTimeout(() => ctl.abort(timeoutError), timeoutMs);
+  // The error is built only when the timer fires: an Error captures a stack, too dear to pay on every call.
+  const timer = setTimeout(() => ctl.abort(new ProviderError(`Model call timed out after ${timeoutMs} ms`, { retryable: true, code: 'timeout' })), timeoutMs);
   const onOuter = () => ctl.abort(outer!.reason);
   outer?.addEventListener('abort', onOuter, { once: true });
   let onAbort: (() => void) | undefined;
