@@ -100,8 +100,8 @@ function handle(q: ReportQueries, req: IncomingMessage, res: ServerResponse, opt
     return;
   }
   const raw = req.url ?? '/';
-  // Raw dots, backslashes or encoded slashes in the path never name anything we serve.
-  if (/(^|\/)\.\.?(\/|$)|\\|%2f|%5c|%00/i.test(raw.split('?')[0]!)) throw new NotFound();
+  // Dot segments, backslashes and NULs never name anything we serve (segments are decoded one by one, after splitting).
+  if (/(^|\/)\.\.?(\/|$)|\\|%00/i.test(raw.split('?')[0]!)) throw new NotFound();
   const url = new URL(raw, 'http://viewer.invalid');
   let parts: string[];
   try {
