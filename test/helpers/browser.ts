@@ -1,7 +1,6 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { after } from 'node:test';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 
 /** Debian's chromium package (apt-get install -y chromium); override with W2S_CHROMIUM. */
@@ -13,10 +12,12 @@ export interface TestBrowser {
   page(): Promise<{ page: Page; errors: string[] }>;
   /** Saves a screenshot under test-artifacts/ (git-ignored). */
   screenshot(page: Page, name: string): Promise<string>;
+  /** Closes the browser and removes its profile; call it from a top-level after() of the test file. */
+  close(): Promise<void>;
 }
 
 /**
- * One headless Chromium per test file, with a fresh profile, no network services, closed when the file finishes.
+ * One headless Chromium per test file, with a fresh profile and no network services.
  * Pages may only reach 127.0.0.1 or file: URLs; any other request is aborted and counted as an error.
  */
 export async function launchBrowser(): Promise<TestBrowser> {
@@ -26,10 +27,6 @@ export async function launchBrowser(): Promise<TestBrowser> {
     headless: true,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
-  after(async () => {
-    await context.close();
-    rmSync(profile, { recursive: true, force: true });
-  });
   const external: string[] = [];
   await context.route(/^(?!file:|http:\/\/127\.0\.0\.1[:/]|data:|about:)/, (route) => {
     external.push(route.request().url());
@@ -37,6 +34,10 @@ export async function launchBrowser(): Promise<TestBrowser> {
   });
   return {
     context,
+    async close() {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    },
     async page() {
       const page = await context.newPage();
       const errors: string[] = [];
