@@ -138,21 +138,46 @@ function chatRecord(h: TurnJoinRow, turns: TurnJoinRow[]): { messages: { role: s
 
 /** Writes lines to a stream in chunks, waiting for 'drain' whenever the stream's buffer is full. Returns the line count. */
 export async function writeLines(lines: Iterable<string>, out: Writable, chunkBytes = 64 * 1024): Promise<number> {
+  let failed: Error | undefined;
+  const onError = (e: Error): void => {
+    failed = e;
+  };
+  out.on('error', onError);
+  // One pair of listeners per wait, both removed when either fires, so long exports do not pile up listeners.
+  const drained = (): Promise<void> =>
+    new Promise((resolve, reject) => {
+      if (failed) return reject(failed);
+      const finish = (e?: Error): void => {
+        out.off('drain', ok);
+        out.off('error', bad);
+        if (e) reject(e);
+        else resolve();
+      };
+      const ok = (): void => finish();
+      const bad = (e: Error): void => finish(e);
+      out.on('drain', ok);
+      out.on('error', bad);
+    });
+  const push = async (s: string): Promise<void> => {
+    if (failed) throw failed;
+    if (!out.write(s)) await drained();
+  };
   let buf = '';
   let count = 0;
-  const push = async (s: string): Promise<void> => {
-    if (!out.write(s)) await Promise.race([once(out, 'drain'), once(out, 'error').then(([e]) => Promise.reject(e))]);
-  };
-  for (const line of lines) {
-    buf += line;
-    count++;
-    if (buf.length >= chunkBytes) {
-      const s = buf;
-      buf = '';
-      await push(s);
+  try {
+    for (const line of lines) {
+      buf += line;
+      count++;
+      if (buf.length >= chunkBytes) {
+        const s = buf;
+        buf = '';
+        await push(s);
+      }
     }
+    if (buf) await push(buf);
+  } finally {
+    out.off('error', onError);
   }
-  if (buf) await push(buf);
   return count;
 }
 
