@@ -1,3 +1,4 @@
+import { basename, dirname, extname, join } from 'node:path';
 import type { ExperimentConfig } from '../config/experiment.js';
 import { modelSpec } from '../config/load.js';
 import { embeddingFeaturizer, hashedNgramFeaturizer } from '../train/featurizers.js';
@@ -12,7 +13,10 @@ export async function createBackend(ctx: StageContext, group: 'weak' | 'strong',
   if (trainer.backend === 'hf') {
     const { createExternalBackend } = await import('../train/external.js');
     const hf = trainer.hf!;
-    return createExternalBackend({ command: hf.command, baseModel: hf.baseModel, mode: hf.mode, params: hf.params, parallel: hf.parallel });
+    // Artifacts sit beside the experiment's database, one folder per run.
+    const db = ctx.store.file;
+    const workDir = join(dirname(db), `${basename(db, extname(db))}-artifacts`, ctx.runId, group);
+    return createExternalBackend({ command: hf.command, baseModel: hf.baseModel, mode: hf.mode, params: hf.params, workDir });
   }
   const f = trainer.features;
   const featurizer =

@@ -35,7 +35,7 @@ export async function runDebates(ctx: StageContext): Promise<void> {
   if (protocol === 'none') return;
   const templates = loadDebateTemplates(cfg.promptsDir);
   const debaterRefs = cfg.debaters!;
-  const a = await ctx.models.forRole(debaterRefs[0]!, 'debater', ['chat']);
+  const a = await ctx.models.forRole(debaterRefs[0]!, 'debater');
   const b = debaterRefs[1] ? await ctx.models.forRole(debaterRefs[1], 'debater') : a;
   const task = TASK_FRAMING[ctx.config.dataset.name]!;
   const examples = ctx.store.examples.listExamples(ctx.runId);

@@ -3,7 +3,8 @@ import { meanSoftLabel } from '../metrics/index.js';
 import { deriveSeed } from '../rng.js';
 import type { ExampleRow, Split } from '../store/index.js';
 import type { FineTuneBackend, LossName, TrainRow } from '../train/types.js';
-import { checkStop, type StageContext } from './context.js';
+import pLimit from 'p-limit';
+import { checkStop, settleAll, type StageContext } from './context.js';
 import { createBackend } from './backends.js';
 import { debateId, toTurn } from './debates.js';
 
@@ -97,7 +98,9 @@ export async function trainWeakEnsemble(ctx: StageContext): Promise<void> {
   const protocol = ctx.config.debate.protocol;
   const backend = await createBackend(ctx, 'weak', ctx.config.weak);
   try {
-    for (let member = 0; member < size; member++) {
+    // Members are separate trainings: several at once only where the backend runs them out of process.
+    const limit = pLimit(ctx.config.weak.backend === 'hf' ? ctx.config.weak.hf!.parallel : 1);
+    const train = async (member: number): Promise<void> => {
       const sample = kind === 'debate' ? member : 0;
       const view = (e: ExampleRow): { example: ExampleRow; text: string; debateId: string | null } => {
         if (protocol === 'none') return { example: e, text: e.text, debateId: null };
@@ -110,7 +113,8 @@ export async function trainWeakEnsemble(ctx: StageContext): Promise<void> {
         predict: [...examplesOf(ctx, 'train_strong'), ...examplesOf(ctx, 'test')].map(view),
         config: { group: 'weak', ensemble: kind, transcriptSample: protocol === 'none' ? null : sample, protocol, labels: 'ground truth', features: ctx.config.weak.features },
       });
-    }
+    };
+    await settleAll(Array.from({ length: size }, (_, member) => () => train(member)), limit);
   } finally {
     await backend.close?.();
   }
