@@ -53,3 +53,10 @@ test('the published JSON Schema is the one generated from the zod schema', () =>
   const published = JSON.parse(readFileSync(new URL('../../schema/experiment.schema.json', import.meta.url), 'utf8'));
   assert.deepEqual(published, JSON.parse(JSON.stringify(experimentJsonSchema())), 'run `npm run schema` to regenerate it');
 });
+
+test('every example config is valid', () => {
+  for (const name of ['quick', 'hf-gguf', 'openai-compatible', 'ollama']) {
+    const c = loadExperiment(`examples/${name}.json`);
+    assert.equal(typeof c.name, 'string', name);
+  }
+});
