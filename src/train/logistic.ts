@@ -73,6 +73,8 @@ export interface LogisticFit {
   lossCurve: number[];
   /** Adam steps or L-BFGS iterations taken. */
   steps: number;
+  /** L-BFGS only: full-batch objective evaluations (line-search trials included), i.e. passes over the data. */
+  evaluations?: number;
 }
 
 /** The JSON form of a head (numbers are float64 and round-trip exactly through JSON). */
@@ -353,6 +355,7 @@ async function trainLbfgs(
   const lossCurve: number[] = [];
   const pause = makeYielder(o.signal);
   let steps = 0;
+  let evaluations = 0;
 
   const forward = (p: Float64Array): void => {
     const b0 = hasBias ? p[2 * d]! : 0;
@@ -440,9 +443,10 @@ async function trainLbfgs(
     steps = base + result.iterations;
     // The last evaluation may have been a rejected line-search trial: re-evaluate at the accepted point.
     objective(params, new Float64Array(params.length));
+    evaluations += result.evaluations + 1;
     lossCurve.push(lastDataLoss);
   }
-  return { lossCurve, steps };
+  return { lossCurve, steps, evaluations };
 }
 
 /** Logits (row-major n×2) for row-major n×d features, standardising with the head's stored statistics. */
