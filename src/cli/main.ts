@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { isUserError } from '../errors.js';
+import { ProviderError } from '../models/types.js';
 import { redact } from '../log.js';
 import { W2S_VERSION } from '../version.js';
 

@@ -1,0 +1,109 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { promisify } from 'node:util';
+import { openStore } from '../../src/store/index.js';
+import { startOpenAIServer } from '../helpers/openai-server.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const run = promisify(execFile);
+const MODEL = '../shared/models/stories260K.gguf';
+
+/** Runs the CLI as a user would; resolves with exit code and output instead of throwing. */
+async function w2s(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { env, timeout: 120_000 });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: typeof err.code === 'number' ? err.code : -1, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+test('models check runs the embedded llama.cpp model in process', async () => {
+  const r = await w2s(['models', 'check', `llamacpp:${MODEL}`, '--threads', '1', '--max-tokens', '12']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /capabilities: chat=false logprobs=true embeddings=true/);
+  const generated = /generation:\s+"(.*)"/.exec(r.stdout)![1]!;
+  assert.ok(generated.trim().length > 5, 'it generated text');
+  assert.match(r.stdout, /logprobs:\s+first token/);
+  assert.match(r.stdout, /embeddings:\s+64 dimensions/);
+});
+
+test('models check reaches an OpenAI-compatible server through the official client', async () => {
+  const server = await startOpenAIServer({});
+  try {
+    const r = await w2s(['models', 'check', `openai:tiny@${server.url}`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /generation:/);
+    assert.match(r.stdout, /embeddings:/);
+    assert.ok(server.requests.some((q) => q.path.endsWith('/chat/completions')));
+  } finally {
+    await server.close();
+  }
+});
+
+test('bad model specs get one clear line and a non-zero exit', async () => {
+  const noKey = { ...process.env };
+  delete noKey.OPENAI_API_KEY;
+  const cases: [string[], RegExp, NodeJS.ProcessEnv?][] = [
+    [['models', 'check', 'gemini:pro'], /Unknown model spec "gemini:pro"; use one of: openai:/],
+    [['models', 'check', 'llamacpp:/nonexistent/model.gguf'], /model file \/nonexistent\/model\.gguf does not exist/],
+    [['models', 'check', 'openai:gpt-4o-mini'], /needs an API key; set the OPENAI_API_KEY environment variable/, noKey],
+    [['models', 'check', 'openai:m@http://127.0.0.1:9/v1'], /Could not reach http:\/\/127\.0\.0\.1:9\/v1/],
+  ];
+  for (const [args, message, env] of cases) {
+    const r = await w2s(args, env);
+    assert.notEqual(r.code, 0, args.join(' '));
+    const lines = r.stderr.trim().split('\n');
+    assert.equal(lines.length, 1, `one line: ${r.stderr}`);
+    assert.match(lines[0]!, message);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack without --verbose');
+  }
+  const verbose = await w2s(['models', 'check', 'gemini:pro', '--verbose']);
+  assert.match(verbose.stderr, /\n\s+at /, '--verbose adds the stack');
+});
+
+test('a fake GGUF is refused by name', async () => {
+  const dir = tempDir();
+  const fake = join(dir, 'fake.gguf');
+  writeFileSync(fake, 'this is not a model');
+  const r = await w2s(['models', 'check', `llamacpp:${fake}`]);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /fake\.gguf.*not a GGUF/i);
+});
+
+test('db info describes a database; cache stats and clear work on a real cache file', async () => {
+  const dir = tempDir();
+  const file = join(dir, 'cache.sqlite');
+  const store = openStore(file);
+  store.cache.putCached('k1', 'generate', 'scripted:a', { text: 'x' });
+  store.cache.putCached('k2', 'embed', 'scripted:b', { vector: [1] });
+  store.close();
+  const info = await w2s(['db', 'info', file]);
+  assert.equal(info.code, 0, info.stderr);
+  assert.match(info.stdout, /schema version: 1/);
+  assert.match(info.stdout, /cache\s+2/);
+  const stats = await w2s(['cache', 'stats', '--cache', file]);
+  assert.match(stats.stdout, /entries: 2/);
+  const cleared = await w2s(['cache', 'clear', '--cache', file, '--model', 'scripted:a']);
+  assert.match(cleared.stdout, /removed 1 entries/);
+  assert.match((await w2s(['cache', 'stats', '--cache', file])).stdout, /entries: 1/);
+  const missing = await w2s(['db', 'info', join(dir, 'nope.sqlite')]);
+  assert.notEqual(missing.code, 0);
+  assert.match(missing.stderr, /nope\.sqlite does not exist/);
+  assert.ok(!existsSync(join(dir, 'nope.sqlite')), 'nothing half-written');
+});
+
+test('a bad config names the field to fix and writes no database', async () => {
+  const dir = tempDir();
+  const config = join(dir, 'bad.json');
+  writeFileSync(config, JSON.stringify({ dataset: { name: 'imagenet' }, weak: {}, strong: {}, debate: { protocol: 'none' } }));
+  const out = join(dir, 'out.sqlite');
+  const r = await w2s(['run', config, '--out', out]);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /field dataset\.name: expected one of "sciq"/);
+  assert.ok(!existsSync(out));
+});
