@@ -12,7 +12,7 @@ export interface ClientOptions {
   host?: string;
   /** llamacpp: context size in tokens (default 512). */
   contextSize?: number;
-  /** llamacpp: CPU threads (default: all cores). */
+  /** llamacpp: CPU threads (default: all cores but one). */
   threads?: number;
   /** llamacpp: GPU backend (default 'auto'; false forces CPU). */
   gpu?: 'auto' | 'cuda' | 'vulkan' | 'metal' | false;

@@ -2,7 +2,7 @@ import { accuracy, accuracyCI, aurocCI, majorityVote, meanSoftLabel, pgrCI, type
 import { createRng, deriveSeed } from '../rng.js';
 import type { MetricRow } from '../store/index.js';
 import type { StageContext } from './context.js';
-import { judgeName } from './judges.js';
+import { judgeName, judgeProbabilities } from './judges.js';
 import { ensembleLabels, predictionsOf, ROLES } from './training.js';
 
 /** One row of the result table. Values are fractions; null where undefined. */
@@ -56,7 +56,7 @@ export function evaluate(ctx: StageContext): ResultRow[] {
     const name = judgeName(j, i);
     const p = judgeProbabilities(ctx, name, test.map((e) => e.id));
     subjects.push([`judge:${name}`, p]);
-    DESCRIPTIONS[`judge:${name}`] = `prompted judge ${name} (both orders, all transcripts)`;
+    subjects.push([`strong_by_judge:${name}`, ofRole(ROLES.byJudge, i)]);
   }
   const random = (subject: string, metric: string): (() => number) => createRng(deriveSeed(ctx.config.seed, 'bootstrap', subject, metric)).random;
   const rows: ResultRow[] = [];
@@ -65,10 +65,10 @@ export function evaluate(ctx: StageContext): ResultRow[] {
   for (const [subject, probs] of subjects) {
     const acc = accuracyCI(probs, labels, { random: random(subject, 'accuracy'), resamples, level });
     const auc = aurocCI(probs, labels, { random: random(subject, 'auroc'), resamples, level });
-    const row: ResultRow = { subject, description: DESCRIPTIONS[subject] ?? subject, accuracy: pick(acc), auroc: pick(auc) };
+    const row: ResultRow = { subject, description: describe(subject), accuracy: pick(acc), auroc: pick(auc) };
     metrics.push({ runId: ctx.runId, subject, name: 'accuracy', ...pick(acc), n: labels.length });
     metrics.push({ runId: ctx.runId, subject, name: 'auroc', ...pick(auc), n: labels.length });
-    if (subject === 'strong' || subject === 'strong_naive') {
+    if (subject === 'strong' || subject === 'strong_naive' || subject.startsWith('strong_by_judge:')) {
       const p = pgrCI(byName.get('weak')!, probs, byName.get('strong_ceiling')!, labels, { random: random(subject, 'pgr'), resamples, level });
       const note = p.value === null ? 'undefined: ceiling accuracy <= weak accuracy' : p.undefinedCount ? `${p.undefinedCount} of ${p.resamples} resamples undefined` : undefined;
       row.pgr = { ...pick(p), undefinedResamples: p.undefinedCount, note };
@@ -84,23 +84,15 @@ export function evaluate(ctx: StageContext): ResultRow[] {
   return rows;
 }
 
-function pick(r: { value: number | null; lo: number | null; hi: number | null }): Interval {
-  return { value: r.value, lo: r.lo, hi: r.hi };
+function describe(subject: string): string {
+  const [kind, judge] = subject.split(':');
+  if (kind === 'judge') return `prompted judge ${judge} (both orders, all transcripts)`;
+  if (kind === 'strong_by_judge') return `strong on judge ${judge} labels (w2s)`;
+  return DESCRIPTIONS[subject] ?? subject;
 }
 
-/** A judge's P(correct) per example: mean over transcripts, each already the mean of both answer orders. */
-function judgeProbabilities(ctx: StageContext, judge: string, exampleIds: string[]): number[] {
-  const sums = new Map<string, { sum: number; n: number }>();
-  for (const j of ctx.store.judgments.listJudgments(ctx.runId, { judge })) {
-    const s = sums.get(j.exampleId) ?? { sum: 0, n: 0 };
-    s.sum += j.pCorrect;
-    s.n += 1;
-    sums.set(j.exampleId, s);
-  }
-  return exampleIds.map((id) => {
-    const s = sums.get(id);
-    return s ? s.sum / s.n : 0.5;
-  });
+function pick(r: { value: number | null; lo: number | null; hi: number | null }): Interval {
+  return { value: r.value, lo: r.lo, hi: r.hi };
 }
 
 /** The result table as text, one model a line, percentages with their intervals. */

@@ -65,3 +65,19 @@ export async function runJudges(ctx: StageContext): Promise<void> {
   await settleAll(jobs, limit);
   if (failed) throw new PartialFailureError('judgments', failed, jobs.length, firstError);
 }
+
+/** A judge's P(correct) per example: mean over transcripts, each already the mean of both answer orders. */
+export function judgeProbabilities(ctx: StageContext, judge: string, exampleIds: string[]): number[] {
+  const sums = new Map<string, { sum: number; n: number }>();
+  for (const j of ctx.store.judgments.listJudgments(ctx.runId, { judge })) {
+    const s = sums.get(j.exampleId) ?? { sum: 0, n: 0 };
+    s.sum += j.pCorrect;
+    s.n += 1;
+    sums.set(j.exampleId, s);
+  }
+  return exampleIds.map((id) => {
+    const s = sums.get(id);
+    return s ? s.sum / s.n : 0.5;
+  });
+}
+

@@ -7,6 +7,7 @@ import pLimit from 'p-limit';
 import { checkStop, settleAll, type StageContext } from './context.js';
 import { createBackend } from './backends.js';
 import { debateId, toTurn } from './debates.js';
+import { judgeName, judgeProbabilities } from './judges.js';
 
 /** The models an experiment trains, by role; member numbers 0..K-1 for the weak ensemble. */
 export const ROLES = {
@@ -15,6 +16,8 @@ export const ROLES = {
   strong: 'strong',
   naive: 'strong_naive',
   ceiling: 'strong_ceiling',
+  /** Strong models trained on a prompted judge's labels (member = the judge's index): judges as alternative supervisors. */
+  byJudge: 'strong_by_judge',
 } as const;
 
 interface TrainSpec {
@@ -154,6 +157,14 @@ export async function trainStrong(ctx: StageContext): Promise<void> {
       role: ROLES.naive, member: 0, backend, loss, predict: test, config: { ...config, labels: 'weak baseline' },
       rows: trainSet.map((e) => ({ id: e.id, text: e.text, softLabel: soft(naive.get(e.id)!) })),
     });
+    for (const [index, j] of ctx.config.judges.entries()) {
+      const name = judgeName(j, index);
+      const labels = judgeProbabilities(ctx, name, trainSet.map((e) => e.id));
+      await trainAndStore(ctx, {
+        role: ROLES.byJudge, member: index, backend, loss, predict: test, config: { ...config, labels: `prompted judge ${name}` },
+        rows: trainSet.map((e, i) => ({ id: e.id, text: e.text, softLabel: soft(labels[i]!) })),
+      });
+    }
     await trainAndStore(ctx, {
       role: ROLES.ceiling, member: 0, backend, loss: 'xent', predict: test, config: { ...config, labels: 'ground truth' },
       rows: trainSet.map((e) => ({ id: e.id, text: e.text, softLabel: hard(e.label) })),

@@ -183,7 +183,8 @@ function createPool(size: number, make: () => Promise<Slot>) {
 export async function createLlamaCppClient(spec: ModelSpec, options: ClientOptions = {}): Promise<ModelClient> {
   const gpu: GpuSetting = options.gpu ?? 'auto';
   const contextSize = options.contextSize ?? DEFAULT_CONTEXT_SIZE;
-  const threads = options.threads ?? availableParallelism();
+  // One core is left to the orchestrator: llama.cpp's worker threads spin, and oversubscribed they slow to a crawl.
+  const threads = options.threads ?? Math.max(1, availableParallelism() - 1);
   const poolSize = options.poolSize ?? 1;
   if (!Number.isInteger(contextSize) || contextSize < 16) throw new UserError(`contextSize must be an integer of at least 16, not ${contextSize}.`);
   if (!Number.isInteger(poolSize) || poolSize < 1) throw new UserError(`poolSize must be a positive integer, not ${poolSize}.`);
