@@ -92,7 +92,7 @@ export async function ensureTrainerEnv(options: EnsureTrainerEnvOptions = {}): P
       }
     }
     const pip = [python, '-m', 'pip', 'install', '--disable-pip-version-check', '--no-input'];
-    const cpuTorch = localCpuTorchWheel();
+    const cpuTorch = /^\s*torch\b/m.test(requirements) ? localCpuTorchWheel() : undefined;
     if (cpuTorch) {
       // The local index's torch is a CUDA build with gigabytes of nvidia wheels; the CPU wheel is enough here and
       // once installed it satisfies requirements.txt's torch line.
@@ -175,10 +175,11 @@ async function checkPython(python: string): Promise<void> {
 
 async function probeVersions(python: string, signal?: AbortSignal): Promise<Record<string, string>> {
   const code =
-    'import json, importlib\n' +
+    'import json, importlib, importlib.metadata as md\n' +
     'out = {}\n' +
     'for m in ("torch", "transformers", "peft", "gguf", "numpy"):\n' +
-    '    out[m] = getattr(importlib.import_module(m), "__version__", "?")\n' +
+    '    importlib.import_module(m)\n' +
+    '    out[m] = md.version(m)\n' +
     'print(json.dumps(out))\n';
   const r = await runLogged(python, ['-c', code], () => {}, signal);
   if (r.code !== 0) {

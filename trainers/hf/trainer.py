@@ -208,7 +208,11 @@ def resolve_base(ref: str, revision: str | None) -> dict:
 
 def load_trunk(base: dict, dtype):
     """Tokenizer and the LM trunk (no LM head); returns the config's resolved hub revision when known."""
+    import transformers
     from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+    transformers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.set_verbosity_error()
 
     kwargs = {}
     src = base["path"]
@@ -392,8 +396,6 @@ def check_rows(rows, train: bool):
 
 
 def do_train(req: dict) -> None:
-    import torch
-
     rows = req.get("rows")
     check_rows(rows, train=True)
     hp = {**DEFAULT_HP, **(req.get("hyperparameters") or {})}
@@ -406,13 +408,16 @@ def do_train(req: dict) -> None:
     if not isinstance(out_dir, str) or not out_dir:
         raise TrainerError("bad_request", "output_dir is required")
     seed = int(req.get("seed", 0))
+    # Checked before torch loads (seconds), so a wrong path fails fast.
+    base = resolve_base(req.get("base_model"), req.get("base_revision"))
+    import torch
+
     device = pick_device(hp["device"])
     set_threads(hp["threads"], device)
     seed_everything(seed)
 
     precision = pick_precision(hp["precision"], device)
     dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float32}[precision]
-    base = resolve_base(req.get("base_model"), req.get("base_revision"))
     tokenizer, trunk = load_trunk(base, dtype)
     trunk, head = build_classifier(trunk, mode, hp.get("lora") or {})
     trunk.to(device)
@@ -676,13 +681,6 @@ def main(argv) -> int:
         handler = {"train": do_train, "predict": do_predict, "check": do_check}.get(op)
         if handler is None:
             raise TrainerError("bad_request", f"unknown op {op!r}; expected train, predict or check")
-        try:
-            import transformers
-
-            transformers.utils.logging.disable_progress_bar()
-            transformers.utils.logging.set_verbosity_error()
-        except ImportError:
-            pass
         handler(req)
         return 0
     except KeyboardInterrupt:
