@@ -126,6 +126,8 @@ export class Gateway {
   private readonly now: () => number;
   private readonly limiters = new Map<string, LimitFunction>();
   private readonly endpointConcurrency = new Map<string, number>();
+  /** Generate calls on their way to the backend, by cache key. */
+  private readonly inflight = new Map<string, Promise<GenerateResult>>();
   private readonly counters: Omit<GatewayStats, 'queued'> = {
     calls: 0,
     hits: 0,
@@ -344,8 +346,20 @@ export class Gateway {
         return { ...hit, callId, cacheHit: true, requestHash: key };
       }
       this.log.debug(`cache miss ${key.slice(0, 16)}`, { role, ...describeKey(parts) });
+      // The same request already in flight (two roles or stages asking at once): share its answer, as a cache hit
+      // would, instead of paying twice. If it fails, this call makes its own attempt.
+      const pending = this.inflight.get(key); // looked up before any await, so the first caller registers first
+      const shared = pending && (await pending.catch(() => undefined));
+      if (shared) {
+        this.counters.hits++;
+        const callId = this.record({
+          role, model: client.id, kind: 'generate', requestHash: key, cacheHit: true, attempts: 0,
+          latencyMs: this.now() - start, inputTokens: 0, outputTokens: 0, costUsd: 0, finishReason: shared.finishReason ?? null,
+        });
+        return { ...shared, callId, cacheHit: true, requestHash: key };
+      }
     }
-    const { value, callId } = await this.callBackend(
+    const call = this.callBackend(
       client,
       role,
       'generate',
@@ -354,8 +368,18 @@ export class Gateway {
       (signal) => client.generate(req, signal),
       (r) => ({ usage: r.usage ?? ZERO_USAGE, finishReason: r.finishReason ?? null }),
     );
-    cache?.putCached(key, 'generate', client.id, value);
-    return { ...value, callId, cacheHit: false, requestHash: key };
+    if (cache) {
+      const shared = call.then((r) => r.value);
+      shared.catch(() => {}); // followers handle a failure themselves; the leader rethrows it below
+      this.inflight.set(key, shared);
+    }
+    try {
+      const { value, callId } = await call;
+      cache?.putCached(key, 'generate', client.id, value);
+      return { ...value, callId, cacheHit: false, requestHash: key };
+    } finally {
+      if (cache) this.inflight.delete(key);
+    }
   }
 
   private async embed(client: ModelClient, role: string, texts: string[], opts: CallOptions): Promise<EmbedResult & CallMeta> {

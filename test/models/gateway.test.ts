@@ -8,6 +8,7 @@ import { createLogger } from '../../src/log.js';
 import { BudgetExceededError, Gateway, type GatewayOptions } from '../../src/models/gateway.js';
 import { ProviderError, type EmbedResult, type GenerateRequest, type GenerateResult, type ModelClient } from '../../src/models/types.js';
 import { openStore, type Store } from '../../src/store/index.js';
+import { createScriptedClient, registerScript } from '../../src/models/adapters/scripted.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'w2s-gateway-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -343,5 +344,33 @@ test('secrets in error messages and logs are redacted; misses are explained at d
   } finally {
     delete process.env.W2S_TEST_API_KEY;
     s.close();
+  }
+});
+
+test('identical requests in flight at once reach the backend once', async () => {
+  let calls = 0;
+  registerScript('slow-once', {
+    generate: async () => {
+      calls++;
+      await new Promise((r) => setTimeout(r, 30));
+      return 'shared answer';
+    },
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'w2s-gw-'));
+  const store = openStore(join(dir, 'g.sqlite'));
+  try {
+    const gw = new Gateway({ cache: store.cache, ledger: store.calls });
+    const client = await createScriptedClient({ adapter: 'scripted', model: 'slow-once' }, {});
+    const model = gw.model(client, 'debater');
+    const req = { messages: [{ role: 'user' as const, content: 'same' }], maxTokens: 5 };
+    const results = await Promise.all([model.generate(req), model.generate(req), model.generate(req)]);
+    assert.equal(calls, 1);
+    assert.deepEqual(results.map((r) => r.text), ['shared answer', 'shared answer', 'shared answer']);
+    assert.deepEqual(results.map((r) => r.cacheHit).sort(), [false, true, true]);
+    const rows = store.db.prepare('SELECT cache_hit FROM calls ORDER BY id').all() as { cache_hit: number }[];
+    assert.equal(rows.length, 3, 'one ledger row per logical call');
+  } finally {
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
