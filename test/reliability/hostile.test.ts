@@ -56,7 +56,7 @@ test('debater text with our fences, fake tags, slots and "ignore previous instru
   }
 });
 
-test('an API key planted in OPENAI_API_KEY never appears in the database, the cache, logs, stdout or stderr', async () => {
+test('an API key planted in OPENAI_API_KEY never appears in the database, the cache, logs, stdout, stderr, exports or reports', async () => {
   const dir = tempDir();
   const KEY = 'sk-planted-4f1c2b9e7d6a5038secret';
   // A naive server that echoes the Authorization header in its error messages, for one example.
@@ -79,6 +79,21 @@ test('an API key planted in OPENAI_API_KEY never appears in the database, the ca
     outputs.push(fixedRun.stdout, fixedRun.stderr);
     const stats = await runCli(['--verbose', 'cache', 'stats', '--cache', cache], { env });
     outputs.push(stats.stdout, stats.stderr);
+    // Everything a researcher can pull out of the database afterwards: runs, transcripts, exports, the report.
+    for (const args of [
+      ['runs', out],
+      ['show', out, 'item1'],
+      ['export', out, '--what', 'calls', '--format', 'jsonl'],
+      ['export', out, '--what', 'transcripts', '--format', 'csv'],
+      ['export', out, '--what', 'transcripts', '--format', 'chat'],
+      ['export', out, '--what', 'predictions', '--format', 'jsonl'],
+      ['report', out, '--out', join(dir, 'report.html')],
+    ]) {
+      const r = await runCli(['--verbose', ...args], { env });
+      assert.equal(r.code, 0, `w2s ${args[0]} ran: ${r.stderr}`);
+      outputs.push(r.stdout, r.stderr);
+    }
+    outputs.push(readFileSync(join(dir, 'report.html'), 'utf8'), readFileSync(join(dir, 'report.md'), 'utf8'));
     // The key did go over the wire (so the test can fail), and the server did echo it.
     assert.ok(server.requests.some((r) => r.headers.authorization === `Bearer ${KEY}`));
     assert.match(run.stderr, /redacted:OPENAI_API_KEY|bad request/);
