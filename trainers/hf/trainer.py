@@ -407,6 +407,10 @@ def do_train(req: dict) -> None:
     out_dir = req.get("output_dir")
     if not isinstance(out_dir, str) or not out_dir:
         raise TrainerError("bad_request", "output_dir is required")
+    if mode not in ("full", "lora", "head"):
+        raise TrainerError("bad_request", f"unknown mode {mode!r}; expected full, lora or head")
+    if hp["overflow"] not in ("drop", "truncate", "truncate_left"):
+        raise TrainerError("bad_request", f"unknown overflow {hp['overflow']!r}; expected drop, truncate or truncate_left")
     seed = int(req.get("seed", 0))
     # Checked before torch loads (seconds), so a wrong path fails fast.
     base = resolve_base(req.get("base_model"), req.get("base_revision"))
