@@ -18,6 +18,7 @@ const COMMANDS: Array<() => Promise<{ register: (program: Command) => void }>> =
   () => import('./compare.js'),
   () => import('./report.js'),
   () => import('./view.js'),
+  () => import('./trainer.js'),
 ];
 
 async function main(argv: string[]): Promise<void> {
