@@ -180,10 +180,12 @@ export class Gateway {
     if (l) l.concurrency = n;
   }
 
-  private limiter(endpoint: string): LimitFunction {
+  private limiter(client: ModelClient): LimitFunction {
+    const endpoint = client.endpoint;
     let l = this.limiters.get(endpoint);
     if (!l) {
-      l = pLimit(this.endpointConcurrency.get(endpoint) ?? this.options.concurrency ?? DEFAULT_CONCURRENCY);
+      const wanted = this.endpointConcurrency.get(endpoint) ?? this.options.concurrency ?? DEFAULT_CONCURRENCY;
+      l = pLimit(Math.min(wanted, client.maxConcurrency ?? Infinity));
       this.limiters.set(endpoint, l);
     }
     return l;
@@ -234,7 +236,7 @@ export class Gateway {
   ): Promise<{ value: T; callId: number | null; costUsd: number }> {
     const c = this.counters;
     this.checkBudget();
-    return this.limiter(client.endpoint)(async () => {
+    return this.limiter(client)(async () => {
       signal?.throwIfAborted();
       // Re-checked in the slot: calls queued behind the one that spent the budget must not start.
       this.checkBudget();

@@ -60,6 +60,11 @@ export interface ModelClient {
   /** The model name as the backend knows it. */
   readonly model: string;
   readonly capabilities: Capabilities;
+  /**
+   * Calls the backend itself can serve at once (an in-process model's context pool), if bounded. The gateway never
+   * sends more, so waiting happens in its queue, before a call's timeout starts, rather than inside the adapter.
+   */
+  readonly maxConcurrency?: number;
   generate(req: GenerateRequest, signal?: AbortSignal): Promise<GenerateResult>;
   embed?(texts: string[], signal?: AbortSignal): Promise<EmbedResult>;
   /** Release sockets, contexts, native memory. */

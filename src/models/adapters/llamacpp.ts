@@ -226,6 +226,7 @@ export async function createLlamaCppClient(spec: ModelSpec, options: ClientOptio
     endpoint: path,
     model: spec.model,
     capabilities: { chat: chatWrapper !== undefined, logprobs: true, embeddings: true, seed: true },
+    maxConcurrency: poolSize,
 
     async generate(req: GenerateRequest, signal?: AbortSignal): Promise<GenerateResult> {
       ensureOpen();
