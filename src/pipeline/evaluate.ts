@@ -70,7 +70,7 @@ export function evaluate(ctx: StageContext): ResultRow[] {
     metrics.push({ runId: ctx.runId, subject, name: 'auroc', ...pick(auc), n: labels.length });
     if (subject === 'strong' || subject === 'strong_naive' || subject.startsWith('strong_by_judge:')) {
       const p = pgrCI(byName.get('weak')!, probs, byName.get('strong_ceiling')!, labels, { random: random(subject, 'pgr'), resamples, level });
-      const note = p.value === null ? 'undefined: ceiling accuracy <= weak accuracy' : p.undefinedCount ? `${p.undefinedCount} of ${p.resamples} resamples undefined` : undefined;
+      const note = pgrNote(p, level);
       row.pgr = { ...pick(p), undefinedResamples: p.undefinedCount, note };
       metrics.push({ runId: ctx.runId, subject, name: 'pgr', ...pick(p), n: labels.length, note: note ?? null });
     }
@@ -82,6 +82,19 @@ export function evaluate(ctx: StageContext): ResultRow[] {
   metrics.push({ runId: ctx.runId, subject: 'weak_labels', name: 'accuracy', value: accuracy(weakLabels, trainStrong.map((e) => e.label)), n: trainStrong.length });
   ctx.store.metrics.upsertMetrics(metrics);
   return rows;
+}
+
+/**
+ * PGR divides by the ceiling–weak gap; when that gap is within noise, PGR swings wildly and the table must say so.
+ * The gap's interval includes 0 exactly when more than (1 − level)/2 of the paired resamples have ceiling ≤ weak.
+ */
+function pgrNote(p: { value: number | null; weak: number | null; ceiling: number | null; undefinedCount: number; resamples: number }, level: number): string | undefined {
+  if (p.value === null) return 'undefined: ceiling accuracy <= weak accuracy';
+  const gap = 100 * ((p.ceiling ?? 0) - (p.weak ?? 0));
+  if (p.undefinedCount / p.resamples > (1 - level) / 2) {
+    return `ceiling - weak is only ${gap.toFixed(1)} points and within noise (${p.undefinedCount} of ${p.resamples} resamples have ceiling <= weak): treat this PGR as noise`;
+  }
+  return p.undefinedCount ? `${p.undefinedCount} of ${p.resamples} resamples undefined (ceiling <= weak), left out of the interval` : undefined;
 }
 
 function describe(subject: string): string {
@@ -108,5 +121,6 @@ export function formatTable(rows: ResultRow[], level: number): string {
   ]);
   const widths = header.map((h, c) => Math.max(h.length, ...body.map((b) => b[c]!.length)));
   const line = (cells: string[]): string => cells.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd();
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
+  const notes = rows.filter((r) => r.pgr?.note && r.pgr.value !== null).map((r) => `note: ${r.description}: ${r.pgr!.note}.`);
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line), ...(notes.length ? ['', ...notes] : [])].join('\n');
 }

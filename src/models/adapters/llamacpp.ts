@@ -288,6 +288,12 @@ export async function createLlamaCppClient(spec: ModelSpec, options: ClientOptio
   };
 }
 
+/**
+ * Tokens before a piece that detokenization looks at (for leading spaces and multi-byte characters). Passing the
+ * whole prompt instead costs a copy of it into native code for every generated token.
+ */
+const DETOKENIZE_CONTEXT = 16;
+
 /** Token-by-token generation with our own sampling, stop strings and top-k logprobs. */
 async function generateOn(
   sequence: LlamaContextSequence,
@@ -309,6 +315,7 @@ async function generateOn(
   let text = '';
   let finishReason: FinishReason = 'length';
   let input = prompt;
+  const promptTail = prompt.slice(-DETOKENIZE_CONTEXT);
 
   while (generated.length < maxNew) {
     signal?.throwIfAborted();
@@ -332,7 +339,7 @@ async function generateOn(
       break;
     }
     if (k > 0) {
-      const context = [...prompt, ...generated];
+      const context = [...prompt.slice(-DETOKENIZE_CONTEXT), ...generated].slice(-DETOKENIZE_CONTEXT);
       top.push(
         logits
           .sort((a, b) => b[1] - a[1])
@@ -341,7 +348,7 @@ async function generateOn(
       );
     }
     generated.push(token);
-    text = model.detokenize(generated, false, prompt);
+    text = model.detokenize(generated, false, promptTail);
     tokenEnds.push(text.length);
     const cut = firstStop(text, stops);
     if (cut >= 0) {
