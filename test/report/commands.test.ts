@@ -120,8 +120,9 @@ test('export streams calls, predictions and transcripts as JSONL and properly qu
   const preds = readFileSync(onlyB, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   assert.equal(preds.length, n);
   assert.ok(preds.every((p) => p.run_id === fx.runs[1] && p.p1 >= 0 && p.p1 <= 1));
-  // weak on all 90, three members on train_strong + test (60 each), three strong models on test (30 each)
-  assert.equal(n, 90 + 3 * 60 + 3 * 30);
+  // weak on all 90, three members on train_strong + test (60 each), four strong models on test (30 each):
+  // w2s, naive, ceiling, and one trained on the judge's labels
+  assert.equal(n, 90 + 3 * 60 + 4 * 30);
 });
 
 test('transcripts export as one debate per line, and as chat-messages fine-tuning data', async () => {
