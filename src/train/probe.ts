@@ -197,18 +197,26 @@ export function createProbeBackend(opts: ProbeBackendOptions): FineTuneBackend {
         featurizer.maxLength,
         rule,
       );
-      const features = await featurizer.featurize(kept.texts, signal);
-      const { x, d } = pack(features, rows.length, featurizer.id);
-      if (d !== state.dim) {
-        throw new UserError(
-          `Featurizer "${featurizer.id}" now gives ${d}-dimensional features but the probe was trained on ${state.dim}; retrain it.`,
-        );
-      }
       const head = headFromJSON({ d: state.dim, w: state.weights, b: state.bias, standardization: state.standardization });
-      return Array.from(predictProba(head, x, rows.length));
+      // In chunks, so a large split never holds all its dense feature vectors at once.
+      const out: number[] = [];
+      for (let start = 0; start < kept.texts.length; start += PREDICT_CHUNK) {
+        const texts = kept.texts.slice(start, start + PREDICT_CHUNK);
+        const { x, d } = pack(await featurizer.featurize(texts, signal), texts.length, featurizer.id);
+        if (d !== state.dim) {
+          throw new UserError(
+            `Featurizer "${featurizer.id}" now gives ${d}-dimensional features but the probe was trained on ${state.dim}; retrain it.`,
+          );
+        }
+        for (const p of predictProba(head, x, texts.length)) out.push(p);
+      }
+      return out;
     },
   };
 }
+
+/** Rows featurized at once when predicting. */
+const PREDICT_CHUNK = 1024;
 
 function readState(model: TrainedModel): ProbeState {
   const s = model?.state as ProbeState | undefined;
