@@ -23,10 +23,13 @@ export function register(program: Command): void {
     .option('--cache <file>', 'shared response cache (default results/cache.sqlite)')
     .option('--no-cache', 'neither read nor write the response cache')
     .option('--retry-failed', 'redo the debates and judgments that failed in an earlier run')
+    .option('--skip-invalid', 'skip dataset rows that fail validation (and count them) instead of stopping')
     .option('--max-calls <n>', 'stop cleanly before making more than this many model calls', positiveNumber('--max-calls'))
     .option('--max-cost <usd>', 'stop cleanly before spending more than this (USD, from the price table)', positiveNumber('--max-cost'))
-    .action(async (configPath: string, opts: { out?: string; cache: string | boolean; retryFailed?: boolean; maxCalls?: number; maxCost?: number }) => {
+    .action(async (configPath: string, opts: { out?: string; cache: string | boolean; retryFailed?: boolean; skipInvalid?: boolean; maxCalls?: number; maxCost?: number }) => {
       const config = loadExperiment(configPath);
+      // Part of the config (and so of the run's identity): skipping rows can change the splits.
+      if (opts.skipInvalid) config.dataset.skipInvalid = true;
       const verbose = program.opts().verbose === true;
       const stopper = new AbortController();
       let interrupts = 0;

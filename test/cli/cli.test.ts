@@ -107,3 +107,31 @@ test('a bad config names the field to fix and writes no database', async () => {
   assert.match(r.stderr, /field dataset\.name: expected one of "sciq"/);
   assert.ok(!existsSync(out));
 });
+
+test('a malformed row stops the run with file and line; --skip-invalid skips and counts it', async () => {
+  const dir = tempDir();
+  const data = join(dir, 'rows.jsonl');
+  const rows = Array.from({ length: 40 }, (_, i) => JSON.stringify({ question: `q${i}?`, answer: `a${i}`, label: i % 2 }));
+  rows.splice(7, 0, '{"question": "broken", "label": 3}');
+  writeFileSync(data, `${rows.join('\n')}\n`);
+  const config = join(dir, 'c.json');
+  writeFileSync(config, JSON.stringify({
+    name: 'skip', dataset: { name: 'jsonl', path: data, sizes: { train_weak: 10, train_strong: 10, test: 10 } },
+    debate: { protocol: 'none' }, weak: { features: { kind: 'hashed', dim: 64 }, ensemble: { kind: 'finetune', size: 2 } },
+    strong: { features: { kind: 'hashed', dim: 64 } }, metrics: { bootstrap: 100 },
+  }));
+  const out = join(dir, 'skip.sqlite');
+  const stopped = await w2s(['run', config, '--out', out, '--cache', join(dir, 'cache.sqlite')]);
+  assert.notEqual(stopped.code, 0);
+  assert.match(stopped.stderr, /rows\.jsonl line 8/);
+  const skipped = await w2s(['run', config, '--out', out, '--cache', join(dir, 'cache.sqlite'), '--skip-invalid']);
+  assert.equal(skipped.code, 0, skipped.stderr);
+  assert.match(skipped.stdout, /strong ceiling, ground truth/);
+  const store = openStore(out, { readonly: true });
+  try {
+    const run = store.runs.listRuns().find((r) => r.status === 'completed')!;
+    assert.equal(store.metrics.getMetric(run.id, 'dataset', 'invalid_rows_skipped')!.value, 1);
+  } finally {
+    store.close();
+  }
+});
