@@ -61,7 +61,7 @@ export async function runExperiment(options: RunOptions): Promise<RunOutcome> {
   const store = openStore(out);
   const cacheFile = resolve(options.cacheFile ?? resolve('results', 'cache.sqlite'));
   let cacheStore: Store | undefined;
-  const models = { pool: undefined as ModelPool | undefined };
+  let models: ModelPool | undefined;
   try {
     const existing = store.runs.getRun(runId);
     if (!existing) store.runs.createRun({ id: runId, name: config.name, config, configHash: hash, dataset: config.dataset.name });
@@ -78,9 +78,9 @@ export async function runExperiment(options: RunOptions): Promise<RunOutcome> {
       budget: { maxCalls: options.maxCalls ?? config.limits.maxCalls, maxCostUsd: options.maxCostUsd ?? config.limits.maxCostUsd },
       logger: options.logger,
     });
-    models.pool = new ModelPool(gateway);
+    models = new ModelPool(gateway);
     const ctx: StageContext = {
-      config, runId, store, gateway, models: models.pool, progress, stop: options.stop ?? new AbortController().signal, retryFailed: options.retryFailed ?? false,
+      config, runId, store, gateway, models, progress, stop: options.stop ?? new AbortController().signal, retryFailed: options.retryFailed ?? false,
     };
     for (const stage of STAGES) {
       if (store.stages.isStageDone(runId, stage.name)) {
@@ -108,7 +108,7 @@ export async function runExperiment(options: RunOptions): Promise<RunOutcome> {
     if (store.runs.getRun(runId)) store.runs.setRunStatus(runId, 'failed', (e as Error).message);
     throw e;
   } finally {
-    await models.pool?.close();
+    await models?.close();
     if (cacheStore && cacheStore !== store) cacheStore.close();
     store.close();
   }
