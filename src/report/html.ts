@@ -70,7 +70,7 @@ export function buildReport(q: ReportQueries, options: ReportOptions = {}): Repo
     .filter((s) => s.comparison.bySize.length > 0)
     .map((s) => ({ name: s.run.id, points: s.comparison.bySize.map((b) => ({ x: b.size, y: b.accuracy, lo: b.min, hi: b.max, note: `${b.subsets} subsets` })) }));
   const sizeChart = sizeSeries.length
-    ? lineChart({ title: 'Accuracy against ensemble size (mean over member subsets, min–max)', xLabel: 'members', yLabel: 'accuracy', series: sizeSeries, integerX: true })
+    ? lineChart({ title: 'Accuracy vs ensemble size (mean, min–max)', xLabel: 'members', yLabel: 'accuracy', series: sizeSeries, integerX: true })
     : '<p class="empty">No ensemble predictions yet.</p>';
   const sweepCharts = sweeps.map((sw, i) => {
     const res = (id: string): RunResult => results.find((r) => r.run.id === id)!;
