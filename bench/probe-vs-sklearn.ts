@@ -38,9 +38,12 @@ const fit = await trainLogistic({ x: xtr, n: train.length, d: f.dim, soft }, { o
 const probeS = (performance.now() - t1) / 1000;
 const p = predictProba(fit.head, xte, test.length);
 const probeAcc = test.filter((e, i) => (p[i]! > 0.5 ? 1 : 0) === e.label).length / test.length;
+let nonZeros = 0;
+for (const v of xtr) if (v !== 0) nonZeros++;
 const result: Record<string, unknown> = {
   bench: 'probe-vs-sklearn', dataset: 'sciq', features: f.id, train: train.length, test: test.length, featurizeS: +featurizeS.toFixed(2),
-  probe: { optimizer: 'lbfgs', fitS: +probeS.toFixed(2), accuracy: +probeAcc.toFixed(4) },
+  nonZerosPerRow: +(nonZeros / train.length).toFixed(1), density: +(nonZeros / xtr.length).toFixed(4),
+  probe: { optimizer: 'lbfgs', gradTolerance: 1e-4, fitS: +probeS.toFixed(2), accuracy: +probeAcc.toFixed(4), iterations: fit.steps, evaluations: fit.evaluations, msPerEvaluation: +((1000 * probeS) / (fit.evaluations ?? fit.steps)).toFixed(1) },
 };
 
 const dir = mkdtempSync(join(tmpdir(), 'w2s-bench-sk-'));
@@ -53,7 +56,7 @@ try {
   try {
     const out = execFileSync(python, [join(import.meta.dirname, 'sklearn_logreg.py'), join(dir, 'meta.json')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     const sk = JSON.parse(out.trim().split('\n').at(-1)!);
-    result.sklearn = { solver: 'lbfgs', fitS: +sk.fitS.toFixed(2), accuracy: +sk.accuracy.toFixed(4), iterations: sk.iterations };
+    result.sklearn = { solver: 'lbfgs', tol: 1e-4, fitS: +sk.fitS.toFixed(2), accuracy: +sk.accuracy.toFixed(4), iterations: sk.iterations };
   } catch (e) {
     result.sklearn = null;
     result.skipped = `scikit-learn not available via ${python} (${((e as { stderr?: string }).stderr ?? (e as Error).message).trim().split('\n').at(-1)}); set W2S_PYTHON to a python with scikit-learn`;

@@ -6,12 +6,16 @@
  * Objective: Σ_i w_i·ℓ_i / Σ_i w_i + (l2/2)·‖W‖² (the bias is not penalised), where ℓ_i is the loss of row i against
  * its target. With all weights 1 and l2 = 0 this is exactly computeLoss's batch mean.
  *
- * Features are one row-major Float32Array (n×d); parameters are Float64Array. Loops are written flat for speed.
+ * Features are one row-major Float32Array (n×d); parameters are Float64Array. Loops are written flat for speed. Mostly
+ * zero features (hashed n-grams) are read through a CSR copy (./sparse.ts): same sums, a fraction of the work.
  */
 import { UserError } from '../errors.js';
 import { createRng, deriveSeed } from '../rng.js';
 import { computeLoss, LOSS_NAMES, type LossContext } from './losses.js';
 import { adamStep, cosineLr, createAdam, lbfgs } from './optim.js';
+import { addRowGrad, featureMatrix, rowLogits, type FeatureLayout, type FeatureMatrix } from './sparse.js';
+
+export type { FeatureLayout } from './sparse.js';
 import type { LossName } from './types.js';
 
 export interface TrainSet {
@@ -45,6 +49,12 @@ export interface LogisticOptions {
   standardize?: boolean;
   /** L-BFGS iterations per round (default 100). */
   lbfgsIterations?: number;
+  /** L-BFGS stops once max |gradient| of the objective falls below this (default 1e-4, scikit-learn's `tol` for its
+   *  lbfgs solver on the same mean-loss scale; a probe's predictions stop moving well before 1e-6). */
+  lbfgsTolerance?: number;
+  /** How features are read (default 'auto': through CSR when under 10% non-zero). Results are the same either way;
+   *  'dense' and 'sparse' force a reader. */
+  layout?: FeatureLayout;
   /** Loss parameters passed to computeLoss (auxCoef, warmupFrac, alpha, beta). */
   lossParams?: Pick<LossContext, 'auxCoef' | 'warmupFrac' | 'alpha' | 'beta'>;
   signal?: AbortSignal;
@@ -90,14 +100,20 @@ export async function trainLogistic(data: TrainSet, opts: LogisticOptions): Prom
   const o = resolveOptions(opts);
   const { n, d } = data;
   const standardization = o.standardize ? computeStandardization(data.x, n, d) : null;
-  const x = standardization ? applyStandardization(data.x, n, d, standardization) : data.x;
+  // Standardised features are dense (centering fills the zeros), so 'auto' keeps them dense.
+  const x = featureMatrix(
+    standardization ? applyStandardization(data.x, n, d, standardization) : data.x,
+    n,
+    d,
+    o.layout,
+  );
   const weight = data.weight ?? new Float64Array(n).fill(1);
   const nParams = 2 * d + (o.bias ? 2 : 0);
   const params = new Float64Array(nParams); // zero init
   const fit =
     o.optimizer === 'adam'
-      ? await trainAdam(x, n, d, data.soft, weight, params, o)
-      : await trainLbfgs(x, n, d, data.soft, weight, params, o);
+      ? await trainAdam(x, data.soft, weight, params, o)
+      : await trainLbfgs(x, data.soft, weight, params, o);
   return {
     head: {
       d,
@@ -125,6 +141,8 @@ function resolveOptions(opts: LogisticOptions): Resolved {
     bias: opts.bias ?? false,
     standardize: opts.standardize ?? false,
     lbfgsIterations: opts.lbfgsIterations ?? 100,
+    lbfgsTolerance: opts.lbfgsTolerance ?? 1e-4,
+    layout: opts.layout ?? 'auto',
     lossParams: opts.lossParams,
     signal: opts.signal,
     onProgress: opts.onProgress,
@@ -141,6 +159,12 @@ function resolveOptions(opts: LogisticOptions): Resolved {
   positiveInt('lbfgsIterations', o.lbfgsIterations);
   if (!(o.lr > 0 && Number.isFinite(o.lr))) throw new UserError(`The probe lr must be a positive number, got ${o.lr}.`);
   if (!(o.l2 >= 0 && Number.isFinite(o.l2))) throw new UserError(`The probe l2 must be a number >= 0, got ${o.l2}.`);
+  if (!(o.lbfgsTolerance >= 0 && Number.isFinite(o.lbfgsTolerance))) {
+    throw new UserError(`The probe lbfgsTolerance must be a number >= 0, got ${o.lbfgsTolerance}.`);
+  }
+  if (o.layout !== 'auto' && o.layout !== 'dense' && o.layout !== 'sparse') {
+    throw new UserError(`The probe layout must be "auto", "dense" or "sparse", got "${String(o.layout)}".`);
+  }
   if (o.schedule !== 'cosine' && o.schedule !== 'constant') {
     throw new UserError(`The probe schedule must be "cosine" or "constant", got "${String(o.schedule)}".`);
   }
@@ -168,8 +192,12 @@ function checkData(data: TrainSet): void {
     }
     if (!(sum > 0)) throw new UserError('Sample weights must not all be zero.');
   }
-  for (let j = 0; j < x.length; j++) {
-    if (!Number.isFinite(x[j]!)) throw new Error(`Feature value at row ${Math.floor(j / d)} is not finite.`);
+  // v·0 is NaN exactly when v is not finite: one branch-free pass, and a search for the row only on failure.
+  let probe = 0;
+  for (let j = 0; j < x.length; j++) probe += x[j]! * 0;
+  if (probe !== 0) {
+    const j = x.findIndex((v) => !Number.isFinite(v));
+    throw new Error(`Feature value at row ${Math.floor(j / d)} is not finite.`);
   }
 }
 
@@ -219,14 +247,13 @@ function makeYielder(signal: AbortSignal | undefined): () => Promise<void> {
 }
 
 async function trainAdam(
-  x: Float32Array,
-  n: number,
-  d: number,
+  x: FeatureMatrix,
   soft: Float64Array,
   weight: Float64Array,
   params: Float64Array,
   o: Resolved,
 ): Promise<Omit<LogisticFit, 'head'>> {
+  const { n, d } = x;
   const bs = Math.min(o.batchSize, n);
   const batchesPerEpoch = Math.ceil(n / bs);
   const totalSteps = o.epochs * batchesPerEpoch;
@@ -236,8 +263,7 @@ async function trainAdam(
   for (let i = 0; i < n; i++) order[i] = i;
   const grad = new Float64Array(params.length);
   const adam = createAdam(params.length);
-  const w0 = params.subarray(0, d);
-  const w1 = params.subarray(d, 2 * d);
+  const z = new Float64Array(2);
   const hasBias = o.bias;
   const lossCurve: number[] = [];
   const pause = makeYielder(o.signal);
@@ -264,15 +290,8 @@ async function trainAdam(
       const b1 = hasBias ? params[2 * d + 1]! : 0;
       for (let r = 0; r < m; r++) {
         const i = order[start + r]!;
-        const off = i * d;
-        let z0 = b0;
-        let z1 = b1;
-        for (let j = 0; j < d; j++) {
-          const v = x[off + j]!;
-          z0 += w0[j]! * v;
-          z1 += w1[j]! * v;
-        }
-        logits[r] = [z0, z1];
+        rowLogits(x, i, params, b0, b1, z);
+        logits[r] = [z[0]!, z[1]!];
         labels[r] = [soft[2 * i]!, soft[2 * i + 1]!];
       }
       const res = computeLoss(o.loss, logits, labels, { step, totalSteps, ...o.lossParams });
@@ -289,12 +308,7 @@ async function trainAdam(
           const g1 = res.grad[r]![1]! * scaleR;
           batchLoss += weight[i]! * rowLoss(logits[r]!, res.target[r]!);
           if (g0 === 0 && g1 === 0) continue;
-          const off = i * d;
-          for (let j = 0; j < d; j++) {
-            const v = x[off + j]!;
-            grad[j] = grad[j]! + g0 * v;
-            grad[d + j] = grad[d + j]! + g1 * v;
-          }
+          addRowGrad(x, i, g0, g1, grad);
           if (hasBias) {
             grad[2 * d] = grad[2 * d]! + g0;
             grad[2 * d + 1] = grad[2 * d + 1]! + g1;
@@ -334,14 +348,13 @@ function rowLoss(z: number[], t: number[]): number {
  * schedule by round), then held fixed while L-BFGS minimises the weighted cross-entropy to it.
  */
 async function trainLbfgs(
-  x: Float32Array,
-  n: number,
-  d: number,
+  x: FeatureMatrix,
   soft: Float64Array,
   weight: Float64Array,
   params: Float64Array,
   o: Resolved,
 ): Promise<Omit<LogisticFit, 'head'>> {
+  const { n, d } = x;
   const rounds = o.loss === 'xent' ? 1 : o.epochs;
   const totalSteps = rounds * o.lbfgsIterations;
   const progressEvery = Math.max(1, Math.floor(totalSteps / 100));
@@ -357,20 +370,14 @@ async function trainLbfgs(
   let steps = 0;
   let evaluations = 0;
 
+  const zi = new Float64Array(2);
   const forward = (p: Float64Array): void => {
     const b0 = hasBias ? p[2 * d]! : 0;
     const b1 = hasBias ? p[2 * d + 1]! : 0;
     for (let i = 0; i < n; i++) {
-      const off = i * d;
-      let z0 = b0;
-      let z1 = b1;
-      for (let j = 0; j < d; j++) {
-        const v = x[off + j]!;
-        z0 += p[j]! * v;
-        z1 += p[d + j]! * v;
-      }
-      z[2 * i] = z0;
-      z[2 * i + 1] = z1;
+      rowLogits(x, i, p, b0, b1, zi);
+      z[2 * i] = zi[0]!;
+      z[2 * i + 1] = zi[1]!;
     }
   };
 
@@ -399,12 +406,7 @@ async function trainLbfgs(
       const c = wi / sw;
       const g0 = ((e0 / (e0 + e1)) * ts - t0) * c;
       const g1 = ((e1 / (e0 + e1)) * ts - t1) * c;
-      const off = i * d;
-      for (let j = 0; j < d; j++) {
-        const v = x[off + j]!;
-        g[j] = g[j]! + g0 * v;
-        g[d + j] = g[d + j]! + g1 * v;
-      }
+      addRowGrad(x, i, g0, g1, g);
       if (hasBias) {
         g[2 * d] = g[2 * d]! + g0;
         g[2 * d + 1] = g[2 * d + 1]! + g1;
@@ -434,6 +436,7 @@ async function trainLbfgs(
     const base = steps;
     const result = await lbfgs(objective, params, {
       maxIterations: o.lbfgsIterations,
+      gradTolerance: o.lbfgsTolerance,
       onIteration: async (it, f) => {
         steps = base + it;
         if (o.onProgress && (steps % progressEvery === 0 || steps === totalSteps)) o.onProgress(steps, totalSteps, f);
@@ -449,8 +452,9 @@ async function trainLbfgs(
   return { lossCurve, steps, evaluations };
 }
 
-/** Logits (row-major n×2) for row-major n×d features, standardising with the head's stored statistics. */
-export function predictLogits(head: LogisticHead, x: Float32Array, n: number): Float64Array {
+/** Logits (row-major n×2) for row-major n×d features, standardising with the head's stored statistics. Sparse
+ *  features are read through CSR even with standardisation, which is folded into the weights. */
+export function predictLogits(head: LogisticHead, x: Float32Array, n: number, layout: FeatureLayout = 'auto'): Float64Array {
   const { d } = head;
   if (x.length !== n * d) throw new Error(`Features hold ${x.length} values, expected n×d = ${n * d}.`);
   // Fold standardisation into the weights: w·(x − μ)/σ = (w/σ)·x − Σ w·μ/σ.
@@ -467,25 +471,20 @@ export function predictLogits(head: LogisticHead, x: Float32Array, n: number): F
       c1 -= w[d + j]! * st.mean[j]!;
     }
   }
+  const m = featureMatrix(x, n, d, layout);
   const out = new Float64Array(2 * n);
+  const zi = new Float64Array(2);
   for (let i = 0; i < n; i++) {
-    const off = i * d;
-    let z0 = c0;
-    let z1 = c1;
-    for (let j = 0; j < d; j++) {
-      const v = x[off + j]!;
-      z0 += w[j]! * v;
-      z1 += w[d + j]! * v;
-    }
-    out[2 * i] = z0;
-    out[2 * i + 1] = z1;
+    rowLogits(m, i, w, c0, c1, zi);
+    out[2 * i] = zi[0]!;
+    out[2 * i + 1] = zi[1]!;
   }
   return out;
 }
 
 /** P(label 1) per row: softmax of the two logits. */
-export function predictProba(head: LogisticHead, x: Float32Array, n: number): Float64Array {
-  const z = predictLogits(head, x, n);
+export function predictProba(head: LogisticHead, x: Float32Array, n: number, layout: FeatureLayout = 'auto'): Float64Array {
+  const z = predictLogits(head, x, n, layout);
   const out = new Float64Array(n);
   for (let i = 0; i < n; i++) out[i] = 1 / (1 + Math.exp(z[2 * i]! - z[2 * i + 1]!));
   return out;

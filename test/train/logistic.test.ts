@@ -254,3 +254,69 @@ test('bad options and data are refused with a UserError naming the field', async
   );
   await assert.rejects(trainLogistic({ ...data, n: 0, x: new Float32Array(0), soft: new Float64Array(0) }, base), UserError);
 });
+
+/** n rows of d features, each row with a few non-zeros (some rows none), labelled by a planted sparse rule. */
+function sparseSet(n: number, d: number, seed: number): TrainSet & { labels: number[] } {
+  const rng = createRng(seed);
+  const x = new Float32Array(n * d);
+  const soft = new Float64Array(2 * n);
+  const labels: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const k = i % 17 === 0 ? 0 : 1 + rng.int(6);
+    let s = 0;
+    for (let t = 0; t < k; t++) {
+      const j = rng.int(d);
+      const v = 0.5 + rng.random();
+      x[i * d + j] = v;
+      s += (j % 2 === 0 ? 1 : -1) * v;
+    }
+    const y = s > 0 ? 1 : 0;
+    labels.push(y);
+    soft[2 * i] = 0.9 - 0.8 * y;
+    soft[2 * i + 1] = 0.1 + 0.8 * y;
+  }
+  return { x, n, d, soft, labels };
+}
+
+test('sparse and dense feature layouts train and predict exactly the same numbers', async () => {
+  const data = sparseSet(240, 96, 9);
+  const runs = [
+    { optimizer: 'lbfgs' as const, loss: 'xent' as const, seed: 0, l2: 1e-3, bias: true, lbfgsIterations: 40 },
+    { optimizer: 'lbfgs' as const, loss: 'logconf' as const, seed: 0, epochs: 2, lbfgsIterations: 15 },
+    { optimizer: 'adam' as const, loss: 'product' as const, seed: 3, epochs: 3, lr: 0.05, batchSize: 16, bias: true, l2: 1e-4 },
+    { optimizer: 'adam' as const, loss: 'xent' as const, seed: 1, epochs: 2, lr: 0.05, standardize: true },
+  ];
+  for (const opts of runs) {
+    const dense = await trainLogistic(data, { ...opts, layout: 'dense' });
+    const sparse = await trainLogistic(data, { ...opts, layout: 'sparse' });
+    const auto = await trainLogistic(data, opts);
+    const what = `${opts.optimizer}/${opts.loss}`;
+    assert.ok(dense.head.w.some((v) => v !== 0), `${what} learned nothing`);
+    assert.deepEqual(Array.from(sparse.head.w), Array.from(dense.head.w), what);
+    assert.deepEqual(Array.from(auto.head.w), Array.from(dense.head.w), what);
+    assert.deepEqual(sparse.head.b && Array.from(sparse.head.b), dense.head.b && Array.from(dense.head.b), what);
+    assert.deepEqual(sparse.lossCurve, dense.lossCurve, what);
+    assert.equal(sparse.steps, dense.steps, what);
+    const zd = predictLogits(dense.head, data.x, data.n, 'dense');
+    assert.deepEqual(Array.from(predictLogits(dense.head, data.x, data.n, 'sparse')), Array.from(zd), what);
+    assert.deepEqual(Array.from(predictLogits(dense.head, data.x, data.n)), Array.from(zd), what);
+  }
+  // The planted rule is learnable: the layouts agree on a head that works.
+  const fit = await trainLogistic(data, { ...runs[0]!, layout: 'sparse' });
+  assert.ok(accuracy(predictProba(fit.head, data.x, data.n, 'sparse'), data.labels) > 0.9);
+});
+
+test('lbfgsTolerance sets where L-BFGS stops; bad layout, tolerance and features are refused', async () => {
+  const data = planted(200, 8, 10, 0, 0.1);
+  const base = { optimizer: 'lbfgs' as const, loss: 'xent' as const, seed: 0, l2: 1e-2, lbfgsIterations: 200 };
+  const loose = await trainLogistic(data, { ...base, lbfgsTolerance: 1e-2 });
+  const strict = await trainLogistic(data, { ...base, lbfgsTolerance: 1e-8 });
+  assert.ok(loose.steps < strict.steps, `loose ${loose.steps} vs strict ${strict.steps}`);
+  assert.ok(strict.lossCurve[0]! <= loose.lossCurve[0]! + 1e-12);
+
+  await assert.rejects(trainLogistic(data, { ...base, lbfgsTolerance: -1 }), /lbfgsTolerance must be a number >= 0/);
+  await assert.rejects(trainLogistic(data, { ...base, layout: 'csc' as 'auto' }), /layout must be/);
+  const bad = Float32Array.from(data.x);
+  bad[5 * data.d + 2] = Infinity;
+  await assert.rejects(trainLogistic({ ...data, x: bad }, base), /row 5 is not finite/);
+});
