@@ -32,6 +32,8 @@ export interface ProbeHyperparams {
   standardize: boolean;
   /** L-BFGS iterations per round (default 100). */
   lbfgsIterations: number;
+  /** L-BFGS stops when max |gradient| falls below this (default 1e-4, scikit-learn's tol). Recorded with the model. */
+  lbfgsTolerance: number;
   /** Texts over the featurizer's maxLength at training time (default 'truncate_tail': keep the head). */
   lengthRule: LengthRule;
   /** logconf parameters (defaults 0.5, 0.1) and product exponents (defaults 1, 1). */
@@ -55,6 +57,7 @@ export const PROBE_DEFAULTS: ProbeHyperparams = {
   bias: false,
   standardize: false,
   lbfgsIterations: 100,
+  lbfgsTolerance: 1e-4,
   lengthRule: DEFAULT_LENGTH_RULE,
   auxCoef: 0.5,
   warmupFrac: 0.1,
@@ -141,6 +144,7 @@ export function createProbeBackend(opts: ProbeBackendOptions): FineTuneBackend {
         bias: hp.bias,
         standardize: hp.standardize,
         lbfgsIterations: hp.lbfgsIterations,
+        lbfgsTolerance: hp.lbfgsTolerance,
         lossParams: { auxCoef: hp.auxCoef, warmupFrac: hp.warmupFrac, alpha: hp.alpha, beta: hp.beta },
         signal: options.signal,
         onProgress: options.onProgress
@@ -279,6 +283,7 @@ function resolveHyperparams(base: ProbeHyperparams, over: Record<string, unknown
   num('epochs', isPosInt, 'a positive integer');
   num('batchSize', isPosInt, 'a positive integer');
   num('lbfgsIterations', isPosInt, 'a positive integer');
+  num('lbfgsTolerance', (v) => v > 0 && Number.isFinite(v), 'a positive number');
   num('lr', (v) => v > 0 && Number.isFinite(v), 'a positive number');
   num('l2', (v) => v >= 0 && Number.isFinite(v), 'a number >= 0');
   num('auxCoef', (v) => v >= 0 && v <= 1, 'a number in [0, 1]');
