@@ -54,38 +54,38 @@ export async function runDebates(ctx: StageContext): Promise<void> {
 
   await settleAll(
     jobs.map(({ example, sample }) => async () => {
-        const id = debateId(ctx.runId, example.id, protocol, sample);
-        const existing = ctx.store.debates.getDebate(id);
-        if (existing?.status === 'completed' || existing?.status === 'failed') {
-          if (existing.status === 'failed') {
-            failed++;
-            firstError ||= existing.error ?? 'unknown error';
-          }
-          ctx.progress({ stage: 'debates', kind: 'tick', done: ++done, total });
-          return;
-        }
-        checkStop(ctx);
-        const seed = deriveSeed(ctx.config.seed, 'debate', example.id, sample);
-        const plan = planDebate({ protocol, turns: cfg.turns, seed: ctx.config.seed, exampleId: example.id, sample, naivePick: naive?.get(example.id) });
-        const row = ctx.store.debates.upsertDebate({ id, runId: ctx.runId, exampleId: example.id, protocol, sample, seed, sides: plan.sides as Record<string, Side> });
-        try {
-          await runDebate({
-            plan, task, question: example.question ?? example.text, answer: example.answer ?? '', sample, seed: row.seed,
-            debaters: { A: a, B: b }, templates, maxTokens: cfg.maxTokens, wordLimit: cfg.wordLimit, temperature: cfg.temperature,
-            done: ctx.store.debates.listTurns(id).map(toTurn),
-            onTurn: (t) => {
-              ctx.store.debates.insertTurn({ debateId: id, idx: t.index, speaker: t.speaker, side: t.side, text: t.text, wordCount: t.wordCount, truncated: t.truncated, promptHash: t.promptHash, callId: t.callId });
-            },
-          });
-          ctx.store.debates.completeDebate(id);
-        } catch (e) {
-          if (e instanceof BudgetExceededError) throw e;
+      const id = debateId(ctx.runId, example.id, protocol, sample);
+      const existing = ctx.store.debates.getDebate(id);
+      if (existing?.status === 'completed' || existing?.status === 'failed') {
+        if (existing.status === 'failed') {
           failed++;
-          const message = (e as Error).message;
-          firstError ||= message;
-          ctx.store.debates.failDebate(id, message);
+          firstError ||= existing.error ?? 'unknown error';
         }
         ctx.progress({ stage: 'debates', kind: 'tick', done: ++done, total });
+        return;
+      }
+      checkStop(ctx);
+      const seed = deriveSeed(ctx.config.seed, 'debate', example.id, sample);
+      const plan = planDebate({ protocol, turns: cfg.turns, seed: ctx.config.seed, exampleId: example.id, sample, naivePick: naive?.get(example.id) });
+      const row = ctx.store.debates.upsertDebate({ id, runId: ctx.runId, exampleId: example.id, protocol, sample, seed, sides: plan.sides as Record<string, Side> });
+      try {
+        await runDebate({
+          plan, task, question: example.question ?? example.text, answer: example.answer ?? '', sample, seed: row.seed,
+          debaters: { A: a, B: b }, templates, maxTokens: cfg.maxTokens, wordLimit: cfg.wordLimit, temperature: cfg.temperature,
+          done: ctx.store.debates.listTurns(id).map(toTurn),
+          onTurn: (t) => {
+            ctx.store.debates.insertTurn({ debateId: id, idx: t.index, speaker: t.speaker, side: t.side, text: t.text, wordCount: t.wordCount, truncated: t.truncated, promptHash: t.promptHash, callId: t.callId });
+          },
+        });
+        ctx.store.debates.completeDebate(id);
+      } catch (e) {
+        if (e instanceof BudgetExceededError) throw e;
+        failed++;
+        const message = (e as Error).message;
+        firstError ||= message;
+        ctx.store.debates.failDebate(id, message);
+      }
+      ctx.progress({ stage: 'debates', kind: 'tick', done: ++done, total });
     }),
     limit,
   );
