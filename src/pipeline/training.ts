@@ -82,7 +82,7 @@ export async function trainWeakBaseline(ctx: StageContext): Promise<void> {
   try {
     const all = ctx.store.examples.listExamples(ctx.runId);
     await trainAndStore(ctx, {
-      role: ROLES.weak, member: 0, backend, loss: 'xent',
+      role: ROLES.weak, member: 0, backend, loss: ctx.config.weak.loss,
       rows: examplesOf(ctx, 'train_weak').map((e) => ({ id: e.id, text: e.text, softLabel: hard(e.label) })),
       predict: all.map((e) => ({ example: e, text: e.text, debateId: null })),
       config: { group: 'weak', context: 'none', labels: 'ground truth', features: ctx.config.weak.features },
@@ -111,7 +111,7 @@ export async function trainWeakEnsemble(ctx: StageContext): Promise<void> {
         return { example: e, text: withTranscript(e.text, ctx.store.debates.listTurns(id).map(toTurn), protocol), debateId: id };
       };
       await trainAndStore(ctx, {
-        role: ROLES.member, member, backend, loss: 'xent',
+        role: ROLES.member, member, backend, loss: ctx.config.weak.loss,
         rows: examplesOf(ctx, 'train_weak').map((e) => ({ id: e.id, text: view(e).text, softLabel: hard(e.label) })),
         predict: [...examplesOf(ctx, 'train_strong'), ...examplesOf(ctx, 'test')].map(view),
         config: { group: 'weak', ensemble: kind, transcriptSample: protocol === 'none' ? null : sample, protocol, labels: 'ground truth', features: ctx.config.weak.features },
