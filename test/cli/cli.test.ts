@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { openStore } from '../../src/store/index.js';
+import { type DatasetRow, writeJsonl } from '../helpers/datasets.js';
 import { startOpenAIServer } from '../helpers/openai-server.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -110,10 +111,9 @@ test('a bad config names the field to fix and writes no database', async () => {
 
 test('a malformed row stops the run with file and line; --skip-invalid skips and counts it', async () => {
   const dir = tempDir();
-  const data = join(dir, 'rows.jsonl');
-  const rows = Array.from({ length: 40 }, (_, i) => JSON.stringify({ question: `q${i}?`, answer: `a${i}`, label: i % 2 }));
+  const rows: (DatasetRow | string)[] = Array.from({ length: 40 }, (_, i) => ({ question: `q${i}?`, answer: `a${i}`, label: i % 2 }));
   rows.splice(7, 0, '{"question": "broken", "label": 3}');
-  writeFileSync(data, `${rows.join('\n')}\n`);
+  const data = writeJsonl(dir, 'rows.jsonl', rows);
   const config = join(dir, 'c.json');
   writeFileSync(config, JSON.stringify({
     name: 'skip', dataset: { name: 'jsonl', path: data, sizes: { train_weak: 10, train_strong: 10, test: 10 } },

@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseExperiment } from '../../src/config/load.js';
 import { registerScript } from '../../src/models/adapters/scripted.js';
 import { runExperiment } from '../../src/pipeline/run.js';
-import { createRng } from '../../src/rng.js';
 import { openStore } from '../../src/store/index.js';
+import { crateRows, truthByQuestion, writeJsonl } from '../helpers/datasets.js';
 import { tempDir } from '../helpers/tmp.js';
 
 /**
@@ -14,24 +13,11 @@ import { tempDir } from '../helpers/tmp.js';
  * (the one whose side is true) names the truth. The harness must show the debate-trained ensemble beating the
  * no-debate weak model — where the effect exists, w2s can measure it.
  */
-function writeDataset(dir: string, n: number): { file: string; truth: Map<string, 0 | 1> } {
-  const rng = createRng(11);
-  const truth = new Map<string, 0 | 1>();
-  const lines: string[] = [];
-  for (let i = 0; i < n; i++) {
-    const label = rng.random() < 0.5 ? 1 : 0;
-    const question = `Which shelf holds crate ${i}?`;
-    truth.set(question, label as 0 | 1);
-    lines.push(JSON.stringify({ id: `item${i}`, question, answer: `shelf ${rng.int(9)}`, label }));
-  }
-  const file = join(dir, 'crates.jsonl');
-  writeFileSync(file, `${lines.join('\n')}\n`);
-  return { file, truth };
-}
-
 test('a debate ensemble beats the no-debate weak model when the arguments carry the answer', async () => {
   const dir = tempDir();
-  const { file, truth } = writeDataset(dir, 360);
+  const rows = crateRows(360, 11);
+  const truth = truthByQuestion(rows);
+  const file = writeJsonl(dir, 'crates.jsonl', rows);
   registerScript('honest-tell', {
     generate(req) {
       const prompt = req.messages.map((m) => m.content).join('\n');

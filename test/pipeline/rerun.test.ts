@@ -1,18 +1,15 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseExperiment } from '../../src/config/load.js';
 import { registerScript } from '../../src/models/adapters/scripted.js';
 import { runExperiment } from '../../src/pipeline/run.js';
 import { openStore } from '../../src/store/index.js';
+import { writeRows } from '../helpers/datasets.js';
 import { tempDir } from '../helpers/tmp.js';
 
 function dataset(dir: string): string {
-  const file = join(dir, 'data.jsonl');
-  const rows = Array.from({ length: 90 }, (_, i) => JSON.stringify({ question: `Is ${i} even?`, answer: i % 3 === 0 ? 'yes' : 'no', label: (i % 2 === 0) === (i % 3 === 0) ? 1 : 0 }));
-  writeFileSync(file, `${rows.join('\n')}\n`);
-  return file;
+  return writeRows(dir, 'data.jsonl', 90, (i) => ({ question: `Is ${i} even?`, answer: i % 3 === 0 ? 'yes' : 'no', label: (i % 2 === 0) === (i % 3 === 0) ? 1 : 0 }));
 }
 
 function ledger(file: string): { total: number; misses: number } {

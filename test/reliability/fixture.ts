@@ -7,17 +7,14 @@ import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after } from 'node:test';
 import { openStore } from '../../src/store/index.js';
+import { writeRows } from '../helpers/datasets.js';
 
 export const REPO = resolve(import.meta.dirname, '..', '..');
 export const CLI = join(REPO, 'src', 'cli', 'main.ts');
 
 /** n rows of {id, question, answer, label}; labels alternate so every split holds both. */
 export function writeDataset(dir: string, n: number, name = 'items.jsonl'): string {
-  const lines: string[] = [];
-  for (let i = 0; i < n; i++) lines.push(JSON.stringify({ id: `item${i}`, question: `Which shelf holds crate ${i}?`, answer: `shelf ${i % 7}`, label: i % 2 }));
-  const file = join(dir, name);
-  writeFileSync(file, `${lines.join('\n')}\n`);
-  return file;
+  return writeRows(dir, name, n, (i) => ({ id: `item${i}`, question: `Which shelf holds crate ${i}?`, answer: `shelf ${i % 7}`, label: i % 2 }));
 }
 
 export interface SmallConfigOptions {

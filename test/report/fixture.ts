@@ -1,9 +1,9 @@
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseExperiment } from '../../src/config/load.js';
 import { registerScript } from '../../src/models/adapters/scripted.js';
 import { runExperiment } from '../../src/pipeline/run.js';
 import { createRng } from '../../src/rng.js';
+import { crateRows, truthByQuestion, writeJsonl } from '../helpers/datasets.js';
 
 /** What a test's database holds: the file, and the run ids of a two-point debate.turns sweep (1 and 2 turns). */
 export interface ReportFixture {
@@ -22,17 +22,9 @@ export const XSS = '<script>window.__pwned = 1</script><img src=x onerror="windo
  */
 export async function buildReportDb(dir: string, opts: { n?: number; turns?: number[] } = {}): Promise<ReportFixture> {
   const n = opts.n ?? 90;
-  const rng = createRng(3);
-  const truth = new Map<string, 0 | 1>();
-  const lines: string[] = [];
-  for (let i = 0; i < n; i++) {
-    const label = rng.random() < 0.5 ? 1 : 0;
-    const question = `Which shelf holds crate ${i}?`;
-    truth.set(question, label as 0 | 1);
-    lines.push(JSON.stringify({ id: `item${i}`, question, answer: `shelf ${rng.int(9)}`, label }));
-  }
-  const file = join(dir, 'crates.jsonl');
-  writeFileSync(file, `${lines.join('\n')}\n`);
+  const rows = crateRows(n, 3);
+  const truth = truthByQuestion(rows);
+  const file = writeJsonl(dir, 'crates.jsonl', rows);
   const noise = createRng(9);
   registerScript('report-debater', {
     generate(req) {
