@@ -112,6 +112,30 @@ function checkConcurrency(n: number, what: string): number {
 
 const ZERO_USAGE: Usage = { inputTokens: 0, outputTokens: 0 };
 
+type LedgerRow = Omit<CallRecord, 'runId'>;
+/** What every ledger row says about a call, answered from anywhere. */
+type CallBase = Pick<CallRecord, 'role' | 'model' | 'kind' | 'requestHash' | 'latencyMs'>;
+
+/** A call answered without the backend (the cache, or a shared in-flight call): no attempts, no tokens, free. */
+function hitRow(base: CallBase, finishReason: string | null = null): LedgerRow {
+  return { ...base, cacheHit: true, attempts: 0, inputTokens: 0, outputTokens: 0, costUsd: 0, finishReason };
+}
+
+/** A call that reached the backend, answered or (with error) failed. */
+function missRow(base: CallBase, o: { attempts: number; usage: Usage; costUsd: number; finishReason: string | null; error?: string }): LedgerRow {
+  const row: LedgerRow = {
+    ...base,
+    cacheHit: false,
+    attempts: o.attempts,
+    inputTokens: o.usage.inputTokens,
+    outputTokens: o.usage.outputTokens,
+    costUsd: o.costUsd,
+    finishReason: o.finishReason,
+  };
+  if (o.error !== undefined) row.error = o.error;
+  return row;
+}
+
 /**
  * Every model call goes through here, so the cache, the per-endpoint concurrency limit, retries and the ledger are
  * the same for all adapters. Holds the limiters and counters; models share them per endpoint.
@@ -216,7 +240,12 @@ export class Gateway {
     return (usage.inputTokens * p.inputPerMTok + usage.outputTokens * p.outputPerMTok) / 1e6;
   }
 
-  private record(row: Omit<CallRecord, 'runId'>): number | null {
+  /** The shared part of a ledger row; latency runs from start to now. */
+  private callBase(client: ModelClient, role: string, kind: CallKind, requestHash: string, start: number): CallBase {
+    return { role, model: client.id, kind, requestHash, latencyMs: this.now() - start };
+  }
+
+  private record(row: LedgerRow): number | null {
     if (!this.ledger) return null;
     return this.ledger.insertCall({ ...row, runId: this.runId, error: row.error == null ? null : redact(row.error) });
   }
@@ -267,19 +296,7 @@ export class Gateway {
         c.inputTokens += usage.inputTokens;
         c.outputTokens += usage.outputTokens;
         c.costUsd += costUsd;
-        const callId = this.record({
-          role,
-          model: client.id,
-          kind,
-          requestHash,
-          cacheHit: false,
-          attempts,
-          latencyMs: this.now() - start,
-          inputTokens: usage.inputTokens,
-          outputTokens: usage.outputTokens,
-          costUsd,
-          finishReason,
-        });
+        const callId = this.record(missRow(this.callBase(client, role, kind, requestHash, start), { attempts, usage, costUsd, finishReason }));
         return { value, callId, costUsd };
       } catch (e) {
         c.errors++;
@@ -289,20 +306,8 @@ export class Gateway {
           e.message = redact(e.message);
           if (e.stack) e.stack = redact(e.stack);
         }
-        this.record({
-          role,
-          model: client.id,
-          kind,
-          requestHash,
-          cacheHit: false,
-          attempts,
-          latencyMs: this.now() - start,
-          inputTokens: 0,
-          outputTokens: 0,
-          costUsd: 0,
-          finishReason: 'error',
-          error: e instanceof Error ? e.message : String(e),
-        });
+        const error = e instanceof Error ? e.message : String(e);
+        this.record(missRow(this.callBase(client, role, kind, requestHash, start), { attempts, usage: ZERO_USAGE, costUsd: 0, finishReason: 'error', error }));
         throw e;
       } finally {
         c.inFlight--;
@@ -332,19 +337,7 @@ export class Gateway {
       const hit = cache.getCached(key) as GenerateResult | undefined;
       if (hit !== undefined) {
         this.counters.hits++;
-        const callId = this.record({
-          role,
-          model: client.id,
-          kind: 'generate',
-          requestHash: key,
-          cacheHit: true,
-          attempts: 0,
-          latencyMs: this.now() - start,
-          inputTokens: 0,
-          outputTokens: 0,
-          costUsd: 0,
-          finishReason: hit.finishReason ?? null,
-        });
+        const callId = this.record(hitRow(this.callBase(client, role, 'generate', key, start), hit.finishReason ?? null));
         return { ...hit, callId, cacheHit: true, requestHash: key };
       }
       this.log.debug(`cache miss ${key.slice(0, 16)}`, { role, ...describeKey(parts) });
@@ -354,10 +347,7 @@ export class Gateway {
       const shared = pending && (await pending.catch(() => undefined));
       if (shared) {
         this.counters.hits++;
-        const callId = this.record({
-          role, model: client.id, kind: 'generate', requestHash: key, cacheHit: true, attempts: 0,
-          latencyMs: this.now() - start, inputTokens: 0, outputTokens: 0, costUsd: 0, finishReason: shared.finishReason ?? null,
-        });
+        const callId = this.record(hitRow(this.callBase(client, role, 'generate', key, start), shared.finishReason ?? null));
         return { ...shared, callId, cacheHit: true, requestHash: key };
       }
     }
@@ -409,18 +399,7 @@ export class Gateway {
     const cacheHit = missing.size === 0;
     if (cacheHit) {
       this.counters.hits++;
-      callId = this.record({
-        role,
-        model: client.id,
-        kind: 'embed',
-        requestHash,
-        cacheHit: true,
-        attempts: 0,
-        latencyMs: this.now() - start,
-        inputTokens: 0,
-        outputTokens: 0,
-        costUsd: 0,
-      });
+      callId = this.record(hitRow(this.callBase(client, role, 'embed', requestHash, start)));
     } else {
       if (cache) {
         const { adapter, endpoint, model } = client;
