@@ -7,7 +7,7 @@ import { openStore } from '../../src/store/index.js';
 import { startFaultServer } from '../helpers/fault-server.js';
 import type { SeenRequest } from '../helpers/openai-server.js';
 import { tempDir } from '../helpers/tmp.js';
-import { backendCallsByHash, runCli, smallConfig, snapshot, spawnCli, waitFor, writeConfig, writeDataset } from './fixture.js';
+import { backendCallsByHash, type CliRun, runCli, smallConfig, snapshot, spawnCli, waitFor, writeConfig, writeDataset } from './fixture.js';
 
 /**
  * Crashes and interrupts of the real CLI process. A reference run, uninterrupted and in-process against the same
@@ -63,80 +63,91 @@ function assertSameAsReference(out: string, ref: string): void {
   assert.deepEqual([...calls.keys()].sort(), [...refCalls.keys()].sort(), 'the same set of requests as the uninterrupted run');
 }
 
-test('SIGKILL mid-debate and again mid-training, then a restart, gives the database an uninterrupted run gives', async () => {
+/** A run of the shared config into a fresh database, after the reference run it must reproduce. */
+interface CrashableRun {
+  out: string;
+  ref: string;
+  /** `w2s run` arguments for out, with its own cache. */
+  args: string[];
+  /** Requests the server has received since the reference run. */
+  sent: () => number;
+  /** Sets the server's delay before each answer (0: answers at once). */
+  slow: (ms: number) => void;
+}
+
+/** Sets up a server, a config and its reference run, then runs body with the server slowed by delayMs. */
+async function withCrashableRun(name: string, delayMs: number, body: (r: CrashableRun) => Promise<void>): Promise<void> {
   const dir = tempDir();
   let delay = 0;
   const server = await startFaultServer({ reply, delayMs: () => delay });
   try {
     const { configFile } = setup(dir, server.url);
     const ref = await reference(dir, configFile);
-    const out = join(dir, 'crashed.sqlite');
+    const out = join(dir, name);
     const args = ['run', configFile, '--out', out, '--cache', join(dir, 'cache.sqlite')];
     const before = posts(server);
-    delay = 40;
-
-    // 1. Killed while debating: some turns stored, calls in flight lost with the process.
-    const first = spawnCli(args);
-    await waitFor(() => posts(server) - before >= 10, 30_000, 'debate calls');
-    first.child.kill('SIGKILL');
-    assert.equal(await first.exited, 'SIGKILL');
-    assert.ok(!stagesDone(out).includes('debates'), 'the kill landed inside the debates stage');
-
-    // 2. Killed while training.
-    const second = spawnCli(args);
-    await waitFor(() => /▶ train_weak_ensemble/.test(second.stderr()), 30_000, 'the training stage');
-    second.child.kill('SIGKILL');
-    assert.equal(await second.exited, 'SIGKILL');
-    const stages = stagesDone(out);
-    assert.ok(stages.includes('debates') && !stages.includes('train_strong'), `the kill landed inside training (done: ${stages.join(', ')})`);
-
-    // 3. Restart to the end.
-    delay = 0;
-    const last = await runCli(args);
-    assert.equal(last.code, 0, last.stderr);
-    assertSameAsReference(out, ref);
+    delay = delayMs;
+    await body({ out, ref, args, sent: () => posts(server) - before, slow: (ms) => (delay = ms) });
   } finally {
     await server.close();
   }
+}
+
+/** Starts `w2s <args>`, waits until ready() holds, then sends signal; returns the process to check how it ended. */
+async function signalWhen(args: string[], ready: (run: CliRun) => boolean, what: string, signal: NodeJS.Signals): Promise<CliRun> {
+  const run = spawnCli(args);
+  await waitFor(() => ready(run), 30_000, what);
+  run.child.kill(signal);
+  return run;
+}
+
+/** Runs to the end at full speed and checks the database against the reference run. */
+async function restartToEnd(r: CrashableRun): Promise<void> {
+  r.slow(0);
+  const last = await runCli(r.args);
+  assert.equal(last.code, 0, last.stderr);
+  assertSameAsReference(r.out, r.ref);
+}
+
+test('SIGKILL mid-debate and again mid-training, then a restart, gives the database an uninterrupted run gives', async () => {
+  await withCrashableRun('crashed.sqlite', 40, async (r) => {
+    // 1. Killed while debating: some turns stored, calls in flight lost with the process.
+    const first = await signalWhen(r.args, () => r.sent() >= 10, 'debate calls', 'SIGKILL');
+    assert.equal(await first.exited, 'SIGKILL');
+    assert.ok(!stagesDone(r.out).includes('debates'), 'the kill landed inside the debates stage');
+
+    // 2. Killed while training.
+    const second = await signalWhen(r.args, (run) => /▶ train_weak_ensemble/.test(run.stderr()), 'the training stage', 'SIGKILL');
+    assert.equal(await second.exited, 'SIGKILL');
+    const stages = stagesDone(r.out);
+    assert.ok(stages.includes('debates') && !stages.includes('train_strong'), `the kill landed inside training (done: ${stages.join(', ')})`);
+
+    // 3. Restart to the end.
+    await restartToEnd(r);
+  });
 });
 
 test('the first SIGINT lets calls in flight finish, marks the run interrupted, exits 130; the next run resumes', async () => {
-  const dir = tempDir();
-  let delay = 0;
-  const server = await startFaultServer({ reply, delayMs: () => delay });
-  try {
-    const { configFile } = setup(dir, server.url);
-    const ref = await reference(dir, configFile);
-    const out = join(dir, 'interrupted.sqlite');
-    const args = ['run', configFile, '--out', out, '--cache', join(dir, 'cache.sqlite')];
-    const before = posts(server);
-    delay = 300;
-
-    const run = spawnCli(args);
-    await waitFor(() => posts(server) - before >= 4, 30_000, 'debate calls');
-    run.child.kill('SIGINT');
+  await withCrashableRun('interrupted.sqlite', 300, async (r) => {
+    const run = await signalWhen(r.args, () => r.sent() >= 4, 'debate calls', 'SIGINT');
     assert.equal(await run.exited, 130, run.stderr());
     assert.match(run.stderr(), /interrupted/);
-    const sent = posts(server) - before;
-    delay = 0;
+    const sent = r.sent();
+    r.slow(0);
 
-    const store = openStore(out, { readonly: true });
+    const store = openStore(r.out, { readonly: true });
     try {
-      const r = store.runs.listRuns()[0]!;
-      assert.equal(r.status, 'interrupted');
+      const row = store.runs.listRuns()[0]!;
+      assert.equal(row.status, 'interrupted');
       // Every request the server received was answered and recorded: nothing in flight was cut off.
       const rows = store.db.prepare('SELECT COUNT(*) AS n FROM calls WHERE cache_hit = 0 AND error IS NULL').get() as { n: number };
       assert.equal(rows.n, sent, 'each call in flight finished and reached the ledger');
       const turns = store.db.prepare('SELECT COUNT(*) AS n FROM turns').get() as { n: number };
-      assert.ok(turns.n > 0 && turns.n < snapshot(ref).counts.turns!, 'stopped part-way through the debates');
+      assert.ok(turns.n > 0 && turns.n < snapshot(r.ref).counts.turns!, 'stopped part-way through the debates');
     } finally {
       store.close();
     }
 
-    const again = await runCli(args);
-    assert.equal(again.code, 0, again.stderr);
-    assertSameAsReference(out, ref);
-  } finally {
-    await server.close();
-  }
+    await restartToEnd(r);
+  });
 });
