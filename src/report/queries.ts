@@ -1,4 +1,5 @@
 import { openDb, type DB } from '../store/db.js';
+import type { MetricRow } from '../store/metrics.js';
 import { UserError } from '../errors.js';
 
 /**
@@ -6,15 +7,8 @@ import { UserError } from '../errors.js';
  * nothing here writes, and the database is opened read-only, so a run can keep writing while we read (WAL).
  */
 
-export interface MetricValue {
-  subject: string;
-  name: string;
-  value: number | null;
-  lo: number | null;
-  hi: number | null;
-  n: number | null;
-  note: string | null;
-}
+/** A stored metric as read back: every column present (null where unset); the run is implied by the query. */
+export type MetricValue = Required<Omit<MetricRow, 'runId'>>;
 
 export interface RunInfo {
   id: string;
