@@ -140,6 +140,16 @@ function missRow(base: CallBase, o: { attempts: number; usage: Usage; costUsd: n
  * Every model call goes through here, so the cache, the per-endpoint concurrency limit, retries and the ledger are
  * the same for all adapters. Holds the limiters and counters; models share them per endpoint.
  */
+/**
+ * An upper bound on a generate call's usage, for the cost budget: a token is at least one UTF-8 byte of the prompt,
+ * plus a margin per message for the chat template; the reply is at most maxTokens.
+ */
+function generateBound(req: GenerateRequest): Usage {
+  let inputTokens = 0;
+  for (const m of req.messages) inputTokens += Buffer.byteLength(m.content) + 16;
+  return { inputTokens, outputTokens: req.maxTokens };
+}
+
 export class Gateway {
   private readonly cache: CacheStore | null;
   private readonly ledger: Ledger | null;
@@ -150,6 +160,8 @@ export class Gateway {
   private readonly now: () => number;
   private readonly limiters = new Map<string, LimitFunction>();
   private readonly endpointConcurrency = new Map<string, number>();
+  /** Worst-case cost of the calls in flight (for budget.maxCostUsd). */
+  private reservedUsd = 0;
   /** Generate calls on their way to the backend, by cache key. */
   private readonly inflight = new Map<string, Promise<GenerateResult>>();
   private readonly counters: Omit<GatewayStats, 'queued'> = {
@@ -219,16 +231,21 @@ export class Gateway {
     return this.noCache ? null : this.cache;
   }
 
-  private checkBudget(): void {
+  /**
+   * Refuses a call that could take the run past its budget. For cost, every call in flight holds a reservation of
+   * its worst case (see usageBound), so calls running at once can never overrun the limit together.
+   */
+  private checkBudget(worstCaseUsd: number): void {
     const b = this.options.budget;
     if (!b) return;
     const c = this.counters;
     if (b.maxCalls !== undefined && c.backendCalls >= b.maxCalls) {
       throw new BudgetExceededError(`The budget of ${b.maxCalls} model calls is spent; raise budget.maxCalls to continue (cached calls stay free).`, 'maxCalls');
     }
-    if (b.maxCostUsd !== undefined && c.costUsd >= b.maxCostUsd) {
+    if (b.maxCostUsd !== undefined && c.costUsd + this.reservedUsd + worstCaseUsd > b.maxCostUsd) {
       throw new BudgetExceededError(
-        `The budget of $${b.maxCostUsd} is spent ($${c.costUsd.toFixed(4)} so far); raise budget.maxCostUsd to continue (cached calls stay free).`,
+        `The budget of $${b.maxCostUsd} is spent: $${c.costUsd.toFixed(4)} so far, $${this.reservedUsd.toFixed(4)} reserved by calls in flight, ` +
+          `and the next call could cost up to $${worstCaseUsd.toFixed(4)}; raise budget.maxCostUsd to continue (cached calls stay free).`,
         'maxCostUsd',
       );
     }
@@ -259,16 +276,19 @@ export class Gateway {
     role: string,
     kind: CallKind,
     requestHash: string,
+    bound: Usage,
     signal: AbortSignal | undefined,
     fn: (signal: AbortSignal) => Promise<T>,
     summarise: (value: T) => { usage: Usage; finishReason: string | null },
   ): Promise<{ value: T; callId: number | null; costUsd: number }> {
     const c = this.counters;
-    this.checkBudget();
+    const worstCaseUsd = this.cost(client, bound);
+    this.checkBudget(worstCaseUsd);
     return this.limiter(client)(async () => {
       signal?.throwIfAborted();
       // Re-checked in the slot: calls queued behind the one that spent the budget must not start.
-      this.checkBudget();
+      this.checkBudget(worstCaseUsd);
+      this.reservedUsd += worstCaseUsd;
       c.backendCalls++;
       c.inFlight++;
       let attempts = 0;
@@ -311,6 +331,7 @@ export class Gateway {
         throw e;
       } finally {
         c.inFlight--;
+        this.reservedUsd -= worstCaseUsd;
       }
     });
   }
@@ -356,6 +377,7 @@ export class Gateway {
       role,
       'generate',
       key,
+      generateBound(req),
       opts.signal,
       (signal) => client.generate(req, signal),
       (r) => ({ usage: r.usage ?? ZERO_USAGE, finishReason: r.finishReason ?? null }),
@@ -412,6 +434,7 @@ export class Gateway {
         role,
         'embed',
         requestHash,
+        { inputTokens: missTexts.reduce((n, t) => n + Buffer.byteLength(t) + 2, 0), outputTokens: 0 },
         opts.signal,
         async (signal) => {
           const r = await embedFn(missTexts, signal);

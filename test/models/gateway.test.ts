@@ -267,13 +267,24 @@ test('the budget stops calls before they start; cache hits stay free', async () 
   assert.equal(client2.calls.length, 3);
   assert.equal(results.filter((r) => r.status === 'rejected' && r.reason instanceof BudgetExceededError).length, 3);
 
-  // Cost: priced by client id (or model name); a call after the spend reaches the limit is refused.
-  const { gw: gw3 } = gateway(s, { prices: { m: { inputPerMTok: 1_000, outputPerMTok: 2_500 } }, budget: { maxCostUsd: 0.015 } });
+  // Cost: priced by client id (or model name). A call starts only if the spend so far, the worst case of the calls in
+  // flight and its own worst case (prompt bytes + 16 per message as input tokens, maxTokens as output) fit the budget.
+  const prices = { m: { inputPerMTok: 1_000, outputPerMTok: 2_500 } };
+  const { gw: gw3 } = gateway(s, { prices, budget: { maxCostUsd: 0.1 } });
   const m3 = gw3.model(client, 'debater');
   const r1 = await m3.generate(ask('priced 1'));
   assert.equal(s.calls.getCall(r1.callId!)?.costUsd, 0.02);
-  await assert.rejects(m3.generate(ask('priced 2')), (e: unknown) => e instanceof BudgetExceededError && e.limit === 'maxCostUsd');
-  assert.equal(gw3.stats().costUsd, 0.02);
+  await m3.generate(ask('priced 2'));
+  // Spent 0.04; the next call's worst case ((8 + 16) input tokens, 16 output) is 0.064: 0.104 > 0.1.
+  await assert.rejects(m3.generate(ask('priced 3')), (e: unknown) => e instanceof BudgetExceededError && e.limit === 'maxCostUsd');
+  assert.equal(gw3.stats().costUsd, 0.04);
+  // Calls started together reserve their worst case, so they cannot overrun the budget between them.
+  const { gw: gw4 } = gateway(null, { prices, budget: { maxCostUsd: 0.13 }, concurrency: 4 });
+  const client4 = fake();
+  const together = await Promise.allSettled([0, 1, 2, 3].map((i) => gw4.model(client4, 'r').generate(ask(`t${i}`))));
+  assert.equal(client4.calls.length, 2, 'two worst cases (2 × 0.058) fit 0.13, a third does not');
+  assert.equal(together.filter((r) => r.status === 'rejected').length, 2);
+  assert.ok(gw4.stats().costUsd <= 0.13);
   s.close();
 });
 
