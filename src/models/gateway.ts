@@ -280,6 +280,8 @@ export class Gateway {
     signal: AbortSignal | undefined,
     fn: (signal: AbortSignal) => Promise<T>,
     summarise: (value: T) => { usage: Usage; finishReason: string | null },
+    /** Caches the answer. Runs right before the ledger row, with no await between, so a crash can't land between them. */
+    keep: (value: T) => void,
   ): Promise<{ value: T; callId: number | null; costUsd: number }> {
     const c = this.counters;
     const worstCaseUsd = this.cost(client, bound);
@@ -316,6 +318,7 @@ export class Gateway {
         c.inputTokens += usage.inputTokens;
         c.outputTokens += usage.outputTokens;
         c.costUsd += costUsd;
+        keep(value);
         const callId = this.record(missRow(this.callBase(client, role, kind, requestHash, start), { attempts, usage, costUsd, finishReason }));
         return { value, callId, costUsd };
       } catch (e) {
@@ -381,6 +384,7 @@ export class Gateway {
       opts.signal,
       (signal) => client.generate(req, signal),
       (r) => ({ usage: r.usage ?? ZERO_USAGE, finishReason: r.finishReason ?? null }),
+      (r) => cache?.putCached(key, 'generate', client.id, r),
     );
     if (cache) {
       const shared = call.then((r) => r.value);
@@ -389,7 +393,6 @@ export class Gateway {
     }
     try {
       const { value, callId } = await call;
-      cache?.putCached(key, 'generate', client.id, value);
       return { ...value, callId, cacheHit: false, requestHash: key };
     } finally {
       if (cache) this.inflight.delete(key);
@@ -444,13 +447,11 @@ export class Gateway {
           return r;
         },
         (r) => ({ usage: r.usage ?? ZERO_USAGE, finishReason: null }),
+        (r) => r.vectors.forEach((v, i) => cache?.putCached(missKeys[i]!, 'embed', client.id, v)),
       );
       usage = res.value.usage ?? ZERO_USAGE;
       callId = res.callId;
-      res.value.vectors.forEach((v, i) => {
-        found.set(missKeys[i]!, v);
-        cache?.putCached(missKeys[i]!, 'embed', client.id, v);
-      });
+      res.value.vectors.forEach((v, i) => found.set(missKeys[i]!, v));
     }
     return { vectors: keys.map((k) => found.get(k)!), usage, callId, cacheHit, requestHash };
   }
