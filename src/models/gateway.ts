@@ -262,6 +262,23 @@ export class Gateway {
     return { role, model: client.id, kind, requestHash, latencyMs: this.now() - start };
   }
 
+  /**
+   * True when this run paid for a cached answer but its ledger lacks the call: the process died between caching the
+   * answer and writing its ledger row (they live in different files, so no transaction spans both).
+   */
+  private unrecordedPayment(paidByRun: string | null, key: string): boolean {
+    return this.ledger !== null && paidByRun !== null && paidByRun === this.runId && !this.ledger.hasPaidCall(this.runId, key);
+  }
+
+  /** Puts the lost ledger row back, from the usage stored with the answer (attempts and latency are unknown: 1 and 0). */
+  private recordRecovered(client: ModelClient, role: string, key: string, start: number, hit: GenerateResult): number | null {
+    const usage = hit.usage ?? ZERO_USAGE;
+    const costUsd = this.cost(client, usage);
+    this.counters.costUsd += costUsd;
+    this.log.warn(`recorded a call paid before a crash but missing from the ledger`, { model: client.id, request: key.slice(0, 16) });
+    return this.record(missRow({ ...this.callBase(client, role, 'generate', key, start), latencyMs: 0 }, { attempts: 1, usage, costUsd, finishReason: hit.finishReason ?? null }));
+  }
+
   private record(row: LedgerRow): number | null {
     if (!this.ledger) return null;
     return this.ledger.insertCall({ ...row, runId: this.runId, error: row.error == null ? null : redact(row.error) });
@@ -358,10 +375,13 @@ export class Gateway {
     this.counters.calls++;
     const start = this.now();
     if (cache) {
-      const hit = cache.getCached(key) as GenerateResult | undefined;
-      if (hit !== undefined) {
+      const entry = cache.getCachedEntry(key);
+      if (entry !== undefined) {
+        const hit = entry.response as GenerateResult;
         this.counters.hits++;
-        const callId = this.record(hitRow(this.callBase(client, role, 'generate', key, start), hit.finishReason ?? null));
+        const callId = this.unrecordedPayment(entry.paidByRun, key)
+          ? this.recordRecovered(client, role, key, start, hit)
+          : this.record(hitRow(this.callBase(client, role, 'generate', key, start), hit.finishReason ?? null));
         return { ...hit, callId, cacheHit: true, requestHash: key };
       }
       this.log.debug(`cache miss ${key.slice(0, 16)}`, { role, ...describeKey(parts) });
@@ -384,7 +404,7 @@ export class Gateway {
       opts.signal,
       (signal) => client.generate(req, signal),
       (r) => ({ usage: r.usage ?? ZERO_USAGE, finishReason: r.finishReason ?? null }),
-      (r) => cache?.putCached(key, 'generate', client.id, r),
+      (r) => cache?.putCached(key, 'generate', client.id, r, this.runId),
     );
     if (cache) {
       const shared = call.then((r) => r.value);

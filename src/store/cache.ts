@@ -5,8 +5,10 @@ import type { CallKind } from './calls.js';
 export interface CacheStore {
   /** The stored response, or undefined on a miss. A hit is counted. */
   getCached(key: string): unknown;
-  /** Stores a response; an existing entry for the key is kept (first write wins). */
-  putCached(key: string, kind: CallKind, model: string, response: unknown): void;
+  /** Stores a response; an existing entry for the key is kept (first write wins). paidByRun: the run that paid for it. */
+  putCached(key: string, kind: CallKind, model: string, response: unknown, paidByRun?: string | null): void;
+  /** Like getCached, with the run that paid for the entry (null when unknown). */
+  getCachedEntry(key: string): { response: unknown; paidByRun: string | null } | undefined;
 }
 
 export interface CacheModelStats {
@@ -38,10 +40,10 @@ const SIZE = 'length(key) + length(CAST(response_json AS BLOB))';
 
 export function cacheTable(db: DB): CacheTable {
   // One statement both counts the hit and returns the response; a read-only DB can only look.
-  const hit = db.readonly ? null : db.prepare('UPDATE cache SET hits = hits + 1 WHERE key = ? RETURNING response_json');
-  const look = db.prepare('SELECT response_json FROM cache WHERE key = ?');
+  const hit = db.readonly ? null : db.prepare('UPDATE cache SET hits = hits + 1 WHERE key = ? RETURNING response_json, paid_by_run');
+  const look = db.prepare('SELECT response_json, paid_by_run FROM cache WHERE key = ?');
   const put = db.prepare(
-    `INSERT INTO cache (key, kind, model, response_json, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING`,
+    `INSERT INTO cache (key, kind, model, response_json, created_at, paid_by_run) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING`,
   );
   const totals = db.prepare(
     `SELECT COUNT(*) AS entries, COALESCE(SUM(${SIZE}), 0) AS bytes, COALESCE(SUM(hits), 0) AS hits FROM cache`,
@@ -55,11 +57,14 @@ export function cacheTable(db: DB): CacheTable {
 
   return {
     getCached(key) {
-      const row = (hit ?? look).get(key) as { response_json: string } | undefined;
-      return row === undefined ? undefined : JSON.parse(row.response_json);
+      return this.getCachedEntry(key)?.response;
     },
-    putCached(key, kind, model, response) {
-      put.run(key, kind, model, JSON.stringify(response), new Date().toISOString());
+    getCachedEntry(key) {
+      const row = (hit ?? look).get(key) as { response_json: string; paid_by_run: string | null } | undefined;
+      return row === undefined ? undefined : { response: JSON.parse(row.response_json), paidByRun: row.paid_by_run };
+    },
+    putCached(key, kind, model, response, paidByRun = null) {
+      put.run(key, kind, model, JSON.stringify(response), new Date().toISOString(), paidByRun);
     },
     cacheStats() {
       const t = totals.get() as Omit<CacheStats, 'byModel'>;

@@ -29,6 +29,8 @@ export interface CallRow extends Required<CallRecord> {
 /** What the gateway needs to record calls; implemented by the calls table. */
 export interface Ledger {
   insertCall(row: CallRecord): number;
+  /** Whether the run's ledger already holds a successful backend call (not a cache hit) for this request. */
+  hasPaidCall(runId: string | null, requestHash: string): boolean;
 }
 
 export interface LedgerTotals {
@@ -111,6 +113,7 @@ export function callsTable(db: DB): CallsTable {
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
   const byId = db.prepare('SELECT * FROM calls WHERE id = ?');
+  const paid = db.prepare('SELECT 1 FROM calls WHERE request_hash = ? AND run_id IS ? AND cache_hit = 0 AND error IS NULL LIMIT 1');
   const list = db.prepare(
     'SELECT * FROM calls WHERE run_id = @runId AND (@role IS NULL OR role = @role) ORDER BY id LIMIT @limit',
   );
@@ -139,6 +142,9 @@ export function callsTable(db: DB): CallsTable {
         new Date().toISOString(),
       );
       return Number(info.lastInsertRowid);
+    },
+    hasPaidCall(runId, requestHash) {
+      return paid.get(requestHash, runId) !== undefined;
     },
     getCall(id) {
       const r = byId.get(id) as RawCall | undefined;

@@ -72,7 +72,10 @@ CREATE TABLE cache (
   model TEXT NOT NULL,
   response_json TEXT NOT NULL,
   created_at TEXT NOT NULL,
-  hits INTEGER NOT NULL DEFAULT 0
+  hits INTEGER NOT NULL DEFAULT 0,
+  -- The run whose backend call produced the entry, so a run restarted after a crash can put a paid call that never
+  -- reached its ledger back into it.
+  paid_by_run TEXT
 );
 
 CREATE TABLE debates (

@@ -385,3 +385,29 @@ test('identical requests in flight at once reach the backend once', async () => 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a call this run paid for but never wrote to its ledger (a crash between the two writes) is put back on restart', async () => {
+  const s = fresh();
+  const prices = { m: { inputPerMTok: 1_000, outputPerMTok: 2_500 } };
+  // First process: the call is made, cached, and recorded.
+  const client = fake();
+  const first = await gateway(s, { prices }).gw.model(client, 'debater').generate(ask('paid once'));
+  const row = s.calls.getCall(first.callId!)!;
+  // Simulate the crash window: the answer reached the cache, the ledger row did not.
+  s.db.prepare('DELETE FROM calls WHERE id = ?').run(row.id);
+  const { gw } = gateway(s, { prices });
+  const again = await gw.model(client, 'debater').generate(ask('paid once'));
+  assert.equal(client.calls.length, 1, 'served from the cache, not paid twice');
+  const recovered = s.calls.getCall(again.callId!)!;
+  assert.equal(recovered.cacheHit, false, 'the ledger shows the call as paid');
+  assert.equal(recovered.costUsd, row.costUsd);
+  assert.equal(recovered.inputTokens, row.inputTokens);
+  // A later hit in the same run, or a hit by another run, is an ordinary free hit.
+  const third = await gw.model(client, 'debater').generate(ask('paid once'));
+  assert.equal(s.calls.getCall(third.callId!)!.cacheHit, true);
+  s.runs.createRun({ id: 'other', config: {}, configHash: 'h2' });
+  const other = await gateway(s, { prices, runId: 'other' }).gw.model(client, 'debater').generate(ask('paid once'));
+  assert.equal(s.calls.getCall(other.callId!)!.cacheHit, true);
+  assert.equal(s.calls.getCall(other.callId!)!.costUsd, 0);
+  s.close();
+});
