@@ -27,6 +27,11 @@ export interface GatewayOptions {
   ledger?: Ledger | null;
   /** The run ledger rows belong to. */
   runId?: string | null;
+  /**
+   * Who pays for calls, as recorded with each cache entry: unique to this run in this ledger (a run id alone is not:
+   * the same config in another database has the same id). Default: runId.
+   */
+  payer?: string | null;
   /** Neither read nor write the cache. */
   noCache?: boolean;
   /** Calls in flight per endpoint (default 4). */
@@ -154,6 +159,7 @@ export class Gateway {
   private readonly cache: CacheStore | null;
   private readonly ledger: Ledger | null;
   private readonly runId: string | null;
+  private readonly payer: string | null;
   private readonly noCache: boolean;
   private readonly retry: RetryOptions;
   private readonly log: Logger;
@@ -182,6 +188,7 @@ export class Gateway {
     this.cache = options.cache ?? null;
     this.ledger = options.ledger ?? null;
     this.runId = options.runId ?? null;
+    this.payer = options.payer ?? this.runId;
     this.noCache = options.noCache ?? false;
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
     if (!Number.isInteger(this.retry.maxAttempts) || this.retry.maxAttempts < 1) {
@@ -267,7 +274,7 @@ export class Gateway {
    * answer and writing its ledger row (they live in different files, so no transaction spans both).
    */
   private unrecordedPayment(paidByRun: string | null, key: string): boolean {
-    return this.ledger !== null && paidByRun !== null && paidByRun === this.runId && !this.ledger.hasPaidCall(this.runId, key);
+    return this.ledger !== null && paidByRun !== null && paidByRun === this.payer && !this.ledger.hasPaidCall(this.runId, key);
   }
 
   /** Puts the lost ledger row back, from the usage stored with the answer (attempts and latency are unknown: 1 and 0). */
@@ -404,7 +411,7 @@ export class Gateway {
       opts.signal,
       (signal) => client.generate(req, signal),
       (r) => ({ usage: r.usage ?? ZERO_USAGE, finishReason: r.finishReason ?? null }),
-      (r) => cache?.putCached(key, 'generate', client.id, r, this.runId),
+      (r) => cache?.putCached(key, 'generate', client.id, r, this.payer),
     );
     if (cache) {
       const shared = call.then((r) => r.value);

@@ -64,13 +64,15 @@ export async function runExperiment(options: RunOptions): Promise<RunOutcome> {
   let models: ModelPool | undefined;
   try {
     const existing = store.runs.getRun(runId);
-    if (!existing) store.runs.createRun({ id: runId, name: config.name, config, configHash: hash, dataset: config.dataset.name });
-    else store.runs.setRunStatus(runId, 'running');
+    const run = existing ?? store.runs.createRun({ id: runId, name: config.name, config, configHash: hash, dataset: config.dataset.name });
+    if (existing) store.runs.setRunStatus(runId, 'running');
     cacheStore = options.noCache ? undefined : cacheFile === out ? store : openStore(cacheFile);
     const gateway = new Gateway({
       cache: cacheStore?.cache ?? null,
       ledger: store.calls,
       runId,
+      // The same config in another database is another run instance, with its own ledger.
+      payer: `${runId}@${run.createdAt}`,
       noCache: options.noCache,
       concurrency: config.gateway.concurrency,
       retry: { maxAttempts: config.gateway.maxAttempts, timeoutMs: config.gateway.timeoutMs },
