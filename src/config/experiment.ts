@@ -53,7 +53,6 @@ const FeaturesSchema = z.discriminatedUnion('kind', [
     })
     .strict(),
 ]);
-export type FeaturesConfig = z.infer<typeof FeaturesSchema>;
 
 const ProbeSchema = z
   .object({
@@ -81,9 +80,9 @@ const HfTrainerSchema = z
 const TrainerSchema = z
   .object({
     backend: z.enum(['probe', 'hf']).default('probe'),
-    features: FeaturesSchema.default({ kind: 'hashed', dim: 4096, ngrams: [1, 2] }),
+    features: FeaturesSchema.prefault({ kind: 'hashed' }),
     loss: LossSchema.default('xent'),
-    probe: ProbeSchema.default(ProbeSchema.parse({})),
+    probe: ProbeSchema.prefault({}),
     hf: HfTrainerSchema.optional(),
   })
   .strict()
@@ -107,7 +106,7 @@ export const ExperimentSchema = z
         name: z.enum(['sciq', 'boolq', 'cosmos_qa', 'anthropic_hh', 'jsonl']),
         dataDir: z.string().optional().describe('Folder holding the dataset files; default ../shared/datasets or W2S_DATA_DIR.'),
         path: z.string().optional().describe('For name "jsonl": the file.'),
-        sizes: SizesSchema.default(SizesSchema.parse({})),
+        sizes: SizesSchema.prefault({}),
         skipInvalid: z.boolean().default(false),
       })
       .strict()
@@ -124,9 +123,7 @@ export const ExperimentSchema = z
         promptsDir: z.string().default('prompts'),
       })
       .strict()
-      .default({
-        protocol: 'debate', turns: 3, samples: 4, maxTokens: 200, wordLimit: 150, temperature: 0.7, promptsDir: 'prompts',
-      }),
+      .prefault({}),
     weak: TrainerSchema.and(
       z.object({
         ensemble: z
@@ -135,7 +132,7 @@ export const ExperimentSchema = z
             size: z.number().int().min(1).max(16).default(4),
           })
           .strict()
-          .default({ kind: 'debate', size: 4 }),
+          .prefault({}),
       }),
     ),
     strong: TrainerSchema,
@@ -163,7 +160,7 @@ export const ExperimentSchema = z
           .describe('USD per million tokens, keyed by model spec. Local models cost 0.'),
       })
       .strict()
-      .default({ concurrency: 4, maxAttempts: 6, timeoutMs: 120_000, prices: {} }),
+      .prefault({}),
     limits: z
       .object({
         maxCalls: z.number().int().positive().optional(),
@@ -177,7 +174,7 @@ export const ExperimentSchema = z
         level: z.number().gt(0).lt(1).default(0.95),
       })
       .strict()
-      .default({ bootstrap: 1000, level: 0.95 }),
+      .prefault({}),
   })
   .strict()
   .superRefine((c, ctx) => {
