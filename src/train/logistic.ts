@@ -147,13 +147,32 @@ function resolveOptions(opts: LogisticOptions): Resolved {
     signal: opts.signal,
     onProgress: opts.onProgress,
   };
-  if (o.optimizer !== 'adam' && o.optimizer !== 'lbfgs') {
-    throw new UserError(`The probe optimizer must be "adam" or "lbfgs", got "${String(o.optimizer)}".`);
-  }
   if (!LOSS_NAMES.includes(o.loss)) {
     throw new UserError(`The training loss must be one of ${LOSS_NAMES.join(', ')}, got "${String(o.loss)}".`);
   }
   if (!Number.isInteger(o.seed)) throw new UserError(`The training seed must be an integer, got ${o.seed}.`);
+  checkHyperparams(o);
+  if (o.layout !== 'auto' && o.layout !== 'dense' && o.layout !== 'sparse') {
+    throw new UserError(`The probe layout must be "auto", "dense" or "sparse", got "${String(o.layout)}".`);
+  }
+  return o;
+}
+
+/** The optimiser and head settings of a fit, as resolveOptions fills them in. */
+export type LogisticHyperparams = Omit<Resolved, 'loss' | 'seed' | 'layout' | 'lossParams' | 'signal' | 'onProgress'>;
+
+/** Throws a UserError naming the first bad hyperparameter. Exported so the probe can refuse a typo before featurizing. */
+export function checkHyperparams(o: LogisticHyperparams): void {
+  if (o.optimizer !== 'adam' && o.optimizer !== 'lbfgs') {
+    throw new UserError(`The probe optimizer must be "adam" or "lbfgs", got "${String(o.optimizer)}".`);
+  }
+  if (o.schedule !== 'cosine' && o.schedule !== 'constant') {
+    throw new UserError(`The probe schedule must be "cosine" or "constant", got "${String(o.schedule)}".`);
+  }
+  if (typeof o.bias !== 'boolean') throw new UserError(`The probe bias must be true or false, got ${String(o.bias)}.`);
+  if (typeof o.standardize !== 'boolean') {
+    throw new UserError(`The probe standardize must be true or false, got ${String(o.standardize)}.`);
+  }
   positiveInt('epochs', o.epochs);
   positiveInt('batchSize', o.batchSize);
   positiveInt('lbfgsIterations', o.lbfgsIterations);
@@ -162,13 +181,6 @@ function resolveOptions(opts: LogisticOptions): Resolved {
   if (!(o.lbfgsTolerance >= 0 && Number.isFinite(o.lbfgsTolerance))) {
     throw new UserError(`The probe lbfgsTolerance must be a number >= 0, got ${o.lbfgsTolerance}.`);
   }
-  if (o.layout !== 'auto' && o.layout !== 'dense' && o.layout !== 'sparse') {
-    throw new UserError(`The probe layout must be "auto", "dense" or "sparse", got "${String(o.layout)}".`);
-  }
-  if (o.schedule !== 'cosine' && o.schedule !== 'constant') {
-    throw new UserError(`The probe schedule must be "cosine" or "constant", got "${String(o.schedule)}".`);
-  }
-  return o;
 }
 
 function positiveInt(name: string, v: number): void {

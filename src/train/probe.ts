@@ -5,6 +5,7 @@
 import { UserError } from '../errors.js';
 import { applyLengthRule, DEFAULT_LENGTH_RULE, LENGTH_RULES, type LengthRule } from './featurizers.js';
 import {
+  checkHyperparams,
   headFromJSON,
   headToJSON,
   predictProba,
@@ -266,26 +267,10 @@ function resolveHyperparams(base: ProbeHyperparams, over: Record<string, unknown
     const v = hp[k];
     if (typeof v !== 'number' || !ok(v)) throw new UserError(`The probe ${k} must be ${what}, got ${JSON.stringify(v)}.`);
   };
-  const isPosInt = (v: number): boolean => Number.isInteger(v) && v > 0;
-  if (hp.optimizer !== 'adam' && hp.optimizer !== 'lbfgs') {
-    throw new UserError(`The probe optimizer must be "adam" or "lbfgs", got ${JSON.stringify(hp.optimizer)}.`);
-  }
-  if (hp.schedule !== 'cosine' && hp.schedule !== 'constant') {
-    throw new UserError(`The probe schedule must be "cosine" or "constant", got ${JSON.stringify(hp.schedule)}.`);
-  }
+  checkHyperparams(hp);
   if (!LENGTH_RULES.includes(hp.lengthRule)) {
     throw new UserError(`The probe lengthRule must be one of ${LENGTH_RULES.join(', ')}, got ${JSON.stringify(hp.lengthRule)}.`);
   }
-  if (typeof hp.bias !== 'boolean') throw new UserError(`The probe bias must be true or false, got ${JSON.stringify(hp.bias)}.`);
-  if (typeof hp.standardize !== 'boolean') {
-    throw new UserError(`The probe standardize must be true or false, got ${JSON.stringify(hp.standardize)}.`);
-  }
-  num('epochs', isPosInt, 'a positive integer');
-  num('batchSize', isPosInt, 'a positive integer');
-  num('lbfgsIterations', isPosInt, 'a positive integer');
-  num('lbfgsTolerance', (v) => v > 0 && Number.isFinite(v), 'a positive number');
-  num('lr', (v) => v > 0 && Number.isFinite(v), 'a positive number');
-  num('l2', (v) => v >= 0 && Number.isFinite(v), 'a number >= 0');
   num('auxCoef', (v) => v >= 0 && v <= 1, 'a number in [0, 1]');
   num('warmupFrac', (v) => v >= 0 && v <= 1, 'a number in [0, 1]');
   num('alpha', (v) => v >= 0 && Number.isFinite(v), 'a number >= 0');
