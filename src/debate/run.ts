@@ -1,3 +1,4 @@
+import { hashValue } from '../hash.js';
 import type { GenerateRequest, GenerateResult } from '../models/types.js';
 import { deriveSeed } from '../rng.js';
 import type { DebatePlan } from './protocols.js';
@@ -75,16 +76,12 @@ export async function runDebate(input: DebateInput): Promise<Turn[]> {
       text: limited.text,
       wordCount: limited.wordCount,
       truncated: limited.truncated || result.finishReason === 'length',
-      promptHash: hashPair(input.templates.system.hash, template.hash),
+      // A turn's prompt comes from two templates; one hash names the pair.
+      promptHash: hashValue([input.templates.system.hash, template.hash]),
       callId: result.callId,
     };
     input.onTurn(turn);
     turns.push(turn);
   }
   return turns;
-}
-
-/** A turn's prompt comes from two templates; one hash names the pair. */
-function hashPair(a: string, b: string): string {
-  return `${a.slice(0, 32)}${b.slice(0, 32)}`;
 }

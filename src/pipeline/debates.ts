@@ -20,7 +20,7 @@ export function toTurn(t: TurnRow): Turn {
   };
 }
 
-export function loadDebateTemplates(dir: string): DebateTemplates {
+function loadDebateTemplates(dir: string): DebateTemplates {
   return { system: loadTemplate(dir, 'debate/system.md'), turn: loadTemplate(dir, 'debate/turn.md'), consultancy: loadTemplate(dir, 'debate/consultancy.md') };
 }
 

@@ -7,7 +7,7 @@ import { BudgetExceededError } from '../models/gateway.js';
 import { checkStop, PartialFailureError, settleAll, type StageContext } from './context.js';
 import { toTurn } from './debates.js';
 
-export function judgeName(j: { name?: string; model: Parameters<typeof modelSpec>[0] }, index: number): string {
+export function judgeName(j: { name?: string }, index: number): string {
   return j.name ?? `judge${index}`;
 }
 

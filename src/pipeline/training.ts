@@ -1,9 +1,9 @@
+import pLimit from 'p-limit';
 import { withTranscript } from '../debate/transcript.js';
 import { meanSoftLabel } from '../metrics/index.js';
 import { deriveSeed } from '../rng.js';
 import type { ExampleRow, Split } from '../store/index.js';
 import type { FineTuneBackend, LossName, TrainRow } from '../train/types.js';
-import pLimit from 'p-limit';
 import { checkStop, settleAll, type StageContext } from './context.js';
 import { createBackend } from './backends.js';
 import { debateId, toTurn } from './debates.js';
