@@ -13,7 +13,7 @@ import { UserError } from '../errors.js';
 import { createRng, deriveSeed } from '../rng.js';
 import { computeLoss, LOSS_NAMES, type LossContext } from './losses.js';
 import { adamStep, cosineLr, createAdam, lbfgs } from './optim.js';
-import { addRowGrad, featureMatrix, rowLogits, type FeatureLayout, type FeatureMatrix } from './sparse.js';
+import { addRowGrad, featureMatrix, matrixLogits, rowLogits, type FeatureLayout, type FeatureMatrix } from './sparse.js';
 
 export type { FeatureLayout } from './sparse.js';
 import type { LossName } from './types.js';
@@ -382,15 +382,8 @@ async function trainLbfgs(
   let steps = 0;
   let evaluations = 0;
 
-  const zi = new Float64Array(2);
   const forward = (p: Float64Array): void => {
-    const b0 = hasBias ? p[2 * d]! : 0;
-    const b1 = hasBias ? p[2 * d + 1]! : 0;
-    for (let i = 0; i < n; i++) {
-      rowLogits(x, i, p, b0, b1, zi);
-      z[2 * i] = zi[0]!;
-      z[2 * i + 1] = zi[1]!;
-    }
+    matrixLogits(x, p, hasBias ? p[2 * d]! : 0, hasBias ? p[2 * d + 1]! : 0, z);
   };
 
   // Weighted cross-entropy to the fixed target, plus L2; returns the data loss separately for the curve.
@@ -483,15 +476,7 @@ export function predictLogits(head: LogisticHead, x: Float32Array, n: number, la
       c1 -= w[d + j]! * st.mean[j]!;
     }
   }
-  const m = featureMatrix(x, n, d, layout);
-  const out = new Float64Array(2 * n);
-  const zi = new Float64Array(2);
-  for (let i = 0; i < n; i++) {
-    rowLogits(m, i, w, c0, c1, zi);
-    out[2 * i] = zi[0]!;
-    out[2 * i + 1] = zi[1]!;
-  }
-  return out;
+  return matrixLogits(featureMatrix(x, n, d, layout), w, c0, c1, new Float64Array(2 * n));
 }
 
 /** P(label 1) per row: softmax of the two logits. */
