@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { DataFileError, parseCsv, parseJsonArray, parseJsonl, readRecords, type RawRecord } from '../../src/data/readers.js';
 import { isUserError } from '../../src/errors.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const FIX = join(import.meta.dirname, '../../datasets/fixtures');
 
@@ -27,13 +27,7 @@ async function assertDataError(fn: () => unknown, file: string, line: number | u
   });
 }
 
-let dir: string;
-before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'w2s-readers-'));
-});
-after(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const dir = tempDir('w2s-readers-');
 
 describe('JSON array', () => {
   test('yields each element with its index and the line it starts on', () => {

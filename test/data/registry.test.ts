@@ -1,26 +1,20 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { copyFile, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { DataFileError } from '../../src/data/readers.js';
 import { DATASET_NAMES, DEFAULT_DATA_DIR, loadDataset } from '../../src/data/registry.js';
 import { classBalance } from '../../src/data/splits.js';
 import { UserError } from '../../src/errors.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const FIX = join(ROOT, 'datasets/fixtures');
 const SHARED = resolve(ROOT, '../shared/datasets');
 
-let dir: string;
-before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'w2s-registry-'));
-});
-after(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const dir = tempDir('w2s-registry-');
 
 describe('loadDataset on the fixtures', () => {
   test('sciq: train.json is the train pool, test.json the test pool, labels from the seeded walk', async () => {
