@@ -6,7 +6,7 @@ import type { ProgressEvent, ProgressListener } from '../pipeline/progress.js';
  */
 export function progressRenderer(stream: NodeJS.WriteStream = process.stderr): ProgressListener {
   const tty = stream.isTTY === true;
-  let lastDecile = new Map<string, number>();
+  const lastDecile = new Map<string, number>();
   let barShown = false;
   const clearBar = (): void => {
     if (barShown) stream.write('\r\x1b[2K');
@@ -32,6 +32,5 @@ export function progressRenderer(stream: NodeJS.WriteStream = process.stderr): P
     else if (e.kind === 'skip') stream.write(`✓ ${e.stage} (already done)\n`);
     else if (e.kind === 'end') stream.write(`✓ ${e.stage}\n`);
     else if (e.message) stream.write(`  ${e.stage}: ${e.message}\n`);
-    lastDecile = new Map(lastDecile);
   };
 }

@@ -27,7 +27,6 @@ const DESCRIPTIONS: Record<string, string> = {
   strong_naive: 'strong on weak labels (naive w2s)',
   strong: 'strong on ensemble labels (w2s)',
   strong_ceiling: 'strong ceiling, ground truth',
-  weak_labels: 'ensemble labels on train_strong',
 };
 
 /**
