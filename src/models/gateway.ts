@@ -110,9 +110,8 @@ export class BudgetExceededError extends Error {
 
 const DEFAULT_CONCURRENCY = 4;
 
-function checkConcurrency(n: number, what: string): number {
+function checkWholePositive(n: number, what: string): void {
   if (!Number.isInteger(n) || n < 1) throw new UserError(`${what} must be a whole number of at least 1, got ${n}.`);
-  return n;
 }
 
 const ZERO_USAGE: Usage = { inputTokens: 0, outputTokens: 0 };
@@ -142,10 +141,6 @@ function missRow(base: CallBase, o: { attempts: number; usage: Usage; costUsd: n
 }
 
 /**
- * Every model call goes through here, so the cache, the per-endpoint concurrency limit, retries and the ledger are
- * the same for all adapters. Holds the limiters and counters; models share them per endpoint.
- */
-/**
  * An upper bound on a generate call's usage, for the cost budget: a token is at least one UTF-8 byte of the prompt,
  * plus a margin per message for the chat template; the reply is at most maxTokens.
  */
@@ -155,6 +150,10 @@ function generateBound(req: GenerateRequest): Usage {
   return { inputTokens, outputTokens: req.maxTokens };
 }
 
+/**
+ * Every model call goes through here, so the cache, the per-endpoint concurrency limit, retries and the ledger are
+ * the same for all adapters. Holds the limiters and counters; models share them per endpoint.
+ */
 export class Gateway {
   private readonly cache: CacheStore | null;
   private readonly ledger: Ledger | null;
@@ -191,10 +190,8 @@ export class Gateway {
     this.payer = options.payer ?? this.runId;
     this.noCache = options.noCache ?? false;
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
-    if (!Number.isInteger(this.retry.maxAttempts) || this.retry.maxAttempts < 1) {
-      throw new UserError(`retry.maxAttempts must be a whole number of at least 1, got ${this.retry.maxAttempts}.`);
-    }
-    checkConcurrency(options.concurrency ?? DEFAULT_CONCURRENCY, 'concurrency');
+    checkWholePositive(this.retry.maxAttempts, 'retry.maxAttempts');
+    checkWholePositive(options.concurrency ?? DEFAULT_CONCURRENCY, 'concurrency');
     for (const [endpoint, n] of Object.entries(options.endpointConcurrency ?? {})) this.setConcurrency(endpoint, n);
     this.log = options.logger ?? silentLogger;
     this.now = options.now ?? (() => performance.now());
@@ -217,7 +214,7 @@ export class Gateway {
 
   /** Sets the number of calls in flight to one endpoint (for every model of that endpoint, queued calls included). */
   setConcurrency(endpoint: string, n: number): void {
-    checkConcurrency(n, `Concurrency for ${endpoint}`);
+    checkWholePositive(n, `Concurrency for ${endpoint}`);
     this.endpointConcurrency.set(endpoint, n);
     const l = this.limiters.get(endpoint);
     if (l) l.concurrency = n;
@@ -240,7 +237,7 @@ export class Gateway {
 
   /**
    * Refuses a call that could take the run past its budget. For cost, every call in flight holds a reservation of
-   * its worst case (see usageBound), so calls running at once can never overrun the limit together.
+   * its worst case (see generateBound), so calls running at once can never overrun the limit together.
    */
   private checkBudget(worstCaseUsd: number): void {
     const b = this.options.budget;
@@ -306,7 +303,7 @@ export class Gateway {
     summarise: (value: T) => { usage: Usage; finishReason: string | null },
     /** Caches the answer. Runs right before the ledger row, with no await between, so a crash can't land between them. */
     keep: (value: T) => void,
-  ): Promise<{ value: T; callId: number | null; costUsd: number }> {
+  ): Promise<{ value: T; callId: number | null }> {
     const c = this.counters;
     const worstCaseUsd = this.cost(client, bound);
     this.checkBudget(worstCaseUsd);
@@ -344,7 +341,7 @@ export class Gateway {
         c.costUsd += costUsd;
         keep(value);
         const callId = this.record(missRow(this.callBase(client, role, kind, requestHash, start), { attempts, usage, costUsd, finishReason }));
-        return { value, callId, costUsd };
+        return { value, callId };
       } catch (e) {
         c.errors++;
         // A server may echo the request's credentials in its error text; scrub them before the error travels on
@@ -391,7 +388,8 @@ export class Gateway {
           : this.record(hitRow(this.callBase(client, role, 'generate', key, start), hit.finishReason ?? null));
         return { ...hit, callId, cacheHit: true, requestHash: key };
       }
-      this.log.debug(`cache miss ${key.slice(0, 16)}`, { role, ...describeKey(parts) });
+      // describeKey hashes the messages again: pay for it only when the line is printed.
+      if (this.log.level === 'debug') this.log.debug(`cache miss ${key.slice(0, 16)}`, { role, ...describeKey(parts) });
       // The same request already in flight (two roles or stages asking at once): share its answer, as a cache hit
       // would, instead of paying twice. If it fails, this call makes its own attempt.
       const pending = this.inflight.get(key); // looked up before any await, so the first caller registers first
