@@ -242,6 +242,7 @@ interface RawTranscriptRow {
 }
 
 interface RawTurn {
+  debate_id: string;
   idx: number;
   speaker: string;
   side: string;
@@ -289,7 +290,12 @@ export function reportQueries(db: DB): ReportQueries {
   const listCount = db.prepare(`${LIST_EXAMPLES} SELECT COUNT(*) AS n FROM picked`);
   const debateById = db.prepare('SELECT id, run_id, example_id, protocol, sample, sides_json, status, error FROM debates WHERE id = ?');
   const debatesOf = db.prepare('SELECT id, run_id, example_id, protocol, sample, sides_json, status, error FROM debates WHERE run_id = ? AND example_id = ? ORDER BY protocol, sample');
-  const turnsOf = db.prepare('SELECT idx, speaker, side, text, word_count, truncated, call_id FROM turns WHERE debate_id = ? ORDER BY idx');
+  const turnsOf = db.prepare('SELECT debate_id, idx, speaker, side, text, word_count, truncated, call_id FROM turns WHERE debate_id = ? ORDER BY idx');
+  // The turns of all of an example's debates in one query, not one query per debate.
+  const turnsOfExample = db.prepare(
+    `SELECT t.debate_id, t.idx, t.speaker, t.side, t.text, t.word_count, t.truncated, t.call_id FROM turns t JOIN debates d ON d.id = t.debate_id
+     WHERE d.run_id = ? AND d.example_id = ? ORDER BY t.debate_id, t.idx`,
+  );
   const exampleRuns = db.prepare('SELECT run_id FROM examples WHERE id = ? ORDER BY rowid');
   const predictionsOf = db.prepare(
     `SELECT m.role, m.member, p.p1, p.debate_id AS debateId FROM models m JOIN predictions p ON p.model_id = m.id
@@ -302,7 +308,7 @@ export function reportQueries(db: DB): ReportQueries {
   const allPredictions = db.prepare('SELECT m.role, m.member, p.example_id AS exampleId, p.p1 FROM models m JOIN predictions p ON p.model_id = m.id WHERE m.run_id = ?');
   const judgeAverages = db.prepare('SELECT judge, example_id AS exampleId, AVG(p_correct) AS p FROM judgments WHERE run_id = ? GROUP BY judge, example_id');
 
-  const toTranscript = (d: RawTranscriptRow): TranscriptView => ({
+  const toTranscript = (d: RawTranscriptRow, turns: RawTurn[]): TranscriptView => ({
     id: d.id,
     runId: d.run_id,
     exampleId: d.example_id,
@@ -311,7 +317,7 @@ export function reportQueries(db: DB): ReportQueries {
     sides: JSON.parse(d.sides_json) as Record<string, string>,
     status: d.status,
     error: d.error,
-    turns: (turnsOf.all(d.id) as RawTurn[]).map(toTurnView),
+    turns: turns.map(toTurnView),
   });
 
   const q: ReportQueries = {
@@ -355,9 +361,17 @@ export function reportQueries(db: DB): ReportQueries {
     },
     transcript(debateId) {
       const d = debateById.get(debateId) as RawTranscriptRow | undefined;
-      return d && toTranscript(d);
+      return d && toTranscript(d, turnsOf.all(d.id) as RawTurn[]);
     },
-    transcripts: (runId, exampleId) => (debatesOf.all(runId, exampleId) as RawTranscriptRow[]).map(toTranscript),
+    transcripts(runId, exampleId) {
+      const byDebate = new Map<string, RawTurn[]>();
+      for (const t of turnsOfExample.all(runId, exampleId) as RawTurn[]) {
+        let turns = byDebate.get(t.debate_id);
+        if (!turns) byDebate.set(t.debate_id, (turns = []));
+        turns.push(t);
+      }
+      return (debatesOf.all(runId, exampleId) as RawTranscriptRow[]).map((d) => toTranscript(d, byDebate.get(d.id) ?? []));
+    },
     predictions: (runId, exampleId) => predictionsOf.all(runId, exampleId) as PredictionView[],
     judgments: (runId, exampleId) =>
       (judgmentsOf.all(runId, exampleId) as Array<Omit<JudgmentView, 'orderSwapped'> & { orderSwapped: number }>).map((j) => ({ ...j, orderSwapped: j.orderSwapped === 1 })),
