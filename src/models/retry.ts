@@ -39,6 +39,24 @@ export function isRetryable(e: unknown): boolean {
   return typeof code === 'string' && TRANSIENT_CODES.has(code);
 }
 
+/** HTTP statuses worth another attempt: request timeout, conflict, rate limit, server errors. */
+export function isRetryableStatus(status: number): boolean {
+  return status === 408 || status === 409 || status === 429 || status >= 500;
+}
+
+/** The first error code down the cause chain (ECONNREFUSED, ENOTFOUND...), else the innermost message. */
+export function rootCause(e: unknown): { code?: string; message: string } {
+  let cur: unknown = e;
+  let message = String((e as Error)?.message ?? e);
+  for (let depth = 0; cur && typeof cur === 'object' && depth < 6; depth++) {
+    const c = cur as { code?: unknown; message?: unknown; cause?: unknown; errors?: unknown[] };
+    if (typeof c.code === 'string') return { code: c.code, message: String(c.message ?? message) };
+    if (typeof c.message === 'string' && c.message) message = c.message;
+    cur = c.cause ?? (Array.isArray(c.errors) ? c.errors[0] : undefined);
+  }
+  return { message };
+}
+
 export function retryAfterOf(e: unknown): number | undefined {
   return e instanceof ProviderError ? e.info.retryAfterMs : undefined;
 }

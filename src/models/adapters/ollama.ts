@@ -1,5 +1,6 @@
 import { Ollama, type ChatRequest, type ChatResponse, type Logprob } from 'ollama';
 import type { ClientOptions } from '../create.js';
+import { isRetryableStatus, rootCause } from '../retry.js';
 import { formatModelSpec, type ModelSpec } from '../spec.js';
 import {
   ProviderError,
@@ -137,10 +138,10 @@ function toProviderError(e: unknown, host: string, model: string): ProviderError
     const hint = status === 404 ? ` (pull the model with "ollama pull ${model}" or check its name)` : '';
     return new ProviderError(`Ollama at ${host} answered ${status}: ${String(err.error ?? err.message)}${hint}`, {
       status,
-      retryable: status === 408 || status === 409 || status === 429 || status >= 500,
+      retryable: isRetryableStatus(status),
     }, { cause: e });
   }
-  const code = findCode(e);
+  const { code } = rootCause(e);
   if (code || (e instanceof TypeError && /fetch failed/i.test(e.message))) {
     return new ProviderError(
       `Could not reach Ollama at ${host} (${code ?? 'fetch failed'}); start it with "ollama serve" or set OLLAMA_HOST to where it runs.`,
@@ -150,14 +151,4 @@ function toProviderError(e: unknown, host: string, model: string): ProviderError
   }
   // Bad JSON, an error line mid-stream, a stream cut before "done": the server's trouble, often transient.
   return new ProviderError(`Ollama at ${host} failed: ${err?.message ?? String(e)}`, { retryable: true, code: 'bad_response' }, { cause: e });
-}
-
-function findCode(e: unknown): string | undefined {
-  let cur: unknown = e;
-  for (let depth = 0; cur && typeof cur === 'object' && depth < 6; depth++) {
-    const c = cur as { code?: unknown; cause?: unknown; errors?: unknown[] };
-    if (typeof c.code === 'string') return c.code;
-    cur = c.cause ?? (Array.isArray(c.errors) ? c.errors[0] : undefined);
-  }
-  return undefined;
 }

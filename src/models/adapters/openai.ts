@@ -1,6 +1,7 @@
 import OpenAI from 'openai';
 import { UserError } from '../../errors.js';
 import type { ClientOptions } from '../create.js';
+import { isRetryableStatus, rootCause } from '../retry.js';
 import { formatModelSpec, type ModelSpec } from '../spec.js';
 import {
   ProviderError,
@@ -155,10 +156,6 @@ export function parseRetryAfter(headers: { get(name: string): string | null } | 
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
-export function isRetryableStatus(status: number): boolean {
-  return status === 408 || status === 409 || status === 429 || status >= 500;
-}
-
 function toProviderError(
   e: unknown,
   ctx: { baseURL: string; envName: string; timeoutMs: number; signal?: AbortSignal },
@@ -190,17 +187,4 @@ function toProviderError(
   }
   // A body that is not the JSON we expect (truncated, a proxy's HTML page): often transient.
   return new ProviderError(`Unexpected response from ${ctx.baseURL}: ${(e as Error)?.message ?? String(e)}`, { retryable: true, code: 'bad_response' }, { cause: e });
-}
-
-/** The first error code down the cause chain (ECONNREFUSED, ENOTFOUND...), else the innermost message. */
-export function rootCause(e: unknown): { code?: string; message: string } {
-  let cur: unknown = e;
-  let message = String((e as Error)?.message ?? e);
-  for (let depth = 0; cur && typeof cur === 'object' && depth < 6; depth++) {
-    const c = cur as { code?: unknown; message?: unknown; cause?: unknown; errors?: unknown[] };
-    if (typeof c.code === 'string') return { code: c.code, message: String(c.message ?? message) };
-    if (typeof c.message === 'string' && c.message) message = c.message;
-    cur = c.cause ?? (Array.isArray(c.errors) ? c.errors[0] : undefined);
-  }
-  return { message };
 }
