@@ -1,11 +1,6 @@
-import {
-  checkThreshold,
-  correctness,
-  prepareAuroc,
-  weightedAuroc,
-} from './classification.js';
+import { correctness, prepareAuroc, weightedAuroc } from './classification.js';
 import { pgr } from './pgr.js';
-import { checkInt, checkLabels, checkLevel, checkValues, type Label } from './validate.js';
+import { checkInt, checkLabels, checkLevel, checkThreshold, checkValues, type Label } from './validate.js';
 
 /**
  * Nonparametric bootstrap over test examples with percentile intervals.

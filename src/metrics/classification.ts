@@ -1,4 +1,4 @@
-import { checkLabels, checkValues, type Label } from './validate.js';
+import { checkLabels, checkThreshold, checkValues, type Label } from './validate.js';
 
 /**
  * Classification metrics on predictions given as P(label = 1).
@@ -48,12 +48,6 @@ export function logLoss(probs: readonly number[], labels: readonly Label[]): num
     sum -= labels[i] === 1 ? Math.log(p) : Math.log(1 - p);
   }
   return sum / labels.length;
-}
-
-export function checkThreshold(fn: string, threshold: number): void {
-  if (typeof threshold !== 'number' || !Number.isFinite(threshold)) {
-    throw new RangeError(`${fn}: threshold must be a finite number (got ${String(threshold)}).`);
-  }
 }
 
 // ---- weighted kernels (internal; used by the bootstrap) ----

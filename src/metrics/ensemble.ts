@@ -1,5 +1,4 @@
-import { checkThreshold } from './classification.js';
-import { checkInt, checkLabels, checkValues, type Label } from './validate.js';
+import { checkInt, checkLabels, checkThreshold, checkValues, type Label } from './validate.js';
 
 /**
  * Combining ensemble members' predictions. memberProbs is members × examples, each entry P(label = 1) from one member.

@@ -47,3 +47,10 @@ export function checkLevel(fn: string, level: number): void {
     throw new RangeError(`${fn}: level must be between 0 and 1, e.g. 0.95 (got ${String(level)}).`);
   }
 }
+
+/** Throws unless `threshold` is a finite number. */
+export function checkThreshold(fn: string, threshold: number): void {
+  if (typeof threshold !== 'number' || !Number.isFinite(threshold)) {
+    throw new RangeError(`${fn}: threshold must be a finite number (got ${String(threshold)}).`);
+  }
+}
