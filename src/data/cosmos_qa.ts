@@ -44,11 +44,12 @@ export function formatCosmosQa(row: CosmosQaRow, rng: Rng, id: string): Example 
   const truth = all[row.label]!;
   const label = truth.includes(NONE_OF_THE_ABOVE) ? 0 : rng.random() < 0.5 ? 1 : 0;
   const answer = label ? truth : rng.choice(all.filter((o) => o !== truth));
+  const question = `Context: ${row.context}\nQuestion: ${row.question}`;
   return {
     id,
-    text: `Context: ${row.context}\nQuestion: ${row.question}\nAnswer: ${answer}`,
+    text: `${question}\nAnswer: ${answer}`,
     label,
-    question: `Context: ${row.context}\nQuestion: ${row.question}`,
+    question,
     answer,
     meta: row.id === undefined ? {} : { sourceId: row.id },
   };
