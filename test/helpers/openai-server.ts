@@ -112,6 +112,15 @@ export async function startWireServer(
   };
 }
 
+/** A port on 127.0.0.1 that nothing listens on (bound, then released), for connection-refused tests. */
+export async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address() as AddressInfo;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
 function send(res: ServerResponse, r: WireResponse, gone: () => boolean = () => false): void {
   if (r.ndjson && Array.isArray(r.body)) {
     res.writeHead(r.status, { 'content-type': 'application/x-ndjson', ...r.headers });

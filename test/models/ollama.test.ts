@@ -1,12 +1,10 @@
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { normaliseOllamaHost } from '../../src/models/adapters/ollama.js';
 import { createClient } from '../../src/models/create.js';
 import { ProviderError, type ModelClient } from '../../src/models/types.js';
 import { startOllamaServer } from '../helpers/ollama-server.js';
-import type { WireServer } from '../helpers/openai-server.js';
+import { freePort, type WireServer } from '../helpers/openai-server.js';
 
 const user = (content: string) => [{ role: 'user' as const, content }];
 
@@ -173,10 +171,7 @@ describe('ollama adapter: failures and old servers', () => {
   });
 
   test('connection refused names the host and suggests OLLAMA_HOST', async () => {
-    const s = createServer();
-    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-    const { port } = s.address() as AddressInfo;
-    await new Promise<void>((r) => s.close(() => r()));
+    const port = await freePort();
     const client = await createClient(`ollama:m@127.0.0.1:${port}`);
     await rejectsProvider(client.generate({ messages: user('x'), maxTokens: 5 }), (e) => {
       assert.equal(e.info.retryable, true);

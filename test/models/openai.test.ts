@@ -1,12 +1,10 @@
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { UserError } from '../../src/errors.js';
 import { parseRetryAfter } from '../../src/models/adapters/openai.js';
 import { createClient } from '../../src/models/create.js';
 import { ProviderError, type ModelClient } from '../../src/models/types.js';
-import { startOpenAIServer, type WireServer } from '../helpers/openai-server.js';
+import { freePort, startOpenAIServer, type WireServer } from '../helpers/openai-server.js';
 
 const user = (content: string) => [{ role: 'user' as const, content }];
 
@@ -16,14 +14,6 @@ async function rejectsProvider(p: Promise<unknown>, check: (e: ProviderError) =>
     check(e);
     return true;
   });
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as AddressInfo;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 describe('openai adapter against a wire-format server', () => {
