@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { openReport } from '../report/queries.js';
-import { runResult } from '../report/results.js';
+import { runResults } from '../report/results.js';
 import { formatRuns } from '../report/terminal.js';
 
 export function register(program: Command): void {
@@ -13,7 +13,7 @@ export function register(program: Command): void {
       const q = openReport(file);
       try {
         if (opts.json) {
-          const runs = q.runs().map((r) => ({ ...r, results: (({ run: _run, ...rest }) => rest)(runResult(q, r)) }));
+          const runs = runResults(q, q.runs()).map(({ run, ...results }) => ({ ...run, results }));
           process.stdout.write(`${JSON.stringify(runs, null, 2)}\n`);
         } else process.stdout.write(`${formatRuns(q)}\n`);
       } finally {

@@ -6,7 +6,7 @@ import { W2S_VERSION } from '../version.js';
 import { compareMembers, testView, type Comparison, type TestView } from './analysis.js';
 import { escapeHtml as esc } from './escape.js';
 import { openReport, type ReportQueries, type RunInfo } from './queries.js';
-import { findTurnSweeps, markdownTable, pct, pctCI, RESULT_HEADER, resultRows, runResult, type RunResult, type Sweep } from './results.js';
+import { findTurnSweeps, markdownTable, pct, pctCI, RESULT_HEADER, resultRows, runResults, type RunResult, type Sweep } from './results.js';
 import { barChart, lineChart, reliabilityDiagram } from './svg.js';
 import { transcriptHtml, STYLE } from './transcript-html.js';
 
@@ -39,7 +39,7 @@ export function buildReport(q: ReportQueries, options: ReportOptions = {}): Repo
   const all = q.runs().reverse();
   const runs = options.runs?.length ? options.runs.map((id) => q.resolveRun(id)) : all;
   if (runs.length === 0) throw new UserError('This database holds no runs yet; run an experiment with `w2s run` first.');
-  const results = runs.map((r) => runResult(q, r));
+  const results = runResults(q, runs);
   const sections: RunSection[] = runs.map((run) => {
     const view = testView(q, run.id);
     return { run, view, comparison: compareMembers(view, { resamples: options.resamples ?? 1000, seed: 0 }) };

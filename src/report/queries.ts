@@ -118,6 +118,8 @@ export interface ReportQueries {
   /** The run named, or the only/newest run when none is named; a wrong id is a UserError. */
   resolveRun(id?: string): RunInfo;
   metrics(runId: string): MetricValue[];
+  /** Every run's metrics from one query: run id -> metrics (for listings of many runs). */
+  metricsByRun(): Map<string, MetricValue[]>;
   examples(runId: string, split?: string): ExampleInfo[];
   example(runId: string, exampleId: string): ExampleInfo | undefined;
   listExamples(runId: string, filter?: ExampleListFilter): { total: number; items: ExampleListItem[] };
@@ -284,6 +286,7 @@ export function reportQueries(db: DB): ReportQueries {
   const allRuns = db.prepare(`${RUN_SELECT} ORDER BY r.created_at DESC, r.rowid DESC`);
   const oneRun = db.prepare(`${RUN_SELECT} WHERE r.id = ?`);
   const metricsOf = db.prepare('SELECT subject, name, value, lo, hi, n, note FROM metrics WHERE run_id = ? ORDER BY rowid');
+  const allMetrics = db.prepare('SELECT run_id AS runId, subject, name, value, lo, hi, n, note FROM metrics ORDER BY rowid');
   const examplesOf = db.prepare('SELECT run_id AS runId, id, split, text, label, question, answer FROM examples WHERE run_id = @run AND (@split IS NULL OR split = @split) ORDER BY rowid');
   const exampleOf = db.prepare('SELECT run_id AS runId, id, split, text, label, question, answer FROM examples WHERE run_id = ? AND id = ?');
   const listPage = db.prepare(`${LIST_EXAMPLES} SELECT id, split, label, preview, ensemble, members, votes1, weak FROM picked ORDER BY ord LIMIT @limit OFFSET @offset`);
@@ -338,6 +341,15 @@ export function reportQueries(db: DB): ReportQueries {
       return all[0]!;
     },
     metrics: (runId) => metricsOf.all(runId) as MetricValue[],
+    metricsByRun() {
+      const out = new Map<string, MetricValue[]>();
+      for (const { runId, ...m } of allMetrics.iterate() as Iterable<MetricValue & { runId: string }>) {
+        let list = out.get(runId);
+        if (!list) out.set(runId, (list = []));
+        list.push(m);
+      }
+      return out;
+    },
     examples: (runId, split) => examplesOf.all({ run: runId, split: split ?? null }) as ExampleInfo[],
     example: (runId, exampleId) => exampleOf.get(runId, exampleId) as ExampleInfo | undefined,
     listExamples(runId, filter = {}) {

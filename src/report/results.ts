@@ -37,6 +37,12 @@ export function runResult(q: ReportQueries, run: RunInfo, metrics: MetricValue[]
   };
 }
 
+/** The results of many runs, their metrics read in one query rather than one per run. */
+export function runResults(q: ReportQueries, runs: RunInfo[]): RunResult[] {
+  const byRun = q.metricsByRun();
+  return runs.map((run) => runResult(q, run, byRun.get(run.id) ?? []));
+}
+
 export const pct = (v: number | null | undefined, digits = 1): string => (v === null || v === undefined || !Number.isFinite(v) ? 'n/a' : (100 * v).toFixed(digits));
 
 /** "85.0 [80.1, 89.2]" in percent, or "n/a". */

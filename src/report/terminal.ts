@@ -1,14 +1,14 @@
 import type { Comparison } from './analysis.js';
 import type { ReportQueries } from './queries.js';
-import { pct, pctCI, runResult, textTable } from './results.js';
+import { pct, pctCI, runResults, textTable } from './results.js';
 
 /** `w2s runs`: one line per run with status, dataset, models, counts, tokens, cost and headline metrics. */
 export function formatRuns(q: ReportQueries): string {
   const runs = q.runs();
   if (runs.length === 0) return 'No runs in this database yet.';
   const header = ['run', 'status', 'dataset', 'debaters', 'judges', 'K', 'examples', 'debates', 'calls (hits)', 'tokens', 'cost $', 'ensemble %', 'w2s %', 'PGR %'];
-  const rows = runs.map((r) => {
-    const res = runResult(q, r);
+  const rows = runResults(q, runs).map((res) => {
+    const r = res.run;
     return [
       r.id, r.status, r.dataset ?? '', r.config.debaters.join(',') || '-', r.config.judges.join(',') || '-', String(r.config.ensembleSize ?? ''),
       String(r.counts.examples), String(r.counts.debates), `${r.counts.calls} (${r.counts.cacheHits})`, String(r.tokens.input + r.tokens.output),

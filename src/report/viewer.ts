@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { UserError } from '../errors.js';
 import { escapeHtml as esc } from './escape.js';
 import { openReport, type ExampleListFilter, type ReportQueries, type RunInfo } from './queries.js';
-import { pctCI, RESULT_HEADER, resultRows, runResult } from './results.js';
+import { pctCI, RESULT_HEADER, resultRows, runResult, runResults } from './results.js';
 import { barChart } from './svg.js';
 import { STYLE, transcriptHtml } from './transcript-html.js';
 
@@ -135,9 +135,9 @@ function page(title: string, body: string): string {
 
 function runsPage(q: ReportQueries): string {
   const runs = q.runs();
-  const rows = runs
-    .map((r) => {
-      const res = runResult(q, r);
+  const rows = runResults(q, runs)
+    .map((res) => {
+      const r = res.run;
       return `<tr><td><a class="run-link" href="${runHref(r.id)}">${esc(r.id)}</a></td><td>${esc(r.status)}</td><td>${esc(r.dataset ?? '')}</td><td>${r.counts.examples}</td><td>${r.counts.debates}</td><td>${r.counts.calls}</td><td>${r.tokens.input + r.tokens.output}</td><td>$${r.costUsd.toFixed(4)}</td><td>${esc(pctCI(res.ensemble))}</td><td>${esc(pctCI(res.w2s))}</td><td>${esc(pctCI(res.pgr))}</td><td>${esc(r.updatedAt)}</td></tr>`;
     })
     .join('');
