@@ -39,7 +39,7 @@ export const userRowSchema = z
 export type UserRow = z.infer<typeof userRowSchema>;
 
 /** The default id prefix for a user file: `jsonl/<file name without extensions>`. */
-export function userIdPrefix(file: string): string {
+function userIdPrefix(file: string): string {
   return `jsonl/${basename(file).replace(/(\.(jsonl|ndjson|json|csv))?(\.gz)?$/i, '')}`;
 }
 

@@ -33,12 +33,12 @@ export class DataFileError extends UserError {
 const GZIP_MAGIC_0 = 0x1f;
 const GZIP_MAGIC_1 = 0x8b;
 
-export function isGzip(bytes: Uint8Array): boolean {
+function isGzip(bytes: Uint8Array): boolean {
   return bytes.length >= 2 && bytes[0] === GZIP_MAGIC_0 && bytes[1] === GZIP_MAGIC_1;
 }
 
 /** Bytes → text: gunzips when the magic bytes say gzip (whatever the name), then decodes strict UTF-8, drops a BOM. */
-export function decodeBytes(bytes: Uint8Array, file: string): string {
+function decodeBytes(bytes: Uint8Array, file: string): string {
   let raw = bytes;
   if (isGzip(bytes)) {
     try {
@@ -62,7 +62,7 @@ export function decodeBytes(bytes: Uint8Array, file: string): string {
  * The format from the name (with any .gz stripped); a `.json` file whose first character is `{` is JSON lines (what
  * Hugging Face's to_json writes); an unknown extension is sniffed from the first character.
  */
-export function detectFormat(file: string, text: string): RecordFormat {
+function detectFormat(file: string, text: string): RecordFormat {
   const name = file.replace(/\.gz$/i, '').toLowerCase();
   const first = text.match(/\S/)?.[0];
   if (name.endsWith('.csv')) return 'csv';
@@ -91,7 +91,7 @@ export async function readRecords(file: string, options: ReadOptions = {}): Prom
   return parseRecords(text, file, options.format ?? detectFormat(file, text));
 }
 
-export function parseRecords(text: string, file: string, format: RecordFormat): Iterable<RawRecord> {
+function parseRecords(text: string, file: string, format: RecordFormat): Iterable<RawRecord> {
   switch (format) {
     case 'json':
       return parseJsonArray(text, file);

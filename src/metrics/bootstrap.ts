@@ -165,7 +165,7 @@ export function percentileInterval(values: Float64Array, level: number): [number
 }
 
 /** Quantile q of ascending `sorted`, linear interpolation between order statistics (R's type 7). */
-export function quantileSorted(sorted: Float64Array, q: number): number {
+function quantileSorted(sorted: Float64Array, q: number): number {
   const h = (sorted.length - 1) * q;
   const lo = Math.floor(h);
   const hi = Math.min(sorted.length - 1, lo + 1);
