@@ -36,8 +36,7 @@ interface RunSection {
 
 /** Builds the report of a database's runs: one self-contained HTML page (inline CSS and SVG) and a Markdown summary. */
 export function buildReport(q: ReportQueries, options: ReportOptions = {}): Report {
-  const all = q.runs().reverse();
-  const runs = options.runs?.length ? options.runs.map((id) => q.resolveRun(id)) : all;
+  const runs = options.runs?.length ? options.runs.map((id) => q.resolveRun(id)) : q.runs().reverse();
   if (runs.length === 0) throw new UserError('This database holds no runs yet; run an experiment with `w2s run` first.');
   const results = runResults(q, runs);
   const sections: RunSection[] = runs.map((run) => {

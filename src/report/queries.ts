@@ -125,7 +125,6 @@ export interface ReportQueries {
   listExamples(runId: string, filter?: ExampleListFilter): { total: number; items: ExampleListItem[] };
   /** Where an id occurs: as a debate id, or as an example id in one or more runs. */
   findId(id: string): IdMatch[];
-  transcript(debateId: string): TranscriptView | undefined;
   transcripts(runId: string, exampleId: string): TranscriptView[];
   predictions(runId: string, exampleId: string): PredictionView[];
   judgments(runId: string, exampleId: string): JudgmentView[];
@@ -189,7 +188,7 @@ function featuresOf(f: unknown): string | undefined {
   return String(o.kind);
 }
 
-export function configView(raw: unknown): RunConfigView {
+function configView(raw: unknown): RunConfigView {
   const c = (raw && typeof raw === 'object' ? raw : {}) as Record<string, any>;
   const judges = Array.isArray(c.judges) ? c.judges.map((j: any, i: number) => (typeof j?.name === 'string' ? j.name : `judge${i}`)) : [];
   return {
@@ -254,7 +253,7 @@ interface RawTurn {
   call_id: number | null;
 }
 
-export const toTurnView = (t: RawTurn): TurnView => ({
+const toTurnView = (t: RawTurn): TurnView => ({
   idx: t.idx, speaker: t.speaker, side: t.side, text: t.text, wordCount: t.word_count, truncated: t.truncated === 1, callId: t.call_id,
 });
 
@@ -293,7 +292,6 @@ export function reportQueries(db: DB): ReportQueries {
   const listCount = db.prepare(`${LIST_EXAMPLES} SELECT COUNT(*) AS n FROM picked`);
   const debateById = db.prepare('SELECT id, run_id, example_id, protocol, sample, sides_json, status, error FROM debates WHERE id = ?');
   const debatesOf = db.prepare('SELECT id, run_id, example_id, protocol, sample, sides_json, status, error FROM debates WHERE run_id = ? AND example_id = ? ORDER BY protocol, sample');
-  const turnsOf = db.prepare('SELECT debate_id, idx, speaker, side, text, word_count, truncated, call_id FROM turns WHERE debate_id = ? ORDER BY idx');
   // The turns of all of an example's debates in one query, not one query per debate.
   const turnsOfExample = db.prepare(
     `SELECT t.debate_id, t.idx, t.speaker, t.side, t.text, t.word_count, t.truncated, t.call_id FROM turns t JOIN debates d ON d.id = t.debate_id
@@ -370,10 +368,6 @@ export function reportQueries(db: DB): ReportQueries {
       const d = debateById.get(id) as RawTranscriptRow | undefined;
       if (d) return [{ kind: 'debate', runId: d.run_id, exampleId: d.example_id, debateId: d.id }];
       return (exampleRuns.all(id) as { run_id: string }[]).map((r) => ({ kind: 'example' as const, runId: r.run_id, exampleId: id }));
-    },
-    transcript(debateId) {
-      const d = debateById.get(debateId) as RawTranscriptRow | undefined;
-      return d && toTranscript(d, turnsOf.all(d.id) as RawTurn[]);
     },
     transcripts(runId, exampleId) {
       const byDebate = new Map<string, RawTurn[]>();
