@@ -63,7 +63,7 @@ export function createExternalBackend(options: ExternalBackendOptions): FineTune
   const getCommand = (): Promise<string[]> =>
     (command ??= options.command
       ? Promise.resolve(options.command)
-      : ensureTrainerEnv({ onLine: options.onLog }).then((env) => [env.python, referenceTrainerPath()]));
+      : defaultTrainerCommand(options.onLog));
   const run = async (request: Record<string, unknown>, signal?: AbortSignal, onEvent?: (e: TrainerEvent) => void) =>
     runTrainer(await getCommand(), request, {
       signal,
@@ -165,10 +165,13 @@ export function createExternalBackend(options: ExternalBackendOptions): FineTune
 
 /** Asks a trainer what it is and what it runs on (op "check"). */
 export async function checkTrainer(command?: string[], signal?: AbortSignal): Promise<Record<string, unknown>> {
-  let cmd: string[];
-  if (command) cmd = command;
-  else cmd = [(await ensureTrainerEnv()).python, referenceTrainerPath()];
-  return runTrainer(cmd, { protocol: TRAINER_PROTOCOL, op: 'check' }, { signal });
+  return runTrainer(command ?? (await defaultTrainerCommand()), { protocol: TRAINER_PROTOCOL, op: 'check' }, { signal });
+}
+
+/** The reference trainer, run by the venv's python (set up on first use). */
+async function defaultTrainerCommand(onLine?: (line: string) => void): Promise<string[]> {
+  const env = await ensureTrainerEnv({ onLine });
+  return [env.python, referenceTrainerPath()];
 }
 
 export interface TrainerEvent {
