@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { UserError } from '../errors.js';
+import { SPLITS } from '../store/examples.js';
 import { escapeHtml as esc } from './escape.js';
 import { openReport, type ExampleListFilter, type ReportQueries, type RunInfo } from './queries.js';
 import { pctCI, RESULT_HEADER, resultRows, runResult, runResults } from './results.js';
@@ -34,7 +35,6 @@ export interface Viewer {
 }
 
 const CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
-const SPLITS = ['train_weak', 'train_strong', 'test'];
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
 
 class NotFound extends Error {}
@@ -153,7 +153,7 @@ function runPage(q: ReportQueries, run: RunInfo, params: URLSearchParams, pageSi
   const disagree = params.get('disagree') === '1';
   const pageNo = Math.max(1, Number.parseInt(params.get('page') ?? '1', 10) || 1);
   const filter: ExampleListFilter = {
-    split: SPLITS.includes(split) ? split : undefined,
+    split: (SPLITS as readonly string[]).includes(split) ? split : undefined,
     outcome: outcome === 'right' || outcome === 'wrong' ? outcome : undefined,
     disagree,
     limit: pageSize,
