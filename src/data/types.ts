@@ -12,6 +12,8 @@ export interface Example {
   question: string;
   answer: string;
   meta?: Record<string, unknown>;
+  /** Examples sharing a group (a passage, a question's pair of rows) never straddle two splits. */
+  group?: string;
 }
 
 export type SplitName = 'train_weak' | 'train_strong' | 'test';

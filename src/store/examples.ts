@@ -12,6 +12,8 @@ export interface ExampleRow {
   question?: string | null;
   answer?: string | null;
   meta?: Record<string, unknown> | null;
+  /** The example's group (passage, question pair); null when the dataset has none. */
+  group?: string | null;
 }
 
 export interface ExamplesTable {
@@ -31,6 +33,7 @@ interface RawExample {
   question: string | null;
   answer: string | null;
   meta_json: string | null;
+  group_id: string | null;
 }
 
 function toExample(r: RawExample): ExampleRow {
@@ -42,15 +45,16 @@ function toExample(r: RawExample): ExampleRow {
     question: r.question,
     answer: r.answer,
     meta: r.meta_json === null ? null : (JSON.parse(r.meta_json) as Record<string, unknown>),
+    group: r.group_id,
   };
 }
 
 export function examplesTable(db: DB): ExamplesTable {
   const insert = db.prepare(
-    `INSERT INTO examples (run_id, id, split, text, label, question, answer, meta_json)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+    `INSERT INTO examples (run_id, id, split, text, label, question, answer, meta_json, group_id)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
   );
-  const cols = 'id, split, text, label, question, answer, meta_json';
+  const cols = 'id, split, text, label, question, answer, meta_json, group_id';
   const all = db.prepare(`SELECT ${cols} FROM examples WHERE run_id = ? ORDER BY rowid`);
   const bySplit = db.prepare(`SELECT ${cols} FROM examples WHERE run_id = ? AND split = ? ORDER BY rowid`);
   const one = db.prepare(`SELECT ${cols} FROM examples WHERE run_id = ? AND id = ?`);
@@ -60,7 +64,7 @@ export function examplesTable(db: DB): ExamplesTable {
     let added = 0;
     for (const r of rows) {
       const meta = r.meta == null ? null : JSON.stringify(r.meta);
-      added += insert.run(runId, r.id, r.split, r.text, r.label, r.question ?? null, r.answer ?? null, meta).changes;
+      added += insert.run(runId, r.id, r.split, r.text, r.label, r.question ?? null, r.answer ?? null, meta, r.group ?? null).changes;
     }
     return added;
   });

@@ -13,6 +13,16 @@ export interface MetricRow {
   hi?: number | null;
   n?: number | null;
   note?: string | null;
+  /** How the interval was computed, e.g. "percentile bootstrap", "clustered percentile bootstrap", "t over seeds". */
+  method?: string | null;
+  level?: number | null;
+  resamples?: number | null;
+  /** Resamples where the statistic was undefined; reported, never dropped silently. */
+  undefinedResamples?: number | null;
+  /** The seed of the resampling, so the interval can be recomputed exactly. */
+  seed?: number | null;
+  /** Which variance the interval covers, in words (e.g. "test examples", "test passages", "training seeds"). */
+  covers?: string | null;
 }
 
 export interface MetricsTable {
@@ -33,10 +43,19 @@ interface RawMetric {
   hi: number | null;
   n: number | null;
   note: string | null;
+  method: string | null;
+  level: number | null;
+  resamples: number | null;
+  undefined_resamples: number | null;
+  seed: number | null;
+  covers: string | null;
 }
 
 function toMetric(r: RawMetric): MetricRow {
-  return { runId: r.run_id, subject: r.subject, name: r.name, value: r.value, lo: r.lo, hi: r.hi, n: r.n, note: r.note };
+  return {
+    runId: r.run_id, subject: r.subject, name: r.name, value: r.value, lo: r.lo, hi: r.hi, n: r.n, note: r.note,
+    method: r.method, level: r.level, resamples: r.resamples, undefinedResamples: r.undefined_resamples, seed: r.seed, covers: r.covers,
+  };
 }
 
 /** SQLite stores NaN as NULL; say so explicitly so a non-finite value reads back as null, not as a surprise. */
@@ -44,16 +63,21 @@ const finite = (x: number | null | undefined): number | null => (x === undefined
 
 export function metricsTable(db: DB): MetricsTable {
   const upsert = db.prepare(
-    `INSERT INTO metrics (run_id, subject, name, value, lo, hi, n, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+    `INSERT INTO metrics (run_id, subject, name, value, lo, hi, n, note, method, level, resamples, undefined_resamples, seed, covers)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT(run_id, subject, name) DO UPDATE SET value = excluded.value, lo = excluded.lo, hi = excluded.hi,
-       n = excluded.n, note = excluded.note`,
+       n = excluded.n, note = excluded.note, method = excluded.method, level = excluded.level, resamples = excluded.resamples,
+       undefined_resamples = excluded.undefined_resamples, seed = excluded.seed, covers = excluded.covers`,
   );
   const one = db.prepare('SELECT * FROM metrics WHERE run_id = ? AND subject = ? AND name = ?');
   const list = db.prepare(
     'SELECT * FROM metrics WHERE run_id = @runId AND (@subject IS NULL OR subject = @subject) ORDER BY subject, name',
   );
   const put = (m: MetricRow): void =>
-    void upsert.run(m.runId, m.subject, m.name, finite(m.value), finite(m.lo), finite(m.hi), m.n ?? null, m.note ?? null);
+    void upsert.run(
+      m.runId, m.subject, m.name, finite(m.value), finite(m.lo), finite(m.hi), m.n ?? null, m.note ?? null,
+      m.method ?? null, finite(m.level), m.resamples ?? null, m.undefinedResamples ?? null, m.seed ?? null, m.covers ?? null,
+    );
   const many = db.transaction((rows: readonly MetricRow[]) => rows.forEach(put));
 
   return {

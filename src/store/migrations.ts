@@ -174,6 +174,24 @@ CREATE TABLE stages (
 );
 `,
   },
+  {
+    version: 2,
+    name: 'groups and metric provenance',
+    sql: `
+-- The group an example belongs to (a passage, a question's pair of rows): no group spans two splits, and intervals
+-- resample whole groups.
+ALTER TABLE examples ADD COLUMN group_id TEXT;
+
+-- How each stored number was computed, so every view can say what its interval covers.
+ALTER TABLE metrics ADD COLUMN method TEXT;
+ALTER TABLE metrics ADD COLUMN level REAL;
+ALTER TABLE metrics ADD COLUMN resamples INTEGER;
+ALTER TABLE metrics ADD COLUMN undefined_resamples INTEGER;
+ALTER TABLE metrics ADD COLUMN seed INTEGER;
+-- Which variance the interval covers, in words, e.g. "test examples (bootstrap)" or "training seeds".
+ALTER TABLE metrics ADD COLUMN covers TEXT;
+`,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -19,7 +19,8 @@ test('a new database records its migration and reopening does not migrate again'
   const rows = raw.prepare('SELECT version, name FROM schema_migrations').all();
   const meta = raw.prepare("SELECT value FROM meta WHERE key = 'w2s_version'").get() as { value: string };
   raw.close();
-  assert.deepEqual(rows, [{ version: SCHEMA_VERSION, name: 'initial' }]);
+  assert.deepEqual(rows, [{ version: 1, name: 'initial' }, { version: 2, name: 'groups and metric provenance' }]);
+  assert.equal(SCHEMA_VERSION, 2);
   assert.match(meta.value, /^\d+\.\d+\.\d+/);
 });
 
