@@ -17,6 +17,11 @@ export interface BootstrapOptions {
   resamples?: number;
   /** Two-sided interval level (default 0.95). */
   level?: number;
+  /**
+   * Cluster of each example (integers 0…G−1, one per example). When given, a resample draws G whole clusters with
+   * replacement (a clustered bootstrap), so examples that share a passage are not counted as independent evidence.
+   */
+  groups?: readonly number[];
 }
 
 export interface BootstrapResult {
@@ -44,7 +49,8 @@ export function bootstrapCI(n: number, statistic: Statistic, options: BootstrapO
   checkInt('bootstrapCI', 'n', n, 1);
   if (typeof statistic !== 'function') throw new RangeError('bootstrapCI: statistic must be a function of indices.');
   const value = clean(statistic(identity(n)));
-  const { values, undefinedCount } = distribution(n, statistic, random, resamples);
+  const clusters = options.groups === undefined ? undefined : clusterIndex('bootstrapCI', options.groups, n);
+  const { values, undefinedCount } = distribution(n, statistic, random, resamples, clusters);
   const [lo, hi] = percentileInterval(values, level);
   return { value, lo, hi, level, resamples, undefinedCount };
 }
@@ -119,6 +125,7 @@ export interface ResolvedOptions {
   random: () => number;
   resamples: number;
   level: number;
+  groups?: readonly number[];
 }
 
 export function resolveOptions(fn: string, options: BootstrapOptions): ResolvedOptions {
@@ -129,7 +136,22 @@ export function resolveOptions(fn: string, options: BootstrapOptions): ResolvedO
   const level = options.level ?? 0.95;
   checkInt(fn, 'resamples', resamples, 1);
   checkLevel(fn, level);
-  return { random: options.random, resamples, level };
+  return { random: options.random, resamples, level, groups: options.groups };
+}
+
+/** Examples by cluster, from a cluster id per example; throws unless ids are integers 0…G−1 with none empty. */
+export function clusterIndex(fn: string, groups: readonly number[], n: number): Int32Array[] {
+  if (groups.length !== n) throw new RangeError(`${fn}: groups has ${groups.length} entries but there are ${n} examples; give one cluster id per example.`);
+  const members: number[][] = [];
+  for (let i = 0; i < n; i++) {
+    const g = groups[i]!;
+    if (!Number.isInteger(g) || g < 0) throw new RangeError(`${fn}: groups[${i}] is ${String(g)}; cluster ids must be integers ≥ 0.`);
+    (members[g] ??= []).push(i);
+  }
+  for (let g = 0; g < members.length; g++) {
+    if (!members[g]) throw new RangeError(`${fn}: cluster ${g} has no examples; number clusters 0…G−1 with none skipped.`);
+  }
+  return members.map((m) => Int32Array.from(m));
 }
 
 /**
@@ -141,14 +163,29 @@ export function distribution(
   statistic: Statistic,
   random: () => number,
   resamples: number,
+  clusters?: readonly Int32Array[],
 ): { values: Float64Array; undefinedCount: number } {
-  const idx = new Int32Array(n);
+  const draw = (size: number): number => {
+    const k = Math.floor(random() * size);
+    return k < size ? k : size - 1; // guard a random() that returns exactly 1
+  };
+  const largest = clusters ? Math.max(...clusters.map((c) => c.length)) : 1;
+  const buffer = new Int32Array(clusters ? clusters.length * largest : n);
   const out = new Float64Array(resamples);
   let m = 0;
   for (let r = 0; r < resamples; r++) {
-    for (let j = 0; j < n; j++) {
-      const k = Math.floor(random() * n);
-      idx[j] = k < n ? k : n - 1; // guard a random() that returns exactly 1
+    let idx: Int32Array;
+    if (clusters) {
+      let len = 0;
+      for (let g = 0; g < clusters.length; g++) {
+        const c = clusters[draw(clusters.length)]!;
+        buffer.set(c, len);
+        len += c.length;
+      }
+      idx = buffer.subarray(0, len);
+    } else {
+      for (let j = 0; j < n; j++) buffer[j] = draw(n);
+      idx = buffer;
     }
     const v = clean(statistic(idx));
     if (v !== null) out[m++] = v;

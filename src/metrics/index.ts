@@ -15,7 +15,7 @@ export {
   type PgrCIResult,
   type Statistic,
 } from './bootstrap.js';
-export { wilson, zForLevel, type ProportionInterval } from './intervals.js';
+export { clusteredProportion, wilson, zForLevel, type ClusteredProportion, type ProportionInterval } from './intervals.js';
 export { cohenKappa, fleissKappa, fleissKappaFromCounts } from './agreement.js';
 export {
   mcnemar,

@@ -45,3 +45,44 @@ export function wilson(successes: number, n: number, level = 0.95): ProportionIn
     level,
   };
 }
+
+export interface ClusteredProportion extends ProportionInterval {
+  /** Trials (e.g. transcripts) and clusters (e.g. passages) behind the estimate. */
+  n: number;
+  clusters: number;
+  /** Cluster-robust standard error of the estimate. */
+  se: number;
+}
+
+/**
+ * A proportion whose trials come in clusters (the K transcripts of one example, the examples of one passage), with a
+ * cluster-robust (sandwich) standard error, so correlated trials are not counted as independent evidence:
+ *   p̂ = Σa_c / Σn_c,  se² = G/(G − 1) · Σ (a_c − p̂·n_c)² / (Σn_c)²   (G clusters)
+ * and a normal interval p̂ ± z·se clamped to [0, 1]. Empty clusters are ignored; throws when no trial is left.
+ */
+export function clusteredProportion(successes: readonly number[], trials: readonly number[], level = 0.95): ClusteredProportion {
+  checkLevel('clusteredProportion', level);
+  if (successes.length !== trials.length) throw new RangeError('clusteredProportion: successes and trials must have one entry per cluster.');
+  let a = 0;
+  let n = 0;
+  let g = 0;
+  for (let c = 0; c < trials.length; c++) {
+    const t = trials[c]!;
+    const s = successes[c]!;
+    if (!Number.isInteger(t) || t < 0 || !Number.isInteger(s) || s < 0 || s > t) {
+      throw new RangeError(`clusteredProportion: cluster ${c} has ${s} successes of ${t} trials; both must be whole numbers with successes ≤ trials.`);
+    }
+    if (t === 0) continue;
+    a += s;
+    n += t;
+    g++;
+  }
+  if (n === 0) throw new RangeError('clusteredProportion: needs at least one trial.');
+  const p = a / n;
+  let ss = 0;
+  for (let c = 0; c < trials.length; c++) if (trials[c]! > 0) ss += (successes[c]! - p * trials[c]!) ** 2;
+  const se = g > 1 ? Math.sqrt(((g / (g - 1)) * ss) / (n * n)) : NaN;
+  const z = zForLevel(level);
+  const half = Number.isFinite(se) ? z * se : Infinity;
+  return { estimate: p, lo: Math.max(0, p - half), hi: Math.min(1, p + half), level, n, clusters: g, se };
+}

@@ -1,4 +1,5 @@
 import {
+  clusterIndex,
   distribution,
   identity,
   pairedScorer,
@@ -120,7 +121,7 @@ export function pairedBootstrapDiff(
   labels: readonly Label[],
   options: PairedDiffOptions,
 ): PairedDiffResult {
-  const { random, resamples, level } = resolveOptions('pairedBootstrapDiff', options);
+  const { random, resamples, level, groups } = resolveOptions('pairedBootstrapDiff', options);
   const metric = options.metric ?? 'accuracy';
   const threshold = options.threshold ?? 0.5;
   const score = pairedScorer('pairedBootstrapDiff', [['probsA', probsA], ['probsB', probsB]], labels, metric, threshold);
@@ -130,7 +131,8 @@ export function pairedBootstrapDiff(
   };
   const n = labels.length;
   const diff = stat(identity(n));
-  const { values, undefinedCount } = distribution(n, stat, random, resamples);
+  const clusters = groups === undefined ? undefined : clusterIndex('pairedBootstrapDiff', groups, n);
+  const { values, undefinedCount } = distribution(n, stat, random, resamples, clusters);
   let pValue: number | null = null;
   if (diff !== null) {
     // A small tolerance so that float noise in d* = diff does not decide the count.

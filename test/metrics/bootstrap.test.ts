@@ -136,3 +136,30 @@ test('pgrCI rejects an unknown metric and unequal lengths', () => {
   assert.throws(() => pgrCI(probs, probs, probs, labels, { random: Math.random, metric: 'f1' as never }), /metric must be 'accuracy' or 'auroc'/);
   assert.throws(() => pgrCI(probs, probs.slice(2), probs, labels, { random: Math.random }), /w2sProbs has 8 entries/);
 });
+
+test('a clustered bootstrap over duplicated rows equals the row bootstrap of the rows without duplicates', () => {
+  // Every row appears twice and its two copies form one cluster: drawing G clusters is drawing the n distinct rows
+  // with the same random stream, so the interval must equal the plain bootstrap of the deduplicated rows exactly.
+  const { probs, labels } = fixture(60, 40, 3);
+  const plain = accuracyCI(probs, labels, { random: createRng(9).random, resamples: 500 });
+  const twice = <T>(xs: readonly T[]): T[] => xs.flatMap((x) => [x, x]);
+  const groups = twice(labels.map((_, i) => i));
+  const clustered = accuracyCI(twice(probs), twice(labels), { random: createRng(9).random, resamples: 500, groups });
+  assert.equal(clustered.value, plain.value);
+  assert.equal(clustered.lo, plain.lo);
+  assert.equal(clustered.hi, plain.hi);
+  // Ignoring the clusters counts every row twice and gives a too-narrow interval (about 1/√2 of the honest width).
+  const naive = accuracyCI(twice(probs), twice(labels), { random: createRng(9).random, resamples: 500 });
+  const width = (r: { lo: number | null; hi: number | null }): number => r.hi! - r.lo!;
+  assert.ok(width(naive) < 0.85 * width(clustered), `naive ${width(naive)} vs clustered ${width(clustered)}`);
+});
+
+test('a clustered bootstrap draws whole clusters and refuses malformed cluster ids', () => {
+  const seen: number[][] = [];
+  // Clusters {0, 1} and {2}; random() = 0.99 always picks the last cluster.
+  bootstrapCI(3, (idx) => (seen.push(Array.from(idx)), 0), { random: () => 0.99, resamples: 1, groups: [0, 0, 1] });
+  assert.deepEqual(seen, [[0, 1, 2], [2, 2]]);
+  assert.throws(() => bootstrapCI(3, () => 0, { random: Math.random, groups: [0, 1] }), /one cluster id per example/);
+  assert.throws(() => bootstrapCI(3, () => 0, { random: Math.random, groups: [0, 2, 2] }), /cluster 1 has no examples/);
+  assert.throws(() => bootstrapCI(2, () => 0, { random: Math.random, groups: [0, -1] }), /integers ≥ 0/);
+});

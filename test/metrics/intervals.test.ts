@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { wilson, zForLevel } from '../../src/metrics/index.js';
+import { clusteredProportion, wilson, zForLevel } from '../../src/metrics/index.js';
 
 const near = (a: number, b: number, tol = 1e-6): void => assert.ok(Math.abs(a - b) < tol, `${a} vs ${b}`);
 
@@ -38,4 +38,25 @@ test('wilson rejects impossible counts', () => {
   assert.throws(() => wilson(11, 10), /cannot exceed n/);
   assert.throws(() => wilson(2.5, 10), /successes must be an integer/);
   assert.throws(() => wilson(2, 10, 1), /level must be between 0 and 1/);
+});
+
+test('clusteredProportion: cluster-robust standard error by hand', () => {
+  // Clusters (successes/trials) 2/3, 0/2, 3/3: p = 5/8; residuals a − p·n = 0.125, −1.25, 1.125; their squares sum
+  // to 2.84375; se² = 3/2 · 2.84375 / 8² = 0.066650390625, se = 0.2581673694.
+  const r = clusteredProportion([2, 0, 3], [3, 2, 3]);
+  assert.equal(r.estimate, 0.625);
+  assert.ok(Math.abs(r.se - 0.258167369404036) < 1e-12);
+  assert.ok(Math.abs(r.lo - (0.625 - 1.959963984540054 * 0.258167369404036)) < 1e-9);
+  assert.equal(r.hi, 1); // 1.131 clamped
+  assert.deepEqual([r.n, r.clusters], [8, 3]);
+});
+
+test('clusteredProportion: one trial per cluster is close to the Wald interval; bad counts are refused', () => {
+  // With single-trial clusters se² = G/(G−1) · p(1−p)/n: the Wald variance with a small-sample factor.
+  const a = Array.from({ length: 100 }, (_, i) => (i < 30 ? 1 : 0));
+  const r = clusteredProportion(a, a.map(() => 1));
+  assert.ok(Math.abs(r.se - Math.sqrt((100 / 99) * 0.3 * 0.7 / 100)) < 1e-12);
+  assert.throws(() => clusteredProportion([2], [1]), /successes ≤ trials/);
+  assert.throws(() => clusteredProportion([0], [0]), /at least one trial/);
+  assert.throws(() => clusteredProportion([1, 0], [1]), /one entry per cluster/);
 });
