@@ -175,6 +175,21 @@ export const ExperimentSchema = z
       })
       .strict()
       .prefault({}),
+    audit: z
+      .object({
+        onLeak: z
+          .enum(['stop', 'warn'])
+          .default('stop')
+          .describe('What the leak audit does when a training split\'s P(advocated side = gold) differs from the test split\'s: stop the run, or only warn (when the imbalance is intended).'),
+        alpha: z
+          .number()
+          .gt(0)
+          .lt(0.5)
+          .default(0.001)
+          .describe('Two-sided significance level of the leak audit\'s tests; small, so an honest run is stopped about once in 1/alpha runs.'),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict()
   .superRefine((c, ctx) => {

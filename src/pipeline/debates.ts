@@ -8,6 +8,7 @@ import { BudgetExceededError } from '../models/gateway.js';
 import { deriveSeed } from '../rng.js';
 import type { ExampleRow, TurnRow } from '../store/index.js';
 import { checkStop, PartialFailureError, settleAll, type StageContext } from './context.js';
+import { outOfSamplePredictions } from './predictions.js';
 
 export function debateId(runId: string, exampleId: string, protocol: string, sample: number): string {
   return `${runId}/${exampleId}/${protocol}/${sample}`;
@@ -92,11 +93,12 @@ export async function runDebates(ctx: StageContext): Promise<void> {
   if (failed) throw new PartialFailureError('debates', failed, total, firstError);
 }
 
-/** market: the naive weak model's pick per example, from the stored weak baseline's predictions. */
+/**
+ * market: the naive weak model's pick per example, always out of sample (cross-fitted on train_weak, where the
+ * baseline itself trained), so the advocated side carries no more of the gold label on train_weak than on test.
+ */
 function naivePicks(ctx: StageContext): Map<string, Side> {
-  const weak = ctx.store.models.getModel(ctx.runId, 'weak', 0);
-  if (!weak) throw new Error('market protocol: the weak baseline must be trained before the debates');
   const picks = new Map<string, Side>();
-  for (const p of ctx.store.models.listPredictions(weak.id)) picks.set(p.exampleId, p.p1 > 0.5 ? 'correct' : 'incorrect');
+  for (const [id, p1] of outOfSamplePredictions(ctx)) picks.set(id, p1 > 0.5 ? 'correct' : 'incorrect');
   return picks;
 }

@@ -3,7 +3,8 @@ import { createRng, deriveSeed } from '../rng.js';
 import type { MetricRow } from '../store/index.js';
 import type { StageContext } from './context.js';
 import { judgeName, judgeProbabilities } from './judges.js';
-import { ensembleLabels, predictionsOf, ROLES } from './training.js';
+import { predictionsOf, ROLES } from './predictions.js';
+import { ensembleLabels } from './training.js';
 
 /** One row of the result table. Values are fractions; null where undefined. */
 export interface ResultRow {

@@ -4,6 +4,7 @@ import { configHash } from '../config/load.js';
 import { BudgetExceededError, Gateway } from '../models/gateway.js';
 import type { Logger } from '../log.js';
 import { openStore, type Store } from '../store/index.js';
+import { auditLeaks } from './audit.js';
 import { InterruptedError, PartialFailureError, type StageContext } from './context.js';
 import { runDebates } from './debates.js';
 import { evaluate, type ResultRow } from './evaluate.js';
@@ -39,6 +40,8 @@ const STAGES: { name: string; run: (ctx: StageContext) => Promise<void> }[] = [
   { name: 'prepare', run: prepareExamples },
   { name: 'train_weak_baseline', run: trainWeakBaseline },
   { name: 'debates', run: runDebates },
+  // Before any weak model reads a transcript.
+  { name: 'leak_audit', run: async (ctx) => void auditLeaks(ctx) },
   { name: 'judges', run: runJudges },
   { name: 'train_weak_ensemble', run: trainWeakEnsemble },
   { name: 'train_strong', run: trainStrong },

@@ -1,24 +1,15 @@
 import pLimit from 'p-limit';
 import { withTranscript } from '../debate/transcript.js';
 import { meanSoftLabel } from '../metrics/index.js';
-import { deriveSeed } from '../rng.js';
+import { createRng, deriveSeed } from '../rng.js';
 import type { ExampleRow, Split } from '../store/index.js';
 import type { FineTuneBackend, LossName, TrainRow } from '../train/types.js';
 import { checkStop, settleAll, type StageContext } from './context.js';
 import { createBackend } from './backends.js';
 import { debateId, toTurn } from './debates.js';
 import { judgeName, judgeProbabilities } from './judges.js';
+import { predictionsOf, ROLES } from './predictions.js';
 
-/** The models an experiment trains, by role; member numbers 0..K-1 for the weak ensemble. */
-export const ROLES = {
-  weak: 'weak',
-  member: 'weak_member',
-  strong: 'strong',
-  naive: 'strong_naive',
-  ceiling: 'strong_ceiling',
-  /** Strong models trained on a prompted judge's labels (member = the judge's index): judges as alternative supervisors. */
-  byJudge: 'strong_by_judge',
-} as const;
 
 interface TrainSpec {
   role: string;
@@ -75,21 +66,62 @@ function examplesOf(ctx: StageContext, split: Split): ExampleRow[] {
   return ctx.store.examples.listExamples(ctx.runId, split);
 }
 
-/** The weak baseline: ground truth, no debate. It predicts every split (market debates need its picks). */
+/** Folds of the cross-fitted weak baseline (market protocol). */
+export const CROSSFIT_FOLDS = 5;
+
+/**
+ * The weak baseline: ground truth, no debate. It predicts every split. For market debates it also trains
+ * CROSSFIT_FOLDS fold models, so each train_weak example gets a pick from a model that never saw it: the baseline's own
+ * pick there is in-sample (it memorises its training rows), and arguing against it would hand the gold label to the
+ * weak models that train on those transcripts.
+ */
 export async function trainWeakBaseline(ctx: StageContext): Promise<void> {
-  if (ctx.store.models.getModel(ctx.runId, ROLES.weak, 0)) return;
+  const crossfit = ctx.config.debate.protocol === 'market';
   const backend = await createBackend(ctx, 'weak', ctx.config.weak);
   try {
     const all = ctx.store.examples.listExamples(ctx.runId);
+    const trainWeak = examplesOf(ctx, 'train_weak');
+    const config = { group: 'weak', context: 'none', labels: 'ground truth', features: ctx.config.weak.features };
     await trainAndStore(ctx, {
       role: ROLES.weak, member: 0, backend, loss: ctx.config.weak.loss,
-      rows: examplesOf(ctx, 'train_weak').map((e) => ({ id: e.id, text: e.text, softLabel: hard(e.label) })),
+      rows: trainWeak.map((e) => ({ id: e.id, text: e.text, softLabel: hard(e.label) })),
       predict: all.map((e) => ({ example: e, text: e.text, debateId: null })),
-      config: { group: 'weak', context: 'none', labels: 'ground truth', features: ctx.config.weak.features },
+      config,
     });
+    if (!crossfit) return;
+    const folds = crossfitFolds(trainWeak, CROSSFIT_FOLDS, deriveSeed(ctx.config.seed, 'crossfit'));
+    for (let f = 0; f < folds.length; f++) {
+      const heldOut = new Set(folds[f]!.map((e) => e.id));
+      await trainAndStore(ctx, {
+        role: ROLES.crossfit, member: f, backend, loss: ctx.config.weak.loss,
+        rows: trainWeak.filter((e) => !heldOut.has(e.id)).map((e) => ({ id: e.id, text: e.text, softLabel: hard(e.label) })),
+        predict: folds[f]!.map((e) => ({ example: e, text: e.text, debateId: null })),
+        config: { ...config, crossfit: { fold: f, folds: folds.length } },
+      });
+    }
   } finally {
     await backend.close?.();
   }
+}
+
+/**
+ * Splits examples into k folds by group (an example without a group is its own group), groups in a seeded order and
+ * dealt to the fold with the fewest examples so far, so fold sizes stay within one group of each other.
+ */
+export function crossfitFolds(examples: readonly ExampleRow[], k: number, seed: number): ExampleRow[][] {
+  const groups = new Map<string, ExampleRow[]>();
+  for (const e of examples) {
+    const key = e.group ?? `example:${e.id}`;
+    const list = groups.get(key);
+    if (list) list.push(e);
+    else groups.set(key, [e]);
+  }
+  const folds: ExampleRow[][] = Array.from({ length: Math.min(k, groups.size) }, () => []);
+  for (const key of createRng(seed).shuffle([...groups.keys()])) {
+    const smallest = folds.reduce((best, f) => (f.length < best.length ? f : best));
+    smallest.push(...groups.get(key)!);
+  }
+  return folds;
 }
 
 /**
@@ -121,13 +153,6 @@ export async function trainWeakEnsemble(ctx: StageContext): Promise<void> {
   } finally {
     await backend.close?.();
   }
-}
-
-/** Predictions of a stored model, by example id. */
-export function predictionsOf(ctx: StageContext, role: string, member = 0): Map<string, number> {
-  const model = ctx.store.models.getModel(ctx.runId, role, member);
-  if (!model) throw new Error(`model ${role}[${member}] is not trained yet`);
-  return new Map(ctx.store.models.listPredictions(model.id).map((p) => [p.exampleId, p.p1]));
 }
 
 /** The ensemble's soft labels: the members' P(label 1) averaged, per example. */
