@@ -106,11 +106,36 @@ export const ExperimentSchema = z
         name: z.enum(['sciq', 'boolq', 'cosmos_qa', 'anthropic_hh', 'jsonl']),
         dataDir: z.string().optional().describe('Folder holding the dataset files; default ../shared/datasets or W2S_DATA_DIR.'),
         path: z.string().optional().describe('For name "jsonl": the file.'),
+        files: z
+          .object({
+            train: z.string().min(1).describe('The train pool: train_weak and train_strong are drawn from it (and test too when there is no test file).'),
+            test: z.string().min(1).optional().describe('The test pool: the test split is drawn from it (e.g. the release\'s validation file).'),
+          })
+          .strict()
+          .optional()
+          .describe('Your own files in the dataset\'s release format, in place of the default layout under dataDir (any dataset, jsonl too); relative to the working directory.'),
+        splitField: z
+          .string()
+          .min(1)
+          .optional()
+          .describe('For name "jsonl": the row field whose value, "train" or "test", puts each row in the train or the test pool.'),
+        groupBy: z
+          .union([z.string().min(1), z.null()])
+          .optional()
+          .describe('Examples with the same value here never straddle two splits: a dotted path into the raw row (passage, meta.passage_id) or the formatted example. Default: passage for boolq, context for cosmos_qa, none otherwise; null: no grouping.'),
         sizes: SizesSchema.prefault({}),
         skipInvalid: z.boolean().default(false),
       })
       .strict()
-      .refine((d) => d.name !== 'jsonl' || d.path !== undefined, { message: 'dataset "jsonl" needs a "path"', path: ['path'] }),
+      .superRefine((d, ctx) => {
+        const issue = (path: string, message: string): void => ctx.addIssue({ code: 'custom', path: [path], message });
+        if (d.path !== undefined && d.files !== undefined) issue('files', 'give either "path" or "files", not both');
+        else if (d.name === 'jsonl' && d.path === undefined && d.files === undefined) issue('path', 'dataset "jsonl" needs a "path" (or "files")');
+        if (d.name !== 'jsonl' && d.path !== undefined) issue('path', `"path" is for name "jsonl" only; for your own ${d.name} files give "files": {"train": ..., "test": ...}`);
+        if (d.files !== undefined && d.dataDir !== undefined) issue('dataDir', '"dataDir" is not used with "files"; remove one of them');
+        if (d.splitField !== undefined && d.name !== 'jsonl') issue('splitField', `"splitField" is for name "jsonl" only; give ${d.name} a test pool with "files": {"train": ..., "test": ...}`);
+        if (d.splitField !== undefined && d.files?.test !== undefined) issue('splitField', 'give either "splitField" (train and test rows in one file) or "files.test", not both');
+      }),
     debate: z
       .object({
         protocol: z.enum(['debate', 'consultancy', 'market', 'none']).default('debate'),

@@ -1,18 +1,30 @@
 import { resolve } from 'node:path';
 import { DEFAULT_DATA_DIR, loadDataset } from '../data/registry.js';
-import { makeSplits } from '../data/splits.js';
+import { drawSplits } from '../data/splits.js';
 import type { StageContext } from './context.js';
 
-/** Loads the dataset, draws the seeded splits and stores the examples. */
+/** Loads the dataset, draws the seeded splits (whole groups only) and stores the examples with their groups. */
 export async function prepareExamples(ctx: StageContext): Promise<void> {
   const d = ctx.config.dataset;
   const dataDir = d.dataDir ? resolve(d.dataDir) : process.env.W2S_DATA_DIR ? resolve(process.env.W2S_DATA_DIR) : DEFAULT_DATA_DIR;
-  const loaded = await loadDataset({ name: d.name, dataDir, path: d.path, seed: ctx.config.seed, skipInvalid: d.skipInvalid });
-  const examples = makeSplits(loaded.pools, { seed: ctx.config.seed, sizes: d.sizes });
+  const loaded = await loadDataset({
+    name: d.name,
+    dataDir,
+    path: d.path,
+    files: d.files,
+    splitField: d.splitField,
+    groupBy: d.groupBy,
+    seed: ctx.config.seed,
+    skipInvalid: d.skipInvalid,
+  });
+  const draw = drawSplits(loaded.pools, { seed: ctx.config.seed, sizes: d.sizes });
+  const grouping = loaded.groupBy === null ? 'no grouping' : `groupBy "${loaded.groupBy}"`;
   ctx.store.transaction(() => {
     ctx.store.examples.insertExamples(
       ctx.runId,
-      examples.map((e) => ({ id: e.id, split: e.split, text: e.text, label: e.label, question: e.question, answer: e.answer, meta: e.meta ?? null })),
+      draw.examples.map((e) => ({
+        id: e.id, split: e.split, text: e.text, label: e.label, question: e.question, answer: e.answer, meta: e.meta ?? null, group: e.group ?? null,
+      })),
     );
     ctx.store.metrics.upsertMetric({
       runId: ctx.runId,
@@ -21,6 +33,28 @@ export async function prepareExamples(ctx: StageContext): Promise<void> {
       value: loaded.invalid.length,
       note: loaded.invalid.slice(0, 5).map((r) => `${r.file}:${r.line}: ${r.reason}`).join('; ') || null,
     });
+    ctx.store.metrics.upsertMetric({
+      runId: ctx.runId,
+      subject: 'dataset',
+      name: 'train_rows_excluded_shared_group',
+      value: draw.trainExcludedSharedGroup,
+      note: `train-pool examples left out of training because their group is also in the test split (${grouping}); test examples are never dropped`,
+    });
+    if (loaded.groupBy !== null) {
+      ctx.store.metrics.upsertMetric({
+        runId: ctx.runId,
+        subject: 'dataset',
+        name: 'rows_without_group',
+        value: loaded.ungrouped,
+        note: `loaded examples with no value at ${grouping}, each a group of its own`,
+      });
+    }
   });
-  if (loaded.invalid.length) ctx.progress({ stage: 'prepare', kind: 'info', message: `skipped ${loaded.invalid.length} invalid rows` });
+  const info = (message: string): void => ctx.progress({ stage: 'prepare', kind: 'info', message });
+  if (loaded.invalid.length) info(`skipped ${loaded.invalid.length} invalid rows`);
+  if (draw.trainExcludedSharedGroup) info(`left ${draw.trainExcludedSharedGroup} train-pool examples out: their ${grouping} group is also in the test split`);
+  if (loaded.groupBy !== null && loaded.ungrouped) info(`${loaded.ungrouped} examples have no value at ${grouping}; each is its own group`);
+  for (const split of ['train_weak', 'train_strong', 'test'] as const) {
+    if (draw.drawn[split] < d.sizes[split]) info(`${split} holds ${draw.drawn[split]} of ${d.sizes[split]} examples: groups (${grouping}) are kept whole`);
+  }
 }

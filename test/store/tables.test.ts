@@ -16,7 +16,7 @@ function fresh(): Store {
 }
 
 const EXAMPLES: ExampleRow[] = [
-  { id: 'e1', split: 'train_weak', text: 'Q: a A: b', label: 1, question: 'a', answer: 'b', meta: { src: 'x' } },
+  { id: 'e1', split: 'train_weak', text: 'Q: a A: b', label: 1, question: 'a', answer: 'b', meta: { src: 'x' }, group: 'passage-1' },
   { id: 'e2', split: 'train_strong', text: 'Q: c A: d', label: 0 },
   { id: 'e3', split: 'test', text: 'Q: e A: f', label: 1 },
 ];
@@ -60,7 +60,7 @@ test('examples: idempotent insert, order, split filter, counts, invalid rows rej
     const all = s.examples.listExamples('r1');
     assert.deepEqual(all.map((e) => e.id), ['e1', 'e2', 'e3', 'e4']);
     assert.deepEqual(all[0], EXAMPLES[0]);
-    assert.deepEqual(all[1], { ...EXAMPLES[1], question: null, answer: null, meta: null });
+    assert.deepEqual(all[1], { ...EXAMPLES[1], question: null, answer: null, meta: null, group: null });
     assert.deepEqual(s.examples.listExamples('r1', 'test').map((e) => e.id), ['e3', 'e4']);
     assert.deepEqual(s.examples.countBySplit('r1'), { train_weak: 1, train_strong: 1, test: 2 });
     assert.equal(s.examples.getExample('r1', 'e2')?.label, 0);
@@ -230,13 +230,15 @@ test('metrics upsert and stages', () => {
   const s = fresh();
   try {
     s.metrics.upsertMetric({ runId: 'r1', subject: 'strong', name: 'accuracy', value: 0.9, lo: 0.85, hi: 0.95, n: 200 });
+    const provenance = { method: 'percentile bootstrap', level: 0.95, resamples: 1000, undefinedResamples: 3, seed: 42, covers: 'test examples (200)' };
     s.metrics.upsertMetrics([
-      { runId: 'r1', subject: 'strong', name: 'accuracy', value: 0.91, n: 200 },
+      { runId: 'r1', subject: 'strong', name: 'accuracy', value: 0.91, n: 200, ...provenance },
       { runId: 'r1', subject: 'all', name: 'pgr', value: Number.NaN, note: 'ceiling <= weak' },
     ]);
+    const unset = { method: null, level: null, resamples: null, undefinedResamples: null, seed: null, covers: null };
     assert.deepEqual(s.metrics.listMetrics('r1'), [
-      { runId: 'r1', subject: 'all', name: 'pgr', value: null, lo: null, hi: null, n: null, note: 'ceiling <= weak' },
-      { runId: 'r1', subject: 'strong', name: 'accuracy', value: 0.91, lo: null, hi: null, n: 200, note: null },
+      { runId: 'r1', subject: 'all', name: 'pgr', value: null, lo: null, hi: null, n: null, note: 'ceiling <= weak', ...unset },
+      { runId: 'r1', subject: 'strong', name: 'accuracy', value: 0.91, lo: null, hi: null, n: 200, note: null, ...provenance },
     ]);
     assert.equal(s.metrics.getMetric('r1', 'strong', 'accuracy')?.value, 0.91);
     assert.equal(s.metrics.listMetrics('r1', 'all').length, 1);
