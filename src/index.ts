@@ -9,7 +9,7 @@ export { openStore, dbInfo, Store } from './store/index.js';
 export { loadDataset } from './data/registry.js';
 export { makeSplits } from './data/splits.js';
 export { runExperiment, defaultOutPath, type RunOptions, type RunOutcome } from './pipeline/run.js';
-export { formatTable, type ResultRow } from './pipeline/evaluate.js';
+export { formatRunSummary } from './report/terminal.js';
 export { createProbeBackend } from './train/probe.js';
 export { hashedNgramFeaturizer, embeddingFeaturizer } from './train/featurizers.js';
 export type { FineTuneBackend, TrainRow, TrainedModel, Featurizer } from './train/types.js';

@@ -21,10 +21,10 @@ export function register(program: Command): void {
     .argument('[runB]', 'second run')
     .option('--members', 'compare the members, ensemble, baseline and judges within one run (the default with no runs named)')
     .option('--run <id>', 'the run for --members (default: the newest)')
-    .option('--bootstrap <n>', 'bootstrap resamples', count('--bootstrap'), 1000)
+    .option('--bootstrap <n>', 'bootstrap resamples of the paired tests (default: the run\'s own); accuracy intervals are the stored ones', count('--bootstrap'))
     .option('--seed <n>', 'seed of the bootstrap', (v) => Number.parseInt(v, 10), 0)
     .option('--json', 'print JSON')
-    .action((file: string, runA: string | undefined, runB: string | undefined, opts: { members?: boolean; run?: string; bootstrap: number; seed: number; json?: boolean }) => {
+    .action((file: string, runA: string | undefined, runB: string | undefined, opts: { members?: boolean; run?: string; bootstrap?: number; seed: number; json?: boolean }) => {
       if (runA !== undefined && runB === undefined) throw new UserError('Name two runs to compare (w2s compare <db> <runA> <runB>), or use --members [--run <id>].');
       if (runA !== undefined && opts.members) throw new UserError('Use either two runs or --members, not both.');
       const q = openReport(file);
@@ -34,10 +34,11 @@ export function register(program: Command): void {
         if (runA !== undefined && runB !== undefined) {
           const a = q.resolveRun(runA);
           const b = q.resolveRun(runB);
-          c = compareRuns(testView(q, a.id), testView(q, b.id), options);
+          c = compareRuns(testView(q, a.id), testView(q, b.id), { ...options, stored: q.metrics(a.id) }, q.metrics(b.id));
           if (c.n === 0) throw new UserError(`Runs ${a.id} and ${b.id} share no test examples with predictions; compare runs made on the same dataset.`);
         } else {
-          c = compareMembers(testView(q, q.resolveRun(opts.run).id), options);
+          const run = q.resolveRun(opts.run);
+          c = compareMembers(testView(q, run.id), { ...options, stored: q.metrics(run.id) });
         }
         process.stdout.write(`${opts.json ? JSON.stringify(c, null, 2) : formatComparison(c)}\n`);
       } finally {

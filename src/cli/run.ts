@@ -2,8 +2,9 @@ import type { Command } from 'commander';
 import { loadExperiment } from '../config/load.js';
 import { UserError } from '../errors.js';
 import { createLogger, redact } from '../log.js';
-import { formatTable } from '../pipeline/evaluate.js';
 import { runExperiment } from '../pipeline/run.js';
+import { openReport } from '../report/queries.js';
+import { formatRunSummary } from '../report/terminal.js';
 import { progressRenderer } from './progress.js';
 
 function positiveNumber(name: string) {
@@ -57,7 +58,13 @@ export function register(program: Command): void {
           stop: stopper.signal,
         });
         if (outcome.status === 'completed') {
-          process.stdout.write(`\nRun ${outcome.runId} (${outcome.out})\n\n${formatTable(outcome.rows, config.metrics.level)}\n`);
+          // The table is read back from the stored metrics, as every other view reads it.
+          const q = openReport(outcome.out);
+          try {
+            process.stdout.write(`\nRun ${outcome.runId} (${outcome.out})\n\n${formatRunSummary(q, outcome.runId)}\n`);
+          } finally {
+            q.close();
+          }
           return;
         }
         process.stderr.write(redact(`w2s: run ${outcome.runId} ${outcome.status}: ${outcome.reason}\n`));

@@ -3,11 +3,11 @@ import type { ExperimentConfig } from '../config/experiment.js';
 import { configHash } from '../config/load.js';
 import { BudgetExceededError, Gateway } from '../models/gateway.js';
 import type { Logger } from '../log.js';
-import { openStore, type Store } from '../store/index.js';
+import { openStore, type MetricRow, type Store } from '../store/index.js';
 import { auditLeaks } from './audit.js';
 import { InterruptedError, PartialFailureError, type StageContext } from './context.js';
 import { runDebates } from './debates.js';
-import { evaluate, type ResultRow } from './evaluate.js';
+import { evaluate } from './evaluate.js';
 import { runJudges } from './judges.js';
 import { ModelPool } from './models.js';
 import { prepareExamples } from './prepare.js';
@@ -32,7 +32,7 @@ export interface RunOptions {
 }
 
 export type RunOutcome =
-  | { status: 'completed'; runId: string; out: string; rows: ResultRow[] }
+  | { status: 'completed'; runId: string; out: string; metrics: MetricRow[] }
   | { status: 'interrupted' | 'failed'; runId: string; out: string; reason: string };
 
 /** The stages, in order. Each reads its inputs from the store and records that it finished, so reruns skip it. */
@@ -45,6 +45,8 @@ const STAGES: { name: string; run: (ctx: StageContext) => Promise<void> }[] = [
   { name: 'judges', run: runJudges },
   { name: 'train_weak_ensemble', run: trainWeakEnsemble },
   { name: 'train_strong', run: trainStrong },
+  // Every number, computed once and stored; every view reads them.
+  { name: 'evaluate', run: async (ctx) => void evaluate(ctx) },
 ];
 
 export function defaultOutPath(config: ExperimentConfig): string {
@@ -53,7 +55,7 @@ export function defaultOutPath(config: ExperimentConfig): string {
 
 /**
  * Runs (or resumes) one experiment. The run is identified by its config hash: running the same config against the
- * same database resumes it, and a finished run's rerun recomputes the table from stored predictions with no model calls.
+ * same database resumes it, and a finished run's rerun reads its stored metrics with no model calls.
  */
 export async function runExperiment(options: RunOptions): Promise<RunOutcome> {
   const { config } = options;
@@ -97,9 +99,8 @@ export async function runExperiment(options: RunOptions): Promise<RunOutcome> {
       store.stages.markStageDone(runId, stage.name);
       progress({ stage: stage.name, kind: 'end' });
     }
-    const rows = evaluate(ctx);
     store.runs.setRunStatus(runId, 'completed');
-    return { status: 'completed', runId, out, rows };
+    return { status: 'completed', runId, out, metrics: store.metrics.listMetrics(runId) };
   } catch (e) {
     if (e instanceof InterruptedError || e instanceof BudgetExceededError) {
       const reason = e instanceof InterruptedError ? 'interrupted; run the same command again to resume' : `${e.message}; raise the limit and run again to resume`;

@@ -3,7 +3,8 @@ import {
   type EnsembleSizeAccuracy, type Label,
 } from '../metrics/index.js';
 import { createRng, deriveSeed } from '../rng.js';
-import { modelKey, type ReportQueries } from './queries.js';
+import { modelKey, type MetricValue, type ReportQueries } from './queries.js';
+import { describeSubject } from './subjects.js';
 
 /** One model, ensemble or judge scored on the test examples of a run: P(label 1) per example, in a fixed order. */
 export interface Subject {
@@ -22,21 +23,13 @@ export interface TestView {
   members: Subject[];
 }
 
-export const DESCRIPTIONS: Record<string, string> = {
-  weak: 'weak baseline (no debate)',
-  weak_ensemble: 'weak ensemble with debate (mean)',
-  weak_ensemble_vote: 'weak ensemble with debate (vote)',
-  strong_naive: 'strong on weak-baseline labels (naive w2s)',
-  strong: 'strong on ensemble labels (w2s)',
-  strong_ceiling: 'strong ceiling (ground truth)',
-};
-
 /**
  * A run's test split with every model's predictions aligned to it. Models still missing a prediction (a run in
  * progress) are left out; a judge's missing examples count as 0.5, as the pipeline's evaluation does.
  */
 export function testView(q: ReportQueries, runId: string): TestView {
   const test = q.examples(runId, 'test');
+  const config = q.run(runId)?.config ?? { raw: {}, debaters: [], judges: [] };
   const exampleIds = test.map((e) => e.id);
   const labels = test.map((e) => e.label);
   const preds = q.modelPredictions(runId);
@@ -55,11 +48,11 @@ export function testView(q: ReportQueries, runId: string): TestView {
   for (let k = 0; ; k++) {
     const probs = aligned(modelKey('weak_member', k));
     if (!probs) break;
-    members.push({ name: `member${k}`, description: `ensemble member ${k} (transcript sample ${k})`, probs });
+    members.push({ name: `member${k}`, description: describeSubject(`member${k}`, config), probs });
   }
   const subjects: Subject[] = [];
   const add = (name: string, probs: number[] | undefined): void => {
-    if (probs) subjects.push({ name, description: DESCRIPTIONS[name] ?? name, probs });
+    if (probs) subjects.push({ name, description: describeSubject(name, config), probs });
   };
   add('weak', aligned(modelKey('weak', 0)));
   subjects.push(...members);
@@ -72,7 +65,7 @@ export function testView(q: ReportQueries, runId: string): TestView {
   add('strong_ceiling', aligned(modelKey('strong_ceiling', 0)));
   for (const [judge, byExample] of q.judgeMeans(runId)) {
     if (test.length === 0) break;
-    subjects.push({ name: `judge:${judge}`, description: `prompted judge ${judge} (both orders, all transcripts)`, probs: exampleIds.map((id) => byExample.get(id) ?? 0.5) });
+    subjects.push({ name: `judge:${judge}`, description: describeSubject(`judge:${judge}`, config), probs: exampleIds.map((id) => byExample.get(id) ?? 0.5) });
   }
   return { runId, exampleIds, labels, subjects, members };
 }
@@ -130,17 +123,31 @@ export interface CompareOptions {
   resamples?: number;
   level?: number;
   seed?: number;
+  /** The run's stored metrics: subjects' accuracy intervals, ECE and Brier are read from them, not recomputed. */
+  stored?: readonly MetricValue[];
 }
 
 const hard = (probs: readonly number[]): (0 | 1)[] => probs.map((p) => (p > 0.5 ? 1 : 0));
 
-function subjectStats(s: Subject, labels: readonly Label[], opts: Required<CompareOptions>, tag: string): SubjectStats {
+/**
+ * A subject's accuracy interval, ECE and Brier: read from the run's stored metrics when they were computed on these
+ * same examples (one number, one interval, in every view); computed here only for a subset of the test split.
+ */
+function subjectStats(
+  s: Subject, labels: readonly Label[], opts: Required<Omit<CompareOptions, 'stored'>>, tag: string, stored?: readonly MetricValue[], storedName = s.name,
+): SubjectStats {
+  const get = (name: string): MetricValue | undefined => stored?.find((m) => m.subject === storedName && m.name === name && m.n === labels.length);
+  const [storedAcc, storedEce, storedBrier] = [get('accuracy'), get('ece'), get('brier')];
+  if (storedAcc && storedEce?.value != null && storedBrier?.value != null) {
+    const accuracy = { value: storedAcc.value, lo: storedAcc.lo, hi: storedAcc.hi };
+    return { name: s.name, description: s.description, n: labels.length, accuracy, ece: storedEce.value, brier: storedBrier.value };
+  }
   const random = createRng(deriveSeed(opts.seed, 'compare', tag, s.name)).random;
   const acc = accuracyCI(s.probs, labels, { random, resamples: opts.resamples, level: opts.level });
   return { name: s.name, description: s.description, n: labels.length, accuracy: { value: acc.value, lo: acc.lo, hi: acc.hi }, ece: ece(s.probs, labels), brier: brier(s.probs, labels) };
 }
 
-function pairStats(a: Subject, b: Subject, labels: readonly Label[], opts: Required<CompareOptions>, names = [a.name, b.name]): PairStats {
+function pairStats(a: Subject, b: Subject, labels: readonly Label[], opts: Required<Omit<CompareOptions, 'stored'>>, names = [a.name, b.name]): PairStats {
   const ha = hard(a.probs);
   const hb = hard(b.probs);
   const m = mcnemar(ha.map((p, i) => p === labels[i]), hb.map((p, i) => p === labels[i]));
@@ -149,7 +156,11 @@ function pairStats(a: Subject, b: Subject, labels: readonly Label[], opts: Requi
   return { a: names[0]!, b: names[1]!, mcnemar: { b: m.b, c: m.c, pValue: m.pValue, method: m.method }, diff: { value: d.diff, lo: d.lo, hi: d.hi, pValue: d.pValue }, kappa: cohenKappa(ha, hb) };
 }
 
-const resolve = (o: CompareOptions): Required<CompareOptions> => ({ resamples: o.resamples ?? 1000, level: o.level ?? 0.95, seed: o.seed ?? 0 });
+const resolve = (o: CompareOptions): Required<Omit<CompareOptions, 'stored'>> => {
+  // The stored evaluation's level and resamples, so paired tests are made at the level the intervals are.
+  const weak = o.stored?.find((m) => m.subject === 'weak' && m.name === 'accuracy');
+  return { resamples: o.resamples ?? weak?.resamples ?? 1000, level: o.level ?? weak?.level ?? 0.95, seed: o.seed ?? 0 };
+};
 
 /**
  * Judges and ensembles of one run side by side on its test examples: each subject's accuracy (bootstrap interval),
@@ -160,7 +171,7 @@ export function compareMembers(view: TestView, options: CompareOptions = {}): Co
   const opts = resolve(options);
   const { labels } = view;
   const n = labels.length;
-  const subjects = n === 0 ? [] : view.subjects.map((s) => subjectStats(s, labels, opts, view.runId));
+  const subjects = n === 0 ? [] : view.subjects.map((s) => subjectStats(s, labels, opts, view.runId, options.stored));
   const reference = view.subjects.find((s) => s.name === 'weak_ensemble') ?? view.subjects.find((s) => s.name === 'weak');
   const pairs = !reference || n === 0 ? [] : view.subjects.filter((s) => s !== reference && s.name !== 'weak_ensemble_vote').map((s) => pairStats(reference, s, labels, opts));
   const raters = view.subjects.filter((s) => s.name === 'weak' || s.name.startsWith('member') || s.name.startsWith('judge:') || s.name === 'weak_ensemble');
@@ -176,9 +187,10 @@ export function compareMembers(view: TestView, options: CompareOptions = {}): Co
 
 /**
  * Two runs on the test examples they share (by example id, same gold label): every subject present in both, A's
- * against B's, with paired tests. Subjects are named "A:weak", "B:weak", and so on.
+ * against B's, with paired tests. Subjects are named "A:weak", "B:weak", and so on. options.stored holds run A's
+ * stored metrics and storedB run B's.
  */
-export function compareRuns(viewA: TestView, viewB: TestView, options: CompareOptions = {}): Comparison {
+export function compareRuns(viewA: TestView, viewB: TestView, options: CompareOptions = {}, storedB?: readonly MetricValue[]): Comparison {
   const opts = resolve(options);
   const inB = new Map(viewB.exampleIds.map((id, i) => [id, viewB.labels[i]]));
   const shared = viewA.exampleIds.filter((id, i) => inB.has(id) && inB.get(id) === viewA.labels[i]);
@@ -194,7 +206,8 @@ export function compareRuns(viewA: TestView, viewB: TestView, options: CompareOp
     if (!sb || n === 0) continue;
     const na = { ...sa, name: `A:${sa.name}` };
     const nb = { ...sb, name: `B:${sb.name}` };
-    subjects.push(subjectStats(na, labels, opts, a.runId), subjectStats(nb, labels, opts, b.runId));
+    // Stored intervals apply when the shared examples are each run's whole test split.
+    subjects.push(subjectStats(na, labels, opts, a.runId, options.stored, sa.name), subjectStats(nb, labels, opts, b.runId, storedB, sb.name));
     pairs.push(pairStats(na, nb, labels, opts));
     if (sa.name === 'weak_ensemble' || sa.name.startsWith('judge:')) raters.push(na, nb);
   }

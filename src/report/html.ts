@@ -5,8 +5,11 @@ import { UserError } from '../errors.js';
 import { W2S_VERSION } from '../version.js';
 import { compareMembers, testView, type Comparison, type TestView } from './analysis.js';
 import { escapeHtml as esc } from './escape.js';
-import { openReport, type ReportQueries, type RunInfo } from './queries.js';
-import { findTurnSweeps, markdownTable, pct, pctCI, RESULT_HEADER, resultRows, runResults, type RunResult, type Sweep } from './results.js';
+import { openReport, type MetricValue, type ReportQueries, type RunConfigView, type RunInfo } from './queries.js';
+import {
+  findTurnSweeps, gapNote, intervalNote, LEAK_HEADER, leakRows, markdownTable, pct, pctCI, pgrCell, REGION_HEADER, regionRows, RESULT_HEADER, resultRows,
+  RUN_TABLE_HEADER, runResults, runTableRows, type RunResult, type Sweep,
+} from './results.js';
 import { barChart, lineChart, reliabilityDiagram } from './svg.js';
 import { transcriptHtml, STYLE } from './transcript-html.js';
 
@@ -30,6 +33,7 @@ export interface Report {
 
 interface RunSection {
   run: RunInfo;
+  metrics: MetricValue[];
   view: TestView;
   comparison: Comparison;
 }
@@ -41,7 +45,8 @@ export function buildReport(q: ReportQueries, options: ReportOptions = {}): Repo
   const results = runResults(q, runs);
   const sections: RunSection[] = runs.map((run) => {
     const view = testView(q, run.id);
-    return { run, view, comparison: compareMembers(view, { resamples: options.resamples ?? 1000, seed: 0 }) };
+    const metrics = q.metrics(run.id);
+    return { run, metrics, view, comparison: compareMembers(view, { resamples: options.resamples, seed: 0, stored: metrics }) };
   });
   const sweeps = findTurnSweeps(runs);
   const title = options.title ?? 'w2s report';
@@ -85,7 +90,7 @@ export function buildReport(q: ReportQueries, options: ReportOptions = {}): Repo
   const body: string[] = [];
   body.push(`<header><h1>${esc(title)}</h1><p class="meta">Generated ${esc(generated)} by w2s ${esc(W2S_VERSION)} · ${runs.length} run(s)</p></header>`);
   body.push('<section id="results"><h2>Results</h2>', htmlTable(RESULT_HEADER, resultRows(results), 'results'),
-    `<p class="note">Accuracies and PGR in percent on the test split, with ${esc(levelOf(sections))} bootstrap intervals over test examples.</p>`,
+    `<p class="note">Accuracies and PGR in percent on the test split, with ${esc(levelOf(sections))} bootstrap intervals over test examples (or over groups); each run's section says what its intervals cover.</p>`,
     `<div class="charts">${headline}${pgrChart}</div></section>`);
   body.push(`<section id="ensemble-size"><h2>Accuracy against ensemble size</h2><div class="charts">${sizeChart}</div></section>`);
   if (sweepCharts.length) {
@@ -107,7 +112,31 @@ function levelOf(sections: RunSection[]): string {
   return `${Math.round(level * 100)}%`;
 }
 
-function htmlTable(header: string[], rows: string[][], cls = ''): string {
+/** One run's stored results as HTML: the model table, chance and gap, what the intervals cover, knowledge regions, leak audit. */
+export function runDetailsHtml(metrics: readonly MetricValue[], config: RunConfigView): string {
+  const level = metrics.find((m) => m.subject === 'weak' && m.name === 'accuracy')?.level ?? 0.95;
+  const regions = regionRows(metrics);
+  const leaks = leakRows(metrics);
+  return [
+    htmlTable(RUN_TABLE_HEADER(level), runTableRows(metrics, config), 'run-table'),
+    `<p class="note">${[...gapNote(metrics), intervalNote(metrics)].map(esc).join('<br>')}</p>`,
+    regions.length ? htmlTable(REGION_HEADER, regions, 'regions') : '',
+    leaks.length ? htmlTable(LEAK_HEADER, leaks, 'leak-audit') : '',
+  ].join('\n');
+}
+
+/** The same, as Markdown. */
+function runDetailsMarkdown(metrics: readonly MetricValue[], config: RunConfigView): string[] {
+  const level = metrics.find((m) => m.subject === 'weak' && m.name === 'accuracy')?.level ?? 0.95;
+  const out = [markdownTable(RUN_TABLE_HEADER(level), runTableRows(metrics, config)), '', ...[...gapNote(metrics), intervalNote(metrics)].map((l) => `${l}  `), ''];
+  const regions = regionRows(metrics);
+  if (regions.length) out.push(markdownTable(REGION_HEADER, regions), '');
+  const leaks = leakRows(metrics);
+  if (leaks.length) out.push(markdownTable(LEAK_HEADER, leaks), '');
+  return out;
+}
+
+export function htmlTable(header: string[], rows: string[][], cls = ''): string {
   return `<table class="${cls}"><thead><tr>${header.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows
     .map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`)
     .join('')}</tbody></table>`;
@@ -149,6 +178,7 @@ function runSection(q: ReportQueries, s: RunSection, samples: number): string {
     return `<details class="example" data-example="${esc(o.id)}"><summary>${o.wrong ? '<span class="bad">ensemble wrong</span>' : '<span class="good">ensemble right</span>'} ${esc(o.id)}: ${esc((ex.question ?? ex.text).slice(0, 120))}</summary>${transcriptHtml(ex, q.transcripts(run.id, o.id), q.predictions(run.id, o.id), q.judgments(run.id, o.id))}</details>`;
   });
   return `<section class="run" id="run-${esc(run.id)}"><h2>Run ${esc(run.id)}</h2><p class="meta">${meta.map(esc).join(' · ')}</p>
+${runDetailsHtml(s.metrics, cfg)}
 <h3>Models and judges on ${comparison.n} test examples</h3>${htmlTable(COMPARE_HEADER, compareRows(comparison), 'compare')}
 <p class="note">Fleiss' kappa across members: ${comparison.fleiss === null ? 'n/a' : comparison.fleiss.toFixed(3)}</p>
 ${pairs.length ? htmlTable(['pair', 'Δ accuracy % [CI]', 'bootstrap p', 'McNemar b/c', 'McNemar p', "Cohen's κ"], pairs, 'pairs') : ''}
@@ -161,9 +191,10 @@ function buildMarkdown(title: string, generated: string, results: RunResult[], s
   for (const [i, sw] of sweeps.entries()) {
     out.push(`## Debate-turn sweep ${i + 1}`, '', markdownTable(['turns', 'run', 'weak ensemble %', 'w2s %', 'PGR %'], sw.points.map((p) => {
       const r = results.find((x) => x.run.id === p.run.id)!;
-      return [String(p.turns), p.run.id, pctCI(r.ensemble), pctCI(r.w2s), pctCI(r.pgr)];
+      return [String(p.turns), p.run.id, pctCI(r.ensemble), pctCI(r.w2s), pgrCell(r.pgr)];
     })), '');
   }
+  for (const s of sections) out.push(`## Run ${s.run.id}`, '', ...runDetailsMarkdown(s.metrics, s.run.config));
   for (const s of sections) {
     if (s.comparison.bySize.length === 0) continue;
     out.push(`## Accuracy against ensemble size: ${s.run.id}`, '', markdownTable(['members', 'accuracy %', 'min %', 'max %'], s.comparison.bySize.map((b) => [String(b.size), pct(b.accuracy), pct(b.min), pct(b.max)])), '');

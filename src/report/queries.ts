@@ -284,8 +284,9 @@ export function openReport(file: string): ReportQueries {
 export function reportQueries(db: DB): ReportQueries {
   const allRuns = db.prepare(`${RUN_SELECT} ORDER BY r.created_at DESC, r.rowid DESC`);
   const oneRun = db.prepare(`${RUN_SELECT} WHERE r.id = ?`);
-  const metricsOf = db.prepare('SELECT subject, name, value, lo, hi, n, note FROM metrics WHERE run_id = ? ORDER BY rowid');
-  const allMetrics = db.prepare('SELECT run_id AS runId, subject, name, value, lo, hi, n, note FROM metrics ORDER BY rowid');
+  const metricCols = 'subject, name, value, lo, hi, n, note, method, level, resamples, undefined_resamples AS undefinedResamples, seed, covers';
+  const metricsOf = db.prepare(`SELECT ${metricCols} FROM metrics WHERE run_id = ? ORDER BY rowid`);
+  const allMetrics = db.prepare(`SELECT run_id AS runId, ${metricCols} FROM metrics ORDER BY rowid`);
   const examplesOf = db.prepare('SELECT run_id AS runId, id, split, text, label, question, answer FROM examples WHERE run_id = @run AND (@split IS NULL OR split = @split) ORDER BY rowid');
   const exampleOf = db.prepare('SELECT run_id AS runId, id, split, text, label, question, answer FROM examples WHERE run_id = ? AND id = ?');
   const listPage = db.prepare(`${LIST_EXAMPLES} SELECT id, split, label, preview, ensemble, members, votes1, weak FROM picked ORDER BY ord LIMIT @limit OFFSET @offset`);

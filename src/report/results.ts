@@ -1,6 +1,10 @@
 import { canonicalJson } from '../hash.js';
 import type { Interval } from './analysis.js';
-import type { MetricValue, ReportQueries, RunInfo } from './queries.js';
+import type { MetricValue, ReportQueries, RunConfigView, RunInfo } from './queries.js';
+import { describeSubject } from './subjects.js';
+
+/** A stored PGR as read back: the interval, and why there is no number when there is none. */
+export type PgrValue = Interval & { note: string | null; undefinedResamples: number | null; resamples: number | null };
 
 /** The headline numbers of one run, read from the metrics the pipeline stored (null where not computed yet). */
 export interface RunResult {
@@ -11,29 +15,31 @@ export interface RunResult {
   naive: Interval;
   w2s: Interval;
   ceiling: Interval;
-  pgr: Interval & { note: string | null };
-  pgrNaive: Interval & { note: string | null };
+  pgr: PgrValue;
+  pgrNaive: PgrValue;
 }
 
 const NONE: Interval = { value: null, lo: null, hi: null };
 
+const find = (metrics: readonly MetricValue[], subject: string, name: string): MetricValue | undefined =>
+  metrics.find((m) => m.subject === subject && m.name === name);
+
+const intervalOf = (m: MetricValue | undefined): Interval => (m ? { value: m.value, lo: m.lo, hi: m.hi } : NONE);
+
+const pgrOf = (m: MetricValue | undefined): PgrValue => ({ ...intervalOf(m), note: m?.note ?? null, undefinedResamples: m?.undefinedResamples ?? null, resamples: m?.resamples ?? null });
+
 export function runResult(q: ReportQueries, run: RunInfo, metrics: MetricValue[] = q.metrics(run.id)): RunResult {
-  const get = (subject: string, name: string): MetricValue | undefined => metrics.find((m) => m.subject === subject && m.name === name);
-  const iv = (subject: string, name = 'accuracy'): Interval => {
-    const m = get(subject, name);
-    return m ? { value: m.value, lo: m.lo, hi: m.hi } : NONE;
-  };
-  const withNote = (subject: string): Interval & { note: string | null } => ({ ...iv(subject, 'pgr'), note: get(subject, 'pgr')?.note ?? null });
+  const acc = (subject: string): Interval => intervalOf(find(metrics, subject, 'accuracy'));
   return {
     run,
-    n: get('weak', 'accuracy')?.n ?? null,
-    weak: iv('weak'),
-    ensemble: iv('weak_ensemble'),
-    naive: iv('strong_naive'),
-    w2s: iv('strong'),
-    ceiling: iv('strong_ceiling'),
-    pgr: withNote('strong'),
-    pgrNaive: withNote('strong_naive'),
+    n: find(metrics, 'weak', 'accuracy')?.n ?? null,
+    weak: acc('weak'),
+    ensemble: acc('weak_ensemble'),
+    naive: acc('strong_naive'),
+    w2s: acc('strong'),
+    ceiling: acc('strong_ceiling'),
+    pgr: pgrOf(find(metrics, 'strong', 'pgr')),
+    pgrNaive: pgrOf(find(metrics, 'strong_naive', 'pgr')),
   };
 }
 
@@ -64,9 +70,83 @@ export function resultRows(results: RunResult[]): string[][] {
     pctCI(r.naive),
     pctCI(r.w2s),
     pctCI(r.ceiling),
-    r.pgr.value === null && r.pgr.note ? 'undefined' : pctCI(r.pgr),
-    r.pgrNaive.value === null && r.pgrNaive.note ? 'undefined' : pctCI(r.pgrNaive),
+    pgrCell(r.pgr),
+    pgrCell(r.pgrNaive),
   ]);
+}
+
+/**
+ * A PGR as every view prints it: the value with its interval and how many resamples were undefined, or "n/a" with
+ * the stored reason (a gap that is noise, ceiling <= weak).
+ */
+export function pgrCell(p: PgrValue): string {
+  if (p.value === null) return p.note ? `n/a (${p.note})` : 'n/a';
+  const dropped = p.undefinedResamples ? ` (${p.undefinedResamples}/${p.resamples} resamples undefined)` : '';
+  return `${pctCI(p)}${dropped}`;
+}
+
+/** Rows of one run's table, in display order, as stored subjects. */
+const TABLE_ORDER = ['majority_class', 'weak', 'weak_ensemble', 'weak_ensemble_vote', 'strong_naive', 'strong', 'strong_ceiling'];
+
+export const RUN_TABLE_HEADER = (level: number): string[] => ['model', `accuracy % [${Math.round(level * 100)}% CI]`, 'AUROC %', 'PGR %'];
+
+/** One run's model table: every model, ensemble and judge with accuracy, AUROC and PGR, from the stored metrics. */
+export function runTableRows(metrics: readonly MetricValue[], config: RunConfigView): string[][] {
+  const judged = [...new Set(metrics.filter((m) => m.subject.startsWith('judge:') || m.subject.startsWith('strong_by_judge:')).map((m) => m.subject))];
+  const subjects = [...TABLE_ORDER, ...judged].filter((s) => find(metrics, s, 'accuracy'));
+  return subjects.map((subject) => {
+    const pgr = find(metrics, subject, 'pgr');
+    return [describeSubject(subject, config), pctCI(intervalOf(find(metrics, subject, 'accuracy'))), pctCI(intervalOf(find(metrics, subject, 'auroc'))), pgr ? pgrCell(pgrOf(pgr)) : ''];
+  });
+}
+
+/** What the intervals of a run cover, in one sentence, from the stored provenance of its weak model's accuracy. */
+export function intervalNote(metrics: readonly MetricValue[]): string {
+  const m = find(metrics, 'weak', 'accuracy');
+  if (!m || m.method === null) return 'Intervals: bootstrap over test examples.';
+  return `Intervals: ${Math.round((m.level ?? 0.95) * 100)}% ${m.method} over ${m.covers} with ${m.resamples} resamples; PGR resamples the weak, w2s and ceiling models together. They cover test-sample variance, not training seeds.`;
+}
+
+/** The ceiling − weak gap and the chance line, in words. */
+export function gapNote(metrics: readonly MetricValue[]): string[] {
+  const out: string[] = ['chance: 50.0 (two classes)'];
+  const gap = find(metrics, 'strong_ceiling', 'gap');
+  if (gap && gap.value !== null) {
+    const pts = (v: number | null): string => (v === null ? 'n/a' : `${v >= 0 ? '+' : '−'}${Math.abs(100 * v).toFixed(1)}`);
+    out.push(`ceiling − weak gap: ${pts(gap.value)} [${pts(gap.lo)}, ${pts(gap.hi)}] points, ${gap.note ? gap.note : 'significant'}`);
+  }
+  return out;
+}
+
+export const REGION_HEADER = ['knowledge region (test)', 'n', 'w2s right %', 'naive w2s right %'];
+
+const REGION_NAMES: Record<string, string> = {
+  'weak+ceiling+': 'weak right, ceiling right',
+  'weak+ceiling-': 'weak right, ceiling wrong',
+  'weak-ceiling+': 'weak wrong, ceiling right (the weak supervisor cannot check these)',
+  'weak-ceiling-': 'weak wrong, ceiling wrong',
+};
+
+/** The knowledge-region audit: the strong students' accuracy where the weak model and the ceiling are right or wrong. */
+export function regionRows(metrics: readonly MetricValue[]): string[][] {
+  return Object.entries(REGION_NAMES)
+    .filter(([key]) => find(metrics, `region:${key}`, 'count'))
+    .map(([key, name]) => [
+      name,
+      String(find(metrics, `region:${key}`, 'count')!.value),
+      pctCI(intervalOf(find(metrics, `region:${key}`, 'accuracy:strong'))),
+      pctCI(intervalOf(find(metrics, `region:${key}`, 'accuracy:strong_naive'))),
+    ]);
+}
+
+export const LEAK_HEADER = ['leak audit: split', 'P(advocated side = gold) %', 'transcripts', 'tests'];
+
+/** The leak audit, one split a row. */
+export function leakRows(metrics: readonly MetricValue[]): string[][] {
+  return ['train_weak', 'train_strong', 'test']
+    .map((split) => find(metrics, `leak_audit:${split}`, 'p_side_gold'))
+    .filter((m): m is MetricValue => m !== undefined)
+    .map((m) => [m.subject.slice('leak_audit:'.length), pctCI(intervalOf(m)), String(m.n ?? ''), m.note ?? '']);
 }
 
 /** A plain-text table with aligned columns (for terminals and logs). */

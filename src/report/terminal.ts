@@ -1,6 +1,8 @@
 import type { Comparison } from './analysis.js';
 import type { ReportQueries } from './queries.js';
-import { pct, pctCI, runResults, textTable } from './results.js';
+import {
+  gapNote, intervalNote, LEAK_HEADER, leakRows, pct, pctCI, pgrCell, REGION_HEADER, regionRows, RUN_TABLE_HEADER, runResults, runTableRows, textTable,
+} from './results.js';
 
 /** `w2s runs`: one line per run with status, dataset, models, counts, tokens, cost and headline metrics. */
 export function formatRuns(q: ReportQueries): string {
@@ -12,11 +14,27 @@ export function formatRuns(q: ReportQueries): string {
     return [
       r.id, r.status, r.dataset ?? '', r.config.debaters.join(',') || '-', r.config.judges.join(',') || '-', String(r.config.ensembleSize ?? ''),
       String(r.counts.examples), String(r.counts.debates), `${r.counts.calls} (${r.counts.cacheHits})`, String(r.tokens.input + r.tokens.output),
-      r.costUsd.toFixed(4), pctCI(res.ensemble), pctCI(res.w2s), res.pgr.value === null && res.pgr.note ? 'undefined' : pctCI(res.pgr),
+      r.costUsd.toFixed(4), pctCI(res.ensemble), pctCI(res.w2s), pgrCell(res.pgr),
     ];
   });
   const errors = runs.filter((r) => r.error).map((r) => `${r.id}: ${r.error}`);
   return [textTable(header, rows), ...(errors.length ? ['', 'Errors:', ...errors.map((e) => `  ${e}`)] : [])].join('\n');
+}
+
+/**
+ * One run's results as `w2s run` prints them, read from its stored metrics: the model table, the chance line and the
+ * ceiling − weak gap, what the intervals cover, the knowledge regions and the leak audit.
+ */
+export function formatRunSummary(q: ReportQueries, runId: string): string {
+  const run = q.resolveRun(runId);
+  const metrics = q.metrics(run.id);
+  const level = metrics.find((m) => m.subject === 'weak' && m.name === 'accuracy')?.level ?? 0.95;
+  const out = [textTable(RUN_TABLE_HEADER(level), runTableRows(metrics, run.config)), '', ...gapNote(metrics), intervalNote(metrics)];
+  const regions = regionRows(metrics);
+  if (regions.length) out.push('', textTable(REGION_HEADER, regions));
+  const leaks = leakRows(metrics);
+  if (leaks.length) out.push('', textTable(LEAK_HEADER, leaks));
+  return out.join('\n');
 }
 
 const p3 = (v: number | null): string => (v === null ? 'n/a' : v.toFixed(3));

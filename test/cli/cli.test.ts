@@ -85,7 +85,7 @@ test('db info describes a database; cache stats and clear work on a real cache f
   store.close();
   const info = await w2s(['db', 'info', file]);
   assert.equal(info.code, 0, info.stderr);
-  assert.match(info.stdout, /schema version: 1/);
+  assert.match(info.stdout, /schema version: 2/);
   assert.match(info.stdout, /cache\s+2/);
   const stats = await w2s(['cache', 'stats', '--cache', file]);
   assert.match(stats.stdout, /entries: 2/);
@@ -126,7 +126,7 @@ test('a malformed row stops the run with file and line; --skip-invalid skips and
   assert.match(stopped.stderr, /rows\.jsonl line 8/);
   const skipped = await w2s(['run', config, '--out', out, '--cache', join(dir, 'cache.sqlite'), '--skip-invalid']);
   assert.equal(skipped.code, 0, skipped.stderr);
-  assert.match(skipped.stdout, /strong ceiling, ground truth/);
+  assert.match(skipped.stdout, /strong ceiling \(ground truth\)/);
   const store = openStore(out, { readonly: true });
   try {
     const run = store.runs.listRuns().find((r) => r.status === 'completed')!;

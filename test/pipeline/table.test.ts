@@ -1,19 +1,61 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { formatTable, type ResultRow } from '../../src/pipeline/evaluate.js';
+import { openReport } from '../../src/report/queries.js';
+import { formatRunSummary } from '../../src/report/terminal.js';
+import { openStore, type MetricRow } from '../../src/store/index.js';
+import { tempDir } from '../helpers/tmp.js';
 
-const iv = (value: number | null, lo: number | null = value, hi: number | null = value) => ({ value, lo, hi });
+const dir = tempDir('w2s-table-');
 
-test('the result table shows intervals, undefined PGR in words, and warns when the gap is noise', () => {
-  const rows: ResultRow[] = [
-    { subject: 'weak', description: 'weak', accuracy: iv(0.9, 0.88, 0.92), auroc: iv(0.95) },
-    { subject: 'strong', description: 'w2s', accuracy: iv(0.926), auroc: iv(0.97), pgr: { ...iv(0.765, 0.6, 0.9), undefinedResamples: 400, note: 'ceiling - weak is only 3.4 points and within noise' } },
-    { subject: 'strong_naive', description: 'naive', accuracy: iv(0.89), auroc: iv(null), pgr: { ...iv(null), undefinedResamples: 1000, note: 'undefined: ceiling accuracy <= weak accuracy' } },
-  ];
-  const text = formatTable(rows, 0.95);
-  assert.match(text, /accuracy % \[95% CI\]/);
-  assert.match(text, /^weak\s+90\.0 \[88\.0, 92\.0\]\s+95\.0 \[95\.0, 95\.0\]$/m);
-  assert.match(text, /^w2s\s+92\.6 .*76\.5 \[60\.0, 90\.0\]$/m);
-  assert.match(text, /^naive\s+89\.0 \[89\.0, 89\.0\]\s+n\/a\s+undefined \(undefined: ceiling accuracy <= weak accuracy\)$/m);
-  assert.match(text, /^note: w2s: ceiling - weak is only 3\.4 points and within noise\.$/m);
+/** A database holding one run whose metrics are written by hand, and the summary `w2s run` prints for it. */
+function summaryOf(name: string, config: Record<string, unknown>, metrics: Omit<MetricRow, 'runId'>[]): string {
+  const file = `${dir}/${name}.sqlite`;
+  const store = openStore(file);
+  store.runs.createRun({ id: 'r', name: 'r', config, configHash: 'h', dataset: 'sciq' });
+  store.metrics.upsertMetrics(metrics.map((m) => ({ runId: 'r', ...m })));
+  store.close();
+  const q = openReport(file);
+  try {
+    return formatRunSummary(q, 'r');
+  } finally {
+    q.close();
+  }
+}
+
+const boot = { method: 'percentile bootstrap', level: 0.95, resamples: 1000, undefinedResamples: 0, covers: 'test examples (200)', n: 200 };
+const acc = (subject: string, value: number, lo: number, hi: number): Omit<MetricRow, 'runId'> => ({ subject, name: 'accuracy', value, lo, hi, ...boot });
+
+test('the run table labels rows by what they are, prints PGR with its undefined resamples, and says what intervals cover', () => {
+  const text = summaryOf('debate', { debate: { protocol: 'market' }, weak: { ensemble: { kind: 'debate', size: 4 } } }, [
+    acc('majority_class', 0.52, 0.45, 0.59),
+    acc('weak', 0.9, 0.88, 0.92),
+    acc('weak_ensemble', 0.91, 0.89, 0.93),
+    acc('strong', 0.926, 0.9, 0.95),
+    acc('strong_ceiling', 0.934, 0.91, 0.96),
+    { subject: 'strong', name: 'pgr', value: 0.765, lo: 0.6, hi: 0.9, ...boot, undefinedResamples: 12, method: 'paired percentile bootstrap' },
+    { subject: 'strong_ceiling', name: 'gap', value: 0.034, lo: 0.012, hi: 0.056, ...boot },
+  ]);
+  assert.match(text, /^majority class of train_weak \(constant\)\s+52\.0 \[45\.0, 59\.0\]/m);
+  assert.match(text, /^weak debate ensemble of 4 \(market transcripts, one each\), mean\s+91\.0 \[89\.0, 93\.0\]/m);
+  assert.match(text, /^strong on debate-ensemble labels \(w2s\)\s+92\.6 \[90\.0, 95\.0\]\s+n\/a\s+76\.5 \[60\.0, 90\.0\] \(12\/1000 resamples undefined\)$/m);
+  assert.match(text, /^chance: 50\.0 \(two classes\)$/m);
+  assert.match(text, /^ceiling − weak gap: \+3\.4 \[\+1\.2, \+5\.6\] points, significant$/m);
+  assert.match(text, /Intervals: 95% percentile bootstrap over test examples \(200\) with 1000 resamples.*not training seeds\./);
+});
+
+test('with protocol none the ensemble is a finetune ensemble, nothing is "with debate", and a PGR without a number says why', () => {
+  const text = summaryOf('none', { debate: { protocol: 'none' }, weak: { ensemble: { kind: 'debate', size: 3 } } }, [
+    acc('weak', 0.42, 0.31, 0.53),
+    acc('weak_ensemble', 0.43, 0.32, 0.54),
+    acc('strong', 0.44, 0.33, 0.55),
+    acc('strong_ceiling', 0.46, 0.35, 0.57),
+    { subject: 'strong', name: 'pgr', value: null, lo: null, hi: null, ...boot, note: 'gap +3.8 [−5.0, +12.5] not significant' },
+    { subject: 'strong_ceiling', name: 'gap', value: 0.038, lo: -0.05, hi: 0.125, ...boot, note: 'not significant: PGR is not reported' },
+  ]);
+  assert.doesNotMatch(text, /with debate|debate ensemble|debate-ensemble/);
+  assert.match(text, /^weak finetune ensemble of 3 \(no debate\), mean/m);
+  assert.match(text, /^strong on finetune-ensemble labels \(w2s\)\s+44\.0 \[33\.0, 55\.0\]\s+n\/a\s+n\/a \(gap \+3\.8 \[−5\.0, \+12\.5\] not significant\)$/m);
+  assert.match(text, /^ceiling − weak gap: \+3\.8 \[−5\.0, \+12\.5\] points, not significant: PGR is not reported$/m);
+  // No number that looks like a PGR anywhere.
+  assert.doesNotMatch(text, /PGR.*\d+\.\d \[/);
 });

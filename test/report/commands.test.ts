@@ -9,6 +9,8 @@ import { csvField, exportToFile } from '../../src/report/export.js';
 import { writeReport } from '../../src/report/html.js';
 import { openReport } from '../../src/report/queries.js';
 import { findShowTarget, formatShow } from '../../src/report/show.js';
+import { formatRunSummary } from '../../src/report/terminal.js';
+import { startViewer } from '../../src/report/viewer.js';
 import { openStore } from '../../src/store/index.js';
 import { tempDir } from '../helpers/tmp.js';
 import { buildReportDb, type ReportFixture } from './fixture.js';
@@ -219,4 +221,41 @@ test('report writes one self-contained HTML page and a Markdown summary with the
     assert.ok(html.includes(`<td>${r.run.id}</td><td>jsonl</td><td>30</td>`), 'the HTML table has the same row');
   }
   assert.match(md, /## Debate-turn sweep 1/);
+});
+
+test('one number has one interval in every view: run summary, runs, compare, report and viewer read the stored metric', async () => {
+  const runId = fx.runs[1]!;
+  const store = openStore(fx.db, { readonly: true });
+  const stored = store.metrics.getMetric(runId, 'weak_ensemble', 'accuracy')!;
+  store.close();
+  assert.ok(stored.method && stored.resamples && stored.covers, 'the stored metric says how it was computed');
+  // Written out by hand from the stored bounds, not by the formatter under test.
+  const expected = `${(100 * stored.value!).toFixed(1)} [${(100 * stored.lo!).toFixed(1)}, ${(100 * stored.hi!).toFixed(1)}]`;
+
+  const q = openReport(fx.db);
+  try {
+    assert.ok(formatRunSummary(q, runId).includes(expected), 'w2s run');
+  } finally {
+    q.close();
+  }
+  const runs = await w2s('runs', fx.db);
+  assert.ok(runs.stdout.split('\n').some((l) => l.startsWith(runId) && l.includes(expected)), 'w2s runs');
+  const compare = await w2s('compare', fx.db, '--members', '--run', runId);
+  assert.match(compare.stdout, new RegExp(`^weak_ensemble\\s+${expected.replace(/[[\].]/g, '\\$&')}`, 'm'), 'w2s compare');
+  const json = JSON.parse((await w2s('compare', fx.db, '--members', '--run', runId, '--json')).stdout) as { subjects: { name: string; accuracy: { lo: number } }[] };
+  assert.equal(json.subjects.find((s) => s.name === 'weak_ensemble')!.accuracy.lo, stored.lo);
+  const out = join(dir, 'one-number', 'report.html');
+  mkdirSync(join(dir, 'one-number'), { recursive: true });
+  const written = writeReport(fx.db, out);
+  const md = readFileSync(written.markdown, 'utf8');
+  const html = readFileSync(out, 'utf8');
+  assert.ok(md.includes(expected) && html.includes(expected), 'report');
+  // Every interval the report prints for this run is one of the stored ones (no second bootstrap with another seed).
+  const viewer = await startViewer({ db: fx.db });
+  try {
+    const page = await (await fetch(`${viewer.url}runs/${encodeURIComponent(runId)}`)).text();
+    assert.ok(page.includes(expected), 'viewer');
+  } finally {
+    await viewer.close();
+  }
 });

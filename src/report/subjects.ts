@@ -1,0 +1,52 @@
+/**
+ * One vocabulary for what each measured subject is, shared by the run table, `runs`, `compare`, the report and the
+ * viewer. A label says what the row really is: a debate or a finetune ensemble, of which protocol, of what size; with
+ * protocol "none" nothing is called "with debate".
+ */
+
+/** The parts of a run's config a label depends on. */
+export interface SubjectContext {
+  protocol?: string;
+  ensembleKind?: string;
+  ensembleSize?: number;
+}
+
+/** True when the ensemble's members read different transcripts (a debate ensemble), not only different seeds. */
+export function isDebateEnsemble(c: SubjectContext): boolean {
+  return c.ensembleKind === 'debate' && c.protocol !== undefined && c.protocol !== 'none';
+}
+
+/** "debate ensemble of 4 (market transcripts)" or "finetune ensemble of 4 (no debate)". */
+export function ensembleLabel(c: SubjectContext): string {
+  const k = c.ensembleSize ?? '?';
+  if (isDebateEnsemble(c)) return `debate ensemble of ${k} (${c.protocol} transcripts, one each)`;
+  const context = !c.protocol || c.protocol === 'none' ? 'no debate' : `${c.protocol} transcript 0, seeds differ`;
+  return `finetune ensemble of ${k} (${context})`;
+}
+
+export function describeSubject(subject: string, c: SubjectContext): string {
+  const [kind, rest] = splitOnce(subject, ':');
+  if (kind === 'judge') return `prompted judge ${rest} (both orders, all transcripts)`;
+  if (kind === 'strong_by_judge') return `strong on judge ${rest} labels (w2s)`;
+  const member = /^member(\d+)$/.exec(subject);
+  if (member) {
+    const k = member[1];
+    if (isDebateEnsemble(c)) return `weak member ${k} (ground truth, ${c.protocol} transcript ${k})`;
+    return `weak member ${k} (ground truth, seed ${k}${!c.protocol || c.protocol === 'none' ? ', no debate' : `, ${c.protocol} transcript 0`})`;
+  }
+  switch (subject) {
+    case 'majority_class': return 'majority class of train_weak (constant)';
+    case 'weak': return 'weak model (ground truth, no debate)';
+    case 'weak_ensemble': return `weak ${ensembleLabel(c)}, mean`;
+    case 'weak_ensemble_vote': return `weak ${ensembleLabel(c)}, vote`;
+    case 'strong_naive': return 'strong on weak-model labels (naive w2s)';
+    case 'strong': return `strong on ${isDebateEnsemble(c) ? 'debate' : 'finetune'}-ensemble labels (w2s)`;
+    case 'strong_ceiling': return 'strong ceiling (ground truth)';
+    default: return subject;
+  }
+}
+
+function splitOnce(s: string, sep: string): [string, string] {
+  const i = s.indexOf(sep);
+  return i < 0 ? [s, ''] : [s.slice(0, i), s.slice(i + 1)];
+}
