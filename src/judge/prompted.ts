@@ -6,6 +6,10 @@ import type { TokenLogprob } from '../models/types.js';
 export type JudgeMethod = 'logprobs' | 'parsed' | 'unparsed';
 
 export interface OrderVerdict {
+  /**
+   * False: options "A: correct / B: incorrect", debaters under their own names. True: the options in the other order
+   * AND the debaters' names exchanged (see swapDebaterNames); stored as judgments.order_swapped.
+   */
   orderSwapped: boolean;
   /** P(the proposed answer is correct) read from this order. */
   pCorrect: number;
@@ -15,7 +19,10 @@ export interface OrderVerdict {
 }
 
 export interface Verdict {
-  /** Mean over both answer orders, which cancels a judge's preference for the first (or second) option. */
+  /**
+   * Mean over the original and the swapped presentation, which cancels a judge's preference for the first (or
+   * second) option and for the debater called "A" (or "B").
+   */
   pCorrect: number;
   orders: [OrderVerdict, OrderVerdict];
 }
@@ -45,12 +52,31 @@ export function choiceProbability(top: readonly TokenLogprob[] | undefined): num
   return Math.exp(la - m) / (Math.exp(la - m) + Math.exp(lb - m));
 }
 
-/** The stated verdict: the first standalone A or B in the reply, or after "Answer:". */
+/**
+ * The value after the final `Answer:` marker: the capital letter A or B (optionally in parentheses or markdown bold),
+ * ending the line or followed directly by punctuation ("Answer: B." / "Answer: B, since ..."). A letter followed by
+ * a space and more words ("Answer: A careful reader ...") is not a standalone verdict: the article "A" reads the same.
+ */
+const ANSWER_MARKER = /\banswer\s*:/gi;
+const ANSWER_VALUE = /^\s*(?:\*\*|\()?([AB])(?:\*\*|\))?(?:[ \t]*(?:\r?\n|$)|[.,;:!])/;
+/** A reply that is nothing but the letter (the prompt ends in "Answer:", so the model's whole reply is the value). */
+const BARE_LETTER = /^\s*(?:\*\*|\()?([AB])(?:\*\*|\))?[.!]?\s*$/;
+
+/**
+ * The stated verdict, or undefined when the reply does not state one unambiguously. Two forms count: a reply that is
+ * only the letter, or a reply whose LAST "Answer:" marker is followed by a standalone capital A or B. A lowercase
+ * letter, a letter that starts a longer phrase ("Answer: A careful reader..."), or letters elsewhere in free text
+ * ("The answer a careful reader gives is B") do not: such replies stay unparsed (stored as method 'unparsed',
+ * counted as 0.5), rather than read as the article "A".
+ */
 export function parseChoice(text: string): 'A' | 'B' | undefined {
-  const explicit = /answer\s*[:\-]?\s*\(?([AB])\b/i.exec(text);
-  if (explicit) return explicit[1]!.toUpperCase() as 'A' | 'B';
-  const bare = /(?:^|[^\w])([AB])(?![\w])/.exec(text.trim());
-  return bare ? (bare[1] as 'A' | 'B') : undefined;
+  const bare = BARE_LETTER.exec(text);
+  if (bare) return bare[1] as 'A' | 'B';
+  let last: RegExpExecArray | null = null;
+  for (const m of text.matchAll(ANSWER_MARKER)) last = m as RegExpExecArray;
+  if (!last) return undefined;
+  const value = ANSWER_VALUE.exec(text.slice(last.index + last[0].length));
+  return value ? (value[1] as 'A' | 'B') : undefined;
 }
 
 export interface JudgeInput {
@@ -67,12 +93,30 @@ export interface JudgeInput {
   signal?: AbortSignal;
 }
 
+/**
+ * The turns as the swapped judgment shows them: Debater A is called Debater B and vice versa. The turns keep their
+ * chronological order (B's turns answer A's, so a sequential debate cannot be re-ordered without being re-run); what
+ * changes is the name each argument is presented under, so the names now appear in the other order (B, A, B, ...)
+ * and each side is introduced by the other name. Consultancy shows "Consultant" and is unaffected.
+ */
+export function swapDebaterNames<T extends Pick<Turn, 'speaker'>>(turns: readonly T[]): T[] {
+  return turns.map((t) => ({ ...t, speaker: t.speaker === 'A' ? 'B' : 'A' }));
+}
+
 async function judgeOneOrder(input: JudgeInput, swapped: boolean): Promise<OrderVerdict> {
+  // Both swaps go into the one swapped call, so a transcript costs two judge calls, not four. Each bias cancels in
+  // the mean of the two calls: a preference for option letter A picks "correct" in one and "incorrect" in the other;
+  // a preference for whatever "Debater A" says backs one side in one and the opposite side in the other (the name
+  // moved to the other debater). Swapping both together also keeps the pairing of names with option letters: whether
+  // the debater named "A" defends the statement listed as option A is the same in both calls (as in Khan et al.,
+  // where Debater A always defends answer A). A 2x2 design (four calls) would add only separate estimates of the two
+  // biases, at twice the cost.
+  const turns = swapped ? swapDebaterNames(input.turns) : input.turns;
   const prompt = render(input.template, {
     task: input.task,
     question: input.question,
     answer: input.answer,
-    transcript: formatTranscript(input.turns, input.protocol),
+    transcript: formatTranscript(turns, input.protocol),
     option_a: swapped ? INCORRECT : CORRECT,
     option_b: swapped ? CORRECT : INCORRECT,
   });
@@ -86,6 +130,7 @@ async function judgeOneOrder(input: JudgeInput, swapped: boolean): Promise<Order
     },
     { sample: 0, signal: input.signal },
   );
+  // P(option A) maps back to P(correct) through the option order only: the names carry no answer.
   const toCorrect = (pA: number): number => (swapped ? 1 - pA : pA);
   if (input.method === 'logprobs') {
     const pA = choiceProbability(result.topLogprobs?.[0]);
@@ -96,7 +141,7 @@ async function judgeOneOrder(input: JudgeInput, swapped: boolean): Promise<Order
   return { orderSwapped: swapped, pCorrect: 0.5, method: 'unparsed', rawText: result.text, callId: result.callId };
 }
 
-/** Judges one transcript in both answer orders and averages. */
+/** Judges one transcript as given and swapped (answer order and debater names), and averages the two. */
 export async function judge(input: JudgeInput): Promise<Verdict> {
   const first = await judgeOneOrder(input, false);
   const second = await judgeOneOrder(input, true);

@@ -12,8 +12,9 @@ export function judgeName(j: { name?: string }, index: number): string {
 }
 
 /**
- * Prompted weak judges read the question, the answer and each transcript (or none, for protocol "none"), in both
- * answer orders. Judgments are stored per order, so an interrupted run redoes only the missing ones.
+ * Prompted weak judges read the question, the answer and each transcript (or none, for protocol "none") twice: as
+ * given, and swapped (options in the other order and Debater A/B renamed to B/A; see judge/prompted.ts). Judgments
+ * are stored per presentation (order_swapped 0/1), so an interrupted run redoes only the missing ones.
  */
 export async function runJudges(ctx: StageContext): Promise<void> {
   const judges = ctx.config.judges;
@@ -66,7 +67,10 @@ export async function runJudges(ctx: StageContext): Promise<void> {
   if (failed) throw new PartialFailureError('judgments', failed, jobs.length, firstError);
 }
 
-/** A judge's P(correct) per example: mean over transcripts, each already the mean of both answer orders. */
+/**
+ * A judge's P(correct) per example: the mean over its stored judgments (every transcript in both presentations, an
+ * unparsed reply counting as 0.5), i.e. the mean over transcripts of each transcript's two-presentation mean.
+ */
 export function judgeProbabilities(ctx: StageContext, judge: string, exampleIds: string[]): number[] {
   const sums = new Map<string, { sum: number; n: number }>();
   for (const j of ctx.store.judgments.listJudgments(ctx.runId, { judge })) {

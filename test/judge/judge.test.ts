@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Generator } from '../../src/debate/run.js';
 import { loadTemplate } from '../../src/debate/templates.js';
-import { choiceProbability, judge, parseChoice } from '../../src/judge/prompted.js';
+import { choiceProbability, judge, parseChoice, swapDebaterNames } from '../../src/judge/prompted.js';
 import type { GenerateRequest, GenerateResult } from '../../src/models/types.js';
 
 const template = loadTemplate('prompts/judge', 'verdict.md');
@@ -33,11 +33,27 @@ test('choice probability is a softmax over the A and B tokens, variants summed',
   assert.equal(choiceProbability(undefined), undefined);
 });
 
-test('parsing finds the stated verdict', () => {
+test('parsing reads only an unambiguous verdict: the bare letter or the last "Answer: X"', () => {
+  // The whole reply is the letter (the prompt ends in "Answer:").
+  for (const [text, want] of [['A', 'A'], [' B\n', 'B'], ['(A)', 'A'], ['**B**', 'B'], ['B.', 'B']] as const) assert.equal(parseChoice(text), want, text);
+  // The final "Answer:" marker, any case, followed by a capital A or B that stands alone.
   assert.equal(parseChoice('Answer: B'), 'B');
-  assert.equal(parseChoice(' A. Because'), 'A');
-  assert.equal(parseChoice('I think (B) is right'), 'B');
+  assert.equal(parseChoice('ANSWER:(A)'), 'A');
+  assert.equal(parseChoice('Debater B is right.\nFinal answer: **A**'), 'A');
+  assert.equal(parseChoice('answer: B, since the fact checks out'), 'B');
+  assert.equal(parseChoice('Answer: A.\nOn reflection, though, B holds.\nAnswer: B'), 'B', 'the last marker wins');
+  assert.equal(parseChoice('Answer:\nB'), 'B');
+  // The old parser read these as A (the article) or as the first letter anywhere; now they stay unparsed.
+  assert.equal(parseChoice('The answer a careful reader gives is B'), undefined);
+  assert.equal(parseChoice('A careful reader picks B'), undefined);
+  assert.equal(parseChoice('Answer: A careful reader picks B'), undefined);
+  assert.equal(parseChoice('answer: b'), undefined, 'the letter must be a capital');
+  assert.equal(parseChoice('Answer: AB'), undefined);
+  assert.equal(parseChoice('Answer: B. Wait, the final Answer: unclear'), undefined, 'the last marker has no letter');
+  assert.equal(parseChoice(' A. Because'), undefined);
+  assert.equal(parseChoice('I think (B) is right'), undefined);
   assert.equal(parseChoice('Absolutely not sure'), undefined);
+  assert.equal(parseChoice(''), undefined);
 });
 
 test('both answer orders are judged and averaged, cancelling a position bias', async () => {
@@ -51,15 +67,69 @@ test('both answer orders are judged and averaged, cancelling a position bias', a
   assert.deepEqual(v.orders.map((o) => o.method), ['logprobs', 'logprobs']);
 });
 
+const debate = [
+  { ...turns[0]!, index: 0, speaker: 'A' as const, side: 'correct' as const, text: 'Opening for correct.' },
+  { ...turns[0]!, index: 1, speaker: 'B' as const, side: 'incorrect' as const, text: 'Rebuttal for incorrect.' },
+  { ...turns[0]!, index: 2, speaker: 'A' as const, side: 'correct' as const, text: 'Counter for correct.' },
+];
+const fences = (prompt: string) => [...prompt.matchAll(/<argument speaker="Debater (A|B)" side="(\w+)">\n([^\n]*)\n/g)].map((m) => `${m[1]}:${m[2]}:${m[3]}`);
+const option = (prompt: string, letter: 'A' | 'B') => new RegExp(`^${letter}: The proposed answer is (correct|incorrect)\\.$`, 'm').exec(prompt)![1]!;
+
+test('the swapped judgment also swaps the debaters\' names, so a name bias cancels and P maps back', async () => {
+  // A judge that backs whatever "Debater A" argues (P = 0.9 on the option stating that side), whatever is true.
+  const nameBiased = judgeModel((prompt) => {
+    const sideOfA = /<argument speaker="Debater A" side="(\w+)">/.exec(prompt)![1]!;
+    const pA = option(prompt, 'A') === sideOfA ? 0.9 : 0.1;
+    return { text: pA > 0.5 ? 'A' : 'B', topLogprobs: [[{ token: 'A', logprob: Math.log(pA) }, { token: 'B', logprob: Math.log(1 - pA) }]] };
+  });
+  const v = await judge({ model: nameBiased, method: 'logprobs', template, task: 't', question: 'q', answer: 'a', turns: debate, protocol: 'debate', maxTokens: 2 });
+  const [original, swapped] = nameBiased.prompts as [string, string];
+  // Same turns in the same (chronological) order, but each under the other debater's name: B, A, B.
+  assert.deepEqual(fences(original), ['A:correct:Opening for correct.', 'B:incorrect:Rebuttal for incorrect.', 'A:correct:Counter for correct.']);
+  assert.deepEqual(fences(swapped), ['B:correct:Opening for correct.', 'A:incorrect:Rebuttal for incorrect.', 'B:correct:Counter for correct.']);
+  // ...and the options in the other order, in the same call.
+  assert.deepEqual([option(original, 'A'), option(original, 'B')], ['correct', 'incorrect']);
+  assert.deepEqual([option(swapped, 'A'), option(swapped, 'B')], ['incorrect', 'correct']);
+  assert.deepEqual(v.orders.map((o) => o.orderSwapped), [false, true]);
+  // Original: Debater A argues "correct" → P(correct) = 0.9. Swapped: "Debater A" now argues "incorrect", stated by
+  // option A → P(A) = 0.9 → P(correct) = 0.1. The mean carries no name preference.
+  assert.ok(Math.abs(v.orders[0].pCorrect - 0.9) < 1e-12);
+  assert.ok(Math.abs(v.orders[1].pCorrect - 0.1) < 1e-12);
+  assert.ok(Math.abs(v.pCorrect - 0.5) < 1e-12);
+
+  // A judge that follows the arguments for "correct", whatever their speaker's name or option letter, keeps P = 0.9.
+  const informed = judgeModel((prompt) => {
+    const pA = option(prompt, 'A') === 'correct' ? 0.9 : 0.1;
+    return { text: pA > 0.5 ? 'A' : 'B', topLogprobs: [[{ token: 'A', logprob: Math.log(pA) }, { token: 'B', logprob: Math.log(1 - pA) }]] };
+  });
+  const w = await judge({ model: informed, method: 'parsed', template, task: 't', question: 'q', answer: 'a', turns: debate, protocol: 'debate', maxTokens: 2 });
+  assert.deepEqual(w.orders.map((o) => o.pCorrect), [1, 1], 'parsed: "B" in the swapped call is "correct"');
+  const x = await judge({ model: informed, method: 'logprobs', template, task: 't', question: 'q', answer: 'a', turns: debate, protocol: 'debate', maxTokens: 2 });
+  assert.ok(x.orders.every((o) => Math.abs(o.pCorrect - 0.9) < 1e-12));
+});
+
+test('renaming leaves consultancy transcripts and the stored turns as they were', async () => {
+  assert.deepEqual(swapDebaterNames(debate).map((t) => t.speaker), ['B', 'A', 'B']);
+  assert.deepEqual(debate.map((t) => t.speaker), ['A', 'B', 'A'], 'the input is not mutated');
+  const model = judgeModel(() => ({ text: 'A' }));
+  const consult = debate.map((t) => ({ ...t, speaker: 'A' as const, side: 'correct' as const }));
+  await judge({ model, method: 'parsed', template, task: 't', question: 'q', answer: 'a', turns: consult, protocol: 'consultancy', maxTokens: 2 });
+  const strip = (p: string) => p.replace(/^[AB]: The proposed answer is (?:correct|incorrect)\.$/gm, '');
+  assert.equal(strip(model.prompts[0]!), strip(model.prompts[1]!), 'only the options differ');
+  assert.match(model.prompts[1]!, /speaker="Consultant"/);
+});
+
 test('without logprobs the stated verdict is parsed; an unreadable reply counts as 0.5', async () => {
   const sure = judgeModel((p) => ({ text: /A: The proposed answer is correct/.test(p) ? 'A' : 'B' }));
   const v = await judge({ model: sure, method: 'logprobs', template, task: 't', question: 'q', answer: 'a', turns, protocol: 'debate', maxTokens: 2 });
   assert.equal(v.pCorrect, 1);
   assert.deepEqual(v.orders.map((o) => o.method), ['parsed', 'parsed']);
-  const mumble = judgeModel(() => ({ text: 'once upon a time' }));
+  const mumble = judgeModel(() => ({ text: 'The answer a careful reader gives is B' }));
   const u = await judge({ model: mumble, method: 'parsed', template, task: 't', question: 'q', answer: 'a', turns, protocol: 'debate', maxTokens: 2 });
   assert.equal(u.pCorrect, 0.5);
-  assert.equal(u.orders[0].method, 'unparsed');
+  assert.deepEqual(u.orders.map((o) => o.method), ['unparsed', 'unparsed']);
+  assert.deepEqual(u.orders.map((o) => o.pCorrect), [0.5, 0.5]);
+  assert.equal(u.orders[0].rawText, 'The answer a careful reader gives is B', 'the reply is kept for audit');
 });
 
 test('an argument that tries to inject a verdict stays inside its fence', async () => {

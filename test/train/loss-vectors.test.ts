@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -7,7 +7,11 @@ import { computeLoss, logconfCoef } from '../../src/train/losses.js';
 import { ensureTrainerEnv, referenceTrainerPath } from '../../src/train/trainer-env.js';
 import type { LossName } from '../../src/train/types.js';
 
-/** The shared vectors hold the TypeScript losses' outputs; the Python trainer must reproduce them. */
+/**
+ * The shared vectors' expected values come from test/reference/losses_reference.py, an independent float64 reference
+ * (Python standard library, written from the formulas). Both implementations under test, src/train/losses.ts and the
+ * Python trainer, must reproduce the reference; the committed vectors must be the reference's current output.
+ */
 interface Case {
   id: string;
   loss: LossName;
@@ -26,7 +30,33 @@ interface Coef {
   expected: number;
 }
 const VECTORS = new URL('../vectors/losses.json', import.meta.url);
-const vectors = JSON.parse(readFileSync(VECTORS, 'utf8')) as { cases: Case[]; coefs: Coef[] };
+const REFERENCE = new URL('../reference/losses_reference.py', import.meta.url);
+const vectors = JSON.parse(readFileSync(VECTORS, 'utf8')) as { cases: Case[]; coefs: Coef[]; generator?: string };
+interface Computed {
+  cases: { id: string; loss: number; target: number[][] }[];
+  coefs: { id: string; coef: number }[];
+}
+let reference: Computed;
+
+before(async () => {
+  const { stdout } = await promisify(execFile)(process.env['W2S_PYTHON'] || 'python3', [REFERENCE.pathname, 'compute', VECTORS.pathname], {
+    maxBuffer: 16 << 20,
+  });
+  reference = JSON.parse(stdout) as Computed;
+});
+
+/** Checks an implementation's outputs, case by case, against the reference's. */
+function agreesWithReference(out: Computed, who: string): void {
+  assert.equal(out.cases.length, reference.cases.length, `${who} computed every case`);
+  for (const ref of reference.cases) {
+    const got = out.cases.find((c) => c.id === ref.id);
+    assert.ok(got, `${who} skipped ${ref.id}`);
+    close(got.loss, ref.loss, `${ref.id} ${who} loss`);
+    assert.equal(got.target.length, ref.target.length);
+    got.target.forEach((row, i) => row.forEach((v, k) => close(v, ref.target[i]![k]!, `${ref.id} ${who} target[${i}][${k}]`)));
+  }
+  for (const ref of reference.coefs) close(out.coefs.find((c) => c.id === ref.id)!.coef, ref.coef, `${ref.id} ${who} coef`);
+}
 
 function close(actual: number, expected: number, what: string, tol = 1e-9): void {
   assert.ok(Math.abs(actual - expected) <= tol * Math.max(1, Math.abs(expected)), `${what}: ${actual} != ${expected}`);
@@ -46,30 +76,33 @@ test('the vectors cover every loss, both logconf schedules and the edge cases', 
   close(vectors.cases.find((c) => c.id === 'xent-extreme')!.expected.loss, (400 + 0 + 60) / 3, 'xent on extreme logits', 1e-6);
 });
 
-test('the TypeScript losses reproduce the shared vectors', () => {
-  for (const c of vectors.cases) {
-    const r = computeLoss(c.loss, c.logits, c.softLabels, c.ctx);
-    close(r.loss, c.expected.loss, `${c.id} loss`);
-    r.target.forEach((row, i) => row.forEach((v, k) => close(v, c.expected.target[i]![k]!, `${c.id} target[${i}][${k}]`)));
+test('the committed vectors are the independent reference\'s output, not the code under test\'s', () => {
+  assert.equal(vectors.generator, 'test/reference/losses_reference.py');
+  assert.deepEqual(reference.cases.map((c) => c.id), vectors.cases.map((c) => c.id));
+  for (const [i, c] of vectors.cases.entries()) {
+    close(c.expected.loss, reference.cases[i]!.loss, `${c.id} stored loss`, 1e-15);
+    c.expected.target.forEach((row, r) => row.forEach((v, k) => close(v, reference.cases[i]!.target[r]![k]!, `${c.id} stored target`, 1e-15)));
   }
-  for (const c of vectors.coefs) close(logconfCoef(c.schedule, c.step, c.totalSteps, c.auxCoef, c.warmupFrac), c.expected, c.id);
+  for (const [i, c] of vectors.coefs.entries()) close(c.expected, reference.coefs[i]!.coef, `${c.id} stored coef`, 1e-15);
 });
 
-test('the Python trainer losses agree with the shared vectors', { timeout: 30 * 60_000 }, async () => {
+test('the TypeScript losses agree with the independent reference', () => {
+  agreesWithReference(
+    {
+      cases: vectors.cases.map((c) => {
+        const r = computeLoss(c.loss, c.logits, c.softLabels, c.ctx);
+        return { id: c.id, loss: r.loss, target: r.target };
+      }),
+      coefs: vectors.coefs.map((c) => ({ id: c.id, coef: logconfCoef(c.schedule, c.step, c.totalSteps, c.auxCoef, c.warmupFrac) })),
+    },
+    'typescript',
+  );
+});
+
+test('the Python trainer losses agree with the independent reference', { timeout: 30 * 60_000 }, async () => {
   const env = await ensureTrainerEnv();
   const { stdout } = await promisify(execFile)(env.python, [referenceTrainerPath(), 'selftest-losses', VECTORS.pathname], {
     maxBuffer: 16 << 20,
   });
-  const out = JSON.parse(stdout.trim().split('\n').pop()!) as {
-    cases: { id: string; loss: number; target: number[][] }[];
-    coefs: { id: string; coef: number }[];
-  };
-  assert.equal(out.cases.length, vectors.cases.length);
-  for (const c of vectors.cases) {
-    const py = out.cases.find((p) => p.id === c.id);
-    assert.ok(py, `python skipped ${c.id}`);
-    close(py.loss, c.expected.loss, `${c.id} python loss`);
-    py.target.forEach((row, i) => row.forEach((v, k) => close(v, c.expected.target[i]![k]!, `${c.id} python target[${i}][${k}]`)));
-  }
-  for (const c of vectors.coefs) close(out.coefs.find((p) => p.id === c.id)!.coef, c.expected, `${c.id} python coef`);
+  agreesWithReference(JSON.parse(stdout.trim().split('\n').pop()!) as Computed, 'python');
 });

@@ -45,7 +45,8 @@ class TrainerError(Exception):
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Losses: mirror src/train/losses.ts exactly (checked by test/vectors/losses.json from the node tests).
+# Losses: mirror src/train/losses.ts exactly; both are checked against the independent reference
+# test/reference/losses_reference.py through test/vectors/losses.json (test/train/loss-vectors.test.ts).
 # ---------------------------------------------------------------------------------------------------------------
 
 LOSS_NAMES = ("xent", "logconf", "logconf_linear", "product")
@@ -71,8 +72,21 @@ def quantile_linear(values, q: float):
     return s[lo] + (s[hi] - s[lo]) * (pos - lo)
 
 
-def loss_target(name: str, logits, labels, step: float, total_steps: float, params: dict):
-    """The gradient-free target each row is scored against."""
+def logconf_hard0(probs, labels):
+    """logconf's hardened predictions over one optimizer batch: 1 where the row hardens to class 0, else 0.
+
+    The threshold is the quantile of p[:, 0] at q = mean(y[:, 1]) taken over ALL rows of the batch, as
+    openai/weak-to-strong (`loss_fn(all_logits, ...)` once per batch of 32, after every minibatch's forward pass) and
+    src/train/losses.ts do; rows with p0 >= threshold become class 0 (so an untrained head's ties all do)."""
+    threshold = quantile_linear(probs[:, 0], float(labels[:, 1].mean()))
+    return (probs[:, 0] >= threshold).to(labels.dtype)
+
+
+def loss_target(name: str, logits, labels, step: float, total_steps: float, params: dict, hard0=None):
+    """The gradient-free target each row is scored against.
+
+    For logconf, `hard0` gives the rows' hardened predictions when they were computed over a larger optimizer batch
+    than `logits` (gradient accumulation, see batch_hard0); without it, the rows given are the whole batch."""
     import torch
 
     probs = torch.softmax(logits, dim=-1)
@@ -91,8 +105,7 @@ def loss_target(name: str, logits, labels, step: float, total_steps: float, para
             float(params.get("aux_coef", 0.5)),
             float(params.get("warmup_frac", 0.1)),
         )
-        threshold = quantile_linear(probs[:, 0], float(labels[:, 1].mean()))
-        h0 = (probs[:, 0] >= threshold).to(labels.dtype)
+        h0 = logconf_hard0(probs, labels) if hard0 is None else hard0.to(device=labels.device, dtype=labels.dtype)
         target = (1 - c) * labels + c * torch.stack([h0, 1 - h0], dim=1)
     else:
         raise TrainerError("bad_request", f"unknown loss {name!r}; expected one of {', '.join(LOSS_NAMES)}")
@@ -395,6 +408,23 @@ def check_rows(rows, train: bool):
                 raise TrainerError("bad_request", f"row {i} ({r['id']}) has a negative or non-numeric weight")
 
 
+def batch_hard0(logits_of, chunks, labels, device):
+    """logconf under gradient accumulation: the hardening threshold must be the quantile over the whole optimizer
+    batch, not over each minibatch (8 rows), but a minibatch's backward pass cannot wait for the other minibatches
+    without keeping every graph alive (the memory accumulation exists to save). So a first pass, without gradients,
+    computes every minibatch's predictions and hardens them over the batch; the training pass then uses those hard
+    labels. It costs one extra forward pass per step (logconf with accumulation only). The RNG state is restored
+    after the first pass, so dropout (if the trunk trains with it) draws the same masks in both passes."""
+    import torch
+
+    accel = device.type != "cpu"  # the CPU generator is always forked; an accelerator's only when named
+    fork = torch.random.fork_rng(devices=[device] if accel else [], device_type=device.type if accel else None)
+    with fork, torch.no_grad():
+        probs = torch.cat([torch.softmax(logits_of(sub, no_grad=True).float(), dim=-1) for sub in chunks])
+    y = torch.cat([labels[sub] for sub in chunks]).to(probs.device)
+    return logconf_hard0(probs, y)
+
+
 def do_train(req: dict) -> None:
     rows = req.get("rows")
     check_rows(rows, train=True)
@@ -469,17 +499,24 @@ def do_train(req: dict) -> None:
             opt.zero_grad(set_to_none=True)
             wsum = float(weights[idx].sum()) or 1.0
             step_loss = 0.0
-            for j in range(0, len(idx), mb):
-                sub = idx[j : j + mb]
+            chunks = [idx[j : j + mb] for j in range(0, len(idx), mb)]
+
+            def logits_of(sub, no_grad=False):
                 input_ids, mask = collate([seqs[k] for k in sub], tokenizer.pad_token_id or 0, device)
                 if autocast is not None:
                     with autocast:
-                        logits = forward_logits(trunk, head, input_ids, mask, frozen)
-                else:
-                    logits = forward_logits(trunk, head, input_ids, mask, frozen)
+                        return forward_logits(trunk, head, input_ids, mask, frozen or no_grad)
+                return forward_logits(trunk, head, input_ids, mask, frozen or no_grad)
+
+            hard0 = None
+            if loss_name in ("logconf", "logconf_linear") and len(chunks) > 1:
+                hard0 = batch_hard0(logits_of, chunks, labels, device)
+            for j, sub in enumerate(chunks):
+                logits = logits_of(sub)
                 y = labels[sub].to(device)
-                target = loss_target(loss_name, logits.float(), y, step, total_steps, loss_cfg)
-                # The batch's weighted mean, accumulated over minibatches (logconf's quantile is per minibatch).
+                h = hard0[j * mb : j * mb + len(sub)] if hard0 is not None else None
+                target = loss_target(loss_name, logits.float(), y, step, total_steps, loss_cfg, hard0=h)
+                # The batch's weighted mean, accumulated over minibatches.
                 loss = (row_losses(logits.float(), target) * weights[sub].to(device)).sum() / wsum
                 if scaler is not None:
                     scaler.scale(loss).backward()
