@@ -1,4 +1,4 @@
-import { normalQuantile } from './special.js';
+import { normalQuantile, studentTQuantile } from './special.js';
 import { checkInt, checkLevel } from './validate.js';
 
 export interface ProportionInterval {
@@ -85,4 +85,32 @@ export function clusteredProportion(successes: readonly number[], trials: readon
   const z = zForLevel(level);
   const half = Number.isFinite(se) ? z * se : Infinity;
   return { estimate: p, lo: Math.max(0, p - half), hi: Math.min(1, p + half), level, n, clusters: g, se };
+}
+
+export interface MeanInterval {
+  mean: number;
+  /** Sample standard deviation (n − 1 in the denominator); NaN for one value. */
+  sd: number;
+  /** Student-t interval for the mean; null with fewer than two values. */
+  lo: number | null;
+  hi: number | null;
+  n: number;
+  level: number;
+}
+
+/**
+ * The mean of a few replicate values (e.g. one accuracy per training seed) with a Student-t interval,
+ * mean ± t_{n−1, (1+level)/2} · sd/√n: the variance between replicates, which a bootstrap over test examples does
+ * not see.
+ */
+export function tInterval(values: readonly number[], level = 0.95): MeanInterval {
+  checkLevel('tInterval', level);
+  const n = values.length;
+  if (n === 0) throw new RangeError('tInterval: needs at least one value.');
+  for (const [i, v] of values.entries()) if (!Number.isFinite(v)) throw new RangeError(`tInterval: values[${i}] is ${String(v)}; expected a finite number.`);
+  const mean = values.reduce((a, b) => a + b, 0) / n;
+  if (n < 2) return { mean, sd: NaN, lo: null, hi: null, n, level };
+  const sd = Math.sqrt(values.reduce((a, v) => a + (v - mean) ** 2, 0) / (n - 1));
+  const half = studentTQuantile(1 - (1 - level) / 2, n - 1) * (sd / Math.sqrt(n));
+  return { mean, sd, lo: mean - half, hi: mean + half, n, level };
 }

@@ -95,3 +95,60 @@ export function normalQuantile(p: number): number {
 export function lnChoose(n: number, k: number): number {
   return lnGamma(n + 1) - lnGamma(k + 1) - lnGamma(n - k + 1);
 }
+
+/**
+ * Regularised incomplete beta I_x(a, b), by its continued fraction (modified Lentz), using the symmetry
+ * I_x(a, b) = 1 − I_{1−x}(b, a) where the fraction converges slowly.
+ */
+export function betaInc(x: number, a: number, b: number): number {
+  if (!(a > 0 && b > 0) || !(x >= 0 && x <= 1)) throw new RangeError(`betaInc: needs a, b > 0 and x in [0, 1] (got x=${x}, a=${a}, b=${b}).`);
+  if (x === 0 || x === 1) return x;
+  if (x > (a + 1) / (a + b + 2)) return 1 - betaInc(1 - x, b, a);
+  const logFront = a * Math.log(x) + b * Math.log(1 - x) - (lnGamma(a) + lnGamma(b) - lnGamma(a + b)) - Math.log(a);
+  const tiny = 1e-300;
+  let c = 1;
+  let d = 1 - ((a + b) * x) / (a + 1);
+  if (Math.abs(d) < tiny) d = tiny;
+  d = 1 / d;
+  let h = d;
+  for (let m = 1; m < 10000; m++) {
+    // Even step, then odd step of the continued fraction.
+    const even = (m * (b - m) * x) / ((a + 2 * m - 1) * (a + 2 * m));
+    d = 1 + even * d;
+    if (Math.abs(d) < tiny) d = tiny;
+    c = 1 + even / c;
+    if (Math.abs(c) < tiny) c = tiny;
+    d = 1 / d;
+    h *= d * c;
+    const odd = (-(a + m) * (a + b + m) * x) / ((a + 2 * m) * (a + 2 * m + 1));
+    d = 1 + odd * d;
+    if (Math.abs(d) < tiny) d = tiny;
+    c = 1 + odd / c;
+    if (Math.abs(c) < tiny) c = tiny;
+    d = 1 / d;
+    const delta = d * c;
+    h *= delta;
+    if (Math.abs(delta - 1) < 1e-16) break;
+  }
+  return Math.exp(logFront) * h;
+}
+
+/** Student's t CDF with `df` degrees of freedom: P(T ≤ t) = 1 − ½·I_{df/(df+t²)}(df/2, ½) for t ≥ 0. */
+export function studentTCdf(t: number, df: number): number {
+  if (!(df > 0)) throw new RangeError(`studentTCdf: df must be positive (got ${df}).`);
+  const tail = 0.5 * betaInc(df / (df + t * t), df / 2, 0.5);
+  return t >= 0 ? 1 - tail : tail;
+}
+
+/** The t quantile for p in (0, 1), by bisection on the CDF (called once per interval). */
+export function studentTQuantile(p: number, df: number): number {
+  if (!(p > 0 && p < 1)) throw new RangeError(`studentTQuantile: p must be in (0, 1) (got ${p}).`);
+  let lo = -1e7;
+  let hi = 1e7;
+  for (let i = 0; i < 400 && hi - lo > 1e-13 * Math.max(1, Math.abs(lo)); i++) {
+    const mid = 0.5 * (lo + hi);
+    if (studentTCdf(mid, df) < p) lo = mid;
+    else hi = mid;
+  }
+  return 0.5 * (lo + hi);
+}

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { clusteredProportion, wilson, zForLevel } from '../../src/metrics/index.js';
+import { clusteredProportion, tInterval, wilson, zForLevel } from '../../src/metrics/index.js';
 
 const near = (a: number, b: number, tol = 1e-6): void => assert.ok(Math.abs(a - b) < tol, `${a} vs ${b}`);
 
@@ -59,4 +59,17 @@ test('clusteredProportion: one trial per cluster is close to the Wald interval; 
   assert.throws(() => clusteredProportion([2], [1]), /successes ≤ trials/);
   assert.throws(() => clusteredProportion([0], [0]), /at least one trial/);
   assert.throws(() => clusteredProportion([1, 0], [1]), /one entry per cluster/);
+});
+
+test('tInterval: mean ± t·sd/√n by hand, no interval from one value', () => {
+  // 0.80, 0.84, 0.86: mean 0.8333…, sd = √((0.0011111 + 0.0000444 + 0.0007111)/2) = 0.030551; t(0.975, 2) = 4.302653.
+  const r = tInterval([0.8, 0.84, 0.86]);
+  assert.ok(Math.abs(r.mean - 0.8333333333333334) < 1e-12);
+  assert.ok(Math.abs(r.sd - 0.030550504633038926) < 1e-12);
+  const half = 4.302652729749464 * 0.030550504633038926 / Math.sqrt(3);
+  assert.ok(Math.abs(r.lo! - (r.mean - half)) < 1e-9 && Math.abs(r.hi! - (r.mean + half)) < 1e-9);
+  const one = tInterval([0.7]);
+  assert.deepEqual([one.mean, one.lo, one.hi], [0.7, null, null]);
+  assert.throws(() => tInterval([]), /at least one value/);
+  assert.throws(() => tInterval([0.5, Number.NaN]), /values\[1\]/);
 });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chiSquareSurvival, erfc, normalCdf, normalQuantile } from '../../src/metrics/index.js';
+import { betaInc, chiSquareSurvival, erfc, normalCdf, normalQuantile, studentTCdf, studentTQuantile } from '../../src/metrics/index.js';
 
 const rel = (a: number, b: number, tol = 1e-12): void => assert.ok(Math.abs(a - b) <= tol * Math.abs(b), `${a} vs ${b}`);
 
@@ -27,4 +27,18 @@ test('normal CDF and quantile invert each other', () => {
   rel(normalQuantile(0.005), -2.5758293035489004, 1e-12);
   rel(normalCdf(1.959963984540054), 0.975, 1e-12);
   assert.throws(() => normalQuantile(1), /p must be in \(0, 1\)/);
+});
+
+test('Student t quantiles match the published table (two-sided 95 % and 99 %)', () => {
+  // Critical values from any t table (e.g. NIST/SEMATECH e-Handbook, table 1.3.6.7.2), to 3 decimals.
+  const table: [number, number, number][] = [[1, 12.706, 63.657], [2, 4.303, 9.925], [3, 3.182, 5.841], [4, 2.776, 4.604], [9, 2.262, 3.250], [30, 2.042, 2.750]];
+  for (const [df, t975, t995] of table) {
+    assert.ok(Math.abs(studentTQuantile(0.975, df) - t975) < 5e-4, `df ${df}: ${studentTQuantile(0.975, df)}`);
+    assert.ok(Math.abs(studentTQuantile(0.995, df) - t995) < 5e-4, `df ${df}: ${studentTQuantile(0.995, df)}`);
+  }
+  assert.equal(studentTCdf(0, 7), 0.5);
+  assert.ok(Math.abs(studentTQuantile(0.025, 4) + 2.776) < 5e-4, 'symmetric');
+  // I_x(1, 1) = x and I_x(a, 1) = x^a.
+  assert.ok(Math.abs(betaInc(0.3, 1, 1) - 0.3) < 1e-14);
+  assert.ok(Math.abs(betaInc(0.3, 3, 1) - 0.027) < 1e-14);
 });
