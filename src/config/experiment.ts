@@ -101,6 +101,10 @@ export const ExperimentSchema = z
     $schema: z.string().optional(),
     name: z.string().min(1).regex(/^[\w.-]+$/, 'use letters, digits, dot, dash or underscore').default('experiment'),
     seed: z.number().int().min(0).default(0),
+    seeds: z
+      .union([z.number().int().min(1).max(100), z.array(z.number().int().min(0)).min(1).max(100)])
+      .optional()
+      .describe('Training seeds: a count (0, 1, …, n−1) or a list. The training side (weak model, members, strong models) is repeated for each, on the same splits and transcripts, and each number is also reported as a mean over seeds with an across-seed interval. Default: one seed.'),
     dataset: z
       .object({
         name: z.enum(['sciq', 'boolq', 'cosmos_qa', 'anthropic_hh', 'jsonl']),
@@ -155,6 +159,10 @@ export const ExperimentSchema = z
           .object({
             kind: z.enum(['debate', 'finetune']).default('debate'),
             size: z.number().int().min(1).max(16).default(4),
+            ablation: z
+              .boolean()
+              .optional()
+              .describe('The paper\'s Table 5 in one run, on the same splits: also train a finetune ensemble (every member reads transcript 0) and strong models on one weak model\'s labels and on the finetune ensemble\'s, beside the debate ensemble. Needs kind "debate" and a debate protocol.'),
           })
           .strict()
           .prefault({}),
@@ -227,6 +235,16 @@ export const ExperimentSchema = z
         path: ['weak', 'ensemble', 'size'],
         message: `a debate ensemble of ${c.weak.ensemble.size} needs at least as many transcripts per example; raise debate.samples to ${c.weak.ensemble.size}`,
       });
+    }
+    if (c.weak.ensemble.ablation && (c.weak.ensemble.kind !== 'debate' || c.debate.protocol === 'none')) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['weak', 'ensemble', 'ablation'],
+        message: 'the ensemble ablation compares a debate ensemble with a finetune ensemble; set weak.ensemble.kind to "debate" and a debate protocol, or drop ablation',
+      });
+    }
+    if (Array.isArray(c.seeds) && new Set(c.seeds).size !== c.seeds.length) {
+      ctx.addIssue({ code: 'custom', path: ['seeds'], message: 'training seeds must differ; remove the repeated ones' });
     }
   });
 

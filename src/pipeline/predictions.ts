@@ -1,3 +1,4 @@
+import type { ExperimentConfig } from '../config/experiment.js';
 import type { StageContext } from './context.js';
 
 /** The models an experiment trains, by role; member numbers 0..K-1 for the weak ensemble. */
@@ -6,12 +7,32 @@ export const ROLES = {
   /** Cross-fitted weak baselines (member = fold): each predicts only the train_weak examples it did not train on. */
   crossfit: 'weak_crossfit',
   member: 'weak_member',
+  /** The ensemble ablation's finetune ensemble (every member reads transcript 0), beside the debate ensemble. */
+  memberFinetune: 'weak_member_finetune',
   strong: 'strong',
   naive: 'strong_naive',
   ceiling: 'strong_ceiling',
+  /** Ensemble ablation: strong on one weak model's labels (member 0), and on the finetune ensemble's. */
+  single: 'strong_single',
+  finetune: 'strong_finetune',
   /** Strong models trained on a prompted judge's labels (member = the judge's index): judges as alternative supervisors. */
   byJudge: 'strong_by_judge',
 } as const;
+
+/** The training seeds of a run (config.seeds: a count or a list); one seed, 0, by default. */
+export function trainingSeeds(config: ExperimentConfig): number[] {
+  const s = config.seeds;
+  if (s === undefined) return [0];
+  return typeof s === 'number' ? Array.from({ length: s }, (_, i) => i) : s;
+}
+
+/** The first training seed: its models keep the plain role names, and the market picks and run table come from it. */
+export const primarySeed = (config: ExperimentConfig): number => trainingSeeds(config)[0]!;
+
+/** A model's stored role in the replicate trained with `seed`: the plain role for the primary seed, role@seedN otherwise. */
+export function seededRole(config: ExperimentConfig, role: string, seed: number): string {
+  return seed === primarySeed(config) ? role : `${role}@seed${seed}`;
+}
 
 /** Predictions of a stored model, by example id. */
 export function predictionsOf(ctx: StageContext, role: string, member = 0): Map<string, number> {

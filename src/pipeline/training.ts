@@ -8,12 +8,15 @@ import { checkStop, settleAll, type StageContext } from './context.js';
 import { createBackend } from './backends.js';
 import { debateId, toTurn } from './debates.js';
 import { judgeName, judgeProbabilities } from './judges.js';
-import { predictionsOf, ROLES } from './predictions.js';
+import { predictionsOf, primarySeed, ROLES, seededRole, trainingSeeds } from './predictions.js';
 
 
 interface TrainSpec {
+  /** The role before seeding (weak, weak_member, strong, ...); stored as seededRole(role, trainingSeed). */
   role: string;
   member: number;
+  /** The replicate's training seed (config.seeds). */
+  trainingSeed: number;
   backend: FineTuneBackend;
   loss: LossName;
   rows: TrainRow[];
@@ -24,13 +27,17 @@ interface TrainSpec {
 
 /** Trains one model and stores it with its predictions in one transaction; skipped when already stored. */
 async function trainAndStore(ctx: StageContext, spec: TrainSpec): Promise<void> {
-  if (ctx.store.models.getModel(ctx.runId, spec.role, spec.member)) return;
+  const role = seededRole(ctx.config, spec.role, spec.trainingSeed);
+  if (ctx.store.models.getModel(ctx.runId, role, spec.member)) return;
   checkStop(ctx);
-  const seed = deriveSeed(ctx.config.seed, 'train', spec.role, spec.member);
-  const label = spec.member || spec.role === ROLES.member ? `${spec.role}[${spec.member}]` : spec.role;
+  // Training seed 0 keeps the derivation runs had before seeds existed, so their models are unchanged.
+  const seed = spec.trainingSeed === 0
+    ? deriveSeed(ctx.config.seed, 'train', spec.role, spec.member)
+    : deriveSeed(ctx.config.seed, 'train', spec.role, spec.member, 'seed', spec.trainingSeed);
+  const label = spec.member || spec.role === ROLES.member || spec.role === ROLES.memberFinetune ? `${role}[${spec.member}]` : role;
   ctx.progress({ stage: 'train', kind: 'info', message: `training ${label} on ${spec.rows.length} rows (${spec.backend.name}, ${spec.loss})` });
   const trained = await spec.backend.train(spec.rows, {
-    role: spec.role,
+    role,
     seed,
     loss: spec.loss,
     signal: ctx.stop,
@@ -39,13 +46,13 @@ async function trainAndStore(ctx: StageContext, spec: TrainSpec): Promise<void> 
   const probs = await spec.backend.predict(trained, spec.predict.map((p) => ({ id: p.example.id, text: p.text })), ctx.stop);
   ctx.store.transaction(() => {
     const row = ctx.store.models.insertModel({
-      id: `${ctx.runId}/${spec.role}/${spec.member}`,
+      id: `${ctx.runId}/${role}/${spec.member}`,
       runId: ctx.runId,
-      role: spec.role,
+      role,
       member: spec.member,
       backend: trained.backend,
       seed,
-      config: { ...spec.config, loss: spec.loss },
+      config: { ...spec.config, loss: spec.loss, trainingSeed: spec.trainingSeed },
       state: trained.state,
       artifactPath: trained.artifactPath ?? null,
       artifactSha256: trained.artifactSha256 ?? null,
@@ -82,18 +89,22 @@ export async function trainWeakBaseline(ctx: StageContext): Promise<void> {
     const all = ctx.store.examples.listExamples(ctx.runId);
     const trainWeak = examplesOf(ctx, 'train_weak');
     const config = { group: 'weak', context: 'none', labels: 'ground truth', features: ctx.config.weak.features };
-    await trainAndStore(ctx, {
-      role: ROLES.weak, member: 0, backend, loss: ctx.config.weak.loss,
-      rows: trainWeak.map((e) => ({ id: e.id, text: e.text, softLabel: hard(e.label) })),
-      predict: all.map((e) => ({ example: e, text: e.text, debateId: null })),
-      config,
-    });
+    for (const trainingSeed of trainingSeeds(ctx.config)) {
+      await trainAndStore(ctx, {
+        role: ROLES.weak, member: 0, trainingSeed, backend, loss: ctx.config.weak.loss,
+        rows: trainWeak.map((e) => ({ id: e.id, text: e.text, softLabel: hard(e.label) })),
+        predict: all.map((e) => ({ example: e, text: e.text, debateId: null })),
+        config,
+      });
+    }
     if (!crossfit) return;
+    // The debates are shared by every seed; their picks come from the primary seed's folds.
+    const trainingSeed = primarySeed(ctx.config);
     const folds = crossfitFolds(trainWeak, CROSSFIT_FOLDS, deriveSeed(ctx.config.seed, 'crossfit'));
     for (let f = 0; f < folds.length; f++) {
       const heldOut = new Set(folds[f]!.map((e) => e.id));
       await trainAndStore(ctx, {
-        role: ROLES.crossfit, member: f, backend, loss: ctx.config.weak.loss,
+        role: ROLES.crossfit, member: f, trainingSeed, backend, loss: ctx.config.weak.loss,
         rows: trainWeak.filter((e) => !heldOut.has(e.id)).map((e) => ({ id: e.id, text: e.text, softLabel: hard(e.label) })),
         predict: folds[f]!.map((e) => ({ example: e, text: e.text, debateId: null })),
         config: { ...config, crossfit: { fold: f, folds: folds.length } },
@@ -125,75 +136,90 @@ export function crossfitFolds(examples: readonly ExampleRow[], k: number, seed: 
 }
 
 /**
- * The weak ensemble, trained on ground truth with a transcript as context. Debate ensemble: member k reads transcript
- * sample k. Finetune ensemble (or protocol "none"): every member reads sample 0 (or none) and only the seed differs.
+ * The weak ensemble, trained on ground truth with a transcript as context, once per training seed. Debate ensemble:
+ * member k reads transcript sample k. Finetune ensemble (or protocol "none"): every member reads sample 0 (or none)
+ * and only the seed differs. The ensemble ablation trains a finetune ensemble beside the debate ensemble.
  */
 export async function trainWeakEnsemble(ctx: StageContext): Promise<void> {
-  const { size, kind } = ctx.config.weak.ensemble;
+  const { size, kind, ablation } = ctx.config.weak.ensemble;
   const protocol = ctx.config.debate.protocol;
   const backend = await createBackend(ctx, 'weak', ctx.config.weak);
+  const families: { role: string; kind: 'debate' | 'finetune' }[] = [{ role: ROLES.member, kind }];
+  if (ablation) families.push({ role: ROLES.memberFinetune, kind: 'finetune' });
   try {
     // Members are separate trainings: several at once only where the backend runs them out of process.
     const limit = pLimit(ctx.config.weak.backend === 'hf' ? ctx.config.weak.hf!.parallel : 1);
-    const train = async (member: number): Promise<void> => {
-      const sample = kind === 'debate' ? member : 0;
+    const train = async (family: (typeof families)[number], member: number, trainingSeed: number): Promise<void> => {
+      const sample = family.kind === 'debate' ? member : 0;
       const view = (e: ExampleRow): { example: ExampleRow; text: string; debateId: string | null } => {
         if (protocol === 'none') return { example: e, text: e.text, debateId: null };
         const id = debateId(ctx.runId, e.id, protocol, sample);
         return { example: e, text: withTranscript(e.text, ctx.store.debates.listTurns(id).map(toTurn), protocol), debateId: id };
       };
       await trainAndStore(ctx, {
-        role: ROLES.member, member, backend, loss: ctx.config.weak.loss,
+        role: family.role, member, trainingSeed, backend, loss: ctx.config.weak.loss,
         rows: examplesOf(ctx, 'train_weak').map((e) => ({ id: e.id, text: view(e).text, softLabel: hard(e.label) })),
         predict: [...examplesOf(ctx, 'train_strong'), ...examplesOf(ctx, 'test')].map(view),
-        config: { group: 'weak', ensemble: kind, transcriptSample: protocol === 'none' ? null : sample, protocol, labels: 'ground truth', features: ctx.config.weak.features },
+        config: { group: 'weak', ensemble: family.kind, transcriptSample: protocol === 'none' ? null : sample, protocol, labels: 'ground truth', features: ctx.config.weak.features },
       });
     };
-    await settleAll(Array.from({ length: size }, (_, member) => () => train(member)), limit);
+    const jobs: (() => Promise<void>)[] = [];
+    for (const trainingSeed of trainingSeeds(ctx.config)) {
+      for (const family of families) for (let member = 0; member < size; member++) jobs.push(() => train(family, member, trainingSeed));
+    }
+    await settleAll(jobs, limit);
   } finally {
     await backend.close?.();
   }
 }
 
-/** The ensemble's soft labels: the members' P(label 1) averaged, per example. */
-export function ensembleLabels(ctx: StageContext, examples: ExampleRow[]): number[] {
-  const members = Array.from({ length: ctx.config.weak.ensemble.size }, (_, k) => predictionsOf(ctx, ROLES.member, k));
+/** An ensemble's soft labels: its members' P(label 1) averaged, per example (the configured ensemble by default). */
+export function ensembleLabels(ctx: StageContext, examples: ExampleRow[], trainingSeed = primarySeed(ctx.config), role: string = ROLES.member): number[] {
+  const members = Array.from({ length: ctx.config.weak.ensemble.size }, (_, k) => predictionsOf(ctx, seededRole(ctx.config, role, trainingSeed), k));
   return meanSoftLabel(members.map((m) => examples.map((e) => m.get(e.id)!)));
 }
 
 /**
- * The strong models, on train_strong texts without transcripts: w2s on the ensemble's soft labels, naive w2s on the
- * weak baseline's soft labels, and the ceiling on ground truth. All predict the test split.
+ * The strong models, on train_strong texts without transcripts, once per training seed: w2s on the ensemble's soft
+ * labels, naive w2s on the weak baseline's soft labels, w2s on each judge's labels, and the ceiling on ground truth;
+ * with the ensemble ablation also w2s on one weak model's labels (member 0) and on the finetune ensemble's. All
+ * predict the test split.
  */
 export async function trainStrong(ctx: StageContext): Promise<void> {
   const trainSet = examplesOf(ctx, 'train_strong');
   const test = examplesOf(ctx, 'test').map((e) => ({ example: e, text: e.text, debateId: null }));
-  const ensemble = ensembleLabels(ctx, trainSet);
-  const naive = predictionsOf(ctx, ROLES.weak);
   const backend = await createBackend(ctx, 'strong', ctx.config.strong);
   const loss = ctx.config.strong.loss;
   const config = { group: 'strong', context: 'none', features: ctx.config.strong.features };
+  const onLabels = (labels: readonly number[]): TrainRow[] => trainSet.map((e, i) => ({ id: e.id, text: e.text, softLabel: soft(labels[i]!) }));
+  const of = (preds: Map<string, number>): number[] => trainSet.map((e) => preds.get(e.id)!);
   try {
-    await trainAndStore(ctx, {
-      role: ROLES.strong, member: 0, backend, loss, predict: test, config: { ...config, labels: 'weak ensemble (mean soft label)' },
-      rows: trainSet.map((e, i) => ({ id: e.id, text: e.text, softLabel: soft(ensemble[i]!) })),
-    });
-    await trainAndStore(ctx, {
-      role: ROLES.naive, member: 0, backend, loss, predict: test, config: { ...config, labels: 'weak baseline' },
-      rows: trainSet.map((e) => ({ id: e.id, text: e.text, softLabel: soft(naive.get(e.id)!) })),
-    });
-    for (const [index, j] of ctx.config.judges.entries()) {
-      const name = judgeName(j, index);
-      const labels = judgeProbabilities(ctx, name, trainSet.map((e) => e.id));
+    for (const trainingSeed of trainingSeeds(ctx.config)) {
+      const seeded = (role: string): string => seededRole(ctx.config, role, trainingSeed);
+      const common = { member: 0, trainingSeed, backend, loss, predict: test };
       await trainAndStore(ctx, {
-        role: ROLES.byJudge, member: index, backend, loss, predict: test, config: { ...config, labels: `prompted judge ${name}` },
-        rows: trainSet.map((e, i) => ({ id: e.id, text: e.text, softLabel: soft(labels[i]!) })),
+        ...common, role: ROLES.strong, config: { ...config, labels: 'weak ensemble (mean soft label)' }, rows: onLabels(ensembleLabels(ctx, trainSet, trainingSeed)),
+      });
+      await trainAndStore(ctx, { ...common, role: ROLES.naive, config: { ...config, labels: 'weak baseline' }, rows: onLabels(of(predictionsOf(ctx, seeded(ROLES.weak)))) });
+      if (ctx.config.weak.ensemble.ablation) {
+        await trainAndStore(ctx, {
+          ...common, role: ROLES.single, config: { ...config, labels: 'one weak model (ensemble member 0)' }, rows: onLabels(of(predictionsOf(ctx, seeded(ROLES.member), 0))),
+        });
+        await trainAndStore(ctx, {
+          ...common, role: ROLES.finetune, config: { ...config, labels: 'finetune ensemble (mean soft label)' },
+          rows: onLabels(ensembleLabels(ctx, trainSet, trainingSeed, ROLES.memberFinetune)),
+        });
+      }
+      for (const [index, j] of ctx.config.judges.entries()) {
+        const name = judgeName(j, index);
+        await trainAndStore(ctx, {
+          ...common, role: ROLES.byJudge, member: index, config: { ...config, labels: `prompted judge ${name}` }, rows: onLabels(judgeProbabilities(ctx, name, trainSet.map((e) => e.id))),
+        });
+      }
+      await trainAndStore(ctx, {
+        ...common, role: ROLES.ceiling, loss: 'xent', config: { ...config, labels: 'ground truth' }, rows: trainSet.map((e) => ({ id: e.id, text: e.text, softLabel: hard(e.label) })),
       });
     }
-    await trainAndStore(ctx, {
-      role: ROLES.ceiling, member: 0, backend, loss: 'xent', predict: test, config: { ...config, labels: 'ground truth' },
-      rows: trainSet.map((e) => ({ id: e.id, text: e.text, softLabel: hard(e.label) })),
-    });
   } finally {
     await backend.close?.();
   }

@@ -8,7 +8,7 @@ import { escapeHtml as esc } from './escape.js';
 import { openReport, type MetricValue, type ReportQueries, type RunConfigView, type RunInfo } from './queries.js';
 import {
   findTurnSweeps, gapNote, intervalNote, LEAK_HEADER, leakRows, markdownTable, pct, pctCI, pgrCell, REGION_HEADER, regionRows, RESULT_HEADER, resultRows,
-  RUN_TABLE_HEADER, runResults, runTableRows, type RunResult, type Sweep,
+  runTableHeader, runResults, runTableRows, type RunResult, type Sweep,
 } from './results.js';
 import { barChart, lineChart, reliabilityDiagram } from './svg.js';
 import { transcriptHtml, STYLE } from './transcript-html.js';
@@ -114,11 +114,10 @@ function levelOf(sections: RunSection[]): string {
 
 /** One run's stored results as HTML: the model table, chance and gap, what the intervals cover, knowledge regions, leak audit. */
 export function runDetailsHtml(metrics: readonly MetricValue[], config: RunConfigView): string {
-  const level = metrics.find((m) => m.subject === 'weak' && m.name === 'accuracy')?.level ?? 0.95;
   const regions = regionRows(metrics);
   const leaks = leakRows(metrics);
   return [
-    htmlTable(RUN_TABLE_HEADER(level), runTableRows(metrics, config), 'run-table'),
+    htmlTable(runTableHeader(metrics), runTableRows(metrics, config), 'run-table'),
     `<p class="note">${[...gapNote(metrics), intervalNote(metrics)].map(esc).join('<br>')}</p>`,
     regions.length ? htmlTable(REGION_HEADER, regions, 'regions') : '',
     leaks.length ? htmlTable(LEAK_HEADER, leaks, 'leak-audit') : '',
@@ -127,8 +126,7 @@ export function runDetailsHtml(metrics: readonly MetricValue[], config: RunConfi
 
 /** The same, as Markdown. */
 function runDetailsMarkdown(metrics: readonly MetricValue[], config: RunConfigView): string[] {
-  const level = metrics.find((m) => m.subject === 'weak' && m.name === 'accuracy')?.level ?? 0.95;
-  const out = [markdownTable(RUN_TABLE_HEADER(level), runTableRows(metrics, config)), '', ...[...gapNote(metrics), intervalNote(metrics)].map((l) => `${l}  `), ''];
+  const out = [markdownTable(runTableHeader(metrics), runTableRows(metrics, config)), '', ...[...gapNote(metrics), intervalNote(metrics)].map((l) => `${l}  `), ''];
   const regions = regionRows(metrics);
   if (regions.length) out.push(markdownTable(REGION_HEADER, regions), '');
   const leaks = leakRows(metrics);

@@ -86,17 +86,31 @@ export function pgrCell(p: PgrValue): string {
 }
 
 /** Rows of one run's table, in display order, as stored subjects. */
-const TABLE_ORDER = ['majority_class', 'weak', 'weak_ensemble', 'weak_ensemble_vote', 'strong_naive', 'strong', 'strong_ceiling'];
+const TABLE_ORDER = [
+  'majority_class', 'weak', 'weak_ensemble_finetune', 'weak_ensemble', 'weak_ensemble_vote', 'strong_naive', 'strong_single', 'strong_finetune', 'strong', 'strong_ceiling',
+];
 
-export const RUN_TABLE_HEADER = (level: number): string[] => ['model', `accuracy % [${Math.round(level * 100)}% CI]`, 'AUROC %', 'PGR %'];
+/** True when the run trained several seeds and stored means over them. */
+const hasSeeds = (metrics: readonly MetricValue[]): boolean => metrics.some((m) => m.name === 'accuracy_over_seeds');
+
+export function runTableHeader(metrics: readonly MetricValue[]): string[] {
+  const level = find(metrics, 'weak', 'accuracy')?.level ?? 0.95;
+  const header = ['model', `accuracy % [${Math.round(level * 100)}% CI]`, 'AUROC %', 'PGR %'];
+  const seeds = find(metrics, 'weak', 'accuracy_over_seeds')?.n;
+  return hasSeeds(metrics) ? [...header, `accuracy % over ${seeds} seeds`, 'PGR % over seeds'] : header;
+}
 
 /** One run's model table: every model, ensemble and judge with accuracy, AUROC and PGR, from the stored metrics. */
 export function runTableRows(metrics: readonly MetricValue[], config: RunConfigView): string[][] {
   const judged = [...new Set(metrics.filter((m) => m.subject.startsWith('judge:') || m.subject.startsWith('strong_by_judge:')).map((m) => m.subject))];
   const subjects = [...TABLE_ORDER, ...judged].filter((s) => find(metrics, s, 'accuracy'));
+  const seeds = hasSeeds(metrics);
   return subjects.map((subject) => {
     const pgr = find(metrics, subject, 'pgr');
-    return [describeSubject(subject, config), pctCI(intervalOf(find(metrics, subject, 'accuracy'))), pctCI(intervalOf(find(metrics, subject, 'auroc'))), pgr ? pgrCell(pgrOf(pgr)) : ''];
+    const cells = [describeSubject(subject, config), pctCI(intervalOf(find(metrics, subject, 'accuracy'))), pctCI(intervalOf(find(metrics, subject, 'auroc'))), pgr ? pgrCell(pgrOf(pgr)) : ''];
+    if (!seeds) return cells;
+    const pgrSeeds = find(metrics, subject, 'pgr_over_seeds');
+    return [...cells, pctCI(intervalOf(find(metrics, subject, 'accuracy_over_seeds'))), pgrSeeds ? pgrCell(pgrOf(pgrSeeds)) : ''];
   });
 }
 
@@ -104,16 +118,24 @@ export function runTableRows(metrics: readonly MetricValue[], config: RunConfigV
 export function intervalNote(metrics: readonly MetricValue[]): string {
   const m = find(metrics, 'weak', 'accuracy');
   if (!m || m.method === null) return 'Intervals: bootstrap over test examples.';
-  return `Intervals: ${Math.round((m.level ?? 0.95) * 100)}% ${m.method} over ${m.covers} with ${m.resamples} resamples; PGR resamples the weak, w2s and ceiling models together. They cover test-sample variance, not training seeds.`;
+  const level = `${Math.round((m.level ?? 0.95) * 100)}%`;
+  const text = `Intervals: ${level} ${m.method} over ${m.covers} with ${m.resamples} resamples; PGR resamples the weak, w2s and ceiling models together.`;
+  const seeds = find(metrics, 'weak', 'accuracy_over_seeds');
+  if (!seeds) return `${text} They cover test-sample variance, not training seeds.`;
+  return `${text} Those cover test-sample variance for the first seed; the "over seeds" columns give the mean and a ${level} t interval over ${seeds.covers}.`;
 }
 
 /** The ceiling − weak gap and the chance line, in words. */
 export function gapNote(metrics: readonly MetricValue[]): string[] {
   const out: string[] = ['chance: 50.0 (two classes)'];
   const gap = find(metrics, 'strong_ceiling', 'gap');
+  const pts = (v: number | null): string => (v === null ? 'n/a' : `${v >= 0 ? '+' : '−'}${Math.abs(100 * v).toFixed(1)}`);
   if (gap && gap.value !== null) {
-    const pts = (v: number | null): string => (v === null ? 'n/a' : `${v >= 0 ? '+' : '−'}${Math.abs(100 * v).toFixed(1)}`);
     out.push(`ceiling − weak gap: ${pts(gap.value)} [${pts(gap.lo)}, ${pts(gap.hi)}] points, ${gap.note ? gap.note : 'significant'}`);
+  }
+  const overSeeds = find(metrics, 'strong_ceiling', 'gap_over_seeds');
+  if (overSeeds && overSeeds.value !== null) {
+    out.push(`ceiling − weak gap over ${overSeeds.n} seeds: ${pts(overSeeds.value)} [${pts(overSeeds.lo)}, ${pts(overSeeds.hi)}] points, ${overSeeds.note ?? 'significant'}`);
   }
   return out;
 }

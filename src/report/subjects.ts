@@ -39,6 +39,9 @@ export function describeSubject(subject: string, c: SubjectContext): string {
     case 'weak': return 'weak model (ground truth, no debate)';
     case 'weak_ensemble': return `weak ${ensembleLabel(c)}, mean`;
     case 'weak_ensemble_vote': return `weak ${ensembleLabel(c)}, vote`;
+    case 'weak_ensemble_finetune': return `weak ${ensembleLabel({ ...c, ensembleKind: 'finetune' })}, mean`;
+    case 'strong_single': return 'strong on one weak model\'s labels (debate transcript 0)';
+    case 'strong_finetune': return 'strong on finetune-ensemble labels (w2s)';
     case 'strong_naive': return 'strong on weak-model labels (naive w2s)';
     case 'strong': return `strong on ${isDebateEnsemble(c) ? 'debate' : 'finetune'}-ensemble labels (w2s)`;
     case 'strong_ceiling': return 'strong ceiling (ground truth)';

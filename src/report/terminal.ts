@@ -1,7 +1,7 @@
 import type { Comparison } from './analysis.js';
 import type { ReportQueries } from './queries.js';
 import {
-  gapNote, intervalNote, LEAK_HEADER, leakRows, pct, pctCI, pgrCell, REGION_HEADER, regionRows, RUN_TABLE_HEADER, runResults, runTableRows, textTable,
+  gapNote, intervalNote, LEAK_HEADER, leakRows, pct, pctCI, pgrCell, REGION_HEADER, regionRows, runTableHeader, runResults, runTableRows, textTable,
 } from './results.js';
 
 /** `w2s runs`: one line per run with status, dataset, models, counts, tokens, cost and headline metrics. */
@@ -28,8 +28,7 @@ export function formatRuns(q: ReportQueries): string {
 export function formatRunSummary(q: ReportQueries, runId: string): string {
   const run = q.resolveRun(runId);
   const metrics = q.metrics(run.id);
-  const level = metrics.find((m) => m.subject === 'weak' && m.name === 'accuracy')?.level ?? 0.95;
-  const out = [textTable(RUN_TABLE_HEADER(level), runTableRows(metrics, run.config)), '', ...gapNote(metrics), intervalNote(metrics)];
+  const out = [textTable(runTableHeader(metrics), runTableRows(metrics, run.config)), '', ...gapNote(metrics), intervalNote(metrics)];
   const regions = regionRows(metrics);
   if (regions.length) out.push('', textTable(REGION_HEADER, regions));
   const leaks = leakRows(metrics);
