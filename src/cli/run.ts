@@ -32,6 +32,7 @@ export function register(program: Command): void {
       // Part of the config (and so of the run's identity): skipping rows can change the splits.
       if (opts.skipInvalid) config.dataset.skipInvalid = true;
       const verbose = program.opts().verbose === true;
+      if (config.description) process.stdout.write(`${config.description}\n\n`);
       const stopper = new AbortController();
       let interrupts = 0;
       const onSigint = (): void => {

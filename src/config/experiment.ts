@@ -100,6 +100,10 @@ export const ExperimentSchema = z
   .object({
     $schema: z.string().optional(),
     name: z.string().min(1).regex(/^[\w.-]+$/, 'use letters, digits, dot, dash or underscore').default('experiment'),
+    description: z
+      .string()
+      .optional()
+      .describe('What this experiment can and cannot show, printed first by `w2s run`. Not part of the run\'s identity (config hash).'),
     seed: z.number().int().min(0).default(0),
     seeds: z
       .union([z.number().int().min(1).max(100), z.array(z.number().int().min(0)).min(1).max(100)])

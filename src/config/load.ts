@@ -35,9 +35,9 @@ export function loadExperiment(file: string): ExperimentConfig {
   return parseExperiment(raw, file);
 }
 
-/** The hash that identifies an experiment: same config (after defaults) → same run. */
+/** The hash that identifies an experiment: same config (after defaults) → same run. Comments ($schema, description) aside. */
 export function configHash(config: ExperimentConfig): string {
-  const { $schema: _ignored, ...rest } = config;
+  const { $schema: _schema, description: _description, ...rest } = config;
   return hashValue(rest);
 }
 

@@ -42,9 +42,9 @@ test('a config file that is missing or not JSON gets one clear sentence', () => 
   assert.throws(() => loadExperiment(join(dir, 'bad.json')), /bad\.json is not valid JSON/);
 });
 
-test('the config hash ignores $schema and is stable under key order', () => {
+test('the config hash ignores $schema and description and is stable under key order', () => {
   const a = parseExperiment({ ...minimal, seed: 3 });
-  const b = parseExperiment({ seed: 3, strong: {}, weak: {}, debate: { protocol: 'none' }, dataset: { name: 'sciq' }, $schema: 'x' });
+  const b = parseExperiment({ seed: 3, strong: {}, weak: {}, debate: { protocol: 'none' }, dataset: { name: 'sciq' }, $schema: 'x', description: 'a comment' });
   assert.equal(configHash(a), configHash(b));
   assert.notEqual(configHash(a), configHash(parseExperiment({ ...minimal, seed: 4 })));
 });
@@ -59,4 +59,6 @@ test('every example config is valid', () => {
     const c = loadExperiment(`examples/${name}.json`);
     assert.equal(typeof c.name, 'string', name);
   }
+  // The main command's first screen says what a 260K-parameter story model can and cannot show.
+  assert.match(loadExperiment('examples/quick.json').description!, /stories260K.*near chance.*not that debate helps/s);
 });
