@@ -139,6 +139,21 @@ export function resolveOptions(fn: string, options: BootstrapOptions): ResolvedO
   return { random: options.random, resamples, level, groups: options.groups };
 }
 
+/**
+ * Cluster ids 0…G−1 (in order of first appearance) from each example's group key, for BootstrapOptions.groups; an
+ * example without a key is a cluster of its own. Undefined when no example has a key: the plain bootstrap applies.
+ */
+export function clustersFromKeys(keys: readonly (string | null | undefined)[]): number[] | undefined {
+  if (!keys.some((k) => k != null)) return undefined;
+  const index = new Map<string, number>();
+  return keys.map((key, i) => {
+    const k = key ?? `\u0000example:${i}`;
+    let g = index.get(k);
+    if (g === undefined) index.set(k, (g = index.size));
+    return g;
+  });
+}
+
 /** Examples by cluster, from a cluster id per example; throws unless ids are integers 0…G−1 with none empty. */
 export function clusterIndex(fn: string, groups: readonly number[], n: number): Int32Array[] {
   if (groups.length !== n) throw new RangeError(`${fn}: groups has ${groups.length} entries but there are ${n} examples; give one cluster id per example.`);

@@ -1,5 +1,5 @@
 import {
-  accuracy, accuracyCI, aurocCI, brier, ece, majorityVote, meanSoftLabel, pairedBootstrapDiff, pgr, pgrCI, tInterval, wilson,
+  accuracy, accuracyCI, aurocCI, brier, clustersFromKeys, ece, majorityVote, meanSoftLabel, pairedBootstrapDiff, pgr, pgrCI, tInterval, wilson,
   type BootstrapResult, type Label,
 } from '../metrics/index.js';
 import { createRng, deriveSeed } from '../rng.js';
@@ -66,7 +66,7 @@ function evaluateSeed(ctx: StageContext, trainingSeed: number): { metrics: Metri
   const test = ctx.store.examples.listExamples(ctx.runId, 'test');
   const labels = test.map((e) => e.label as Label);
   const n = labels.length;
-  const clusters = clusterIds(test);
+  const clusters = clustersFromKeys(test.map((e) => e.group));
   const covers = clusters ? `test groups (${new Set(clusters).size} clusters of ${n} examples)` : `test examples (${n})`;
   const method = clusters ? 'clustered percentile bootstrap' : 'percentile bootstrap';
   const ofRole = (r: string, member = 0): number[] => {
@@ -185,18 +185,6 @@ function acrossSeeds(ctx: StageContext, seeds: number[], accuracies: Map<string,
     }
   }
   return out;
-}
-
-/** Cluster index per example (0…G−1 in order of first appearance) when any example has a group; else undefined. */
-function clusterIds(examples: readonly ExampleRow[]): number[] | undefined {
-  if (!examples.some((e) => e.group != null)) return undefined;
-  const index = new Map<string, number>();
-  return examples.map((e) => {
-    const key = e.group ?? `example:${e.id}`;
-    let g = index.get(key);
-    if (g === undefined) index.set(key, (g = index.size));
-    return g;
-  });
 }
 
 /** The baseline that always predicts train_weak's more frequent label (1 on a tie), as P(label 1). */

@@ -10,7 +10,6 @@ import { debateId, toTurn } from './debates.js';
 import { judgeName, judgeProbabilities } from './judges.js';
 import { predictionsOf, primarySeed, ROLES, seededRole, trainingSeeds } from './predictions.js';
 
-
 interface TrainSpec {
   /** The role before seeding (weak, weak_member, strong, ...); stored as seededRole(role, trainingSeed). */
   role: string;
@@ -74,7 +73,7 @@ function examplesOf(ctx: StageContext, split: Split): ExampleRow[] {
 }
 
 /** Folds of the cross-fitted weak baseline (market protocol). */
-export const CROSSFIT_FOLDS = 5;
+const CROSSFIT_FOLDS = 5;
 
 /**
  * The weak baseline: ground truth, no debate. It predicts every split. For market debates it also trains
@@ -119,7 +118,7 @@ export async function trainWeakBaseline(ctx: StageContext): Promise<void> {
  * Splits examples into k folds by group (an example without a group is its own group), groups in a seeded order and
  * dealt to the fold with the fewest examples so far, so fold sizes stay within one group of each other.
  */
-export function crossfitFolds(examples: readonly ExampleRow[], k: number, seed: number): ExampleRow[][] {
+function crossfitFolds(examples: readonly ExampleRow[], k: number, seed: number): ExampleRow[][] {
   const groups = new Map<string, ExampleRow[]>();
   for (const e of examples) {
     const key = e.group ?? `example:${e.id}`;

@@ -1,5 +1,5 @@
 import {
-  accuracyBySize, accuracyCI, brier, cohenKappa, ece, fleissKappa, majorityVote, mcnemar, meanSoftLabel, pairedBootstrapDiff,
+  accuracyBySize, accuracyCI, brier, clustersFromKeys, cohenKappa, ece, fleissKappa, majorityVote, mcnemar, meanSoftLabel, pairedBootstrapDiff,
   type EnsembleSizeAccuracy, type Label,
 } from '../metrics/index.js';
 import { createRng, deriveSeed } from '../rng.js';
@@ -21,6 +21,8 @@ export interface TestView {
   subjects: Subject[];
   /** The ensemble members alone (also in subjects). */
   members: Subject[];
+  /** Each example's group, so paired tests resample whole groups as the stored intervals do. */
+  groups: (string | null)[];
 }
 
 /**
@@ -67,7 +69,7 @@ export function testView(q: ReportQueries, runId: string): TestView {
     if (test.length === 0) break;
     subjects.push({ name: `judge:${judge}`, description: describeSubject(`judge:${judge}`, config), probs: exampleIds.map((id) => byExample.get(id) ?? 0.5) });
   }
-  return { runId, exampleIds, labels, subjects, members };
+  return { runId, exampleIds, labels, subjects, members, groups: test.map((e) => e.group) };
 }
 
 /** Restricts a view to the given example ids, in that order (for comparing two runs on the examples they share). */
@@ -75,7 +77,8 @@ export function restrictView(view: TestView, ids: readonly string[]): TestView {
   const index = new Map(view.exampleIds.map((id, i) => [id, i]));
   const pick = (arr: readonly number[]): number[] => ids.map((id) => arr[index.get(id)!]!);
   const sub = (s: Subject): Subject => ({ ...s, probs: pick(s.probs) });
-  return { runId: view.runId, exampleIds: [...ids], labels: pick(view.labels) as Label[], subjects: view.subjects.map(sub), members: view.members.map(sub) };
+  const groups = ids.map((id) => view.groups[index.get(id)!]!);
+  return { runId: view.runId, exampleIds: [...ids], labels: pick(view.labels) as Label[], subjects: view.subjects.map(sub), members: view.members.map(sub), groups };
 }
 
 export interface Interval {
@@ -134,7 +137,7 @@ const hard = (probs: readonly number[]): (0 | 1)[] => probs.map((p) => (p > 0.5 
  * same examples (one number, one interval, in every view); computed here only for a subset of the test split.
  */
 function subjectStats(
-  s: Subject, labels: readonly Label[], opts: Required<Omit<CompareOptions, 'stored'>>, tag: string, stored?: readonly MetricValue[], storedName = s.name,
+  s: Subject, labels: readonly Label[], opts: Required<Omit<CompareOptions, 'stored'>>, tag: string, groups: number[] | undefined, stored?: readonly MetricValue[], storedName = s.name,
 ): SubjectStats {
   const get = (name: string): MetricValue | undefined => stored?.find((m) => m.subject === storedName && m.name === name && m.n === labels.length);
   const [storedAcc, storedEce, storedBrier] = [get('accuracy'), get('ece'), get('brier')];
@@ -143,16 +146,16 @@ function subjectStats(
     return { name: s.name, description: s.description, n: labels.length, accuracy, ece: storedEce.value, brier: storedBrier.value };
   }
   const random = createRng(deriveSeed(opts.seed, 'compare', tag, s.name)).random;
-  const acc = accuracyCI(s.probs, labels, { random, resamples: opts.resamples, level: opts.level });
+  const acc = accuracyCI(s.probs, labels, { random, resamples: opts.resamples, level: opts.level, groups });
   return { name: s.name, description: s.description, n: labels.length, accuracy: { value: acc.value, lo: acc.lo, hi: acc.hi }, ece: ece(s.probs, labels), brier: brier(s.probs, labels) };
 }
 
-function pairStats(a: Subject, b: Subject, labels: readonly Label[], opts: Required<Omit<CompareOptions, 'stored'>>, names = [a.name, b.name]): PairStats {
+function pairStats(a: Subject, b: Subject, labels: readonly Label[], opts: Required<Omit<CompareOptions, 'stored'>>, groups: number[] | undefined, names = [a.name, b.name]): PairStats {
   const ha = hard(a.probs);
   const hb = hard(b.probs);
   const m = mcnemar(ha.map((p, i) => p === labels[i]), hb.map((p, i) => p === labels[i]));
   const random = createRng(deriveSeed(opts.seed, 'compare-pair', names[0]!, names[1]!)).random;
-  const d = pairedBootstrapDiff(a.probs, b.probs, labels, { random, resamples: opts.resamples, level: opts.level });
+  const d = pairedBootstrapDiff(a.probs, b.probs, labels, { random, resamples: opts.resamples, level: opts.level, groups });
   return { a: names[0]!, b: names[1]!, mcnemar: { b: m.b, c: m.c, pValue: m.pValue, method: m.method }, diff: { value: d.diff, lo: d.lo, hi: d.hi, pValue: d.pValue }, kappa: cohenKappa(ha, hb) };
 }
 
@@ -171,9 +174,10 @@ export function compareMembers(view: TestView, options: CompareOptions = {}): Co
   const opts = resolve(options);
   const { labels } = view;
   const n = labels.length;
-  const subjects = n === 0 ? [] : view.subjects.map((s) => subjectStats(s, labels, opts, view.runId, options.stored));
+  const groups = clustersFromKeys(view.groups);
+  const subjects = n === 0 ? [] : view.subjects.map((s) => subjectStats(s, labels, opts, view.runId, groups, options.stored));
   const reference = view.subjects.find((s) => s.name === 'weak_ensemble') ?? view.subjects.find((s) => s.name === 'weak');
-  const pairs = !reference || n === 0 ? [] : view.subjects.filter((s) => s !== reference && s.name !== 'weak_ensemble_vote').map((s) => pairStats(reference, s, labels, opts));
+  const pairs = !reference || n === 0 ? [] : view.subjects.filter((s) => s !== reference && s.name !== 'weak_ensemble_vote').map((s) => pairStats(reference, s, labels, opts, groups));
   const raters = view.subjects.filter((s) => s.name === 'weak' || s.name.startsWith('member') || s.name.startsWith('judge:') || s.name === 'weak_ensemble');
   const votes = raters.map((r) => hard(r.probs));
   const matrix = raters.map((_, i) => raters.map((__, j) => (n === 0 ? null : i === j ? 1 : cohenKappa(votes[i]!, votes[j]!))));
@@ -198,6 +202,7 @@ export function compareRuns(viewA: TestView, viewB: TestView, options: CompareOp
   const b = restrictView(viewB, shared);
   const labels = a.labels;
   const n = labels.length;
+  const groups = clustersFromKeys(a.groups);
   const subjects: SubjectStats[] = [];
   const pairs: PairStats[] = [];
   const raters: Subject[] = [];
@@ -207,8 +212,8 @@ export function compareRuns(viewA: TestView, viewB: TestView, options: CompareOp
     const na = { ...sa, name: `A:${sa.name}` };
     const nb = { ...sb, name: `B:${sb.name}` };
     // Stored intervals apply when the shared examples are each run's whole test split.
-    subjects.push(subjectStats(na, labels, opts, a.runId, options.stored, sa.name), subjectStats(nb, labels, opts, b.runId, storedB, sb.name));
-    pairs.push(pairStats(na, nb, labels, opts));
+    subjects.push(subjectStats(na, labels, opts, a.runId, groups, options.stored, sa.name), subjectStats(nb, labels, opts, b.runId, groups, storedB, sb.name));
+    pairs.push(pairStats(na, nb, labels, opts, groups));
     if (sa.name === 'weak_ensemble' || sa.name.startsWith('judge:')) raters.push(na, nb);
   }
   const votes = raters.map((r) => hard(r.probs));

@@ -47,6 +47,8 @@ export interface ExampleInfo {
   label: 0 | 1;
   question: string | null;
   answer: string | null;
+  /** The example's group (passage, question pair), or null. */
+  group: string | null;
 }
 
 export interface TurnView {
@@ -287,8 +289,9 @@ export function reportQueries(db: DB): ReportQueries {
   const metricCols = 'subject, name, value, lo, hi, n, note, method, level, resamples, undefined_resamples AS undefinedResamples, seed, covers';
   const metricsOf = db.prepare(`SELECT ${metricCols} FROM metrics WHERE run_id = ? ORDER BY rowid`);
   const allMetrics = db.prepare(`SELECT run_id AS runId, ${metricCols} FROM metrics ORDER BY rowid`);
-  const examplesOf = db.prepare('SELECT run_id AS runId, id, split, text, label, question, answer FROM examples WHERE run_id = @run AND (@split IS NULL OR split = @split) ORDER BY rowid');
-  const exampleOf = db.prepare('SELECT run_id AS runId, id, split, text, label, question, answer FROM examples WHERE run_id = ? AND id = ?');
+  const exampleCols = 'run_id AS runId, id, split, text, label, question, answer, group_id AS "group"';
+  const examplesOf = db.prepare(`SELECT ${exampleCols} FROM examples WHERE run_id = @run AND (@split IS NULL OR split = @split) ORDER BY rowid`);
+  const exampleOf = db.prepare(`SELECT ${exampleCols} FROM examples WHERE run_id = ? AND id = ?`);
   const listPage = db.prepare(`${LIST_EXAMPLES} SELECT id, split, label, preview, ensemble, members, votes1, weak FROM picked ORDER BY ord LIMIT @limit OFFSET @offset`);
   const listCount = db.prepare(`${LIST_EXAMPLES} SELECT COUNT(*) AS n FROM picked`);
   const debateById = db.prepare('SELECT id, run_id, example_id, protocol, sample, sides_json, status, error FROM debates WHERE id = ?');

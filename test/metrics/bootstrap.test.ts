@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { accuracy, accuracyCI, auroc, aurocCI, bootstrapCI, pgr, pgrCI } from '../../src/metrics/index.js';
+import { accuracy, accuracyCI, auroc, aurocCI, bootstrapCI, clustersFromKeys, pgr, pgrCI } from '../../src/metrics/index.js';
 import { createRng } from '../../src/rng.js';
 
 /** n examples of which the first `correct` are predicted right (prob 0.9 on the true label). */
@@ -162,4 +162,9 @@ test('a clustered bootstrap draws whole clusters and refuses malformed cluster i
   assert.throws(() => bootstrapCI(3, () => 0, { random: Math.random, groups: [0, 1] }), /one cluster id per example/);
   assert.throws(() => bootstrapCI(3, () => 0, { random: Math.random, groups: [0, 2, 2] }), /cluster 1 has no examples/);
   assert.throws(() => bootstrapCI(2, () => 0, { random: Math.random, groups: [0, -1] }), /integers ≥ 0/);
+});
+
+test('clustersFromKeys numbers groups by first appearance; keyless examples are clusters of their own', () => {
+  assert.deepEqual(clustersFromKeys(['p1', null, 'p1', 'p2', undefined]), [0, 1, 0, 2, 3]);
+  assert.equal(clustersFromKeys([null, undefined]), undefined);
 });
