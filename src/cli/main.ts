@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { isUserError } from '../errors.js';
-import { ProviderError } from '../models/types.js';
 import { redact } from '../log.js';
 import { W2S_VERSION } from '../version.js';
 
@@ -19,6 +18,7 @@ const COMMANDS: Array<() => Promise<{ register: (program: Command) => void }>> =
   () => import('./report.js'),
   () => import('./view.js'),
   () => import('./trainer.js'),
+  () => import('./controls.js'),
 ];
 
 async function main(argv: string[]): Promise<void> {

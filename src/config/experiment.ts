@@ -41,7 +41,7 @@ const FeaturesSchema = z.discriminatedUnion('kind', [
   z
     .object({
       kind: z.literal('hashed'),
-      dim: z.number().int().min(16).max(1 << 20).default(4096),
+      dim: z.number().int().min(16).max(1 << 20).refine((d) => (d & (d - 1)) === 0, 'must be a power of 2').default(4096),
       ngrams: z.tuple([z.number().int().min(1).max(5), z.number().int().min(1).max(5)]).default([1, 2]).describe('Word n-gram orders [min, max].'),
     })
     .strict(),
@@ -223,7 +223,7 @@ export const ExperimentSchema = z
           .gt(0)
           .lt(0.5)
           .default(0.001)
-          .describe('Two-sided significance level of the leak audit\'s tests; small, so an honest run is stopped about once in 1/alpha runs.'),
+          .describe('The chance that the leak audit stops an honest run: its tests are held together to this level (each at alpha divided by the number of tests).'),
       })
       .strict()
       .prefault({}),

@@ -2,8 +2,10 @@
 export { accuracy, auroc, logLoss } from './classification.js';
 export { brier, ece, reliabilityBins, type ReliabilityBin } from './calibration.js';
 export { pgr } from './pgr.js';
+export { pairedPgrDiff, type PgrDiffResult } from './pgr-diff.js';
 export {
   bootstrapCI,
+  clustersFromKeys,
   accuracyCI,
   aurocCI,
   pgrCI,
@@ -15,7 +17,7 @@ export {
   type PgrCIResult,
   type Statistic,
 } from './bootstrap.js';
-export { clusteredProportion, wilson, zForLevel, type ClusteredProportion, type ProportionInterval } from './intervals.js';
+export { clusteredProportion, tInterval, wilson, zForLevel, type ClusteredProportion, type MeanInterval, type ProportionInterval } from './intervals.js';
 export { cohenKappa, fleissKappa, fleissKappaFromCounts } from './agreement.js';
 export {
   mcnemar,
@@ -33,5 +35,5 @@ export {
   type EnsembleSizeAccuracy,
 } from './ensemble.js';
 export { summarize, type Summary, type SummaryOptions } from './summary.js';
-export { erfc, chiSquareSurvival, normalCdf, normalQuantile } from './special.js';
+export { betaInc, erfc, chiSquareSurvival, normalCdf, normalQuantile, studentTCdf, studentTQuantile } from './special.js';
 export type { Label } from './validate.js';

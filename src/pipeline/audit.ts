@@ -27,7 +27,8 @@ const ADVOCATE = 'A';
  * against an in-sample weak pick did exactly that: agreement 0 % on train_weak, 48 % on test). For every split it
  * stores P(advocated side = gold) with a cluster-robust interval (an example's K transcripts, and a group's
  * examples, are one cluster), and tests each training split against the test split and, where sides are drawn at
- * random, every split against 0.5. A significant difference stops the run unless audit.onLeak is "warn".
+ * random, every split against 0.5, each at audit.alpha / (number of tests), so an honest run is stopped with
+ * probability at most alpha. A significant difference stops the run unless audit.onLeak is "warn".
  */
 export function auditLeaks(ctx: StageContext): SplitAudit[] {
   const protocol = ctx.config.debate.protocol;
@@ -74,7 +75,7 @@ export function auditLeaks(ctx: StageContext): SplitAudit[] {
     const pVsTest = split !== 'test' && test ? pTwoSided(mine.p - test.p, Math.hypot(mine.se, test.se)) : null;
     const pVsHalf = randomSides ? pTwoSided(mine.p - 0.5, mine.se) : null;
     audits.push({ split, value: shown.estimate, lo: shown.lo, hi: shown.hi, transcripts: shown.n, clusters: shown.clusters, pVsTest, pVsHalf });
-    const tests = [pVsTest === null ? '' : `vs test p = ${formatP(pVsTest)}`, pVsHalf === null ? '' : `vs 0.5 p = ${formatP(pVsHalf)}`].filter(Boolean).join(', ');
+    const tests = [pVsTest === null ? '' : `vs test ${formatP(pVsTest)}`, pVsHalf === null ? '' : `vs 0.5 ${formatP(pVsHalf)}`].filter(Boolean).join(', ');
     rows.push({
       runId: ctx.runId, subject: `leak_audit:${split}`, name: 'p_side_gold', value: shown.estimate, lo: shown.lo, hi: shown.hi, n: shown.n,
       note: tests || null, method: 'cluster-robust normal interval', level,
@@ -82,16 +83,19 @@ export function auditLeaks(ctx: StageContext): SplitAudit[] {
     });
   }
   ctx.store.metrics.upsertMetrics(rows);
-  const leak = audits.find((s) => (s.split !== 'test' && s.pVsTest !== null && s.pVsTest < alpha) || (s.pVsHalf !== null && s.pVsHalf < alpha));
+  // alpha bounds the chance that an honest run is stopped at all, so each of the m tests is held to alpha / m.
+  const tests = audits.flatMap((s) => [s.split !== 'test' ? s.pVsTest : null, s.pVsHalf]).filter((p): p is number => p !== null).length;
+  const threshold = alpha / Math.max(1, tests);
+  const leak = audits.find((s) => (s.split !== 'test' && s.pVsTest !== null && s.pVsTest < threshold) || (s.pVsHalf !== null && s.pVsHalf < threshold));
   if (leak) {
     const testAudit = audits.find((s) => s.split === 'test');
-    const against = leak.pVsTest !== null && leak.pVsTest < alpha && testAudit
-      ? `against ${pct(testAudit.value)} on test`
-      : 'against the 50 % that random sides give';
+    const vsTest = leak.pVsTest !== null && leak.pVsTest < threshold && testAudit !== undefined;
+    const against = vsTest ? `against ${pct(testAudit!.value)} on test` : 'against the 50 % that random sides give';
+    const p = vsTest ? leak.pVsTest! : leak.pVsHalf!;
     const message =
       `The leak audit found that on ${leak.split} the ${protocol} protocol's advocated side agrees with the gold label ${pct(leak.value)} of the time ` +
-      `${against} (p < ${alpha}), so the weak models could learn the label from the side; fix the protocol or its inputs, ` +
-      'or set audit.onLeak to "warn" if this imbalance is intended.';
+      `${against} (p = ${p.toPrecision(2)}, below ${alpha} / ${tests} tests), so the weak models could learn the label from the side; ` +
+      'fix the protocol or its inputs, or set audit.onLeak to "warn" if this imbalance is intended.';
     if (onLeak === 'stop') throw new UserError(message);
     ctx.progress({ stage: 'leak_audit', kind: 'info', message: `warning: ${message}` });
   }
@@ -99,4 +103,4 @@ export function auditLeaks(ctx: StageContext): SplitAudit[] {
 }
 
 const pct = (v: number): string => `${(100 * v).toFixed(1)} %`;
-const formatP = (p: number): string => (p < 0.001 ? '< 0.001' : p.toFixed(3));
+const formatP = (p: number): string => (p < 0.001 ? 'p < 0.001' : `p = ${p.toFixed(3)}`);

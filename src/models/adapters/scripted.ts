@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { UserError } from '../../errors.js';
+import { createRng } from '../../rng.js';
 import type { ClientOptions } from '../create.js';
 import { formatModelSpec, type ModelSpec } from '../spec.js';
 import {
@@ -22,7 +23,7 @@ import {
  *   (a string, or an object with text/finishReason/usage/topLogprobs). The first key, in file order, found in the
  *   request's messages (joined by blank lines) wins; the key "*" matches anything and is best put last.
  *   Example: { "Answer: A or B": "A", "debate": "I argue it is correct.", "*": "no opinion" }
- * The built-in script "echo" answers with the last user message.
+ * The built-in script "echo" answers with the last user message; "informed-debater[:q=p]" is the controls' debater.
  *
  * Answers are then treated like a model's output: cut at the first stop string, then to maxTokens whitespace tokens.
  */
@@ -61,9 +62,89 @@ export function unregisterScript(name: string): void {
 const lastUserMessage = (req: GenerateRequest) => [...req.messages].reverse().find((m) => m.role === 'user')?.content ?? '';
 const BUILTIN: Record<string, Script> = { echo: { generate: lastUserMessage } };
 
+// ---------------------------------------------------------------------------------------------------------------
+// The built-in controls' language and debater (w2s controls)
+
+/**
+ * The synthetic review language of the built-in controls: a text is clauses "the <noun> was [not] <adjective>.". A
+ * clause's tone is its adjective's polarity, flipped by "not"; the text's tone is the sign of the clauses' sum (the
+ * controls use an odd number of clauses, so there is no tie). Word order matters: a bag of single words sees "not"
+ * but not which adjective it negates, a bag of word pairs sees "not dull". The controls' data generator draws texts
+ * in this language; the informed debater reads them with it.
+ */
+export const CONTROL_LANGUAGE = {
+  nouns: ['plot', 'acting', 'music', 'ending', 'pacing', 'dialogue', 'camera', 'cast', 'script', 'score', 'lighting', 'setting'],
+  positive: ['brilliant', 'moving', 'charming', 'gripping', 'elegant', 'witty', 'superb', 'vivid', 'tender', 'clever', 'stunning', 'lively'],
+  negative: ['dull', 'clumsy', 'bland', 'tedious', 'shallow', 'messy', 'awkward', 'flat', 'stale', 'forced', 'sloppy', 'limp'],
+  negator: 'not',
+} as const;
+
+const POLARITY = new Map<string, number>([
+  ...CONTROL_LANGUAGE.positive.map((w) => [w, 1] as [string, number]),
+  ...CONTROL_LANGUAGE.negative.map((w) => [w, -1] as [string, number]),
+]);
+
+/** The tone of a text in the controls' language: 1 favourable, 0 unfavourable, null with no clause or a tie. */
+export function controlTone(text: string): 0 | 1 | null {
+  let sum = 0;
+  let clauses = 0;
+  for (const m of text.toLowerCase().matchAll(/\bwas (not )?([a-z]+)\b/g)) {
+    const polarity = POLARITY.get(m[2]!);
+    if (polarity === undefined) continue;
+    clauses++;
+    sum += m[1] ? -polarity : polarity;
+  }
+  return clauses === 0 || sum === 0 ? null : sum > 0 ? 1 : 0;
+}
+
+/**
+ * scripted:informed-debater[:q=<0..1>] — a debater for the built-in controls that knows the controls' language, like a
+ * strong model: it reads only its prompt (the text in <question>, its side), works out the text's tone, and with
+ * probability q (drawn from the request's seed, so every argument, and so every transcript sample, is an independent
+ * and reproducible draw) names it in its argument ("the overall tone is favourable"); otherwise it argues its side
+ * without naming it, in the same words every time. It never sees a gold label: with label noise, what it names is the
+ * noiseless tone. Default q = 1.
+ */
+function informedDebater(params: string | undefined): Script {
+  const m = params === undefined ? ['', '1'] : /^q=(\S+)$/.exec(params);
+  const q = m ? Number(m[1]) : NaN;
+  if (!(q >= 0 && q <= 1)) {
+    throw new UserError(`scripted:informed-debater takes a probability between 0 and 1, as in scripted:informed-debater:q=0.3; got "${params}".`);
+  }
+  return {
+    generate(req) {
+      const prompt = lastUserMessage(req);
+      const text = /<question>\n([\s\S]*?)\n<\/question>/.exec(prompt)?.[1];
+      const side = /Your side: the proposed answer is (correct|incorrect)/.exec(prompt)?.[1];
+      if (text === undefined || side === undefined) {
+        throw new ProviderError('scripted:informed-debater needs a debate prompt with a <question> block and "Your side: ..."', {
+          retryable: false,
+          code: 'no_script_answer',
+        });
+      }
+      const tone = controlTone(text);
+      const claim = `I argue that the proposed answer is ${side}.`;
+      // Uninformative arguments are the same in every transcript sample, so only the information varies between
+      // samples: text that varied at random would itself make ensembles over samples differ (see README, Controls).
+      if (tone === null || !(createRng(req.seed ?? 0).random() < q)) return `${claim} Each clause can be read more than one way.`;
+      const agrees = (tone === 1) === (side === 'correct');
+      return `${claim} Weighing every clause, the overall tone is ${tone === 1 ? 'favourable' : 'unfavourable'}${agrees ? ', as my side says.' : ', yet I hold my side.'}`;
+    },
+  };
+}
+
+/** Built-in scripts that take parameters after the name: name:params. */
+const BUILTIN_WITH_PARAMS: Record<string, (params: string | undefined) => Script> = { 'informed-debater': informedDebater };
+
+function builtinScript(name: string): Script | undefined {
+  const colon = name.indexOf(':');
+  const base = colon < 0 ? name : name.slice(0, colon);
+  return Object.hasOwn(BUILTIN_WITH_PARAMS, base) ? BUILTIN_WITH_PARAMS[base]!(colon < 0 ? undefined : name.slice(colon + 1)) : undefined;
+}
+
 export async function createScriptedClient(spec: ModelSpec, _options: ClientOptions = {}): Promise<ScriptedClient> {
   const name = spec.model;
-  const script = name.toLowerCase().endsWith('.json') ? loadFixture(name) : scripts.get(name) ?? BUILTIN[name];
+  const script = name.toLowerCase().endsWith('.json') ? loadFixture(name) : scripts.get(name) ?? BUILTIN[name] ?? builtinScript(name);
   if (!script) {
     throw new UserError(
       `No script is registered as "${name}"; call registerScript("${name}", ...) first or use scripted:<fixture.json>.`,
