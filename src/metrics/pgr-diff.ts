@@ -1,7 +1,6 @@
-import { bootstrapCI, type MetricCIOptions } from './bootstrap.js';
-import { correctness } from './classification.js';
+import { bootstrapCI, identity, pairedScorer, type MetricCIOptions } from './bootstrap.js';
 import { pgr } from './pgr.js';
-import { checkLabels, checkThreshold, checkValues, type Label } from './validate.js';
+import type { Label } from './validate.js';
 
 export interface PgrDiffResult {
   /** PGR(B) − PGR(A) on the full test set (fractions); null when either PGR is undefined there (ceiling ≤ weak). */
@@ -31,38 +30,25 @@ export function pairedPgrDiff(
   labels: readonly Label[],
   options: MetricCIOptions,
 ): PgrDiffResult {
-  const fn = 'pairedPgrDiff';
-  checkLabels(fn, labels);
-  const threshold = options.threshold ?? 0.5;
-  checkThreshold(fn, threshold);
-  const n = labels.length;
-  const models = [['weakProbs', weakProbs], ['w2sProbsA', w2sProbsA], ['w2sProbsB', w2sProbsB], ['ceilingProbs', ceilingProbs]] as const;
-  const correct = models.map(([name, probs]) => {
-    checkValues(fn, name, probs, n, true);
-    return correctness(probs, labels, threshold);
-  });
-  const acc = new Float64Array(4);
-  const score = (idx: Int32Array): void => {
-    for (let m = 0; m < 4; m++) {
-      const c = correct[m]!;
-      let hits = 0;
-      for (let j = 0; j < idx.length; j++) hits += c[idx[j]!]!;
-      acc[m] = hits / idx.length;
-    }
+  const score = pairedScorer(
+    'pairedPgrDiff',
+    [['weakProbs', weakProbs], ['w2sProbsA', w2sProbsA], ['w2sProbsB', w2sProbsB], ['ceilingProbs', ceilingProbs]],
+    labels,
+    'accuracy',
+    options.threshold ?? 0.5,
+  );
+  const both = (idx: Int32Array): [number | null, number | null] => {
+    const [weak, a, b, ceiling] = score(idx) as number[];
+    return [pgr(weak!, a!, ceiling!), pgr(weak!, b!, ceiling!)];
   };
-  const both = (): [number | null, number | null] => [pgr(acc[0]!, acc[1]!, acc[3]!), pgr(acc[0]!, acc[2]!, acc[3]!)];
   const result = bootstrapCI(
-    n,
+    labels.length,
     (idx) => {
-      score(idx);
-      const [a, b] = both();
+      const [a, b] = both(idx);
       return a === null || b === null ? null : b - a;
     },
     options,
   );
-  const all = new Int32Array(n);
-  for (let i = 0; i < n; i++) all[i] = i;
-  score(all);
-  const [pgrA, pgrB] = both();
+  const [pgrA, pgrB] = both(identity(labels.length));
   return { diff: result.value, lo: result.lo, hi: result.hi, pgrA, pgrB, level: result.level, resamples: result.resamples, undefinedCount: result.undefinedCount };
 }
