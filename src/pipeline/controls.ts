@@ -27,6 +27,8 @@ import {
 } from '../metrics/index.js';
 import { CONTROL_LANGUAGE } from '../models/adapters/scripted.js';
 import { createRng, deriveSeed, type Rng } from '../rng.js';
+import { textTable } from '../report/results.js';
+import { describeSubject, ensembleLabel } from '../report/subjects.js';
 import { openStore, type Store } from '../store/index.js';
 import { hashedNgramFeaturizer } from '../train/featurizers.js';
 import { createProbeBackend, type ProbeState } from '../train/probe.js';
@@ -628,24 +630,23 @@ export function formatControls(r: ControlsResult): string {
   const positive = r.checks.find((x) => x.name === 'positive')?.figures;
   const negative = r.checks.find((x) => x.name === 'negative')?.figures;
   if (positive && negative) {
+    const debateRun = { protocol: 'debate', ensembleKind: 'debate', ensembleSize: (c.weak as { ensemble?: { size?: number } }).ensemble?.size ?? 4 };
     const rows: [string, (f: VariantFigures) => Estimate][] = [
-      ['weak baseline, no debate', (f) => f.accuracy.weak],
-      ['single weak model with debate', (f) => f.accuracy.single],
-      ['finetune ensemble', (f) => f.accuracy.finetuneEnsemble],
-      ['debate ensemble', (f) => f.accuracy.debateEnsemble],
-      ['strong on weak labels (naive)', (f) => f.accuracy.strongNaive],
-      ['strong on finetune-ensemble labels', (f) => f.accuracy.strongFinetune],
-      ['strong on debate-ensemble labels', (f) => f.accuracy.strongDebate],
-      ['strong ceiling', (f) => f.accuracy.ceiling],
+      // The run table's own labels (one vocabulary), for the two runs of a variant.
+      [describeSubject('weak', {}), (f) => f.accuracy.weak],
+      ['one weak model (debate transcript 0)', (f) => f.accuracy.single],
+      [`weak ${ensembleLabel({ ...debateRun, ensembleKind: 'finetune' })}`, (f) => f.accuracy.finetuneEnsemble],
+      [`weak ${ensembleLabel(debateRun)}`, (f) => f.accuracy.debateEnsemble],
+      [describeSubject('strong_naive', {}), (f) => f.accuracy.strongNaive],
+      [describeSubject('strong', { ...debateRun, ensembleKind: 'finetune' }), (f) => f.accuracy.strongFinetune],
+      [describeSubject('strong', debateRun), (f) => f.accuracy.strongDebate],
+      [describeSubject('strong_ceiling', {}), (f) => f.accuracy.ceiling],
       ['PGR naive', (f) => f.pgr.naive],
       ['PGR finetune-ensemble labels', (f) => f.pgr.finetune],
       ['PGR debate-ensemble labels', (f) => f.pgr.debate],
     ];
     const head = [`test split (n = ${positive.n}), % [${L}% CI]`, `positive (q = ${positive.q})`, `negative (q = ${negative.q})`];
-    const body = rows.map(([name, get]) => [name, ci(get(positive)), ci(get(negative))]);
-    const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-    const line = (cells: string[]): string => cells.map((x, i) => x.padEnd(widths[i]!)).join('  ').trimEnd();
-    out.push('', line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line));
+    out.push('', textTable(head, rows.map(([name, get]) => [name, ci(get(positive)), ci(get(negative))])));
   }
   for (const check of r.checks) {
     out.push('', `${check.name}: ${check.pass ? 'PASS' : 'FAIL'}`);
