@@ -35,9 +35,13 @@ export function loadExperiment(file: string): ExperimentConfig {
   return parseExperiment(raw, file);
 }
 
-/** The hash that identifies an experiment: same config (after defaults) → same run. Comments ($schema, description) aside. */
+/**
+ * The hash that identifies an experiment: same config (after defaults) → same run. Left out: comments ($schema,
+ * description) and the audit's settings, which decide whether a run may go on, not what it computes (so setting
+ * audit.onLeak to "warn" after a stop resumes the same run).
+ */
 export function configHash(config: ExperimentConfig): string {
-  const { $schema: _schema, description: _description, ...rest } = config;
+  const { $schema: _schema, description: _description, audit: _audit, ...rest } = config;
   return hashValue(rest);
 }
 

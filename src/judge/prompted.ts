@@ -54,28 +54,24 @@ export function choiceProbability(top: readonly TokenLogprob[] | undefined): num
 
 /**
  * The value after the final `Answer:` marker: the capital letter A or B (optionally in parentheses or markdown bold),
- * ending the line or followed directly by punctuation ("Answer: B." / "Answer: B, since ..."). A letter followed by
- * a space and more words ("Answer: A careful reader ...") is not a standalone verdict: the article "A" reads the same.
+ * ending the line or followed directly by punctuation ("Answer: B." / "Answer: B, since ..." / "Answer: A) ...").
+ * A letter followed by a space and more words ("Answer: A careful reader ...") is not a standalone verdict: the
+ * article "A" reads the same. The marker may be in markdown bold ("**Answer:** B").
  */
-const ANSWER_MARKER = /\banswer\s*:/gi;
-const ANSWER_VALUE = /^\s*(?:\*\*|\()?([AB])(?:\*\*|\))?(?:[ \t]*(?:\r?\n|$)|[.,;:!])/;
-/** A reply that is nothing but the letter (the prompt ends in "Answer:", so the model's whole reply is the value). */
-const BARE_LETTER = /^\s*(?:\*\*|\()?([AB])(?:\*\*|\))?[.!]?\s*$/;
+const ANSWER_MARKER = /\banswer\**\s*:\**/gi;
+const ANSWER_VALUE = /^\s*(?:\*\*|\()?([AB])(?:\*\*)?(?:\)|[ \t]*(?:\r?\n|$)|[.,;:!])/;
 
 /**
- * The stated verdict, or undefined when the reply does not state one unambiguously. Two forms count: a reply that is
- * only the letter, or a reply whose LAST "Answer:" marker is followed by a standalone capital A or B. A lowercase
- * letter, a letter that starts a longer phrase ("Answer: A careful reader..."), or letters elsewhere in free text
- * ("The answer a careful reader gives is B") do not: such replies stay unparsed (stored as method 'unparsed',
- * counted as 0.5), rather than read as the article "A".
+ * The stated verdict, or undefined when the reply does not state one unambiguously: the standalone capital A or B
+ * after the reply's LAST "Answer:" marker, or, in a reply without one, at its start (the prompt ends in "Answer:", so
+ * the reply begins with the value: "B", "B. The proposed answer ...", "A) ..."). A lowercase letter, a letter that
+ * starts a longer phrase ("A careful reader ..."), or letters elsewhere in free text ("The answer a careful reader
+ * gives is B") do not count: such replies stay unparsed (stored as method 'unparsed', counted as 0.5).
  */
 export function parseChoice(text: string): 'A' | 'B' | undefined {
-  const bare = BARE_LETTER.exec(text);
-  if (bare) return bare[1] as 'A' | 'B';
   let last: RegExpExecArray | null = null;
   for (const m of text.matchAll(ANSWER_MARKER)) last = m as RegExpExecArray;
-  if (!last) return undefined;
-  const value = ANSWER_VALUE.exec(text.slice(last.index + last[0].length));
+  const value = ANSWER_VALUE.exec(last ? text.slice(last.index + last[0].length) : text);
   return value ? (value[1] as 'A' | 'B') : undefined;
 }
 

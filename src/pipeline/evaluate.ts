@@ -1,5 +1,5 @@
 import {
-  accuracy, accuracyCI, aurocCI, brier, clustersFromKeys, ece, majorityVote, meanSoftLabel, pairedBootstrapDiff, pgr, pgrCI, tInterval, wilson,
+  accuracy, accuracyCI, aurocCI, brier, clusteredProportion, clustersFromKeys, ece, majorityVote, meanSoftLabel, pairedBootstrapDiff, pgr, pgrCI, tInterval, wilson,
   type BootstrapResult, type Label,
 } from '../metrics/index.js';
 import { createRng, deriveSeed } from '../rng.js';
@@ -39,7 +39,7 @@ export function evaluate(ctx: StageContext): MetricRow[] {
   const seeds = trainingSeeds(ctx.config);
   const replicates = seeds.map((seed) => evaluateSeed(ctx, seed));
   const metrics = replicates.flatMap((r) => r.metrics);
-  if (seeds.length > 1) metrics.push(...acrossSeeds(ctx, seeds, replicates.map((r) => r.accuracy)));
+  if (seeds.length > 1) metrics.push(...acrossSeeds(ctx, seeds, replicates));
 
   // How good the supervision itself was: the ensemble's labels against the truth on train_strong.
   const trainStrong = ctx.store.examples.listExamples(ctx.runId, 'train_strong');
@@ -51,6 +51,13 @@ export function evaluate(ctx: StageContext): MetricRow[] {
   return metrics;
 }
 
+/** One training seed's metrics, its accuracies by subject, and whether its ceiling − weak gap is significant on test. */
+interface SeedEvaluation {
+  metrics: MetricRow[];
+  accuracy: Map<string, number>;
+  gapSignificant: boolean;
+}
+
 /** The models whose PGR is reported: every strong model trained on weak labels. */
 const isW2s = (subject: string): boolean =>
   subject === 'strong' || subject === 'strong_naive' || subject === 'strong_single' || subject === 'strong_finetune' || subject.startsWith('strong_by_judge:');
@@ -59,7 +66,7 @@ const isW2s = (subject: string): boolean =>
  * The metrics of one training seed's models. The primary seed's subjects carry plain names; another seed's carry
  * "@seedN" (the same suffix as their model roles).
  */
-function evaluateSeed(ctx: StageContext, trainingSeed: number): { metrics: MetricRow[]; accuracy: Map<string, number> } {
+function evaluateSeed(ctx: StageContext, trainingSeed: number): SeedEvaluation {
   const { bootstrap: resamples, level } = ctx.config.metrics;
   const suffix = seededRole(ctx.config, '', trainingSeed);
   const role = (r: string): string => seededRole(ctx.config, r, trainingSeed);
@@ -143,41 +150,65 @@ function evaluateSeed(ctx: StageContext, trainingSeed: number): { metrics: Metri
     metrics.push({ runId: ctx.runId, subject, name: 'count', value: idx.length, n, method: 'count' });
     for (const model of REGION_MODELS) {
       const probs = byName.get(model)!;
-      const hits = idx.filter((i) => right(probs, i)).length;
-      const w = idx.length ? wilson(hits, idx.length, level) : null;
-      metrics.push({
-        runId: ctx.runId, subject, name: `accuracy:${model}`, value: w?.estimate ?? null, lo: w?.lo ?? null, hi: w?.hi ?? null,
-        n: idx.length, method: 'Wilson interval', level, covers: `test examples in the region (${idx.length})`,
-      });
+      const r = regionAccuracy(idx, (i) => right(probs, i), clusters, level);
+      metrics.push({ runId: ctx.runId, subject, name: `accuracy:${model}`, value: r?.estimate ?? null, lo: r?.lo ?? null, hi: r?.hi ?? null, n: idx.length, level, ...r?.how });
     }
   }
-  return { metrics, accuracy: accuracies };
+  return { metrics, accuracy: accuracies, gapSignificant };
+}
+
+/**
+ * A model's accuracy on the examples `idx` of a knowledge region: a Wilson interval, or with groups a cluster-robust
+ * one (a group's examples are not independent evidence). Null for an empty region.
+ */
+function regionAccuracy(idx: number[], right: (i: number) => boolean, clusters: number[] | undefined, level: number) {
+  if (idx.length === 0) return null;
+  const hits = idx.filter(right).length;
+  if (!clusters) return { ...wilson(hits, idx.length, level), how: { method: 'Wilson interval', covers: `test examples in the region (${idx.length})` } };
+  const byCluster = new Map<number, { a: number; n: number }>();
+  for (const i of idx) {
+    const t = byCluster.get(clusters[i]!) ?? { a: 0, n: 0 };
+    t.a += right(i) ? 1 : 0;
+    t.n++;
+    byCluster.set(clusters[i]!, t);
+  }
+  const t = [...byCluster.values()];
+  const r = clusteredProportion(t.map((x) => x.a), t.map((x) => x.n), level);
+  return { ...r, how: { method: 'cluster-robust normal interval', covers: `test groups in the region (${t.length} clusters of ${idx.length} examples)` } };
 }
 
 /**
  * Across training seeds: each subject's mean accuracy with a t interval over seeds (the variance of retraining,
- * which the test bootstrap does not see), the mean ceiling − weak gap, and each w2s model's mean PGR — reported only
- * when the mean gap's interval excludes 0 and every seed's PGR is defined.
+ * which the test bootstrap does not see), the mean ceiling − weak gap, and each w2s model's mean PGR. Every seed is
+ * scored on the same test split, so the spread over seeds says nothing of test-sample noise: mean PGR is reported only
+ * when every seed's gap is significant on the test split (its own paired bootstrap), as each seed's PGR is.
  */
-function acrossSeeds(ctx: StageContext, seeds: number[], accuracies: Map<string, number>[]): MetricRow[] {
+function acrossSeeds(ctx: StageContext, seeds: number[], replicates: SeedEvaluation[]): MetricRow[] {
   const { level } = ctx.config.metrics;
   const covers = `${seeds.length} training seeds (${seeds.join(', ')}) on one test split`;
   const base = { runId: ctx.runId, n: seeds.length, method: 't interval over training seeds', level, covers };
-  const row = (subject: string, name: string, values: number[], note: string | null = null): MetricRow => {
+  const clamp = (v: number | null, lo: number, hi: number): number | null => (v === null ? null : Math.min(hi, Math.max(lo, v)));
+  /** The mean and t interval of per-seed values; accuracies stay in [0, 1] and gaps in [−1, 1]. */
+  const row = (subject: string, name: string, values: number[], range?: [number, number], note: string | null = null): MetricRow => {
     const t = tInterval(values, level);
-    return { ...base, subject, name, value: t.mean, lo: t.lo, hi: t.hi, note };
+    const identical = values.every((v) => v === values[0]) ? 'every seed gave the same value: training is deterministic here, so seeds add no variance' : null;
+    return {
+      ...base, subject, name, value: t.mean, lo: range ? clamp(t.lo, ...range) : t.lo, hi: range ? clamp(t.hi, ...range) : t.hi,
+      note: [note, identical].filter(Boolean).join('; ') || null,
+    };
   };
+  const accuracies = replicates.map((r) => r.accuracy);
   const out: MetricRow[] = [];
-  for (const subject of accuracies[0]!.keys()) out.push(row(subject, 'accuracy_over_seeds', accuracies.map((a) => a.get(subject)!)));
+  for (const subject of accuracies[0]!.keys()) out.push(row(subject, 'accuracy_over_seeds', accuracies.map((a) => a.get(subject)!), [0, 1]));
   const gaps = accuracies.map((a) => a.get('strong_ceiling')! - a.get('weak')!);
-  const gap = tInterval(gaps, level);
-  const gapSignificant = gap.lo !== null && gap.hi !== null && (gap.lo > 0 || gap.hi < 0);
-  out.push(row('strong_ceiling', 'gap_over_seeds', gaps, gapSignificant ? null : 'not significant: PGR is not reported'));
+  const noisy = replicates.filter((r) => !r.gapSignificant).length;
+  const gapNote = noisy ? `not significant on the test split for ${noisy} of ${seeds.length} seeds: PGR is not reported` : null;
+  out.push(row('strong_ceiling', 'gap_over_seeds', gaps, [-1, 1], gapNote));
   for (const subject of accuracies[0]!.keys()) {
     if (!isW2s(subject)) continue;
     const per = accuracies.map((a) => pgr(a.get('weak')!, a.get(subject)!, a.get('strong_ceiling')!));
-    if (!gapSignificant) {
-      out.push({ ...base, subject, name: 'pgr_over_seeds', value: null, lo: null, hi: null, note: `mean gap ${signedPoints(gap.mean)} [${signedPoints(gap.lo)}, ${signedPoints(gap.hi)}] not significant` });
+    if (noisy) {
+      out.push({ ...base, subject, name: 'pgr_over_seeds', value: null, lo: null, hi: null, note: `gap not significant on the test split for ${noisy} of ${seeds.length} seeds` });
     } else if (per.some((p) => p === null)) {
       out.push({ ...base, subject, name: 'pgr_over_seeds', value: null, lo: null, hi: null, note: `undefined on ${per.filter((p) => p === null).length} of ${seeds.length} seeds (ceiling <= weak)` });
     } else {

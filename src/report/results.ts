@@ -135,7 +135,8 @@ export function gapNote(metrics: readonly MetricValue[]): string[] {
   }
   const overSeeds = find(metrics, 'strong_ceiling', 'gap_over_seeds');
   if (overSeeds && overSeeds.value !== null) {
-    out.push(`ceiling − weak gap over ${overSeeds.n} seeds: ${pts(overSeeds.value)} [${pts(overSeeds.lo)}, ${pts(overSeeds.hi)}] points, ${overSeeds.note ?? 'significant'}`);
+    const note = overSeeds.note ? `; ${overSeeds.note}` : '';
+    out.push(`ceiling − weak gap over ${overSeeds.n} seeds: ${pts(overSeeds.value)} [${pts(overSeeds.lo)}, ${pts(overSeeds.hi)}] points (t interval over training seeds)${note}`);
   }
   return out;
 }

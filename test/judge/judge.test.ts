@@ -33,7 +33,7 @@ test('choice probability is a softmax over the A and B tokens, variants summed',
   assert.equal(choiceProbability(undefined), undefined);
 });
 
-test('parsing reads only an unambiguous verdict: the bare letter or the last "Answer: X"', () => {
+test('parsing reads only an unambiguous verdict: the letter a reply starts with, or the last "Answer: X"', () => {
   // The whole reply is the letter (the prompt ends in "Answer:").
   for (const [text, want] of [['A', 'A'], [' B\n', 'B'], ['(A)', 'A'], ['**B**', 'B'], ['B.', 'B']] as const) assert.equal(parseChoice(text), want, text);
   // The final "Answer:" marker, any case, followed by a capital A or B that stands alone.
@@ -50,7 +50,11 @@ test('parsing reads only an unambiguous verdict: the bare letter or the last "An
   assert.equal(parseChoice('answer: b'), undefined, 'the letter must be a capital');
   assert.equal(parseChoice('Answer: AB'), undefined);
   assert.equal(parseChoice('Answer: B. Wait, the final Answer: unclear'), undefined, 'the last marker has no letter');
-  assert.equal(parseChoice(' A. Because'), undefined);
+  // Without a marker the reply starts with the value (the prompt ended in "Answer:"), short explanations allowed.
+  for (const [text, want] of [
+    [' A. Because', 'A'], ['B. The proposed answer is incorrect.', 'B'], ['B\n\nThe consultant is right.', 'B'], ['B: the proposed answer', 'B'],
+    ['A) the proposed answer', 'A'], ['**Answer:** B', 'B'], ['**Answer**: B', 'B'],
+  ] as const) assert.equal(parseChoice(text), want, text);
   assert.equal(parseChoice('I think (B) is right'), undefined);
   assert.equal(parseChoice('Absolutely not sure'), undefined);
   assert.equal(parseChoice(''), undefined);

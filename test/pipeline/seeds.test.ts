@@ -91,3 +91,32 @@ test('seeds and the ablation are checked before any work', () => {
   assert.throws(() => parseExperiment({ ...base, seeds: [1, 1] }), /field seeds: training seeds must differ/);
   assert.throws(() => parseExperiment({ ...base, seeds: 0 }), /field seeds/);
 });
+
+test('over seeds, PGR needs a gap that is significant on the test split; seeds that change nothing say so', async () => {
+  // L-BFGS fits converge to the same model whatever the seed: the spread over seeds is 0, and a t interval of zero
+  // width must not make a noisy gap look significant.
+  const lbfgs = { optimizer: 'lbfgs', l2: 0.01 };
+  const config = parseExperiment({
+    ...base, name: 'deterministic', seeds: 3,
+    weak: { ...base.weak, features: { kind: 'hashed', dim: 16, ngrams: [1, 1] }, probe: lbfgs }, strong: { ...base.strong, features: { kind: 'hashed', dim: 512, ngrams: [1, 1] }, probe: lbfgs },
+  });
+  const out = `${dir}/deterministic.sqlite`;
+  const outcome = await runExperiment({ config, out, cacheFile: `${dir}/cache.sqlite` });
+  assert.equal(outcome.status, 'completed');
+  const store = openStore(out, { readonly: true });
+  try {
+    const get = (subject: string, name: string) => store.metrics.getMetric(outcome.runId, subject, name)!;
+    const weak = get('weak', 'accuracy_over_seeds');
+    assert.equal(weak.lo, weak.hi);
+    assert.match(weak.note!, /every seed gave the same value/);
+    // A number only where every seed's own test-split gap is significantly positive (ceiling above weak).
+    const gaps = ['strong_ceiling', 'strong_ceiling@seed1', 'strong_ceiling@seed2'].map((s) => get(s, 'gap'));
+    const pgr = get('strong', 'pgr_over_seeds');
+    assert.equal(pgr.value !== null, gaps.every((g) => g.lo! > 0), `gaps ${gaps.map((g) => `[${g.lo}, ${g.hi}]`).join(' ')}, PGR ${pgr.value} (${pgr.note})`);
+    if (gaps.some((g) => g.lo! <= 0 && g.hi! >= 0)) assert.match(pgr.note!, /gap not significant on the test split for \d of 3 seeds/);
+    // Accuracy intervals over seeds stay within [0, 1].
+    for (const m of store.metrics.listMetrics(outcome.runId).filter((x) => x.name === 'accuracy_over_seeds')) assert.ok(m.lo! >= 0 && m.hi! <= 1);
+  } finally {
+    store.close();
+  }
+});
