@@ -267,6 +267,8 @@ export interface Estimate {
   value: number | null;
   lo: number | null;
   hi: number | null;
+  /** Resamples where the statistic was undefined (PGR with ceiling <= weak), left out of the interval. */
+  undefinedResamples?: number;
 }
 
 /** One comparison: B − A with a paired interval, and what the check expects of it. */
@@ -359,7 +361,7 @@ export function analyseVariant(c: Controls, store: Store, variant: Variant, runs
   };
   const pgrDiff = (lvl: number): Estimate => {
     const d = pairedPgrDiff(debate.weak, debate.naive, debate.strong, debate.ceiling, labels, { random: random('pgrdiff'), resamples, level: lvl });
-    return { value: d.diff, lo: d.lo, hi: d.hi };
+    return { value: d.diff, lo: d.lo, hi: d.hi, undefinedResamples: d.undefinedCount };
   };
   const dVsF = accDiff('debate-finetune', finetune.ensemble, debate.ensemble);
   const fVsW = accDiff('finetune-weak', debate.weak, finetune.ensemble);
@@ -391,9 +393,12 @@ export function analyseVariant(c: Controls, store: Store, variant: Variant, runs
       note = `not significant: ${singleNote}`;
     } else if (estimate === pgrDiff && variant === 'negative') {
       note =
-        'two strong models trained on nearly the same labels can differ by more than the test sample\'s noise, a training variance this interval does not cover; across 19 seeds it excluded 0 twice (README, Controls)';
+        'two strong models trained on nearly the same labels can differ by more than the test sample\'s noise, a training variance this interval does not cover (README, Controls)';
     } else if (estimate === dVsF && sameArrays(debate.ensemble, finetune.ensemble)) {
       note = 'the two ensembles predict identically: with no information in the arguments, every transcript sample of an example reads the same';
+    }
+    if (e.undefinedResamples) {
+      note = [note, `${e.undefinedResamples} of ${resamples} resamples had ceiling <= weak and are left out of the interval`].filter(Boolean).join('; ');
     }
     return { ...judge(label, expect, e, note), level: lvl };
   });

@@ -1,4 +1,5 @@
 import pLimit from 'p-limit';
+import { UserError } from '../errors.js';
 import { withTranscript } from '../debate/transcript.js';
 import { meanSoftLabel } from '../metrics/index.js';
 import { createRng, deriveSeed } from '../rng.js';
@@ -79,7 +80,8 @@ const CROSSFIT_FOLDS = 5;
  * The weak baseline: ground truth, no debate. It predicts every split. For market debates it also trains
  * CROSSFIT_FOLDS fold models, so each train_weak example gets a pick from a model that never saw it: the baseline's own
  * pick there is in-sample (it memorises its training rows), and arguing against it would hand the gold label to the
- * weak models that train on those transcripts.
+ * weak models that train on those transcripts. (Fold models see 4/5 of train_weak, so their picks are a little less
+ * accurate than the baseline's on test; the leak audit's tolerance absorbs that small shift.)
  */
 export async function trainWeakBaseline(ctx: StageContext): Promise<void> {
   const crossfit = ctx.config.debate.protocol === 'market';
@@ -125,6 +127,9 @@ function crossfitFolds(examples: readonly ExampleRow[], k: number, seed: number)
     const list = groups.get(key);
     if (list) list.push(e);
     else groups.set(key, [e]);
+  }
+  if (groups.size < 2) {
+    throw new UserError(`market needs out-of-sample weak picks on train_weak, from folds of at least 2 groups, but train_weak holds ${groups.size}; raise sizes.train_weak or choose another protocol.`);
   }
   const folds: ExampleRow[][] = Array.from({ length: Math.min(k, groups.size) }, () => []);
   for (const key of createRng(seed).shuffle([...groups.keys()])) {

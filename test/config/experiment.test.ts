@@ -42,9 +42,11 @@ test('a config file that is missing or not JSON gets one clear sentence', () => 
   assert.throws(() => loadExperiment(join(dir, 'bad.json')), /bad\.json is not valid JSON/);
 });
 
-test('the config hash ignores $schema and description and is stable under key order', () => {
+test('the config hash ignores $schema, description and the audit settings, and is stable under key order', () => {
   const a = parseExperiment({ ...minimal, seed: 3 });
-  const b = parseExperiment({ seed: 3, strong: {}, weak: {}, debate: { protocol: 'none' }, dataset: { name: 'sciq' }, $schema: 'x', description: 'a comment' });
+  const b = parseExperiment({
+    seed: 3, strong: {}, weak: {}, debate: { protocol: 'none' }, dataset: { name: 'sciq' }, $schema: 'x', description: 'a comment', audit: { onLeak: 'warn' },
+  });
   assert.equal(configHash(a), configHash(b));
   assert.notEqual(configHash(a), configHash(parseExperiment({ ...minimal, seed: 4 })));
 });
