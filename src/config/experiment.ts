@@ -96,6 +96,15 @@ const SizesSchema = z
   })
   .strict();
 
+/** How intervals are computed: bootstrap resamples and the two-sided level (also the controls' section). */
+export const MetricsSchema = z
+  .object({
+    bootstrap: z.number().int().min(100).max(100_000).default(1000),
+    level: z.number().gt(0).lt(1).default(0.95),
+  })
+  .strict()
+  .prefault({});
+
 export const ExperimentSchema = z
   .object({
     $schema: z.string().optional(),
@@ -205,13 +214,7 @@ export const ExperimentSchema = z
       })
       .strict()
       .default({}),
-    metrics: z
-      .object({
-        bootstrap: z.number().int().min(100).max(100_000).default(1000),
-        level: z.number().gt(0).lt(1).default(0.95),
-      })
-      .strict()
-      .prefault({}),
+    metrics: MetricsSchema,
     audit: z
       .object({
         onLeak: z

@@ -13,7 +13,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import type { ExperimentConfig } from '../config/experiment.js';
+import { MetricsSchema, type ExperimentConfig } from '../config/experiment.js';
 import { parseExperiment } from '../config/load.js';
 import { UserError } from '../errors.js';
 import { hashValue } from '../hash.js';
@@ -76,13 +76,7 @@ export const ControlsSchema = z
       .describe('The experiments\' "weak" section; ensemble.kind is set by each run.'),
     audit: Passthrough.optional().describe('The experiments\' "audit" section (the leak audit), e.g. {"onLeak": "warn"}.'),
     strong: Passthrough.default({ features: { kind: 'hashed', dim: 4096, ngrams: [1, 2] }, probe: { optimizer: 'lbfgs', l2: 0.01 } }).describe('The experiments\' "strong" section.'),
-    metrics: z
-      .object({
-        bootstrap: z.number().int().min(100).max(100_000).default(1000),
-        level: z.number().gt(0).lt(1).default(0.95),
-      })
-      .strict()
-      .prefault({}),
+    metrics: MetricsSchema,
     coverage: z
       .object({
         seeds: z.number().int().min(10).default(100),
