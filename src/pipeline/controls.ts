@@ -173,7 +173,7 @@ export type Variant = 'positive' | 'negative';
 export type EnsembleKind = 'debate' | 'finetune';
 
 /** The debater spec of a variant: informed debaters name the tone with probability q, uninformative ones never. */
-export function debaterSpec(q: number): string {
+function debaterSpec(q: number): string {
   return `scripted:informed-debater:q=${q}`;
 }
 
@@ -223,7 +223,7 @@ export interface TestPredictions {
   ceiling: number[];
 }
 
-export function readTestPredictions(store: Store, runId: string, ids?: readonly string[]): TestPredictions {
+function readTestPredictions(store: Store, runId: string, ids?: readonly string[]): TestPredictions {
   const test = store.examples.listExamples(runId, 'test');
   const byId = new Map(test.map((e) => [e.id, e]));
   const order = ids ? [...ids] : test.map((e) => e.id);
@@ -317,7 +317,7 @@ function judge(label: string, expect: Comparison['expect'], e: Estimate, note?: 
 }
 
 /** The figures and comparisons of one variant, from the stored predictions of its debate and finetune runs. */
-export function analyseVariant(c: Controls, store: Store, variant: Variant, runs: Record<EnsembleKind, string>): { figures: VariantFigures; comparisons: Comparison[] } {
+function analyseVariant(c: Controls, store: Store, variant: Variant, runs: Record<EnsembleKind, string>): { figures: VariantFigures; comparisons: Comparison[] } {
   const debate = readTestPredictions(store, runs.debate);
   const finetune = readTestPredictions(store, runs.finetune, debate.ids);
   const { labels } = debate;

@@ -10,7 +10,7 @@ import { predictionsOf, ROLES, seededRole, trainingSeeds } from './predictions.j
 import { ensembleLabels } from './training.js';
 
 /** The knowledge regions of the test split: is the weak model right, is the strong ceiling right. */
-export const REGIONS = [
+const REGIONS = [
   { key: 'weak+ceiling+', weak: true, ceiling: true },
   { key: 'weak+ceiling-', weak: true, ceiling: false },
   { key: 'weak-ceiling+', weak: false, ceiling: true },

@@ -12,7 +12,7 @@ export interface SubjectContext {
 }
 
 /** True when the ensemble's members read different transcripts (a debate ensemble), not only different seeds. */
-export function isDebateEnsemble(c: SubjectContext): boolean {
+function isDebateEnsemble(c: SubjectContext): boolean {
   return c.ensembleKind === 'debate' && c.protocol !== undefined && c.protocol !== 'none';
 }
 
