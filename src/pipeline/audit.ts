@@ -95,7 +95,8 @@ export function auditLeaks(ctx: StageContext): SplitAudit[] {
     const message =
       `The leak audit found that on ${leak.split} the ${protocol} protocol's advocated side agrees with the gold label ${pct(leak.value)} of the time ` +
       `${against} (p = ${p.toPrecision(2)}, below ${alpha} / ${tests} tests), so the weak models could learn the label from the side; ` +
-      'fix the protocol or its inputs, or set audit.onLeak to "warn" if this imbalance is intended.';
+      'fix the protocol or its inputs and run again into a fresh database (--out), as the stored debates carry the imbalance, ' +
+      'or set audit.onLeak to "warn" if it is intended.';
     if (onLeak === 'stop') throw new UserError(message);
     ctx.progress({ stage: 'leak_audit', kind: 'info', message: `warning: ${message}` });
   }
