@@ -45,12 +45,12 @@ export type Statistic = (indices: Int32Array) => number | null;
  * (1 − level)/2 and (1 + level)/2 quantiles of the resampled values, linearly interpolated between order statistics.
  */
 export function bootstrapCI(n: number, statistic: Statistic, options: BootstrapOptions): BootstrapResult {
-  const { resamples, level, random } = resolveOptions('bootstrapCI', options);
+  const opts = resolveOptions('bootstrapCI', options);
+  const { resamples, level } = opts;
   checkInt('bootstrapCI', 'n', n, 1);
   if (typeof statistic !== 'function') throw new RangeError('bootstrapCI: statistic must be a function of indices.');
   const value = clean(statistic(identity(n)));
-  const clusters = options.groups === undefined ? undefined : clusterIndex('bootstrapCI', options.groups, n);
-  const { values, undefinedCount } = distribution(n, statistic, random, resamples, clusters);
+  const { values, undefinedCount } = distribution('bootstrapCI', n, statistic, opts);
   const [lo, hi] = percentileInterval(values, level);
   return { value, lo, hi, level, resamples, undefinedCount };
 }
@@ -155,7 +155,7 @@ export function clustersFromKeys(keys: readonly (string | null | undefined)[]): 
 }
 
 /** Examples by cluster, from a cluster id per example; throws unless ids are integers 0…G−1 with none empty. */
-export function clusterIndex(fn: string, groups: readonly number[], n: number): Int32Array[] {
+function clusterIndex(fn: string, groups: readonly number[], n: number): Int32Array[] {
   if (groups.length !== n) throw new RangeError(`${fn}: groups has ${groups.length} entries but there are ${n} examples; give one cluster id per example.`);
   const members: number[][] = [];
   for (let i = 0; i < n; i++) {
@@ -170,16 +170,18 @@ export function clusterIndex(fn: string, groups: readonly number[], n: number): 
 }
 
 /**
- * The defined resampled values (unsorted, in draw order) and how many resamples were undefined.
+ * The defined resampled values (unsorted, in draw order) and how many resamples were undefined. Each resample draws n
+ * indices, or with options.groups G whole clusters (errors then name `fn`).
  * `values` is a view over a buffer of length `resamples`; only the first values.length entries are meaningful.
  */
 export function distribution(
+  fn: string,
   n: number,
   statistic: Statistic,
-  random: () => number,
-  resamples: number,
-  clusters?: readonly Int32Array[],
+  options: ResolvedOptions,
 ): { values: Float64Array; undefinedCount: number } {
+  const { random, resamples } = options;
+  const clusters = options.groups === undefined ? undefined : clusterIndex(fn, options.groups, n);
   const draw = (size: number): number => {
     const k = Math.floor(random() * size);
     return k < size ? k : size - 1; // guard a random() that returns exactly 1

@@ -1,5 +1,4 @@
 import {
-  clusterIndex,
   distribution,
   identity,
   pairedScorer,
@@ -121,7 +120,8 @@ export function pairedBootstrapDiff(
   labels: readonly Label[],
   options: PairedDiffOptions,
 ): PairedDiffResult {
-  const { random, resamples, level, groups } = resolveOptions('pairedBootstrapDiff', options);
+  const opts = resolveOptions('pairedBootstrapDiff', options);
+  const { resamples, level } = opts;
   const metric = options.metric ?? 'accuracy';
   const threshold = options.threshold ?? 0.5;
   const score = pairedScorer('pairedBootstrapDiff', [['probsA', probsA], ['probsB', probsB]], labels, metric, threshold);
@@ -131,8 +131,7 @@ export function pairedBootstrapDiff(
   };
   const n = labels.length;
   const diff = stat(identity(n));
-  const clusters = groups === undefined ? undefined : clusterIndex('pairedBootstrapDiff', groups, n);
-  const { values, undefinedCount } = distribution(n, stat, random, resamples, clusters);
+  const { values, undefinedCount } = distribution('pairedBootstrapDiff', n, stat, opts);
   let pValue: number | null = null;
   if (diff !== null) {
     // A small tolerance so that float noise in d* = diff does not decide the count.
