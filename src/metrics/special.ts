@@ -19,6 +19,29 @@ export function lnGamma(x: number): number {
   return (x - 0.5) * Math.log(x) - x + HALF_LN_2PI + series - shift;
 }
 
+const TINY = 1e-300;
+
+/**
+ * A continued fraction b0 + a1/(b1 + a2/(b2 + …)), inverted, by the modified Lentz method: starts from 1/b0 (and
+ * C0 = c0), and each step(a_n, b_n) multiplies in the next convergent ratio and returns it (1 when converged).
+ */
+function lentz(b0: number, c0: number): { step(an: number, bn: number): number; value(): number } {
+  const guard = (v: number): number => (Math.abs(v) < TINY ? TINY : v);
+  let d = 1 / guard(b0);
+  let c = c0;
+  let h = d;
+  return {
+    step(an, bn) {
+      d = 1 / guard(bn + an * d);
+      c = guard(bn + an / c);
+      const delta = d * c;
+      h *= delta;
+      return delta;
+    },
+    value: () => h,
+  };
+}
+
 /**
  * Regularised upper incomplete gamma Q(a, x) = Γ(a, x) / Γ(a). Below x = a + 1 the power series for P = 1 − Q
  * converges fast; above it, Legendre's continued fraction for Q does (evaluated with the modified Lentz method).
@@ -39,24 +62,12 @@ export function gammaQ(a: number, x: number): number {
     }
     return 1 - sum * Math.exp(logPrefactor);
   }
-  const tiny = 1e-300;
-  let b = x + 1 - a;
-  let c = 1 / tiny;
-  let d = 1 / b;
-  let h = d;
+  // Legendre's fraction: 1/(x+1−a−) (1·(1−a))/(x+3−a−) (2·(2−a))/(x+5−a−) …
+  const fraction = lentz(x + 1 - a, 1 / TINY);
   for (let i = 1; i < 10000; i++) {
-    const an = -i * (i - a);
-    b += 2;
-    d = an * d + b;
-    if (Math.abs(d) < tiny) d = tiny;
-    c = b + an / c;
-    if (Math.abs(c) < tiny) c = tiny;
-    d = 1 / d;
-    const delta = d * c;
-    h *= delta;
-    if (Math.abs(delta - 1) < 1e-16) break;
+    if (Math.abs(fraction.step(-i * (i - a), x + 1 - a + 2 * i) - 1) < 1e-16) break;
   }
-  return Math.exp(logPrefactor) * h;
+  return Math.exp(logPrefactor) * fraction.value();
 }
 
 /** Complementary error function, via erfc(x) = Q(1/2, x²) for x ≥ 0 and erfc(−x) = 2 − erfc(x). */
@@ -105,32 +116,13 @@ export function betaInc(x: number, a: number, b: number): number {
   if (x === 0 || x === 1) return x;
   if (x > (a + 1) / (a + b + 2)) return 1 - betaInc(1 - x, b, a);
   const logFront = a * Math.log(x) + b * Math.log(1 - x) - (lnGamma(a) + lnGamma(b) - lnGamma(a + b)) - Math.log(a);
-  const tiny = 1e-300;
-  let c = 1;
-  let d = 1 - ((a + b) * x) / (a + 1);
-  if (Math.abs(d) < tiny) d = tiny;
-  d = 1 / d;
-  let h = d;
+  // 1/(1−) d1/(1+) d2/(1−) …: odd steps d_{2m+1} = −(a+m)(a+b+m)x / ((a+2m)(a+2m+1)), even d_{2m} = m(b−m)x / ((a+2m−1)(a+2m)).
+  const fraction = lentz(1 - ((a + b) * x) / (a + 1), 1);
   for (let m = 1; m < 10000; m++) {
-    // Even step, then odd step of the continued fraction.
-    const even = (m * (b - m) * x) / ((a + 2 * m - 1) * (a + 2 * m));
-    d = 1 + even * d;
-    if (Math.abs(d) < tiny) d = tiny;
-    c = 1 + even / c;
-    if (Math.abs(c) < tiny) c = tiny;
-    d = 1 / d;
-    h *= d * c;
-    const odd = (-(a + m) * (a + b + m) * x) / ((a + 2 * m) * (a + 2 * m + 1));
-    d = 1 + odd * d;
-    if (Math.abs(d) < tiny) d = tiny;
-    c = 1 + odd / c;
-    if (Math.abs(c) < tiny) c = tiny;
-    d = 1 / d;
-    const delta = d * c;
-    h *= delta;
-    if (Math.abs(delta - 1) < 1e-16) break;
+    fraction.step((m * (b - m) * x) / ((a + 2 * m - 1) * (a + 2 * m)), 1);
+    if (Math.abs(fraction.step((-(a + m) * (a + b + m) * x) / ((a + 2 * m) * (a + 2 * m + 1)), 1) - 1) < 1e-16) break;
   }
-  return Math.exp(logFront) * h;
+  return Math.exp(logFront) * fraction.value();
 }
 
 /** Student's t CDF with `df` degrees of freedom: P(T ≤ t) = 1 − ½·I_{df/(df+t²)}(df/2, ½) for t ≥ 0. */
