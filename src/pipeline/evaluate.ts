@@ -2,20 +2,14 @@ import {
   accuracy, accuracyCI, aurocCI, brier, clusteredProportion, clustersFromKeys, ece, majorityVote, meanSoftLabel, pairedBootstrapDiff, pgr, pgrCI, tInterval, wilson,
   type BootstrapResult, type Label,
 } from '../metrics/index.js';
+import { signedPointsCI } from '../report/results.js';
+import { KNOWLEDGE_REGIONS } from '../report/subjects.js';
 import { createRng, deriveSeed } from '../rng.js';
 import type { ExampleRow, MetricRow } from '../store/index.js';
 import type { StageContext } from './context.js';
 import { judgeName, judgeProbabilities } from './judges.js';
 import { predictionsOf, ROLES, seededRole, trainingSeeds } from './predictions.js';
 import { ensembleLabels } from './training.js';
-
-/** The knowledge regions of the test split: is the weak model right, is the strong ceiling right. */
-const REGIONS = [
-  { key: 'weak+ceiling+', weak: true, ceiling: true },
-  { key: 'weak+ceiling-', weak: true, ceiling: false },
-  { key: 'weak-ceiling+', weak: false, ceiling: true },
-  { key: 'weak-ceiling-', weak: false, ceiling: false },
-] as const;
 
 /** The models whose accuracy is reported inside each knowledge region. */
 const REGION_MODELS = [ROLES.strong, ROLES.naive] as const;
@@ -37,7 +31,8 @@ const REGION_MODELS = [ROLES.strong, ROLES.naive] as const;
  */
 export function evaluate(ctx: StageContext): MetricRow[] {
   const seeds = trainingSeeds(ctx.config);
-  const replicates = seeds.map((seed) => evaluateSeed(ctx, seed));
+  const split = testSplit(ctx);
+  const replicates = seeds.map((seed, i) => evaluateSeed(ctx, split, seed, i === 0));
   const metrics = replicates.flatMap((r) => r.metrics);
   if (seeds.length > 1) metrics.push(...acrossSeeds(ctx, seeds, replicates));
 
@@ -62,29 +57,54 @@ interface SeedEvaluation {
 const isW2s = (subject: string): boolean =>
   subject === 'strong' || subject === 'strong_naive' || subject === 'strong_single' || subject === 'strong_finetune' || subject.startsWith('strong_by_judge:');
 
-/**
- * The metrics of one training seed's models. The primary seed's subjects carry plain names; another seed's carry
- * "@seedN" (the same suffix as their model roles).
- */
-function evaluateSeed(ctx: StageContext, trainingSeed: number): SeedEvaluation {
-  const { bootstrap: resamples, level } = ctx.config.metrics;
-  const suffix = seededRole(ctx.config, '', trainingSeed);
-  const role = (r: string): string => seededRole(ctx.config, r, trainingSeed);
+/** The test split as every seed's evaluation sees it, with the subjects no training seed changes. */
+interface TestSplit {
+  ids: string[];
+  labels: Label[];
+  /** Cluster id per example when the examples have groups (the clustered bootstrap), else undefined. */
+  clusters: number[] | undefined;
+  method: string;
+  covers: string;
+  /** The majority-class baseline and each prompted judge: evaluated once, with the primary seed. */
+  majority: number[];
+  judges: [name: string, probs: number[]][];
+}
+
+function testSplit(ctx: StageContext): TestSplit {
   const test = ctx.store.examples.listExamples(ctx.runId, 'test');
-  const labels = test.map((e) => e.label as Label);
-  const n = labels.length;
+  const ids = test.map((e) => e.id);
   const clusters = clustersFromKeys(test.map((e) => e.group));
-  const covers = clusters ? `test groups (${new Set(clusters).size} clusters of ${n} examples)` : `test examples (${n})`;
-  const method = clusters ? 'clustered percentile bootstrap' : 'percentile bootstrap';
+  const n = test.length;
+  const majority = majorityClass(ctx.store.examples.listExamples(ctx.runId, 'train_weak'));
+  return {
+    ids,
+    labels: test.map((e) => e.label as Label),
+    clusters,
+    method: clusters ? 'clustered percentile bootstrap' : 'percentile bootstrap',
+    covers: clusters ? `test groups (${new Set(clusters).size} clusters of ${n} examples)` : `test examples (${n})`,
+    majority: ids.map(() => majority),
+    judges: ctx.config.judges.map((j, i) => [judgeName(j, i), judgeProbabilities(ctx, judgeName(j, i), ids)]),
+  };
+}
+
+/**
+ * The metrics of one training seed's models. The primary seed's subjects carry plain names (and it alone scores the
+ * subjects no seed changes: the majority class and the judges); another seed's carry "@seedN", the same suffix as
+ * their model roles.
+ */
+function evaluateSeed(ctx: StageContext, split: TestSplit, trainingSeed: number, primary: boolean): SeedEvaluation {
+  const { bootstrap: resamples, level } = ctx.config.metrics;
+  const { labels, clusters, method, covers } = split;
+  const n = labels.length;
+  const suffix = seededRole(ctx.config, '', trainingSeed);
   const ofRole = (r: string, member = 0): number[] => {
-    const p = predictionsOf(ctx, role(r), member);
-    return test.map((e) => p.get(e.id)!);
+    const p = predictionsOf(ctx, seededRole(ctx.config, r, trainingSeed), member);
+    return split.ids.map((id) => p.get(id)!);
   };
   const { size: K, ablation } = ctx.config.weak.ensemble;
   const members = Array.from({ length: K }, (_, k) => ofRole(ROLES.member, k));
-  const majority = majorityClass(ctx.store.examples.listExamples(ctx.runId, 'train_weak'));
   const subjects: [string, number[]][] = [
-    ['majority_class', labels.map(() => majority)],
+    ...(primary ? [['majority_class', split.majority] as [string, number[]]] : []),
     ['weak', ofRole(ROLES.weak)],
     ...members.map((m, k): [string, number[]] => [`member${k}`, m]),
     ['weak_ensemble', meanSoftLabel(members)],
@@ -95,9 +115,8 @@ function evaluateSeed(ctx: StageContext, trainingSeed: number): SeedEvaluation {
     subjects.push(['strong_single', ofRole(ROLES.single)], ['strong_finetune', ofRole(ROLES.finetune)]);
   }
   subjects.push(['strong_naive', ofRole(ROLES.naive)], ['strong', ofRole(ROLES.strong)], ['strong_ceiling', ofRole(ROLES.ceiling)]);
-  for (const [i, j] of ctx.config.judges.entries()) {
-    const name = judgeName(j, i);
-    subjects.push([`judge:${name}`, judgeProbabilities(ctx, name, test.map((e) => e.id))]);
+  for (const [i, [name, probs]] of split.judges.entries()) {
+    if (primary) subjects.push([`judge:${name}`, probs]);
     subjects.push([`strong_by_judge:${name}`, ofRole(ROLES.byJudge, i)]);
   }
   const seedOf = (subject: string, metric: string): number => deriveSeed(ctx.config.seed, 'bootstrap', subject + suffix, metric);
@@ -133,7 +152,7 @@ function evaluateSeed(ctx: StageContext, trainingSeed: number): SeedEvaluation {
     const p = pgrCI(weak, probs, ceiling, labels, opts(subject, 'pgr'));
     const row = booted(subject, 'pgr', p, { method: `paired ${method}` });
     if (!gapSignificant) {
-      Object.assign(row, { value: null, lo: null, hi: null, note: `gap ${signedPoints(gap.diff)} [${signedPoints(gap.lo)}, ${signedPoints(gap.hi)}] not significant` });
+      Object.assign(row, { value: null, lo: null, hi: null, note: `gap ${signedPointsCI({ value: gap.diff, lo: gap.lo, hi: gap.hi })} not significant` });
     } else if (p.value === null) {
       row.note = 'undefined: ceiling accuracy <= weak accuracy';
     } else if (p.undefinedCount > 0) {
@@ -144,7 +163,7 @@ function evaluateSeed(ctx: StageContext, trainingSeed: number): SeedEvaluation {
 
   // Knowledge regions (Yang et al. 2024): does the strong student err where the weak supervisor could not check it?
   const right = (probs: readonly number[], i: number): boolean => (probs[i]! > 0.5 ? 1 : 0) === labels[i];
-  for (const region of REGIONS) {
+  for (const region of KNOWLEDGE_REGIONS) {
     const idx = labels.map((_, i) => i).filter((i) => right(weak, i) === region.weak && right(ceiling, i) === region.ceiling);
     const subject = `region:${region.key}${suffix}`;
     metrics.push({ runId: ctx.runId, subject, name: 'count', value: idx.length, n, method: 'count' });
@@ -198,14 +217,15 @@ function acrossSeeds(ctx: StageContext, seeds: number[], replicates: SeedEvaluat
     };
   };
   const accuracies = replicates.map((r) => r.accuracy);
+  // The subjects every seed trained (not the majority class or the judges, which no seed changes).
+  const trained = [...accuracies[0]!.keys()].filter((subject) => accuracies.every((a) => a.has(subject)));
   const out: MetricRow[] = [];
-  for (const subject of accuracies[0]!.keys()) out.push(row(subject, 'accuracy_over_seeds', accuracies.map((a) => a.get(subject)!), [0, 1]));
+  for (const subject of trained) out.push(row(subject, 'accuracy_over_seeds', accuracies.map((a) => a.get(subject)!), [0, 1]));
   const gaps = accuracies.map((a) => a.get('strong_ceiling')! - a.get('weak')!);
   const noisy = replicates.filter((r) => !r.gapSignificant).length;
   const gapNote = noisy ? `not significant on the test split for ${noisy} of ${seeds.length} seeds: PGR is not reported` : null;
   out.push(row('strong_ceiling', 'gap_over_seeds', gaps, [-1, 1], gapNote));
-  for (const subject of accuracies[0]!.keys()) {
-    if (!isW2s(subject)) continue;
+  for (const subject of trained.filter(isW2s)) {
     const per = accuracies.map((a) => pgr(a.get('weak')!, a.get(subject)!, a.get('strong_ceiling')!));
     if (noisy) {
       out.push({ ...base, subject, name: 'pgr_over_seeds', value: null, lo: null, hi: null, note: `gap not significant on the test split for ${noisy} of ${seeds.length} seeds` });
@@ -224,4 +244,3 @@ function majorityClass(trainWeak: readonly ExampleRow[]): number {
   return 2 * ones >= trainWeak.length ? 1 : 0;
 }
 
-const signedPoints = (v: number | null): string => (v === null ? 'n/a' : `${v >= 0 ? '+' : '−'}${Math.abs(100 * v).toFixed(1)}`);

@@ -1,7 +1,7 @@
 import { canonicalJson } from '../hash.js';
 import type { Interval } from './analysis.js';
 import type { MetricValue, ReportQueries, RunConfigView, RunInfo } from './queries.js';
-import { describeSubject } from './subjects.js';
+import { describeSubject, KNOWLEDGE_REGIONS } from './subjects.js';
 
 /** A stored PGR as read back: the interval, and why there is no number when there is none. */
 export type PgrValue = Interval & { note: string | null; undefinedResamples: number | null; resamples: number | null };
@@ -50,6 +50,13 @@ export function runResults(q: ReportQueries, runs: RunInfo[]): RunResult[] {
 }
 
 export const pct = (v: number | null | undefined, digits = 1): string => (v === null || v === undefined || !Number.isFinite(v) ? 'n/a' : (100 * v).toFixed(digits));
+
+/** A difference in percentage points with its sign: "+3.8", "−5.0", or "n/a". */
+export const signedPoints = (v: number | null): string => (v === null ? 'n/a' : `${v >= 0 ? '+' : '−'}${Math.abs(100 * v).toFixed(1)}`);
+
+/** "+3.8 [−5.0, +12.5]": a difference in points with its interval. */
+export const signedPointsCI = (i: { value: number | null; lo?: number | null; hi?: number | null }): string =>
+  `${signedPoints(i.value)} [${signedPoints(i.lo ?? null)}, ${signedPoints(i.hi ?? null)}]`;
 
 /** "85.0 [80.1, 89.2]" in percent, or "n/a". */
 export function pctCI(i: Interval): string {
@@ -102,15 +109,17 @@ export function runTableHeader(metrics: readonly MetricValue[]): string[] {
 
 /** One run's model table: every model, ensemble and judge with accuracy, AUROC and PGR, from the stored metrics. */
 export function runTableRows(metrics: readonly MetricValue[], config: RunConfigView): string[][] {
-  const judged = [...new Set(metrics.filter((m) => m.subject.startsWith('judge:') || m.subject.startsWith('strong_by_judge:')).map((m) => m.subject))];
+  // The primary seed's subjects; other seeds' (subject@seedN) enter only through the over-seeds columns.
+  const judged = [...new Set(metrics.map((m) => m.subject).filter((s) => (s.startsWith('judge:') || s.startsWith('strong_by_judge:')) && !s.includes('@seed')))];
   const subjects = [...TABLE_ORDER, ...judged].filter((s) => find(metrics, s, 'accuracy'));
   const seeds = hasSeeds(metrics);
   return subjects.map((subject) => {
     const pgr = find(metrics, subject, 'pgr');
     const cells = [describeSubject(subject, config), pctCI(intervalOf(find(metrics, subject, 'accuracy'))), pctCI(intervalOf(find(metrics, subject, 'auroc'))), pgr ? pgrCell(pgrOf(pgr)) : ''];
     if (!seeds) return cells;
-    const pgrSeeds = find(metrics, subject, 'pgr_over_seeds');
-    return [...cells, pctCI(intervalOf(find(metrics, subject, 'accuracy_over_seeds'))), pgrSeeds ? pgrCell(pgrOf(pgrSeeds)) : ''];
+    // Subjects no seed changes (the majority class, the judges) have no over-seeds figures.
+    const [accSeeds, pgrSeeds] = [find(metrics, subject, 'accuracy_over_seeds'), find(metrics, subject, 'pgr_over_seeds')];
+    return [...cells, accSeeds ? pctCI(intervalOf(accSeeds)) : '', pgrSeeds ? pgrCell(pgrOf(pgrSeeds)) : ''];
   });
 }
 
@@ -129,37 +138,27 @@ export function intervalNote(metrics: readonly MetricValue[]): string {
 export function gapNote(metrics: readonly MetricValue[]): string[] {
   const out: string[] = ['chance: 50.0 (two classes)'];
   const gap = find(metrics, 'strong_ceiling', 'gap');
-  const pts = (v: number | null): string => (v === null ? 'n/a' : `${v >= 0 ? '+' : '−'}${Math.abs(100 * v).toFixed(1)}`);
   if (gap && gap.value !== null) {
-    out.push(`ceiling − weak gap: ${pts(gap.value)} [${pts(gap.lo)}, ${pts(gap.hi)}] points, ${gap.note ? gap.note : 'significant'}`);
+    out.push(`ceiling − weak gap: ${signedPointsCI(gap)} points, ${gap.note ? gap.note : 'significant'}`);
   }
   const overSeeds = find(metrics, 'strong_ceiling', 'gap_over_seeds');
   if (overSeeds && overSeeds.value !== null) {
     const note = overSeeds.note ? `; ${overSeeds.note}` : '';
-    out.push(`ceiling − weak gap over ${overSeeds.n} seeds: ${pts(overSeeds.value)} [${pts(overSeeds.lo)}, ${pts(overSeeds.hi)}] points (t interval over training seeds)${note}`);
+    out.push(`ceiling − weak gap over ${overSeeds.n} seeds: ${signedPointsCI(overSeeds)} points (t interval over training seeds)${note}`);
   }
   return out;
 }
 
 export const REGION_HEADER = ['knowledge region (test)', 'n', 'w2s right %', 'naive w2s right %'];
 
-const REGION_NAMES: Record<string, string> = {
-  'weak+ceiling+': 'weak right, ceiling right',
-  'weak+ceiling-': 'weak right, ceiling wrong',
-  'weak-ceiling+': 'weak wrong, ceiling right (the weak supervisor cannot check these)',
-  'weak-ceiling-': 'weak wrong, ceiling wrong',
-};
-
 /** The knowledge-region audit: the strong students' accuracy where the weak model and the ceiling are right or wrong. */
 export function regionRows(metrics: readonly MetricValue[]): string[][] {
-  return Object.entries(REGION_NAMES)
-    .filter(([key]) => find(metrics, `region:${key}`, 'count'))
-    .map(([key, name]) => [
-      name,
-      String(find(metrics, `region:${key}`, 'count')!.value),
-      pctCI(intervalOf(find(metrics, `region:${key}`, 'accuracy:strong'))),
-      pctCI(intervalOf(find(metrics, `region:${key}`, 'accuracy:strong_naive'))),
-    ]);
+  return KNOWLEDGE_REGIONS.filter(({ key }) => find(metrics, `region:${key}`, 'count')).map(({ key, label }) => [
+    label,
+    String(find(metrics, `region:${key}`, 'count')!.value),
+    pctCI(intervalOf(find(metrics, `region:${key}`, 'accuracy:strong'))),
+    pctCI(intervalOf(find(metrics, `region:${key}`, 'accuracy:strong_naive'))),
+  ]);
 }
 
 export const LEAK_HEADER = ['leak audit: split', 'P(advocated side = gold) %', 'transcripts', 'tests'];

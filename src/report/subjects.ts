@@ -53,3 +53,14 @@ function splitOnce(s: string, sep: string): [string, string] {
   const i = s.indexOf(sep);
   return i < 0 ? [s, ''] : [s.slice(0, i), s.slice(i + 1)];
 }
+
+/**
+ * The knowledge regions of a test split (Yang et al. 2024): whether the weak model and the strong ceiling are right.
+ * Stored as subject `region:<key>`; `label` is how every view names the region.
+ */
+export const KNOWLEDGE_REGIONS = [
+  { key: 'weak+ceiling+', weak: true, ceiling: true, label: 'weak right, ceiling right' },
+  { key: 'weak+ceiling-', weak: true, ceiling: false, label: 'weak right, ceiling wrong' },
+  { key: 'weak-ceiling+', weak: false, ceiling: true, label: 'weak wrong, ceiling right (the weak supervisor cannot check these)' },
+  { key: 'weak-ceiling-', weak: false, ceiling: false, label: 'weak wrong, ceiling wrong' },
+] as const;

@@ -59,3 +59,20 @@ test('with protocol none the ensemble is a finetune ensemble, nothing is "with d
   // No number that looks like a PGR anywhere.
   assert.doesNotMatch(text, /PGR.*\d+\.\d \[/);
 });
+
+test('with seeds, other seeds\' subjects appear only in the over-seeds columns, and seed-free rows leave them empty', () => {
+  const overSeeds = { method: 't interval over training seeds', level: 0.95, n: 2, covers: '2 training seeds (0, 1) on one test split' };
+  const text = summaryOf('seeded', { debate: { protocol: 'debate' }, weak: { ensemble: { kind: 'debate', size: 2 } }, judges: [{ name: 'j' }] }, [
+    acc('majority_class', 0.5, 0.4, 0.6),
+    acc('weak', 0.6, 0.5, 0.7),
+    { subject: 'weak', name: 'accuracy_over_seeds', value: 0.61, lo: 0.55, hi: 0.67, ...overSeeds },
+    acc('judge:j', 0.55, 0.45, 0.65),
+    acc('strong_by_judge:j', 0.7, 0.6, 0.8),
+    acc('strong_by_judge:j@seed1', 0.72, 0.62, 0.82),
+    { subject: 'strong_by_judge:j', name: 'accuracy_over_seeds', value: 0.71, lo: 0.58, hi: 0.84, ...overSeeds },
+  ]);
+  assert.equal(text.match(/^strong on judge j(@seed1)? labels/gm)?.length, 1);
+  assert.match(text, /^strong on judge j labels \(w2s\)\s+70\.0 \[60\.0, 80\.0\]\s+n\/a\s+71\.0 \[58\.0, 84\.0\]$/m);
+  assert.match(text, /^majority class of train_weak \(constant\)\s+50\.0 \[40\.0, 60\.0\]\s+n\/a$/m);
+  assert.match(text, /^weak model \(ground truth, no debate\)\s+60\.0 \[50\.0, 70\.0\]\s+n\/a\s+61\.0 \[55\.0, 67\.0\]$/m);
+});
