@@ -7,8 +7,7 @@ import { compareMembers, testView, type Comparison, type TestView } from './anal
 import { escapeHtml as esc } from './escape.js';
 import { openReport, type MetricValue, type ReportQueries, type RunConfigView, type RunInfo } from './queries.js';
 import {
-  findTurnSweeps, gapNote, intervalNote, LEAK_HEADER, leakRows, markdownTable, pct, pctCI, pgrCell, REGION_HEADER, regionRows, RESULT_HEADER, resultRows,
-  runTableHeader, runResults, runTableRows, type RunResult, type Sweep,
+  findTurnSweeps, markdownTable, pct, pctCI, pgrCell, RESULT_HEADER, resultRows, runDetails, runResult, type RunResult, type Sweep,
 } from './results.js';
 import { barChart, lineChart, reliabilityDiagram } from './svg.js';
 import { transcriptHtml, STYLE } from './transcript-html.js';
@@ -42,11 +41,13 @@ interface RunSection {
 export function buildReport(q: ReportQueries, options: ReportOptions = {}): Report {
   const runs = options.runs?.length ? options.runs.map((id) => q.resolveRun(id)) : q.runs().reverse();
   if (runs.length === 0) throw new UserError('This database holds no runs yet; run an experiment with `w2s run` first.');
-  const results = runResults(q, runs);
+  // Every run's metrics in one query; the headline table and each run's section read the same rows.
+  const byRun = q.metricsByRun();
+  const metricsOf = (run: RunInfo): MetricValue[] => byRun.get(run.id) ?? [];
+  const results = runs.map((run) => runResult(q, run, metricsOf(run)));
   const sections: RunSection[] = runs.map((run) => {
     const view = testView(q, run.id);
-    const metrics = q.metrics(run.id);
-    return { run, metrics, view, comparison: compareMembers(view, { resamples: options.resamples, seed: 0, stored: metrics }) };
+    return { run, metrics: metricsOf(run), view, comparison: compareMembers(view, { resamples: options.resamples, seed: 0, stored: metricsOf(run) }) };
   });
   const sweeps = findTurnSweeps(runs);
   const title = options.title ?? 'w2s report';
@@ -114,24 +115,18 @@ function levelOf(sections: RunSection[]): string {
 
 /** One run's stored results as HTML: the model table, chance and gap, what the intervals cover, knowledge regions, leak audit. */
 export function runDetailsHtml(metrics: readonly MetricValue[], config: RunConfigView): string {
-  const regions = regionRows(metrics);
-  const leaks = leakRows(metrics);
+  const { models, notes, audits } = runDetails(metrics, config);
   return [
-    htmlTable(runTableHeader(metrics), runTableRows(metrics, config), 'run-table'),
-    `<p class="note">${[...gapNote(metrics), intervalNote(metrics)].map(esc).join('<br>')}</p>`,
-    regions.length ? htmlTable(REGION_HEADER, regions, 'regions') : '',
-    leaks.length ? htmlTable(LEAK_HEADER, leaks, 'leak-audit') : '',
+    htmlTable(models.header, models.rows, 'run-table'),
+    `<p class="note">${notes.map(esc).join('<br>')}</p>`,
+    ...audits.map((t) => htmlTable(t.header, t.rows, 'audit')),
   ].join('\n');
 }
 
 /** The same, as Markdown. */
 function runDetailsMarkdown(metrics: readonly MetricValue[], config: RunConfigView): string[] {
-  const out = [markdownTable(runTableHeader(metrics), runTableRows(metrics, config)), '', ...[...gapNote(metrics), intervalNote(metrics)].map((l) => `${l}  `), ''];
-  const regions = regionRows(metrics);
-  if (regions.length) out.push(markdownTable(REGION_HEADER, regions), '');
-  const leaks = leakRows(metrics);
-  if (leaks.length) out.push(markdownTable(LEAK_HEADER, leaks), '');
-  return out;
+  const { models, notes, audits } = runDetails(metrics, config);
+  return [markdownTable(models.header, models.rows), '', ...notes.map((l) => `${l}  `), '', ...audits.flatMap((t) => [markdownTable(t.header, t.rows), ''])];
 }
 
 export function htmlTable(header: string[], rows: string[][], cls = ''): string {

@@ -100,7 +100,7 @@ const TABLE_ORDER = [
 /** True when the run trained several seeds and stored means over them. */
 const hasSeeds = (metrics: readonly MetricValue[]): boolean => metrics.some((m) => m.name === 'accuracy_over_seeds');
 
-export function runTableHeader(metrics: readonly MetricValue[]): string[] {
+function runTableHeader(metrics: readonly MetricValue[]): string[] {
   const level = find(metrics, 'weak', 'accuracy')?.level ?? 0.95;
   const header = ['model', `accuracy % [${Math.round(level * 100)}% CI]`, 'AUROC %', 'PGR %'];
   const seeds = find(metrics, 'weak', 'accuracy_over_seeds')?.n;
@@ -108,7 +108,7 @@ export function runTableHeader(metrics: readonly MetricValue[]): string[] {
 }
 
 /** One run's model table: every model, ensemble and judge with accuracy, AUROC and PGR, from the stored metrics. */
-export function runTableRows(metrics: readonly MetricValue[], config: RunConfigView): string[][] {
+function runTableRows(metrics: readonly MetricValue[], config: RunConfigView): string[][] {
   // The primary seed's subjects; other seeds' (subject@seedN) enter only through the over-seeds columns.
   const judged = [...new Set(metrics.map((m) => m.subject).filter((s) => (s.startsWith('judge:') || s.startsWith('strong_by_judge:')) && !s.includes('@seed')))];
   const subjects = [...TABLE_ORDER, ...judged].filter((s) => find(metrics, s, 'accuracy'));
@@ -124,7 +124,7 @@ export function runTableRows(metrics: readonly MetricValue[], config: RunConfigV
 }
 
 /** What the intervals of a run cover, in one sentence, from the stored provenance of its weak model's accuracy. */
-export function intervalNote(metrics: readonly MetricValue[]): string {
+function intervalNote(metrics: readonly MetricValue[]): string {
   const m = find(metrics, 'weak', 'accuracy');
   if (!m || m.method === null) return 'Intervals: bootstrap over test examples.';
   const level = `${Math.round((m.level ?? 0.95) * 100)}%`;
@@ -135,7 +135,7 @@ export function intervalNote(metrics: readonly MetricValue[]): string {
 }
 
 /** The ceiling − weak gap and the chance line, in words. */
-export function gapNote(metrics: readonly MetricValue[]): string[] {
+function gapNote(metrics: readonly MetricValue[]): string[] {
   const out: string[] = ['chance: 50.0 (two classes)'];
   const gap = find(metrics, 'strong_ceiling', 'gap');
   if (gap && gap.value !== null) {
@@ -149,10 +149,10 @@ export function gapNote(metrics: readonly MetricValue[]): string[] {
   return out;
 }
 
-export const REGION_HEADER = ['knowledge region (test)', 'n', 'w2s right %', 'naive w2s right %'];
+const REGION_HEADER = ['knowledge region (test)', 'n', 'w2s right %', 'naive w2s right %'];
 
 /** The knowledge-region audit: the strong students' accuracy where the weak model and the ceiling are right or wrong. */
-export function regionRows(metrics: readonly MetricValue[]): string[][] {
+function regionRows(metrics: readonly MetricValue[]): string[][] {
   return KNOWLEDGE_REGIONS.filter(({ key }) => find(metrics, `region:${key}`, 'count')).map(({ key, label }) => [
     label,
     String(find(metrics, `region:${key}`, 'count')!.value),
@@ -161,14 +161,29 @@ export function regionRows(metrics: readonly MetricValue[]): string[][] {
   ]);
 }
 
-export const LEAK_HEADER = ['leak audit: split', 'P(advocated side = gold) %', 'transcripts', 'tests'];
+const LEAK_HEADER = ['leak audit: split', 'P(advocated side = gold) %', 'transcripts', 'tests'];
 
 /** The leak audit, one split a row. */
-export function leakRows(metrics: readonly MetricValue[]): string[][] {
+function leakRows(metrics: readonly MetricValue[]): string[][] {
   return ['train_weak', 'train_strong', 'test']
     .map((split) => find(metrics, `leak_audit:${split}`, 'p_side_gold'))
     .filter((m): m is MetricValue => m !== undefined)
     .map((m) => [m.subject.slice('leak_audit:'.length), pctCI(intervalOf(m)), String(m.n ?? ''), m.note ?? '']);
+}
+
+/** A table: its header and rows of cells. */
+export interface Table {
+  header: string[];
+  rows: string[][];
+}
+
+/**
+ * One run's stored results, the same in every view: the model table, the notes (chance line, ceiling − weak gap, what
+ * the intervals cover), then the audit tables that have rows (knowledge regions, leak audit).
+ */
+export function runDetails(metrics: readonly MetricValue[], config: RunConfigView): { models: Table; notes: string[]; audits: Table[] } {
+  const audits = [{ header: REGION_HEADER, rows: regionRows(metrics) }, { header: LEAK_HEADER, rows: leakRows(metrics) }].filter((t) => t.rows.length > 0);
+  return { models: { header: runTableHeader(metrics), rows: runTableRows(metrics, config) }, notes: [...gapNote(metrics), intervalNote(metrics)], audits };
 }
 
 /** A plain-text table with aligned columns (for terminals and logs). */

@@ -1,8 +1,6 @@
 import type { Comparison } from './analysis.js';
 import type { ReportQueries } from './queries.js';
-import {
-  gapNote, intervalNote, LEAK_HEADER, leakRows, pct, pctCI, pgrCell, REGION_HEADER, regionRows, runTableHeader, runResults, runTableRows, textTable,
-} from './results.js';
+import { pct, pctCI, pgrCell, runDetails, runResults, textTable } from './results.js';
 
 /** `w2s runs`: one line per run with status, dataset, models, counts, tokens, cost and headline metrics. */
 export function formatRuns(q: ReportQueries): string {
@@ -27,13 +25,8 @@ export function formatRuns(q: ReportQueries): string {
  */
 export function formatRunSummary(q: ReportQueries, runId: string): string {
   const run = q.resolveRun(runId);
-  const metrics = q.metrics(run.id);
-  const out = [textTable(runTableHeader(metrics), runTableRows(metrics, run.config)), '', ...gapNote(metrics), intervalNote(metrics)];
-  const regions = regionRows(metrics);
-  if (regions.length) out.push('', textTable(REGION_HEADER, regions));
-  const leaks = leakRows(metrics);
-  if (leaks.length) out.push('', textTable(LEAK_HEADER, leaks));
-  return out.join('\n');
+  const { models, notes, audits } = runDetails(q.metrics(run.id), run.config);
+  return [textTable(models.header, models.rows), '', ...notes, ...audits.flatMap((t) => ['', textTable(t.header, t.rows)])].join('\n');
 }
 
 const p3 = (v: number | null): string => (v === null ? 'n/a' : v.toFixed(3));

@@ -160,7 +160,8 @@ function runPage(q: ReportQueries, run: RunInfo, params: URLSearchParams, pageSi
     limit: pageSize,
     offset: (pageNo - 1) * pageSize,
   };
-  const res = runResult(q, run);
+  const metrics = q.metrics(run.id);
+  const res = runResult(q, run, metrics);
   const chart = barChart({
     title: 'Test accuracy',
     yLabel: 'accuracy',
@@ -189,7 +190,7 @@ function runPage(q: ReportQueries, run: RunInfo, params: URLSearchParams, pageSi
   const pager = pages > 1 ? `<p>${pageNo > 1 ? `<a href="${qs(pageNo - 1)}">previous</a> ` : ''}page ${pageNo} of ${pages}${pageNo < pages ? ` <a href="${qs(pageNo + 1)}">next</a>` : ''}</p>` : '';
   const body = `<nav><a href="/">runs</a></nav><h1>Run ${esc(run.id)}</h1>
 <p class="meta">${esc(run.status)} · dataset ${esc(run.dataset ?? '?')} · protocol ${esc(run.config.protocol ?? '?')} · ${esc(String(run.config.turns ?? '?'))} turns · ensemble ${esc(String(run.config.ensembleSize ?? '?'))} · judges ${esc(run.config.judges.join(', ') || 'none')}${run.error ? ` · <span class="bad">${esc(run.error)}</span>` : ''}</p>
-${runDetailsHtml(q.metrics(run.id), run.config)}
+${runDetailsHtml(metrics, run.config)}
 <div class="charts">${chart}</div>
 <h2>Examples</h2>${form}<p class="note"><span class="count">${total}</span> example(s) match. Right or wrong by the ensemble's mean P(label 1) (the weak baseline where no ensemble exists).</p>
 <table class="examples"><thead><tr><th>example</th><th>split</th><th>gold</th><th>ensemble P(1)</th><th>votes for 1</th><th>weak P(1)</th><th></th><th>question</th></tr></thead><tbody>${rows}</tbody></table>${pager}`;
