@@ -1,7 +1,7 @@
 import { UserError } from '../errors.js';
 import { clusteredProportion, erfc } from '../metrics/index.js';
 import type { MetricRow, Split } from '../store/index.js';
-import { SPLITS } from '../store/index.js';
+import { groupKey, SPLITS } from '../store/index.js';
 import type { StageContext } from './context.js';
 
 /** What the leak audit found on one split. */
@@ -44,7 +44,7 @@ export function auditLeaks(ctx: StageContext): SplitAudit[] {
     const e = examples.get(d.exampleId);
     const side = d.sides[ADVOCATE];
     if (!e || !side) continue;
-    const cluster = e.group ?? `example:${e.id}`;
+    const cluster = groupKey(e);
     const bySplit = tallies.get(e.split)!;
     const t = bySplit.get(cluster) ?? { agree: 0, n: 0 };
     t.agree += (side === 'correct') === (e.label === 1) ? 1 : 0;

@@ -3,7 +3,7 @@ import { UserError } from '../errors.js';
 import { withTranscript } from '../debate/transcript.js';
 import { meanSoftLabel } from '../metrics/index.js';
 import { createRng, deriveSeed } from '../rng.js';
-import type { ExampleRow, Split } from '../store/index.js';
+import { groupKey, type ExampleRow, type Split } from '../store/index.js';
 import type { FineTuneBackend, LossName, TrainRow } from '../train/types.js';
 import { checkStop, settleAll, type StageContext } from './context.js';
 import { createBackend } from './backends.js';
@@ -25,6 +25,9 @@ interface TrainSpec {
   config: Record<string, unknown>;
 }
 
+/** Roles whose models come in numbered families (members, folds, one per judge): progress names the number. */
+const FAMILIES = new Set<string>([ROLES.member, ROLES.memberFinetune, ROLES.crossfit, ROLES.byJudge]);
+
 /** Trains one model and stores it with its predictions in one transaction; skipped when already stored. */
 async function trainAndStore(ctx: StageContext, spec: TrainSpec): Promise<void> {
   const role = seededRole(ctx.config, spec.role, spec.trainingSeed);
@@ -34,7 +37,7 @@ async function trainAndStore(ctx: StageContext, spec: TrainSpec): Promise<void> 
   const seed = spec.trainingSeed === 0
     ? deriveSeed(ctx.config.seed, 'train', spec.role, spec.member)
     : deriveSeed(ctx.config.seed, 'train', spec.role, spec.member, 'seed', spec.trainingSeed);
-  const label = spec.member || spec.role === ROLES.member || spec.role === ROLES.memberFinetune ? `${role}[${spec.member}]` : role;
+  const label = FAMILIES.has(spec.role) ? `${role}[${spec.member}]` : role;
   ctx.progress({ stage: 'train', kind: 'info', message: `training ${label} on ${spec.rows.length} rows (${spec.backend.name}, ${spec.loss})` });
   const trained = await spec.backend.train(spec.rows, {
     role,
@@ -123,7 +126,7 @@ export async function trainWeakBaseline(ctx: StageContext): Promise<void> {
 function crossfitFolds(examples: readonly ExampleRow[], k: number, seed: number): ExampleRow[][] {
   const groups = new Map<string, ExampleRow[]>();
   for (const e of examples) {
-    const key = e.group ?? `example:${e.id}`;
+    const key = groupKey(e);
     const list = groups.get(key);
     if (list) list.push(e);
     else groups.set(key, [e]);

@@ -16,6 +16,11 @@ export interface ExampleRow {
   group?: string | null;
 }
 
+/** The key an example is grouped by: its group, or (without one) the example alone; no group id can collide with it. */
+export function groupKey(e: Pick<ExampleRow, 'id' | 'group'>): string {
+  return e.group ?? `\u0000example:${e.id}`;
+}
+
 export interface ExamplesTable {
   /** Inserts rows in one transaction; rows whose id already exists in the run are left as they are. Returns how many were new. */
   insertExamples(runId: string, rows: readonly ExampleRow[]): number;
