@@ -192,6 +192,34 @@ ALTER TABLE metrics ADD COLUMN seed INTEGER;
 ALTER TABLE metrics ADD COLUMN covers TEXT;
 `,
   },
+  {
+    version: 3,
+    name: 'run ownership, persisted budgets, cross-process single-flight',
+    sql: `
+-- The process that owns a run: one at a time. A row whose pid is gone (same host) or whose heartbeat is stale belongs
+-- to a dead process and may be taken over; a run with status "running" and no live lease was stopped by a kill.
+CREATE TABLE run_leases (
+  run_id TEXT PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+  token TEXT NOT NULL,
+  pid INTEGER NOT NULL,
+  host TEXT NOT NULL,
+  acquired_at TEXT NOT NULL,
+  heartbeat_at TEXT NOT NULL
+);
+
+-- The run's spending limits, kept across resumes (null: no limit); the spend itself is the calls ledger.
+ALTER TABLE runs ADD COLUMN max_calls INTEGER;
+ALTER TABLE runs ADD COLUMN max_cost_usd REAL;
+
+-- Requests on their way to a backend, so another process sharing this cache waits for the answer instead of paying
+-- for it again. A claim past expires_at (ms since the epoch) is abandoned and may be taken.
+CREATE TABLE cache_claims (
+  key TEXT PRIMARY KEY,
+  owner TEXT NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+`,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
