@@ -19,7 +19,7 @@ export function register(program: Command): void {
         'tables:',
         ...Object.entries(info.tables).map(([t, n]) => `  ${t.padEnd(12)} ${n}`),
         `runs: ${info.runs.length}`,
-        ...info.runs.map((r) => `  ${r.id}  ${r.status}  ${r.dataset ?? ''}  examples=${r.examples} calls=${r.calls} cost=$${r.costUsd.toFixed(4)}  ${r.createdAt}`),
+        ...info.runs.map((r) => `  ${r.id}  ${r.status}  ${r.dataset ?? ''}  examples=${r.examples} calls=${r.calls} cost=$${r.costUsd.toFixed(4)}  ${r.createdAt}${r.hint ? `  (${r.hint})` : ''}`),
       ];
       process.stdout.write(`${out.join('\n')}\n`);
     });

@@ -145,7 +145,7 @@ function runSection(q: ReportQueries, s: RunSection, samples: number): string {
   const { run, view, comparison } = s;
   const cfg = run.config;
   const meta = [
-    `dataset ${run.dataset ?? '?'}`, `status ${run.status}`, `protocol ${cfg.protocol ?? '?'}`, `${cfg.turns ?? '?'} turns`,
+    `dataset ${run.dataset ?? '?'}`, `status ${run.status}${run.hint ? ` (${run.hint})` : ''}`, `protocol ${cfg.protocol ?? '?'}`, `${cfg.turns ?? '?'} turns`,
     `ensemble ${cfg.ensembleKind ?? '?'} × ${cfg.ensembleSize ?? '?'}`, `debaters ${cfg.debaters.join(', ') || 'none'}`,
     `judges ${cfg.judges.join(', ') || 'none'}`, `${run.counts.calls} calls`, `${run.tokens.input + run.tokens.output} tokens`, `$${run.costUsd.toFixed(4)}`,
   ];

@@ -1,4 +1,6 @@
 import { openDb, type DB } from '../store/db.js';
+import { runLiveness, type DisplayedRunStatus, type LeaseOwner } from '../store/leases.js';
+import type { RunStatus } from '../store/runs.js';
 import type { MetricRow } from '../store/metrics.js';
 import { UserError } from '../errors.js';
 
@@ -14,7 +16,15 @@ export interface RunInfo {
   id: string;
   name: string | null;
   dataset: string | null;
-  status: string;
+  /**
+   * The status every view shows: the stored one, except that a "running" run whose process is gone (no live lease) is
+   * "stopped (process gone)". Decided in one place, store/leases.ts runLiveness.
+   */
+  status: DisplayedRunStatus;
+  /** What to do about the status (e.g. how to resume a stopped run), or null. */
+  hint: string | null;
+  /** The live process running it, or null. */
+  owner: LeaseOwner | null;
   createdAt: string;
   updatedAt: string;
   finishedAt: string | null;
@@ -141,12 +151,17 @@ interface RawRun {
   id: string;
   name: string | null;
   dataset: string | null;
-  status: string;
+  status: RunStatus;
   created_at: string;
   updated_at: string;
   finished_at: string | null;
   error: string | null;
   config_json: string;
+  lease_token: string | null;
+  lease_pid: number;
+  lease_host: string;
+  lease_acquired_at: string;
+  lease_heartbeat_at: string;
   examples: number;
   debates: number;
   turns: number;
@@ -167,8 +182,10 @@ SELECT r.id, r.name, r.dataset, r.status, r.created_at, r.updated_at, r.finished
   (SELECT COUNT(*) FROM turns t JOIN debates d ON d.id = t.debate_id WHERE d.run_id = r.id) AS turns,
   (SELECT COUNT(*) FROM judgments j WHERE j.run_id = r.id) AS judgments,
   (SELECT COUNT(*) FROM models m WHERE m.run_id = r.id) AS models,
-  c.calls, c.cache_hits, c.call_errors, c.input_tokens, c.output_tokens, c.cost_usd
+  c.calls, c.cache_hits, c.call_errors, c.input_tokens, c.output_tokens, c.cost_usd,
+  l.token AS lease_token, l.pid AS lease_pid, l.host AS lease_host, l.acquired_at AS lease_acquired_at, l.heartbeat_at AS lease_heartbeat_at
 FROM runs r
+LEFT JOIN run_leases l ON l.run_id = r.id
 LEFT JOIN (
   SELECT run_id, COUNT(*) AS calls, SUM(cache_hit) AS cache_hits, SUM(error IS NOT NULL) AS call_errors,
     SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens, SUM(cost_usd) AS cost_usd
@@ -214,11 +231,14 @@ function toRunInfo(r: RawRun): RunInfo {
   } catch {
     /* a damaged config still lists */
   }
+  const lease = r.lease_token === null ? undefined : {
+    runId: r.id, token: r.lease_token, pid: r.lease_pid, host: r.lease_host, acquiredAt: r.lease_acquired_at, heartbeatAt: r.lease_heartbeat_at,
+  };
   return {
     id: r.id,
     name: r.name,
     dataset: r.dataset,
-    status: r.status,
+    ...runLiveness(r.status, lease),
     createdAt: r.created_at,
     updatedAt: r.updated_at,
     finishedAt: r.finished_at,

@@ -16,7 +16,13 @@ export function formatRuns(q: ReportQueries): string {
     ];
   });
   const errors = runs.filter((r) => r.error).map((r) => `${r.id}: ${r.error}`);
-  return [textTable(header, rows), ...(errors.length ? ['', 'Errors:', ...errors.map((e) => `  ${e}`)] : [])].join('\n');
+  // A stopped run's hint says how to resume it.
+  const hints = runs.filter((r) => r.hint).map((r) => `${r.id}: ${r.status}: ${r.hint}`);
+  return [
+    textTable(header, rows),
+    ...(errors.length ? ['', 'Errors:', ...errors.map((e) => `  ${e}`)] : []),
+    ...(hints.length ? ['', ...hints] : []),
+  ].join('\n');
 }
 
 /**

@@ -139,7 +139,7 @@ function runsPage(q: ReportQueries): string {
   const rows = runResults(q, runs)
     .map((res) => {
       const r = res.run;
-      return `<tr><td><a class="run-link" href="${runHref(r.id)}">${esc(r.id)}</a></td><td>${esc(r.status)}</td><td>${esc(r.dataset ?? '')}</td><td>${r.counts.examples}</td><td>${r.counts.debates}</td><td>${r.counts.calls}</td><td>${r.tokens.input + r.tokens.output}</td><td>$${r.costUsd.toFixed(4)}</td><td>${esc(pctCI(res.ensemble))}</td><td>${esc(pctCI(res.w2s))}</td><td>${esc(pgrCell(res.pgr))}</td><td>${esc(r.updatedAt)}</td></tr>`;
+      return `<tr><td><a class="run-link" href="${runHref(r.id)}">${esc(r.id)}</a></td><td${r.hint ? ` title="${esc(r.hint)}"` : ''}>${esc(r.status)}</td><td>${esc(r.dataset ?? '')}</td><td>${r.counts.examples}</td><td>${r.counts.debates}</td><td>${r.counts.calls}</td><td>${r.tokens.input + r.tokens.output}</td><td>$${r.costUsd.toFixed(4)}</td><td>${esc(pctCI(res.ensemble))}</td><td>${esc(pctCI(res.w2s))}</td><td>${esc(pgrCell(res.pgr))}</td><td>${esc(r.updatedAt)}</td></tr>`;
     })
     .join('');
   const table = runs.length
@@ -189,7 +189,7 @@ function runPage(q: ReportQueries, run: RunInfo, params: URLSearchParams, pageSi
   const pages = Math.max(1, Math.ceil(total / pageSize));
   const pager = pages > 1 ? `<p>${pageNo > 1 ? `<a href="${qs(pageNo - 1)}">previous</a> ` : ''}page ${pageNo} of ${pages}${pageNo < pages ? ` <a href="${qs(pageNo + 1)}">next</a>` : ''}</p>` : '';
   const body = `<nav><a href="/">runs</a></nav><h1>Run ${esc(run.id)}</h1>
-<p class="meta">${esc(run.status)} · dataset ${esc(run.dataset ?? '?')} · protocol ${esc(run.config.protocol ?? '?')} · ${esc(String(run.config.turns ?? '?'))} turns · ensemble ${esc(String(run.config.ensembleSize ?? '?'))} · judges ${esc(run.config.judges.join(', ') || 'none')}${run.error ? ` · <span class="bad">${esc(run.error)}</span>` : ''}</p>
+<p class="meta">${esc(run.status)}${run.hint ? ` (${esc(run.hint)})` : ''} · dataset ${esc(run.dataset ?? '?')} · protocol ${esc(run.config.protocol ?? '?')} · ${esc(String(run.config.turns ?? '?'))} turns · ensemble ${esc(String(run.config.ensembleSize ?? '?'))} · judges ${esc(run.config.judges.join(', ') || 'none')}${run.error ? ` · <span class="bad">${esc(run.error)}</span>` : ''}</p>
 ${runDetailsHtml(metrics, run.config)}
 <div class="charts">${chart}</div>
 <h2>Examples</h2>${form}<p class="note"><span class="count">${total}</span> example(s) match. Right or wrong by the ensemble's mean P(label 1) (the weak baseline where no ensemble exists).</p>

@@ -1,11 +1,18 @@
 import Database from 'better-sqlite3';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { UserError } from '../errors.js';
 import { W2S_VERSION } from '../version.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
 
 export type DB = Database.Database;
+
+/**
+ * PRAGMA application_id of every w2s file: 0x77327331, "w2s1" in ASCII. Stamped when a file is created or migrated, so
+ * w2s can tell its own files from another program's SQLite database before it writes anything to one. Files from w2s
+ * before the stamp (application_id 0 with w2s's schema_migrations and meta tables) are still accepted, and stamped.
+ */
+export const W2S_APPLICATION_ID = 0x77327331;
 
 export interface OpenOptions {
   /** Open without writing anything (viewer, reports). The file must exist. */
@@ -24,12 +31,9 @@ export function openDb(file: string, options: OpenOptions = {}): DB {
     if (readonly && !existsSync(file)) throw new UserError(`Database ${file} does not exist; pass the path of a file written by w2s.`);
     if (!readonly) mkdirSync(dirname(file), { recursive: true });
   }
-  let db: DB;
-  try {
-    db = new Database(file, { readonly, fileMustExist: readonly });
-  } catch (e) {
-    throw new UserError(`Cannot open database ${file}: ${(e as Error).message}.`, { cause: e });
-  }
+  // Another program's database is refused before anything (the WAL switch, a migration) touches it.
+  if (file !== ':memory:' && existsSync(file) && statSync(file).size > 0) probeOwnership(file, !readonly);
+  const db = connect(file, readonly);
   try {
     db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 10_000}`);
     db.pragma('foreign_keys = ON');
@@ -47,6 +51,52 @@ export function openDb(file: string, options: OpenOptions = {}): DB {
     throw e;
   }
   return db;
+}
+
+/**
+ * Checks who owns a file through a connection of its own that only reads and leaves no trace. Read-only when a WAL or
+ * rollback journal is there (a read-write connection would checkpoint a foreign WAL into the file on close, or roll a
+ * hot journal back); otherwise read-write, whose close removes the -wal and -shm files it had to create to read a
+ * WAL-mode file (a read-only connection would leave them behind).
+ */
+function probeOwnership(file: string, forWriting: boolean): void {
+  const probe = connect(file, existsSync(`${file}-wal`) || existsSync(`${file}-journal`));
+  try {
+    checkOwnership(probe, file, forWriting);
+  } finally {
+    probe.close();
+  }
+}
+
+function connect(file: string, readonly: boolean): DB {
+  try {
+    return new Database(file, { readonly, fileMustExist: readonly });
+  } catch (e) {
+    throw new UserError(`Cannot open database ${file}: ${(e as Error).message}.`, { cause: e });
+  }
+}
+
+/**
+ * Refuses a database that is neither empty nor a w2s file: one stamped with W2S_APPLICATION_ID, or an older w2s file
+ * (unstamped, with schema_migrations and meta.w2s_version). Reads only.
+ */
+function checkOwnership(db: DB, file: string, forWriting: boolean): void {
+  let appId: number;
+  let tables: string[];
+  try {
+    appId = Number(db.pragma('application_id', { simple: true }));
+    tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
+  } catch (e) {
+    if ((e as { code?: string }).code === 'SQLITE_NOTADB') {
+      throw new UserError(`File ${file} is not a SQLite database; pass the path of a file written by w2s.`, { cause: e });
+    }
+    throw e;
+  }
+  if (appId === W2S_APPLICATION_ID) return;
+  if (appId === 0 && (tables.length === 0 || (tables.includes('schema_migrations') && metaValue(db, 'w2s_version') !== undefined))) return;
+  const shown = tables.length > 8 ? [...tables.slice(0, 8), `and ${tables.length - 8} more`] : tables;
+  const what = tables.length ? `it holds tables of another program: ${shown.join(', ')}` : `its application id is ${appId}, not w2s's`;
+  throw new UserError(`Database ${file} is not a w2s file (${what}); ${forWriting ? 'choose a new file, or one written by w2s' : 'pass the path of a file written by w2s'}.`);
 }
 
 function currentVersion(db: DB): number {
@@ -70,13 +120,22 @@ function checkAndMigrate(db: DB, file: string, readonly: boolean): void {
         `newer than this w2s ${W2S_VERSION} understands (${SCHEMA_VERSION}); upgrade w2s to open it.`,
     );
   }
-  if (version === SCHEMA_VERSION) return;
+  if (version === SCHEMA_VERSION) {
+    // A current file from before the stamp: stamp it (a header write, no schema change).
+    if (!readonly && Number(db.pragma('application_id', { simple: true })) !== W2S_APPLICATION_ID) db.pragma(`application_id = ${W2S_APPLICATION_ID}`);
+    return;
+  }
   if (readonly) throw new UserError(`Database ${file} has schema version ${version}, older than ${SCHEMA_VERSION}; open it once without --readonly (any w2s command that writes) to migrate it.`);
   const apply = db.transaction(() => {
+    // Read again under the write lock: another process opening the same new file may have migrated it meanwhile.
+    const from = currentVersion(db);
+    if (from >= SCHEMA_VERSION) return;
+    // Stamped in the same transaction as the schema: a file holding w2s tables is always a marked w2s file.
+    db.pragma(`application_id = ${W2S_APPLICATION_ID}`);
     db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
     const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
     for (const m of MIGRATIONS) {
-      if (m.version <= version) continue;
+      if (m.version <= from) continue;
       db.exec(m.sql);
       record.run(m.version, m.name, new Date().toISOString());
     }

@@ -85,7 +85,7 @@ test('db info describes a database; cache stats and clear work on a real cache f
   store.close();
   const info = await w2s(['db', 'info', file]);
   assert.equal(info.code, 0, info.stderr);
-  assert.match(info.stdout, /schema version: 2/);
+  assert.match(info.stdout, /schema version: 3/);
   assert.match(info.stdout, /cache\s+2/);
   const stats = await w2s(['cache', 'stats', '--cache', file]);
   assert.match(stats.stdout, /entries: 2/);

@@ -148,6 +148,8 @@ test('the viewer answers 404 outside its routes, refuses writes and foreign Host
     const writer = openStore(fx.db);
     try {
       writer.runs.createRun({ id: 'live-run', config: { name: 'live' }, configHash: 'h', dataset: 'sciq' });
+      // Owned by this live process (a run without a live owner shows as stopped).
+      assert.ok(writer.leases.acquire('live-run').acquired);
       const page = await raw(viewer, '/');
       assert.match(page.body, /live-run<\/a><\/td><td>running<\/td>/);
       assert.equal((await raw(viewer, '/runs/live-run')).status, 200, 'a run with no examples yet still renders');

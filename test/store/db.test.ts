@@ -20,7 +20,7 @@ test('a new database records its migration and reopening does not migrate again'
   const meta = raw.prepare("SELECT value FROM meta WHERE key = 'w2s_version'").get() as { value: string };
   raw.close();
   assert.deepEqual(rows, [{ version: 1, name: 'initial' }, { version: 2, name: 'groups and metric provenance' }, { version: 3, name: 'run ownership, persisted budgets, cross-process single-flight' }]);
-  assert.equal(SCHEMA_VERSION, 2);
+  assert.equal(SCHEMA_VERSION, 3);
   assert.match(meta.value, /^\d+\.\d+\.\d+/);
 });
 
@@ -83,6 +83,8 @@ test('dbInfo reports versions, WAL mode, row counts and runs', () => {
   const f = file('info.sqlite');
   const s = openStore(f);
   s.runs.createRun({ id: 'r1', name: 'first', config: {}, configHash: 'h', dataset: 'sciq' });
+  // Owned by this live process, so it shows as running (without a live lease it would show as stopped).
+  assert.equal(s.leases.acquire('r1').acquired, true);
   s.examples.insertExamples('r1', [
     { id: 'a', split: 'test', text: 'x', label: 0 },
     { id: 'b', split: 'test', text: 'y', label: 1 },
