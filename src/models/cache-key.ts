@@ -2,13 +2,14 @@ import { hashValue, sha256 } from '../hash.js';
 import type { GenerateRequest, ModelClient } from './types.js';
 
 /**
- * What a cached response depends on. Credentials are never part of it (the client's id, endpoint and model name
- * carry none); fields that do not change the response under a fixed request are left out.
+ * Who answers: a remote backend by its endpoint and model name; a local file-backed model (ModelClient.contentId) by
+ * the file's content instead, since its endpoint and model are paths. Credentials are never part of it (the client's
+ * id, endpoint and model name carry none).
  */
-export interface GenerateKeyParts {
-  adapter: string;
-  endpoint: string;
-  model: string;
+export type AnswererParts = { adapter: string; endpoint: string; model: string } | { adapter: string; content: string };
+
+/** What a cached response depends on; fields that do not change the response under a fixed request are left out. */
+export type GenerateKeyParts = AnswererParts & {
   kind: 'generate';
   request: {
     messages: GenerateRequest['messages'];
@@ -20,25 +21,25 @@ export interface GenerateKeyParts {
   };
   /** Which sample of the same request (debate ensembles draw several); different samples never share an entry. */
   sample: number;
-}
+};
 
-export interface EmbedKeyParts {
-  adapter: string;
-  endpoint: string;
-  model: string;
-  kind: 'embed';
-  text: string;
-}
+export type EmbedKeyParts = AnswererParts & { kind: 'embed'; text: string };
 
 export type KeyParts = GenerateKeyParts | EmbedKeyParts;
 
-type ClientIdentity = Pick<ModelClient, 'adapter' | 'endpoint' | 'model'>;
+type ClientIdentity = Pick<ModelClient, 'adapter' | 'endpoint' | 'model' | 'contentId'>;
+
+// Remote clients keep the parts they always had (existing caches keep hitting); the key is the hash of their canonical
+// JSON, so the field order here does not matter.
+function answererParts(client: ClientIdentity): AnswererParts {
+  return client.contentId !== undefined
+    ? { adapter: client.adapter, content: client.contentId }
+    : { adapter: client.adapter, endpoint: client.endpoint, model: client.model };
+}
 
 export function generateKeyParts(client: ClientIdentity, req: GenerateRequest, sample = 0): GenerateKeyParts {
   return {
-    adapter: client.adapter,
-    endpoint: client.endpoint,
-    model: client.model,
+    ...answererParts(client),
     kind: 'generate',
     request: {
       messages: req.messages.map((m) => ({ role: m.role, content: m.content })),
@@ -54,7 +55,7 @@ export function generateKeyParts(client: ClientIdentity, req: GenerateRequest, s
 }
 
 export function embedKeyParts(client: ClientIdentity, text: string): EmbedKeyParts {
-  return { adapter: client.adapter, endpoint: client.endpoint, model: client.model, kind: 'embed', text };
+  return { ...answererParts(client), kind: 'embed', text };
 }
 
 /** sha256 of the canonical JSON of the parts. */
@@ -67,7 +68,8 @@ export function cacheKey(parts: KeyParts): string {
  * compared field by field to explain a miss.
  */
 export function describeKey(parts: KeyParts): Record<string, unknown> {
-  const base = { adapter: parts.adapter, endpoint: parts.endpoint, model: parts.model, kind: parts.kind };
+  const answerer = 'content' in parts ? { adapter: parts.adapter, content: parts.content } : { adapter: parts.adapter, endpoint: parts.endpoint, model: parts.model };
+  const base = { ...answerer, kind: parts.kind };
   if (parts.kind === 'embed') return { ...base, text: sha256(parts.text).slice(0, 12), chars: parts.text.length };
   const { messages, ...params } = parts.request;
   return {

@@ -59,6 +59,12 @@ export interface ModelClient {
   readonly endpoint: string;
   /** The model name as the backend knows it. */
   readonly model: string;
+  /**
+   * What the answers depend on, for a model backed by a local file: the file's size and sha256 (and any local setting
+   * that changes answers). The cache key uses it in place of the endpoint and model, which hold paths: the same file
+   * reached by another path hits the cache, and a file edited in place misses it. Undefined for remote backends.
+   */
+  readonly contentId?: string;
   readonly capabilities: Capabilities;
   /**
    * Calls the backend itself can serve at once (an in-process model's context pool), if bounded. The gateway never
