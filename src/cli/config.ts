@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { writeFileSync } from 'node:fs';
 import { experimentJsonSchema, loadExperiment } from '../config/load.js';
+import { formatPlan, preflight } from '../pipeline/preflight.js';
 
 export function register(program: Command): void {
   const config = program.command('config').description('experiment configs');
@@ -15,9 +16,13 @@ export function register(program: Command): void {
     });
   config
     .command('check')
-    .description('validate a config and print it with every default filled in')
+    .description('validate a config (models, files, prompts, capabilities), print it with every default filled in, and plan its calls and cost')
     .argument('<config>')
-    .action((file: string) => {
-      process.stdout.write(`${JSON.stringify(loadExperiment(file), null, 2)}\n`);
+    .action(async (file: string) => {
+      const experiment = loadExperiment(file);
+      // The same preflight `w2s run` does before it writes anything; a problem is a UserError, printed as one line.
+      const plan = await preflight(experiment);
+      process.stdout.write(`${JSON.stringify(experiment, null, 2)}\n`);
+      process.stderr.write(`preflight: ok — ${formatPlan(plan)}\n`);
     });
 }

@@ -1,5 +1,7 @@
 import { UserError } from '../errors.js';
-import { parseModelSpec, type AdapterName, type ModelSpec } from './spec.js';
+import { DECLARED_CAPABILITIES } from './capabilities.js';
+import { checkLocalGguf, isRemoteModelRef } from './gguf.js';
+import { formatModelSpec, parseModelSpec, type AdapterName, type ModelSpec } from './spec.js';
 import type { Capabilities, ModelClient } from './types.js';
 
 /** Per-adapter settings; each adapter reads the ones that concern it and ignores the rest. */
@@ -50,6 +52,32 @@ export async function createClient(spec: string, options: ClientOptions = {}): P
   return options.capabilities ? withCapabilities(client, options.capabilities) : client;
 }
 
+/** What can be known of a model without loading it or reaching its server (see inspectModel). */
+export interface ModelInspection {
+  /** The id its client will have (the canonical spec). */
+  id: string;
+  /** The model name as the backend knows it (prices are keyed by id or by this). */
+  model: string;
+  /** What its client will declare, the config's override included. */
+  capabilities: Capabilities;
+}
+
+/**
+ * Checks a model the way createClient would, without loading weights or making a request: the spec parses, a local
+ * file it names is there and well-formed (a GGUF's magic bytes, a scripted fixture's JSON), and the capabilities its
+ * client will declare. An hf: reference or a server is taken on trust: reaching it is the client's job.
+ */
+export async function inspectModel(spec: string, options: ClientOptions = {}): Promise<ModelInspection> {
+  const parsed = parseModelSpec(spec);
+  let declared: Capabilities = { ...DECLARED_CAPABILITIES[parsed.adapter] };
+  if (parsed.adapter === 'llamacpp' && !isRemoteModelRef(parsed.model)) await checkLocalGguf(parsed.model);
+  if (parsed.adapter === 'scripted') {
+    const scripted = await import('./adapters/scripted.js');
+    declared = scripted.scriptCapabilities(scripted.resolveScript(parsed.model).script);
+  }
+  return { id: formatModelSpec(parsed), model: parsed.model, capabilities: { ...declared, ...options.capabilities } };
+}
+
 /** The same client declaring different capabilities; every call still goes to the original. */
 export function withCapabilities(client: ModelClient, override: Partial<Capabilities>): ModelClient {
   const capabilities = { ...client.capabilities, ...override };
@@ -77,7 +105,7 @@ const CAPABILITY_WORDING: Record<keyof Capabilities, [has: string, does: string]
  * Throws a UserError when a client lacks what its role needs, e.g.
  * requireCapability(judge, 'logprobs', 'judge', "set judge.method to 'parsed'").
  */
-export function requireCapability(client: ModelClient, cap: keyof Capabilities, role: string, alternative?: string): void {
+export function requireCapability(client: Pick<ModelClient, 'id' | 'capabilities'>, cap: keyof Capabilities, role: string, alternative?: string): void {
   if (client.capabilities[cap]) return;
   const [has, does] = CAPABILITY_WORDING[cap];
   throw new UserError(

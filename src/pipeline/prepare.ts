@@ -1,11 +1,12 @@
 import { resolve } from 'node:path';
-import { DEFAULT_DATA_DIR, loadDataset } from '../data/registry.js';
-import { drawSplits } from '../data/splits.js';
+import type { ExperimentConfig } from '../config/experiment.js';
+import { DEFAULT_DATA_DIR, loadDataset, type LoadedDataset } from '../data/registry.js';
+import { drawSplits, type SplitDraw } from '../data/splits.js';
 import type { StageContext } from './context.js';
 
-/** Loads the dataset, draws the seeded splits (whole groups only) and stores the examples with their groups. */
-export async function prepareExamples(ctx: StageContext): Promise<void> {
-  const d = ctx.config.dataset;
+/** The config's dataset, loaded, and its seeded splits (whole groups only); read-only, so the preflight uses it too. */
+export async function drawExamples(config: ExperimentConfig): Promise<{ loaded: LoadedDataset; draw: SplitDraw }> {
+  const d = config.dataset;
   const dataDir = d.dataDir ? resolve(d.dataDir) : process.env.W2S_DATA_DIR ? resolve(process.env.W2S_DATA_DIR) : DEFAULT_DATA_DIR;
   const loaded = await loadDataset({
     name: d.name,
@@ -14,10 +15,16 @@ export async function prepareExamples(ctx: StageContext): Promise<void> {
     files: d.files,
     splitField: d.splitField,
     groupBy: d.groupBy,
-    seed: ctx.config.seed,
+    seed: config.seed,
     skipInvalid: d.skipInvalid,
   });
-  const draw = drawSplits(loaded.pools, { seed: ctx.config.seed, sizes: d.sizes });
+  return { loaded, draw: drawSplits(loaded.pools, { seed: config.seed, sizes: d.sizes }) };
+}
+
+/** Loads the dataset, draws the seeded splits (whole groups only) and stores the examples with their groups. */
+export async function prepareExamples(ctx: StageContext): Promise<void> {
+  const d = ctx.config.dataset;
+  const { loaded, draw } = await drawExamples(ctx.config);
   const grouping = loaded.groupBy === null ? 'no grouping' : `groupBy "${loaded.groupBy}"`;
   ctx.store.transaction(() => {
     ctx.store.examples.insertExamples(

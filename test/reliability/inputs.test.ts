@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { parseExperiment } from '../../src/config/load.js';
@@ -72,12 +72,13 @@ test('malformed configs and an unknown dataset: the CLI prints one clear line, n
     assert.match(lines[0]!, expect[r.name]);
     assert.doesNotMatch(r.stderr, /^\s+at /m, `${r.name}: no stack trace without --verbose`);
   }
-  // The dataset that does not exist is found before any model call.
+  // The dataset that does not exist is found before any model call, and before anything is written.
   assert.equal(server.requests.length, 0);
-  assertConsistent(join(dir, 'missingData.sqlite'));
+  for (const name of Object.keys(bad)) assert.ok(!existsSync(join(dir, `${name}.sqlite`)), `${name}: no database written`);
+  assert.ok(!existsSync(join(dir, 'c.sqlite')), 'no cache written');
 });
 
-test('malformed and truncated rows name the file and line; the run is marked failed and stores no examples', async () => {
+test('malformed and truncated rows name the file and line, before any database is written', async () => {
   const dir = tempDir();
   for (const [name, text, pattern] of [
     ['bad-row.jsonl', '{"question": "q1", "answer": "a", "label": 1}\n{"question": "q2", "answer": "a", "label": "maybe"}\n', /bad-row\.jsonl.*line 2/],
@@ -87,15 +88,7 @@ test('malformed and truncated rows name the file and line; the run is marked fai
     writeFileSync(file, text);
     const out = join(dir, `${name}.sqlite`);
     await rejectsClearly(runExperiment({ config: config(dir, { dataset: file }), out, cacheFile: join(dir, 'c.sqlite') }), pattern);
-    assertConsistent(out);
-    const store = openStore(out, { readonly: true });
-    try {
-      assert.equal(store.runs.listRuns()[0]!.status, 'failed');
-      assert.match(store.runs.listRuns()[0]!.error ?? '', pattern);
-      assert.equal((store.db.prepare('SELECT COUNT(*) AS n FROM examples').get() as { n: number }).n, 0, 'nothing half-written');
-    } finally {
-      store.close();
-    }
+    assert.ok(!existsSync(out), 'nothing half-written: the preflight read the rows before any file was made');
   }
 });
 
@@ -104,14 +97,8 @@ test('a file that claims to be GGUF but is not is refused before any work', asyn
   const fake = join(dir, 'model.gguf');
   writeFileSync(fake, 'PK\u0003\u0004 this is a zip, not a model');
   const out = join(dir, 'gguf.sqlite');
-  await rejectsClearly(runExperiment({ config: config(dir, { debater: `llamacpp:${fake}` }), out, cacheFile: join(dir, 'c.sqlite') }), /not a GGUF model/);
-  assertConsistent(out);
-  const store = openStore(out, { readonly: true });
-  try {
-    assert.equal((store.db.prepare('SELECT COUNT(*) AS n FROM turns').get() as { n: number }).n, 0);
-  } finally {
-    store.close();
-  }
+  await rejectsClearly(runExperiment({ config: config(dir, { debater: `llamacpp:${fake}` }), out, cacheFile: join(dir, 'c.sqlite') }), /^debate\.debaters\[0\]: .*not a GGUF model/);
+  assert.ok(!existsSync(out), 'found before any file was written');
 });
 
 test('a database from a newer w2s is refused and left byte for byte as it was', async () => {

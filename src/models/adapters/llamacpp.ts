@@ -1,6 +1,5 @@
-import { open, stat } from 'node:fs/promises';
 import { availableParallelism, homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import {
   getLlama,
   LlamaLogLevel,
@@ -17,7 +16,10 @@ import {
 } from 'node-llama-cpp';
 import { UserError } from '../../errors.js';
 import { createRng } from '../../rng.js';
+import { DECLARED_CAPABILITIES } from '../capabilities.js';
 import type { ClientOptions } from '../create.js';
+import { checkLocalGguf, isRemoteModelRef } from '../gguf.js';
+import { fileIdentity, formatFileIdentity } from '../file-identity.js';
 import { formatModelSpec, type ModelSpec } from '../spec.js';
 import {
   ProviderError,
@@ -98,31 +100,15 @@ async function releaseModel(path: string, gpu: GpuSetting, shared: SharedModel):
 
 /** A local path (checked: exists, GGUF magic) or an hf:/https: reference downloaded into the cache dir. */
 export async function resolveModelPath(ref: string, cacheDir: string = DEFAULT_CACHE_DIR, signal?: AbortSignal): Promise<string> {
-  if (/^(hf:|huggingface:|https?:\/\/)/i.test(ref)) {
-    try {
-      return await resolveModelFile(ref, { directory: cacheDir, cli: false, signal });
-    } catch (e) {
-      throw new UserError(
-        `The model ${ref} could not be downloaded (${(e as Error).message}); check the network and the reference, or download the .gguf file yourself and use llamacpp:/path/to/model.gguf.`,
-        { cause: e },
-      );
-    }
-  }
-  const path = resolve(ref.startsWith('~/') ? join(homedir(), ref.slice(2)) : ref);
-  const info = await stat(path).catch(() => undefined);
-  if (!info?.isFile()) {
-    throw new UserError(`The model file ${path} does not exist; check the path in llamacpp:<path.gguf>.`);
-  }
-  const fh = await open(path, 'r');
+  if (!isRemoteModelRef(ref)) return checkLocalGguf(ref);
   try {
-    const { buffer, bytesRead } = await fh.read(Buffer.alloc(4), 0, 4, 0);
-    if (bytesRead < 4 || buffer.toString('latin1') !== 'GGUF') {
-      throw new UserError(`The file ${path} is not a GGUF model (it does not start with "GGUF"); point llamacpp: at a .gguf file.`);
-    }
-  } finally {
-    await fh.close();
+    return await resolveModelFile(ref, { directory: cacheDir, cli: false, signal });
+  } catch (e) {
+    throw new UserError(
+      `The model ${ref} could not be downloaded (${(e as Error).message}); check the network and the reference, or download the .gguf file yourself and use llamacpp:/path/to/model.gguf.`,
+      { cause: e },
+    );
   }
-  return path;
 }
 
 /**
@@ -190,6 +176,10 @@ export async function createLlamaCppClient(spec: ModelSpec, options: ClientOptio
   if (!Number.isInteger(poolSize) || poolSize < 1) throw new UserError(`poolSize must be a positive integer, not ${poolSize}.`);
 
   const path = await resolveModelPath(spec.model, options.cacheDir ?? DEFAULT_CACHE_DIR);
+  // The cache key: the file's content, not its path, plus the context size, which cuts an answer that reaches the
+  // context's end (finish 'length' before maxTokens) and sets the prompt's batch size; keyed, raising it re-asks
+  // instead of replaying cut answers. Threads, GPU and pool size are left out, as a remote server's hardware is.
+  const contentId = `${formatFileIdentity(await fileIdentity(path))} contextSize=${contextSize}`;
   const shared = await acquireModel(path, gpu);
   const model = shared.model;
   const chatWrapper: ChatWrapper | undefined = model.fileInfo.metadata?.tokenizer?.chat_template
@@ -225,7 +215,8 @@ export async function createLlamaCppClient(spec: ModelSpec, options: ClientOptio
     adapter: 'llamacpp',
     endpoint: path,
     model: spec.model,
-    capabilities: { chat: chatWrapper !== undefined, logprobs: true, embeddings: true, seed: true },
+    contentId,
+    capabilities: { ...DECLARED_CAPABILITIES.llamacpp, chat: chatWrapper !== undefined },
     maxConcurrency: poolSize,
 
     async generate(req: GenerateRequest, signal?: AbortSignal): Promise<GenerateResult> {

@@ -1,4 +1,5 @@
 import { Ollama, type ChatRequest, type ChatResponse, type Logprob } from 'ollama';
+import { DECLARED_CAPABILITIES } from '../capabilities.js';
 import type { ClientOptions } from '../create.js';
 import { isRetryableStatus, rootCause } from '../retry.js';
 import { formatModelSpec, type ModelSpec } from '../spec.js';
@@ -49,7 +50,7 @@ export async function createOllamaClient(spec: ModelSpec, options: ClientOptions
     adapter: 'ollama',
     endpoint: host,
     model: spec.model,
-    capabilities: { chat: true, logprobs: true, embeddings: true, seed: true },
+    capabilities: { ...DECLARED_CAPABILITIES.ollama },
 
     async generate(req: GenerateRequest, signal?: AbortSignal): Promise<GenerateResult> {
       const k = req.topLogprobs ?? 0;

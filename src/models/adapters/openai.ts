@@ -1,5 +1,6 @@
 import OpenAI from 'openai';
 import { UserError } from '../../errors.js';
+import { DECLARED_CAPABILITIES } from '../capabilities.js';
 import type { ClientOptions } from '../create.js';
 import { isRetryableStatus, rootCause } from '../retry.js';
 import { formatModelSpec, type ModelSpec } from '../spec.js';
@@ -43,7 +44,7 @@ export async function createOpenAIClient(spec: ModelSpec, options: ClientOptions
     adapter: 'openai',
     endpoint: baseURL,
     model: spec.model,
-    capabilities: { chat: true, logprobs: true, embeddings: true, seed: true },
+    capabilities: { ...DECLARED_CAPABILITIES.openai },
 
     async generate(req: GenerateRequest, signal?: AbortSignal): Promise<GenerateResult> {
       const k = req.topLogprobs ?? 0;

@@ -2,8 +2,11 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { UserError } from '../../errors.js';
+import { sha256 } from '../../hash.js';
 import { createRng } from '../../rng.js';
+import { DECLARED_CAPABILITIES } from '../capabilities.js';
 import type { ClientOptions } from '../create.js';
+import { formatFileIdentity } from '../file-identity.js';
 import { formatModelSpec, type ModelSpec } from '../spec.js';
 import {
   ProviderError,
@@ -142,14 +145,26 @@ function builtinScript(name: string): Script | undefined {
   return Object.hasOwn(BUILTIN_WITH_PARAMS, base) ? BUILTIN_WITH_PARAMS[base]!(colon < 0 ? undefined : name.slice(colon + 1)) : undefined;
 }
 
-export async function createScriptedClient(spec: ModelSpec, _options: ClientOptions = {}): Promise<ScriptedClient> {
-  const name = spec.model;
-  const script = name.toLowerCase().endsWith('.json') ? loadFixture(name) : scripts.get(name) ?? BUILTIN[name] ?? builtinScript(name);
+/** The script a name resolves to: a JSON fixture (read and checked), a registered script or a built-in; else a UserError. */
+export function resolveScript(name: string): { script: Script; fixture?: ReturnType<typeof loadFixture> } {
+  const fixture = name.toLowerCase().endsWith('.json') ? loadFixture(name) : undefined;
+  const script = fixture?.script ?? scripts.get(name) ?? BUILTIN[name] ?? builtinScript(name);
   if (!script) {
     throw new UserError(
       `No script is registered as "${name}"; call registerScript("${name}", ...) first or use scripted:<fixture.json>.`,
     );
   }
+  return fixture ? { script, fixture } : { script };
+}
+
+/** What a script's client declares: the adapter's capabilities, narrowed by the script's own. */
+export function scriptCapabilities(script: Script): Capabilities {
+  return { ...DECLARED_CAPABILITIES.scripted, ...script.capabilities };
+}
+
+export async function createScriptedClient(spec: ModelSpec, _options: ClientOptions = {}): Promise<ScriptedClient> {
+  const name = spec.model;
+  const { script, fixture } = resolveScript(name);
   const requests: GenerateRequest[] = [];
   const embedRequests: string[][] = [];
   const id = formatModelSpec(spec);
@@ -159,7 +174,10 @@ export async function createScriptedClient(spec: ModelSpec, _options: ClientOpti
     adapter: 'scripted',
     endpoint: id,
     model: name,
-    capabilities: { chat: true, logprobs: true, embeddings: true, seed: true, ...script.capabilities },
+    // A fixture's answers are its bytes: key the cache by them, so an edited fixture misses and a moved one hits.
+    // Scripts in code have no file and keep their name.
+    ...(fixture && { contentId: fixture.contentId }),
+    capabilities: scriptCapabilities(script),
     requests,
     embedRequests,
 
@@ -216,10 +234,13 @@ function finishAnswer(req: GenerateRequest, answer: ScriptAnswer): GenerateResul
   };
 }
 
-function loadFixture(path: string): Script {
+/** The fixture's script, and the identity of the bytes it was parsed from. */
+function loadFixture(path: string): { script: Script; contentId: string } {
   let data: unknown;
+  let bytes: Buffer;
   try {
-    data = JSON.parse(readFileSync(resolve(path), 'utf8'));
+    bytes = readFileSync(resolve(path));
+    data = JSON.parse(bytes.toString('utf8'));
   } catch (e) {
     const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : `is not valid JSON (${(e as Error).message})`;
     throw new UserError(`Scripted fixture ${path} ${why}; point scripted:<path> at a JSON object of substring -> answer.`, { cause: e });
@@ -228,7 +249,7 @@ function loadFixture(path: string): Script {
     throw new UserError(`Scripted fixture ${path} must be a JSON object mapping prompt substrings to answers.`);
   }
   const entries = Object.entries(data as Record<string, ScriptAnswer>);
-  return {
+  const script: Script = {
     generate(req) {
       const prompt = req.messages.map((m) => m.content).join('\n\n');
       const hit = entries.find(([key]) => key === '*' || prompt.includes(key));
@@ -241,6 +262,7 @@ function loadFixture(path: string): Script {
       return hit[1];
     },
   };
+  return { script, contentId: formatFileIdentity({ size: bytes.length, sha256: sha256(bytes) }) };
 }
 
 /**

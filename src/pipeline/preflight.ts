@@ -1,0 +1,279 @@
+import { constants } from 'node:fs';
+import { access, stat } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { delimiter, join, resolve } from 'node:path';
+import type { ExperimentConfig, ModelRef } from '../config/experiment.js';
+import { modelSpec } from '../config/load.js';
+import type { SplitName } from '../data/types.js';
+import { planDebate, TASK_FRAMING, type Protocol } from '../debate/protocols.js';
+import { runDebate, type DebateTemplates, type Generator } from '../debate/run.js';
+import { loadTemplate, type Template } from '../debate/templates.js';
+import { withTranscript, type Turn } from '../debate/transcript.js';
+import { UserError } from '../errors.js';
+import { judge } from '../judge/prompted.js';
+import { inspectModel, requireCapability, type ModelInspection } from '../models/create.js';
+import { generateBound, priceOf } from '../models/gateway.js';
+import { parseModelSpec } from '../models/spec.js';
+import type { Capabilities, GenerateRequest } from '../models/types.js';
+import { loadDebateTemplates } from './debates.js';
+import { judgeName } from './judges.js';
+import { trainingSeeds } from './predictions.js';
+import { drawExamples } from './prepare.js';
+
+/**
+ * The preflight: everything about a config that can be checked without writing a file, loading a model or making a
+ * call, checked before `w2s run` writes anything (and by `w2s config check`), so bad input fails in a second instead
+ * of after the weak model has trained. It also plans the run: how many model calls it makes at most, and what they
+ * can cost at most.
+ */
+
+export type PlanRole = 'debater' | 'judge' | 'embedding';
+
+export interface Plan {
+  /** Examples per split, as the run will draw them. */
+  examples: Record<SplitName, number>;
+  /** At most this many backend calls per role: the count before the cache (a cache hit costs nothing). */
+  calls: Record<PlanRole, number>;
+  total: number;
+  /** The most the calls can cost in USD at gateway.prices; null when no prices are set. */
+  worstCaseUsd: number | null;
+}
+
+/** Throws a UserError naming what to fix; returns the plan when the config is fit to run. Writes nothing. */
+export async function preflight(config: ExperimentConfig): Promise<Plan> {
+  const protocol = config.debate.protocol as Protocol;
+  // Every spec parses, even in a section this config leaves unused (a typo there is still a typo).
+  for (const { where, ref } of modelRefs(config)) await at(where, () => parseModelSpec(modelSpec(ref)));
+
+  // The models the run will use: their files, and the capability each role needs, as their clients will declare it.
+  const debaters = protocol === 'none' ? [] : await Promise.all(config.debate.debaters!.map((ref, i) => checkModel(`debate.debaters[${i}]`, ref)));
+  const judges = await Promise.all(
+    config.judges.map((j, i) =>
+      checkModel(`judges[${i}].model`, j.model, j.method === 'logprobs' ? { cap: 'logprobs', role: `judge:${judgeName(j, i)}`, alternative: `set judges[${i}].method to 'parsed'` } : undefined),
+    ),
+  );
+  const featurizers: Partial<Record<'weak' | 'strong', ModelInspection>> = {};
+  for (const group of ['weak', 'strong'] as const) {
+    const t = config[group];
+    if (t.backend === 'hf') await checkTrainer(group, t.hf!);
+    else if (t.features.kind === 'embedding') {
+      featurizers[group] = await checkModel(`${group}.features.model`, t.features.model, { cap: 'embeddings', role: `${group}_features`, alternative: `use ${group}.features.kind "hashed"` });
+    }
+  }
+
+  const templates = await loadTemplates(config);
+  // The data: the files exist and parse, and the splits can be drawn (the same code the prepare stage runs).
+  const { draw } = await drawExamples(config);
+  const n = draw.drawn;
+  const examples = draw.examples;
+  const longest = (texts: string[]): string => texts.reduce((a, b) => (Buffer.byteLength(b) > Buffer.byteLength(a) ? b : a), '');
+  const longestText = longest(examples.map((e) => e.text));
+
+  // Every prompt, rendered by the code that renders it in the run (an unknown or missing slot fails here) and measured.
+  const prompts = await at(`The prompts in ${resolve(config.debate.promptsDir)}`, () =>
+    measurePrompts(config, templates, longest(examples.map((e) => e.question ?? e.text)), longest(examples.map((e) => e.answer ?? ''))),
+  );
+
+  // Count the calls as the stages make them (debates.ts, judges.ts, training.ts), and price each at its worst case.
+  const prices = config.gateway.prices;
+  let usd = 0;
+  const pay = (m: ModelInspection, calls: number, inputPerCall: number, outputPerCall: number): void => {
+    const p = priceOf(prices, m);
+    if (p) usd += (calls * (inputPerCall * p.inputPerMTok + outputPerCall * p.outputPerMTok)) / 1e6;
+  };
+  const all = n.train_weak + n.train_strong + n.test;
+  const transcripts = protocol === 'none' ? 0 : all * config.debate.samples;
+  const calls: Record<PlanRole, number> = { debater: transcripts * config.debate.turns, judge: 0, embedding: 0 };
+  for (const t of prompts.debater) pay(debaters[t.speaker === 'B' && debaters[1] ? 1 : 0]!, transcripts, t.input, config.debate.maxTokens);
+
+  // Judges read train_strong and test, every transcript (or none) in both answer orders.
+  const judged = (n.train_strong + n.test) * (protocol === 'none' ? 1 : config.debate.samples);
+  config.judges.forEach((j, i) => {
+    calls.judge += judged * 2;
+    for (const input of prompts.judge) pay(judges[i]!, judged, input, j.maxTokens);
+  });
+
+  // Embedding features: one call per batch of texts, for every model trained and every prediction it makes.
+  const seeds = trainingSeeds(config).length;
+  const plainBytes = Buffer.byteLength(longestText);
+  const withDebateBytes = Buffer.byteLength(withTranscript(longestText, prompts.turns, protocol));
+  const embedding = (group: 'weak' | 'strong', jobs: { trainings: number; texts: number; textBytes: number; extraCalls?: number }[]): void => {
+    const model = featurizers[group];
+    if (!model) return;
+    for (const job of jobs) {
+      const batches = job.trainings * (Math.ceil(job.texts / EMBED_BATCH) + (job.extraCalls ?? 0));
+      calls.embedding += batches;
+      // The gateway bounds an embed call by its texts' bytes plus 2 each; spread over the batches, the sum is the same.
+      pay(model, 1, job.trainings * job.texts * (job.textBytes + 2), 0);
+    }
+  };
+  const size = config.weak.ensemble.size;
+  const families = config.weak.ensemble.ablation ? 2 : 1;
+  // market: cross-fitted fold models on train_weak (primary seed only). Each trains on the other folds and predicts
+  // its own: n_train_weak texts in two featurize calls, so at most one batch more than ceil(n_train_weak / 64).
+  const weakGroups = new Set(examples.filter((e) => e.split === 'train_weak').map((e) => e.group ?? e.id)).size;
+  if (protocol === 'market' && weakGroups < 2) {
+    throw new UserError(`market needs out-of-sample weak picks on train_weak, from folds of at least 2 groups, but train_weak holds ${weakGroups}; raise sizes.train_weak or choose another protocol.`);
+  }
+  const folds = protocol === 'market' ? Math.min(CROSSFIT_FOLDS, weakGroups) : 0;
+  embedding('weak', [
+    { trainings: seeds, texts: n.train_weak, textBytes: plainBytes },
+    { trainings: seeds, texts: all, textBytes: plainBytes },
+    { trainings: folds, texts: n.train_weak, textBytes: plainBytes, extraCalls: 1 },
+    { trainings: seeds * families * size, texts: n.train_weak, textBytes: withDebateBytes },
+    { trainings: seeds * families * size, texts: n.train_strong + n.test, textBytes: withDebateBytes },
+  ]);
+  // Strong, per seed: on the ensemble's labels, the baseline's and each judge's, and the ceiling (with the ablation,
+  // also on one member's and on the finetune ensemble's); each trains on train_strong and predicts test.
+  const strongModels = seeds * (3 + config.judges.length + (config.weak.ensemble.ablation ? 2 : 0));
+  embedding('strong', [
+    { trainings: strongModels, texts: n.train_strong, textBytes: plainBytes },
+    { trainings: strongModels, texts: n.test, textBytes: plainBytes },
+  ]);
+
+  const total = calls.debater + calls.judge + calls.embedding;
+  return { examples: { ...n }, calls, total, worstCaseUsd: Object.keys(prices).length ? usd : null };
+}
+
+/**
+ * Renders the prompts of one debate and of one judgment through runDebate and judge, with stand-in models that
+ * record each request: with the longest question and answer, the longer side label, and every earlier turn at its
+ * bound (worstTurn), each request's size bounds that call's input in any real transcript.
+ */
+async function measurePrompts(
+  config: ExperimentConfig,
+  templates: { debate?: DebateTemplates; judge?: Template },
+  question: string,
+  answer: string,
+): Promise<{ debater: { speaker: 'A' | 'B'; input: number }[]; judge: number[]; turns: Turn[] }> {
+  const protocol = config.debate.protocol as Protocol;
+  const task = TASK_FRAMING[config.dataset.name]!;
+  const cfg = config.debate;
+  const out: { debater: { speaker: 'A' | 'B'; input: number }[]; judge: number[]; turns: Turn[] } = { debater: [], judge: [], turns: [] };
+  const answering = (text: string, record: (req: GenerateRequest) => void): Generator => ({
+    generate: async (req) => {
+      record(req);
+      return { text, finishReason: 'stop', usage: { inputTokens: 0, outputTokens: 0 }, callId: null };
+    },
+  });
+  if (templates.debate) {
+    const plan = planDebate({ protocol, turns: cfg.turns, seed: 0, exampleId: 'preflight', sample: 0, naivePick: 'correct' });
+    // Only the side labels' lengths matter, and "incorrect" is the longer one.
+    plan.turns = plan.turns.map((t) => ({ ...t, side: 'incorrect' }));
+    const debater = (speaker: 'A' | 'B') => answering(worstTurn(cfg.maxTokens), (req) => out.debater.push({ speaker, input: inputBound(req) }));
+    out.turns = await runDebate({
+      plan, task, question, answer, sample: 0, seed: 0, debaters: { A: debater('A'), B: debater('B') }, templates: templates.debate,
+      maxTokens: cfg.maxTokens, wordLimit: cfg.wordLimit, temperature: cfg.temperature, done: [], onTurn: () => {},
+    });
+  }
+  if (templates.judge) {
+    const model = answering('A', (req) => out.judge.push(inputBound(req)));
+    await judge({ model, method: 'parsed', template: templates.judge, task, question, answer, turns: out.turns, protocol, maxTokens: 1 });
+  }
+  return out;
+}
+
+/** One line for the terminal: `at most 912 model calls (debater 768, judge 144); worst-case cost $0.41`. */
+export function formatPlan(plan: Plan): string {
+  const roles = (Object.entries(plan.calls) as [PlanRole, number][]).filter(([, c]) => c > 0).map(([r, c]) => `${r} ${c}`);
+  const calls = plan.total === 0 ? 'no model calls' : `at most ${plan.total} model calls (${roles.join(', ')})`;
+  const cost = plan.worstCaseUsd === null ? 'no prices set' : `worst-case cost $${formatUsd(plan.worstCaseUsd)}`;
+  return `${calls}; ${cost}`;
+}
+
+function formatUsd(usd: number): string {
+  if (usd === 0) return '0';
+  return usd >= 0.01 ? usd.toFixed(2) : usd.toPrecision(2);
+}
+
+/** Texts per embed call: embeddingFeaturizer's default batch (the probe predicts in chunks of 1024, a multiple of it). */
+const EMBED_BATCH = 64;
+/** training.ts: the market protocol's cross-fit folds (fewer when train_weak has fewer groups). */
+const CROSSFIT_FOLDS = 5;
+
+/** The input bound of one generate call, as the gateway bounds it for the cost budget. */
+const inputBound = (req: GenerateRequest): number => generateBound(req).inputTokens;
+
+/**
+ * An earlier turn, at its bound, as later prompts carry it. A turn is the prefix of at most maxTokens generated
+ * tokens; read back by the next model, each generated token is at most 5 tokens (the worst is a character that
+ * escapeArgument turns into an entity of up to 5, "&amp;"). In the bound's unit of one token per byte that is 5 bytes
+ * per generated token. This is the bound's one assumption about tokenizers: that re-reading text costs at most as
+ * many tokens as escaping can make of each generated one.
+ */
+function worstTurn(maxTokens: number): string {
+  return 'x'.repeat(5 * maxTokens);
+}
+
+/** Runs a check; a UserError it throws is prefixed with where in the config the fix goes. */
+async function at<T>(where: string, check: () => T | Promise<T>): Promise<T> {
+  try {
+    return await check();
+  } catch (e) {
+    throw e instanceof UserError ? new UserError(`${where}: ${e.message}`, { cause: e }) : e;
+  }
+}
+
+/** Every place a config names a model. */
+function modelRefs(config: ExperimentConfig): { where: string; ref: ModelRef }[] {
+  const out: { where: string; ref: ModelRef }[] = [];
+  (config.debate.debaters ?? []).forEach((ref, i) => out.push({ where: `debate.debaters[${i}]`, ref }));
+  config.judges.forEach((j, i) => out.push({ where: `judges[${i}].model`, ref: j.model }));
+  for (const group of ['weak', 'strong'] as const) {
+    const f = config[group].features;
+    if (f.kind === 'embedding') out.push({ where: `${group}.features.model`, ref: f.model });
+  }
+  return out;
+}
+
+/** A model's local files and, when its role needs one, the capability, as its client will declare it. */
+async function checkModel(
+  where: string,
+  ref: ModelRef,
+  need?: { cap: keyof Capabilities; role: string; alternative: string },
+): Promise<ModelInspection> {
+  return at(where, async () => {
+    const m = await inspectModel(modelSpec(ref), { capabilities: typeof ref === 'string' ? undefined : ref.capabilities });
+    if (need) requireCapability(m, need.cap, need.role, need.alternative);
+    return m;
+  });
+}
+
+/** The prompts the run will load (debates.ts loads all three debate templates; judges.ts the verdict). */
+async function loadTemplates(config: ExperimentConfig): Promise<{ debate?: DebateTemplates; judge?: Template }> {
+  const dir = config.debate.promptsDir;
+  const usesDebate = config.debate.protocol !== 'none';
+  if (!usesDebate && config.judges.length === 0) return {};
+  const info = await stat(dir).catch(() => undefined);
+  if (!info?.isDirectory()) {
+    throw new UserError(`debate.promptsDir ${resolve(dir)} is not a folder; point it at a prompts folder such as the w2s repository's prompts/.`);
+  }
+  return {
+    debate: usesDebate ? loadDebateTemplates(dir) : undefined,
+    judge: config.judges.length ? loadTemplate(dir, 'judge/verdict.md') : undefined,
+  };
+}
+
+/** The hf backend's settings that name files: the trainer executable when one is given, and a local base model. */
+async function checkTrainer(group: 'weak' | 'strong', hf: NonNullable<ExperimentConfig['weak']['hf']>): Promise<void> {
+  const exe = hf.command?.[0];
+  if (hf.command && !exe) throw new UserError(`${group}.hf.command is empty; give the trainer executable and its arguments, or leave it out for the reference trainer.`);
+  if (exe && !(await findExecutable(exe))) {
+    throw new UserError(`${group}.hf.command: the trainer executable "${exe}" was not found or is not executable; fix the path, or leave command out for the reference trainer.`);
+  }
+  const base = hf.baseModel;
+  if (/^(\.{1,2}\/|\/|~\/)/.test(base) || base.toLowerCase().endsWith('.gguf')) {
+    const path = resolve(base.startsWith('~/') ? join(homedir(), base.slice(2)) : base);
+    if (!(await stat(path).catch(() => undefined))) throw new UserError(`${group}.hf.baseModel ${path} does not exist; check the path, or name a Hugging Face hub id.`);
+  }
+}
+
+/** A path with a slash is checked as is (relative to the working directory); a bare name is looked up on PATH. */
+async function findExecutable(exe: string): Promise<boolean> {
+  const candidates = exe.includes('/') ? [resolve(exe)] : (process.env.PATH ?? '').split(delimiter).filter(Boolean).map((d) => join(d, exe));
+  for (const c of candidates) {
+    const isFile = (await stat(c).catch(() => undefined))?.isFile();
+    if (isFile && (await access(c, constants.X_OK).then(() => true, () => false))) return true;
+  }
+  return false;
+}
