@@ -1,5 +1,13 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { DB } from './db.js';
 import type { CallKind } from './calls.js';
+
+/** A cached response and the run that paid for it (null when unknown). */
+export interface CacheEntry {
+  response: unknown;
+  paidByRun: string | null;
+}
 
 /** What the gateway needs from a response cache; implemented by the cache table (in a run's DB or a shared file). */
 export interface CacheStore {
@@ -8,7 +16,25 @@ export interface CacheStore {
   /** Stores a response; an existing entry for the key is kept (first write wins). paidByRun: the run that paid for it. */
   putCached(key: string, kind: CallKind, model: string, response: unknown, paidByRun?: string | null): void;
   /** Like getCached, with the run that paid for the entry (null when unknown). */
-  getCachedEntry(key: string): { response: unknown; paidByRun: string | null } | undefined;
+  getCachedEntry(key: string): CacheEntry | undefined;
+  /**
+   * Claims the right to call the backend for key, so other processes sharing this cache wait for the answer instead
+   * of paying for it too. True when owner now holds the claim: there was none, the one there was dead (expired, or
+   * held by a process on this host that is gone: see newClaimOwner), or owner already held it. False while another
+   * owner's claim is live, or once the answer is cached (an owner stores its answer before releasing its claim, so a
+   * claim can never be won for an answer just stored). A read-only cache can record no claim: always true (call
+   * without one).
+   */
+  claim(key: string, owner: string, ttlMs: number): boolean;
+  /** Pushes the owner's claim expiry to ttlMs from now; false when owner no longer holds it (expired and taken). */
+  renewClaim(key: string, owner: string, ttlMs: number): boolean;
+  /** Drops the owner's claim (after storing the answer, or after failing); another owner's claim is left alone. */
+  releaseClaim(key: string, owner: string): void;
+  /**
+   * Whether a claim on key is live, i.e. some process is calling the backend for it: not expired, and not held by a
+   * process on this host that is gone (see newClaimOwner).
+   */
+  isClaimed(key: string): boolean;
 }
 
 export interface CacheModelStats {
@@ -36,6 +62,34 @@ export interface CacheTable extends CacheStore {
   clearCache(modelFilter?: string): number;
 }
 
+/** Claim owners made in this process: a claim naming our pid but none of these is a dead predecessor's (a container restarted with the same pid). */
+const ownersHere = new Set<string>();
+
+/**
+ * A claim owner id for a new gateway: host/pid/uuid, so a process on the same host can tell the owner died (a crash,
+ * SIGKILL) and take its claims at once instead of waiting for them to expire.
+ */
+export function newClaimOwner(): string {
+  const owner = `${hostname()}/${process.pid}/${randomUUID()}`;
+  ownersHere.add(owner);
+  return owner;
+}
+
+/** False only when owner is certainly a process on this host that is gone; otherwise its claim lives until it expires. */
+function ownerAlive(owner: string): boolean {
+  const [host, pidText] = owner.split('/');
+  const pid = Number(pidText);
+  if (host !== hostname() || !Number.isInteger(pid) || pid <= 0) return true;
+  if (pid === process.pid) return ownersHere.has(owner);
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: the process exists but belongs to another user.
+    return (e as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+}
+
 const SIZE = 'length(key) + length(CAST(response_json AS BLOB))';
 
 export function cacheTable(db: DB): CacheTable {
@@ -54,6 +108,18 @@ export function cacheTable(db: DB): CacheTable {
   );
   const clearAll = db.prepare('DELETE FROM cache');
   const clearSome = db.prepare('DELETE FROM cache WHERE model = ? OR model GLOB ?');
+  // One statement, so two processes can't both win: it inserts, or takes over an expired claim (or renews the
+  // owner's own), and inserts nothing once the answer is cached.
+  const claim = db.readonly
+    ? null
+    : db.prepare(
+        `INSERT INTO cache_claims (key, owner, expires_at) SELECT @key, @owner, @expires WHERE NOT EXISTS (SELECT 1 FROM cache WHERE key = @key)
+         ON CONFLICT(key) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+         WHERE cache_claims.expires_at <= @now OR cache_claims.owner = excluded.owner`,
+      );
+  const renew = db.readonly ? null : db.prepare('UPDATE cache_claims SET expires_at = ? WHERE key = ? AND owner = ?');
+  const release = db.readonly ? null : db.prepare('DELETE FROM cache_claims WHERE key = ? AND owner = ?');
+  const holderOf = db.prepare('SELECT owner FROM cache_claims WHERE key = ? AND expires_at > ?').pluck();
 
   return {
     getCached(key) {
@@ -65,6 +131,29 @@ export function cacheTable(db: DB): CacheTable {
     },
     putCached(key, kind, model, response, paidByRun = null) {
       put.run(key, kind, model, JSON.stringify(response), new Date().toISOString(), paidByRun);
+    },
+    claim(key, owner, ttlMs) {
+      if (!claim) return true;
+      const tryClaim = () => {
+        const now = Date.now();
+        return claim.run({ key, owner, expires: now + ttlMs, now }).changes === 1;
+      };
+      if (tryClaim()) return true;
+      // Held: if by a dead process on this host, drop its claim (only that owner's) and try once more.
+      const holder = holderOf.get(key, Date.now()) as string | undefined;
+      if (holder === undefined || ownerAlive(holder)) return false;
+      release!.run(key, holder);
+      return tryClaim();
+    },
+    renewClaim(key, owner, ttlMs) {
+      return renew === null || renew.run(Date.now() + ttlMs, key, owner).changes === 1;
+    },
+    releaseClaim(key, owner) {
+      release?.run(key, owner);
+    },
+    isClaimed(key) {
+      const holder = holderOf.get(key, Date.now()) as string | undefined;
+      return holder !== undefined && ownerAlive(holder);
     },
     cacheStats() {
       const t = totals.get() as Omit<CacheStats, 'byModel'>;
