@@ -12,3 +12,14 @@ export class UserError extends Error {
 export function isUserError(e: unknown): e is UserError {
   return e instanceof UserError;
 }
+
+/**
+ * The run was asked to stop (Ctrl-C): no new work starts, and calls still in flight after the grace period are cut
+ * off. The run is marked interrupted and resumes on the next `w2s run`.
+ */
+export class InterruptedError extends Error {
+  override readonly name = 'InterruptedError';
+  constructor(message = 'stopped by Ctrl-C') {
+    super(message);
+  }
+}

@@ -4,7 +4,7 @@ import type { ProgressEvent, ProgressListener } from '../pipeline/progress.js';
  * Renders stage progress: a redrawn bar on a TTY, plain lines otherwise (CI logs, pipes), where ticks are thinned
  * to one line per 10% so a log stays readable.
  */
-export function progressRenderer(stream: NodeJS.WriteStream = process.stderr): ProgressListener {
+export function progressRenderer(stream: NodeJS.WriteStream = process.stderr): ProgressListener & { clear(): void } {
   const tty = stream.isTTY === true;
   const lastDecile = new Map<string, number>();
   let barShown = false;
@@ -12,7 +12,7 @@ export function progressRenderer(stream: NodeJS.WriteStream = process.stderr): P
     if (barShown) stream.write('\r\x1b[2K');
     barShown = false;
   };
-  return (e: ProgressEvent) => {
+  const listener = (e: ProgressEvent): void => {
     if (e.kind === 'tick' && e.total) {
       if (tty) {
         const width = 30;
@@ -33,4 +33,6 @@ export function progressRenderer(stream: NodeJS.WriteStream = process.stderr): P
     else if (e.kind === 'end') stream.write(`✓ ${e.stage}\n`);
     else if (e.message) stream.write(`  ${e.stage}: ${e.message}\n`);
   };
+  // Called before the command's last words, so they don't land on the bar's line.
+  return Object.assign(listener, { clear: clearBar });
 }

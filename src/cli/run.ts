@@ -7,6 +7,18 @@ import { openReport } from '../report/queries.js';
 import { formatRunSummary } from '../report/terminal.js';
 import { progressRenderer } from './progress.js';
 
+/** Exit codes besides 0 (done) and 1 (an error, or a run with failed items). */
+export const EXIT_BUDGET = 3;
+export const EXIT_INTERRUPTED = 130;
+
+function wholeNumber(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new UserError(`${name} must be a whole number of at least 1, got "${v}".`);
+    return n;
+  };
+}
+
 function positiveNumber(name: string) {
   return (v: string): number => {
     const n = Number(v);
@@ -21,27 +33,30 @@ export function register(program: Command): void {
     .description('run (or resume) the experiment a config describes, and print the result table')
     .argument('<config>', 'experiment config (JSON)')
     .option('--out <db>', 'experiment database (default results/<name>-<hash>.sqlite)')
-    .option('--cache <file>', 'shared response cache (default results/cache.sqlite)')
+    .option('--cache <file>', 'shared response cache (default: gateway.cache in the config, then results/cache.sqlite)')
     .option('--no-cache', 'neither read nor write the response cache')
     .option('--retry-failed', 'redo the debates and judgments that failed in an earlier run')
     .option('--skip-invalid', 'skip dataset rows that fail validation (and count them) instead of stopping')
-    .option('--max-calls <n>', 'stop cleanly before making more than this many model calls', positiveNumber('--max-calls'))
-    .option('--max-cost <usd>', 'stop cleanly before spending more than this (USD, from the price table)', positiveNumber('--max-cost'))
-    .action(async (configPath: string, opts: { out?: string; cache: string | boolean; retryFailed?: boolean; skipInvalid?: boolean; maxCalls?: number; maxCost?: number }) => {
+    .option('--max-calls <n>', 'the run\'s total model calls, over all its resumes (kept with the run; cached answers are free)', wholeNumber('--max-calls'))
+    .option('--wait', 'if another process is running this run, wait for it to finish and then resume (default: refuse)')
+    .option('--max-cost <usd>', 'the run\'s total cost in USD, over all its resumes (kept with the run; from gateway.prices)', positiveNumber('--max-cost'))
+    .action(async (configPath: string, opts: { out?: string; cache: string | boolean; retryFailed?: boolean; skipInvalid?: boolean; maxCalls?: number; maxCost?: number; wait?: boolean }) => {
       const config = loadExperiment(configPath);
       // Part of the config (and so of the run's identity): skipping rows can change the splits.
       if (opts.skipInvalid) config.dataset.skipInvalid = true;
       const verbose = program.opts().verbose === true;
       if (config.description) process.stdout.write(`${config.description}\n\n`);
       const stopper = new AbortController();
+      const progress = progressRenderer();
       let interrupts = 0;
       const onSigint = (): void => {
         interrupts++;
         if (interrupts === 1) {
-          process.stderr.write('\nStopping: letting the calls in flight finish (Ctrl-C again to quit at once)…\n');
+          const grace = (config.gateway.stopGraceMs / 1000).toFixed(1);
+          process.stderr.write(`\nStopping: no new calls start; calls in flight get ${grace} s to finish (Ctrl-C again to quit at once)…\n`);
           stopper.abort();
         } else {
-          process.exit(130);
+          process.exit(EXIT_INTERRUPTED);
         }
       };
       process.on('SIGINT', onSigint);
@@ -54,10 +69,12 @@ export function register(program: Command): void {
           retryFailed: opts.retryFailed,
           maxCalls: opts.maxCalls,
           maxCostUsd: opts.maxCost,
-          progress: progressRenderer(),
+          waitForOwner: opts.wait,
+          progress,
           logger: createLogger({ level: verbose ? 'debug' : 'warn' }),
           stop: stopper.signal,
         });
+        progress.clear();
         if (outcome.status === 'completed') {
           // The table is read back from the stored metrics, as every other view reads it.
           const q = openReport(outcome.out);
@@ -68,9 +85,12 @@ export function register(program: Command): void {
           }
           return;
         }
-        process.stderr.write(redact(`w2s: run ${outcome.runId} ${outcome.status}: ${outcome.reason}\n`));
-        process.exitCode = outcome.status === 'interrupted' ? 130 : 1;
+        // An interrupted run's reason reads on from the run id ("stopped by Ctrl-C; …"); the others follow a colon.
+        const what = { interrupted: '', budget: 'stopped: ', failed: 'failed: ' }[outcome.status];
+        process.stderr.write(redact(`w2s: run ${outcome.runId} ${what}${outcome.reason}\n`));
+        process.exitCode = { interrupted: EXIT_INTERRUPTED, budget: EXIT_BUDGET, failed: 1 }[outcome.status];
       } finally {
+        progress.clear(); // an error's message, printed by main, must not land on the bar's line either
         process.off('SIGINT', onSigint);
       }
     });

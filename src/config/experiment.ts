@@ -200,6 +200,12 @@ export const ExperimentSchema = z
         concurrency: z.number().int().positive().default(4),
         maxAttempts: z.number().int().min(1).max(20).default(6),
         timeoutMs: z.number().int().positive().default(120_000),
+        stopGraceMs: z
+          .number()
+          .int()
+          .min(0)
+          .default(5_000)
+          .describe('After Ctrl-C, how long calls in flight may finish before they are cut off (the run resumes them).'),
         prices: z
           .record(z.string(), z.object({ inputPerMTok: z.number().min(0), outputPerMTok: z.number().min(0) }).strict())
           .default({})
@@ -209,10 +215,11 @@ export const ExperimentSchema = z
       .prefault({}),
     limits: z
       .object({
-        maxCalls: z.number().int().positive().optional(),
-        maxCostUsd: z.number().positive().optional(),
+        maxCalls: z.number().int().positive().optional().describe("The run's total backend calls, over all its resumes (cached answers are free)."),
+        maxCostUsd: z.number().positive().optional().describe("The run's total cost in USD, over all its resumes, from gateway.prices."),
       })
       .strict()
+      .describe('Spending limits; kept with the run, so a resume without them keeps the last ones given.')
       .default({}),
     metrics: MetricsSchema,
     audit: z

@@ -37,11 +37,12 @@ export function loadExperiment(file: string): ExperimentConfig {
 
 /**
  * The hash that identifies an experiment: same config (after defaults) → same run. Left out: comments ($schema,
- * description) and the audit's settings, which decide whether a run may go on, not what it computes (so setting
- * audit.onLeak to "warn" after a stop resumes the same run).
+ * description) and what decides how a run goes, not what it computes: the audit's settings (so setting audit.onLeak
+ * to "warn" after a stop resumes the same run), the gateway's (cache file, concurrency, retries, prices) and the
+ * spending limits (so raising a limit resumes the run).
  */
 export function configHash(config: ExperimentConfig): string {
-  const { $schema: _schema, description: _description, audit: _audit, ...rest } = config;
+  const { $schema: _schema, description: _description, audit: _audit, gateway: _gateway, limits: _limits, ...rest } = config;
   return hashValue(rest);
 }
 

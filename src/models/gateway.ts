@@ -1,8 +1,8 @@
 import pLimit, { type LimitFunction } from 'p-limit';
-import { UserError } from '../errors.js';
+import { InterruptedError, UserError } from '../errors.js';
 import { hashValue } from '../hash.js';
 import { redact, silentLogger, type Logger } from '../log.js';
-import type { CacheStore } from '../store/cache.js';
+import { newClaimOwner, type CacheEntry, type CacheStore } from '../store/cache.js';
 import type { CallKind, CallRecord, Ledger } from '../store/calls.js';
 import { cacheKey, describeKey, embedKeyParts, generateKeyParts } from './cache-key.js';
 import { DEFAULT_RETRY, sleep, withRetry, type RetryOptions } from './retry.js';
@@ -20,6 +20,12 @@ export interface Budget {
   maxCostUsd?: number;
 }
 
+/** What the run spent before this gateway started (earlier sessions of a resumed run), read from its ledger. */
+export interface Spent {
+  calls: number;
+  costUsd: number;
+}
+
 export interface GatewayOptions {
   /** Response cache; null or absent: no caching. */
   cache?: CacheStore | null;
@@ -34,6 +40,15 @@ export interface GatewayOptions {
   payer?: string | null;
   /** Neither read nor write the cache. */
   noCache?: boolean;
+  /**
+   * Single-flight across processes sharing the cache (see CacheStore.claim): how long a claim lives unless renewed
+   * (default 30 s; renewed every third of that while its call runs, so only a dead process's claim expires), the
+   * longest wait between polls of another process's claim (default 250 ms), and the claims' owner (default
+   * newClaimOwner(): unique per gateway, naming this host and pid).
+   */
+  claimTtlMs?: number;
+  claimPollMs?: number;
+  claimOwner?: string;
   /** Calls in flight per endpoint (default 4). */
   concurrency?: number;
   /** Per-endpoint overrides of concurrency, keyed by ModelClient.endpoint. */
@@ -41,7 +56,16 @@ export interface GatewayOptions {
   retry?: Partial<RetryOptions>;
   /** Keyed by client id or, failing that, backend model name; a model without a price costs 0 (local models). */
   prices?: Record<string, Price>;
+  /** Limits on the run's total spend: `spent` plus what this gateway pays. */
   budget?: Budget;
+  spent?: Spent;
+  /**
+   * Aborted to stop (Ctrl-C): no call and no retry starts after it; calls in flight get stopGraceMs to finish, then
+   * are cut off. Either way the call fails with an InterruptedError.
+   */
+  stop?: AbortSignal;
+  /** Default 5000. */
+  stopGraceMs?: number;
   logger?: Logger;
   /** Injectable for tests: the backoff wait, the jitter source, and the clock for latency. */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
@@ -109,6 +133,9 @@ export class BudgetExceededError extends Error {
 }
 
 const DEFAULT_CONCURRENCY = 4;
+const DEFAULT_CLAIM_TTL_MS = 30_000;
+const DEFAULT_CLAIM_POLL_MS = 250;
+const DEFAULT_STOP_GRACE_MS = 5_000;
 
 function checkWholePositive(n: number, what: string): void {
   if (!Number.isInteger(n) || n < 1) throw new UserError(`${what} must be a whole number of at least 1, got ${n}.`);
@@ -144,10 +171,15 @@ function missRow(base: CallBase, o: { attempts: number; usage: Usage; costUsd: n
  * An upper bound on a generate call's usage, for the cost budget: a token is at least one UTF-8 byte of the prompt,
  * plus a margin per message for the chat template; the reply is at most maxTokens.
  */
-function generateBound(req: GenerateRequest): Usage {
+export function generateBound(req: GenerateRequest): Usage {
   let inputTokens = 0;
   for (const m of req.messages) inputTokens += Buffer.byteLength(m.content) + 16;
   return { inputTokens, outputTokens: req.maxTokens };
+}
+
+/** A model's price: by its client id (the canonical spec), else its backend model name; none for local models. */
+export function priceOf(prices: Record<string, Price> | undefined, client: Pick<ModelClient, 'id' | 'model'>): Price | undefined {
+  return prices?.[client.id] ?? prices?.[client.model];
 }
 
 /**
@@ -160,6 +192,9 @@ export class Gateway {
   private readonly runId: string | null;
   private readonly payer: string | null;
   private readonly noCache: boolean;
+  private readonly claimTtlMs: number;
+  private readonly claimPollMs: number;
+  private readonly claimOwner: string;
   private readonly retry: RetryOptions;
   private readonly log: Logger;
   private readonly now: () => number;
@@ -167,6 +202,9 @@ export class Gateway {
   private readonly endpointConcurrency = new Map<string, number>();
   /** Worst-case cost of the calls in flight (for budget.maxCostUsd). */
   private reservedUsd = 0;
+  private readonly spent: Spent;
+  /** Aborts the calls still in flight once the stop's grace period is over. */
+  private readonly cutOff = new AbortController();
   /** Generate calls on their way to the backend, by cache key. */
   private readonly inflight = new Map<string, Promise<GenerateResult>>();
   private readonly counters: Omit<GatewayStats, 'queued'> = {
@@ -189,12 +227,32 @@ export class Gateway {
     this.runId = options.runId ?? null;
     this.payer = options.payer ?? this.runId;
     this.noCache = options.noCache ?? false;
+    this.claimTtlMs = options.claimTtlMs ?? DEFAULT_CLAIM_TTL_MS;
+    this.claimPollMs = options.claimPollMs ?? DEFAULT_CLAIM_POLL_MS;
+    this.claimOwner = options.claimOwner ?? newClaimOwner();
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
     checkWholePositive(this.retry.maxAttempts, 'retry.maxAttempts');
     checkWholePositive(options.concurrency ?? DEFAULT_CONCURRENCY, 'concurrency');
     for (const [endpoint, n] of Object.entries(options.endpointConcurrency ?? {})) this.setConcurrency(endpoint, n);
     this.log = options.logger ?? silentLogger;
     this.now = options.now ?? (() => performance.now());
+    this.spent = options.spent ?? { calls: 0, costUsd: 0 };
+    const grace = options.stopGraceMs ?? DEFAULT_STOP_GRACE_MS;
+    if (!Number.isFinite(grace) || grace < 0) throw new UserError(`gateway.stopGraceMs must be a number of milliseconds of at least 0, got ${grace}.`);
+    options.stop?.addEventListener(
+      'abort',
+      () => {
+        const reason = new InterruptedError(`stopped by Ctrl-C: the call was still running ${grace} ms after it`);
+        // unref: a run whose calls all finished in time must not wait out the timer before exiting.
+        setTimeout(() => this.cutOff.abort(reason), grace).unref();
+      },
+      { once: true },
+    );
+  }
+
+  /** Refuses to start a call (or a retry) once a stop was requested. */
+  private checkStop(): void {
+    if (this.options.stop?.aborted) throw new InterruptedError();
   }
 
   model(client: ModelClient, role: string): GatewayModel {
@@ -242,21 +300,25 @@ export class Gateway {
   private checkBudget(worstCaseUsd: number): void {
     const b = this.options.budget;
     if (!b) return;
-    const c = this.counters;
-    if (b.maxCalls !== undefined && c.backendCalls >= b.maxCalls) {
-      throw new BudgetExceededError(`The budget of ${b.maxCalls} model calls is spent; raise budget.maxCalls to continue (cached calls stay free).`, 'maxCalls');
-    }
-    if (b.maxCostUsd !== undefined && c.costUsd + this.reservedUsd + worstCaseUsd > b.maxCostUsd) {
+    const calls = this.spent.calls + this.counters.backendCalls;
+    const costUsd = this.spent.costUsd + this.counters.costUsd;
+    if (b.maxCalls !== undefined && calls >= b.maxCalls) {
       throw new BudgetExceededError(
-        `The budget of $${b.maxCostUsd} is spent: $${c.costUsd.toFixed(4)} so far, $${this.reservedUsd.toFixed(4)} reserved by calls in flight, ` +
-          `and the next call could cost up to $${worstCaseUsd.toFixed(4)}; raise budget.maxCostUsd to continue (cached calls stay free).`,
+        `The run's budget of ${b.maxCalls} model calls is spent (${calls} made, cached answers are free); raise limits.maxCalls in the config or pass a higher --max-calls to continue.`,
+        'maxCalls',
+      );
+    }
+    if (b.maxCostUsd !== undefined && costUsd + this.reservedUsd + worstCaseUsd > b.maxCostUsd) {
+      throw new BudgetExceededError(
+        `The run's budget of $${b.maxCostUsd} is spent ($${costUsd.toFixed(4)} so far, $${this.reservedUsd.toFixed(4)} reserved by calls in flight, ` +
+          `up to $${worstCaseUsd.toFixed(4)} for the next call); raise limits.maxCostUsd in the config or pass a higher --max-cost to continue.`,
         'maxCostUsd',
       );
     }
   }
 
   private cost(client: ModelClient, usage: Usage): number {
-    const p = this.options.prices?.[client.id] ?? this.options.prices?.[client.model];
+    const p = priceOf(this.options.prices, client);
     if (!p) return 0;
     return (usage.inputTokens * p.inputPerMTok + usage.outputTokens * p.outputPerMTok) / 1e6;
   }
@@ -306,10 +368,12 @@ export class Gateway {
   ): Promise<{ value: T; callId: number | null }> {
     const c = this.counters;
     const worstCaseUsd = this.cost(client, bound);
+    this.checkStop();
     this.checkBudget(worstCaseUsd);
     return this.limiter(client)(async () => {
       signal?.throwIfAborted();
-      // Re-checked in the slot: calls queued behind the one that spent the budget must not start.
+      // Re-checked in the slot: calls queued behind a stop, or behind the one that spent the budget, must not start.
+      this.checkStop();
       this.checkBudget(worstCaseUsd);
       this.reservedUsd += worstCaseUsd;
       c.backendCalls++;
@@ -318,7 +382,7 @@ export class Gateway {
       const start = this.now();
       try {
         const value = await withRetry(fn, this.retry, {
-          signal,
+          signal: signal ? AbortSignal.any([signal, this.cutOff.signal]) : this.cutOff.signal,
           sleep: this.backoffSleep(),
           random: this.options.random,
           onAttempt: (n) => {
@@ -360,16 +424,44 @@ export class Gateway {
     });
   }
 
+  /** The wait before a retry; a stop ends it at once, and no retry starts after a stop. */
   private backoffSleep(): (ms: number, signal?: AbortSignal) => Promise<void> {
     const wait = this.options.sleep ?? sleep;
+    const stop = this.options.stop;
     return async (ms, signal) => {
+      this.checkStop();
       this.counters.backingOff++;
       try {
-        await wait(ms, signal);
+        await wait(ms, stop ? AbortSignal.any([...(signal ? [signal] : []), stop]) : signal);
+      } catch (e) {
+        this.checkStop();
+        throw e;
       } finally {
         this.counters.backingOff--;
       }
     };
+  }
+
+  /**
+   * Single-flight across processes sharing the cache: resolves undefined once this gateway holds the claim on key (so
+   * it makes the call), or with the cache entry once another process's call for key has answered. An owner that fails
+   * releases its claim, and a dead owner's claim expires; either way a waiter then claims it and calls itself.
+   */
+  private async claimOrWait(cache: CacheStore, key: string, signal: AbortSignal | undefined): Promise<CacheEntry | undefined> {
+    // A stop's cut-off ends the wait too: a waiter is a call in flight.
+    const abort = signal ? AbortSignal.any([signal, this.cutOff.signal]) : this.cutOff.signal;
+    let wait = this.claimPollMs / 5;
+    while (!cache.claim(key, this.claimOwner, this.claimTtlMs)) {
+      this.log.debug(`waiting for another process's call ${key.slice(0, 16)}`);
+      // Reads only, no write lock, until the other claim is gone (answered, failed or expired).
+      do {
+        await sleep(wait, abort);
+        wait = Math.min(wait * 2, this.claimPollMs);
+      } while (cache.isClaimed(key));
+      const entry = cache.getCachedEntry(key);
+      if (entry !== undefined) return entry;
+    }
+    return undefined;
   }
 
   private async generate(client: ModelClient, role: string, req: GenerateRequest, opts: GenerateOptions): Promise<GenerateResult & CallMeta> {
@@ -378,16 +470,17 @@ export class Gateway {
     const cache = this.useCache();
     this.counters.calls++;
     const start = this.now();
+    const answerFromCache = (entry: CacheEntry): GenerateResult & CallMeta => {
+      const hit = entry.response as GenerateResult;
+      this.counters.hits++;
+      const callId = this.unrecordedPayment(entry.paidByRun, key)
+        ? this.recordRecovered(client, role, key, start, hit)
+        : this.record(hitRow(this.callBase(client, role, 'generate', key, start), hit.finishReason ?? null));
+      return { ...hit, callId, cacheHit: true, requestHash: key };
+    };
     if (cache) {
       const entry = cache.getCachedEntry(key);
-      if (entry !== undefined) {
-        const hit = entry.response as GenerateResult;
-        this.counters.hits++;
-        const callId = this.unrecordedPayment(entry.paidByRun, key)
-          ? this.recordRecovered(client, role, key, start, hit)
-          : this.record(hitRow(this.callBase(client, role, 'generate', key, start), hit.finishReason ?? null));
-        return { ...hit, callId, cacheHit: true, requestHash: key };
-      }
+      if (entry !== undefined) return answerFromCache(entry);
       // describeKey hashes the messages again: pay for it only when the line is printed.
       if (this.log.level === 'debug') this.log.debug(`cache miss ${key.slice(0, 16)}`, { role, ...describeKey(parts) });
       // The same request already in flight (two roles or stages asking at once): share its answer, as a cache hit
@@ -400,27 +493,60 @@ export class Gateway {
         return { ...shared, callId, cacheHit: true, requestHash: key };
       }
     }
-    const call = this.callBackend(
-      client,
-      role,
-      'generate',
-      key,
-      generateBound(req),
-      opts.signal,
-      (signal) => client.generate(req, signal),
-      (r) => ({ usage: r.usage ?? ZERO_USAGE, finishReason: r.finishReason ?? null }),
-      (r) => cache?.putCached(key, 'generate', client.id, r, this.payer),
-    );
-    if (cache) {
-      const shared = call.then((r) => r.value);
-      shared.catch(() => {}); // followers handle a failure themselves; the leader rethrows it below
-      this.inflight.set(key, shared);
-    }
+    const call = async (): Promise<GenerateResult & CallMeta> => {
+      if (cache) {
+        const entry = await this.claimOrWait(cache, key, opts.signal);
+        if (entry !== undefined) return answerFromCache(entry);
+      }
+      // Renewed while the call runs (queued for a slot included), so only a dead process's claim expires.
+      const renewal = cache ? setInterval(() => this.renewClaim(cache, key), this.claimTtlMs / 3).unref() : undefined;
+      try {
+        const { value, callId } = await this.callBackend(
+          client,
+          role,
+          'generate',
+          key,
+          generateBound(req),
+          opts.signal,
+          (signal) => client.generate(req, signal),
+          (r) => ({ usage: r.usage ?? ZERO_USAGE, finishReason: r.finishReason ?? null }),
+          (r) => cache?.putCached(key, 'generate', client.id, r, this.payer),
+        );
+        return { ...value, callId, cacheHit: false, requestHash: key };
+      } finally {
+        // After the answer is cached (or the call failed): a waiting process now finds the answer, or calls itself.
+        if (cache) {
+          clearInterval(renewal);
+          this.guardClaim(() => cache.releaseClaim(key, this.claimOwner), key);
+        }
+      }
+    };
+    if (!cache) return call();
+    // Registered before any await; settles only after the claim is released, so a follower that retries after a
+    // failure never finds this gateway's own claim still there.
+    const running = call();
+    running.catch(() => {}); // followers handle a failure themselves; the leader rethrows it below
+    this.inflight.set(key, running);
     try {
-      const { value, callId } = await call;
-      return { ...value, callId, cacheHit: false, requestHash: key };
+      return await running;
     } finally {
-      if (cache) this.inflight.delete(key);
+      // A follower that retried after this call failed may have registered its own call by now.
+      if (this.inflight.get(key) === running) this.inflight.delete(key);
+    }
+  }
+
+  private renewClaim(cache: CacheStore, key: string): void {
+    this.guardClaim(() => {
+      if (!cache.renewClaim(key, this.claimOwner, this.claimTtlMs)) this.log.warn(`lost the claim on call ${key.slice(0, 16)}: it expired and another process took it over`);
+    }, key);
+  }
+
+  /** A failed claim write (a lock held past the busy timeout) must not fail a call, nor crash from a timer: the claim just expires. */
+  private guardClaim(fn: () => void, key: string): void {
+    try {
+      fn();
+    } catch (e) {
+      this.log.warn(`could not update the cache claim on call ${key.slice(0, 16)}: ${(e as Error).message}`);
     }
   }
 

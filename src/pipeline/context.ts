@@ -1,5 +1,6 @@
 import type { ExperimentConfig } from '../config/experiment.js';
-import type { Gateway } from '../models/gateway.js';
+import { InterruptedError } from '../errors.js';
+import { BudgetExceededError, type Gateway } from '../models/gateway.js';
 import type { Store } from '../store/index.js';
 import type { ModelPool } from './models.js';
 import type { ProgressListener } from './progress.js';
@@ -12,18 +13,20 @@ export interface StageContext {
   gateway: Gateway;
   models: ModelPool;
   progress: ProgressListener;
-  /** Aborted on the first Ctrl-C: stages start no new work, calls in flight finish. */
+  /** Aborted on the first Ctrl-C: stages start no new work; the gateway starts no call and cuts off late ones. */
   stop: AbortSignal;
   /** Redo debates and judgments that failed in an earlier run. */
   retryFailed: boolean;
 }
 
-/** Thrown when a stop was requested; the run is marked interrupted and resumes on the next `w2s run`. */
-export class InterruptedError extends Error {
-  override readonly name = 'InterruptedError';
-  constructor(message = 'interrupted') {
-    super(message);
-  }
+export { InterruptedError };
+
+/**
+ * Errors that end the whole run rather than one item: a stop request, or a spent budget. A stage that records items
+ * as failed must rethrow these instead (they are not the item's fault, and the item resumes on the next run).
+ */
+export function endsTheRun(e: unknown): boolean {
+  return e instanceof InterruptedError || e instanceof BudgetExceededError;
 }
 
 export function checkStop(ctx: StageContext): void {

@@ -4,10 +4,9 @@ import { planDebate, TASK_FRAMING, type Protocol } from '../debate/protocols.js'
 import { runDebate, type DebateTemplates } from '../debate/run.js';
 import { loadTemplate } from '../debate/templates.js';
 import type { Side, Turn } from '../debate/transcript.js';
-import { BudgetExceededError } from '../models/gateway.js';
 import { deriveSeed } from '../rng.js';
 import type { ExampleRow, TurnRow } from '../store/index.js';
-import { checkStop, PartialFailureError, settleAll, type StageContext } from './context.js';
+import { checkStop, endsTheRun, PartialFailureError, settleAll, type StageContext } from './context.js';
 import { outOfSamplePredictions } from './predictions.js';
 
 export function debateId(runId: string, exampleId: string, protocol: string, sample: number): string {
@@ -21,7 +20,7 @@ export function toTurn(t: TurnRow): Turn {
   };
 }
 
-function loadDebateTemplates(dir: string): DebateTemplates {
+export function loadDebateTemplates(dir: string): DebateTemplates {
   return { system: loadTemplate(dir, 'debate/system.md'), turn: loadTemplate(dir, 'debate/turn.md'), consultancy: loadTemplate(dir, 'debate/consultancy.md') };
 }
 
@@ -80,7 +79,7 @@ export async function runDebates(ctx: StageContext): Promise<void> {
         });
         ctx.store.debates.completeDebate(id);
       } catch (e) {
-        if (e instanceof BudgetExceededError) throw e;
+        if (endsTheRun(e)) throw e;
         failed++;
         const message = (e as Error).message;
         firstError ||= message;

@@ -154,7 +154,7 @@ function evaluateSeed(ctx: StageContext, split: TestSplit, trainingSeed: number,
     if (!gapSignificant) {
       Object.assign(row, { value: null, lo: null, hi: null, note: `gap ${signedPointsCI({ value: gap.diff, lo: gap.lo, hi: gap.hi })} not significant` });
     } else if (p.value === null) {
-      row.note = 'undefined: ceiling accuracy <= weak accuracy';
+      row.note = 'the ceiling is not above the weak model';
     } else if (p.undefinedCount > 0) {
       row.note = `${p.undefinedCount} of ${p.resamples} resamples had ceiling <= weak and are left out of the interval`;
     }

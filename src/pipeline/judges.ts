@@ -3,8 +3,7 @@ import { modelSpec } from '../config/load.js';
 import { TASK_FRAMING } from '../debate/protocols.js';
 import { loadTemplate } from '../debate/templates.js';
 import { judge } from '../judge/prompted.js';
-import { BudgetExceededError } from '../models/gateway.js';
-import { checkStop, PartialFailureError, settleAll, type StageContext } from './context.js';
+import { checkStop, endsTheRun, PartialFailureError, settleAll, type StageContext } from './context.js';
 import { toTurn } from './debates.js';
 
 export function judgeName(j: { name?: string }, index: number): string {
@@ -53,7 +52,7 @@ export async function runJudges(ctx: StageContext): Promise<void> {
               })),
             );
           } catch (e) {
-            if (e instanceof BudgetExceededError) throw e;
+            if (endsTheRun(e)) throw e;
             failed++;
             firstError ||= (e as Error).message;
           }

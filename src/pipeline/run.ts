@@ -3,13 +3,16 @@ import type { ExperimentConfig } from '../config/experiment.js';
 import { configHash } from '../config/load.js';
 import { BudgetExceededError, Gateway } from '../models/gateway.js';
 import type { Logger } from '../log.js';
-import { openStore, type MetricRow, type Store } from '../store/index.js';
+import { UserError } from '../errors.js';
+import { openStore, type MetricRow, type RunLimits, type Store } from '../store/index.js';
+import { describeOwner, LEASE_HEARTBEAT_MS, type RunRow } from '../store/index.js';
 import { auditLeaks } from './audit.js';
 import { InterruptedError, PartialFailureError, type StageContext } from './context.js';
 import { runDebates } from './debates.js';
 import { evaluate } from './evaluate.js';
 import { runJudges } from './judges.js';
 import { ModelPool } from './models.js';
+import { formatPlan, preflight } from './preflight.js';
 import { prepareExamples } from './prepare.js';
 import { silent, type ProgressListener } from './progress.js';
 import { trainStrong, trainWeakBaseline, trainWeakEnsemble } from './training.js';
@@ -18,22 +21,28 @@ export interface RunOptions {
   config: ExperimentConfig;
   /** The experiment's database; default results/<name>-<hash>.sqlite. */
   out?: string;
-  /** The shared response cache; default results/cache.sqlite. */
+  /** The shared response cache; default config.gateway.cache, then results/cache.sqlite. */
   cacheFile?: string;
   noCache?: boolean;
   retryFailed?: boolean;
-  /** Overrides config.limits. */
+  /** Override config.limits; limits bound the run's total spend over all its sessions, and are kept with the run. */
   maxCalls?: number;
   maxCostUsd?: number;
   progress?: ProgressListener;
   logger?: Logger;
-  /** Abort to stop cleanly: no new work starts, calls in flight finish, the run is marked interrupted. */
+  /**
+   * Abort to stop: no new work or call starts, calls in flight get config.gateway.stopGraceMs to finish and are then
+   * cut off, and the run is marked interrupted.
+   */
   stop?: AbortSignal;
+  /** When another live process owns the run: wait for it to finish, then resume (default: refuse at once). */
+  waitForOwner?: boolean;
 }
 
 export type RunOutcome =
   | { status: 'completed'; runId: string; out: string; metrics: MetricRow[] }
-  | { status: 'interrupted' | 'failed'; runId: string; out: string; reason: string };
+  /** budget: the run's spending limit was reached; interrupted: a stop request. Both resume. */
+  | { status: 'interrupted' | 'budget' | 'failed'; runId: string; out: string; reason: string };
 
 /** The stages, in order. Each reads its inputs from the store and records that it finished, so reruns skip it. */
 const STAGES: { name: string; run: (ctx: StageContext) => Promise<void> }[] = [
@@ -49,6 +58,21 @@ const STAGES: { name: string; run: (ctx: StageContext) => Promise<void> }[] = [
   { name: 'evaluate', run: async (ctx) => void evaluate(ctx) },
 ];
 
+/**
+ * The limits this session enforces: a command-line limit, else the config's, else the one stored with the run by an
+ * earlier session. The result is stored, so a resume that names none keeps it.
+ */
+function runLimits(store: Store, runId: string, options: RunOptions): RunLimits {
+  const stored = store.limits.getLimits(runId);
+  const { limits } = options.config;
+  const chosen: RunLimits = {
+    maxCalls: options.maxCalls ?? limits.maxCalls ?? stored.maxCalls,
+    maxCostUsd: options.maxCostUsd ?? limits.maxCostUsd ?? stored.maxCostUsd,
+  };
+  store.limits.setLimits(runId, chosen);
+  return chosen;
+}
+
 export function defaultOutPath(config: ExperimentConfig): string {
   return resolve('results', `${config.name}-${configHash(config).slice(0, 8)}.sqlite`);
 }
@@ -59,30 +83,53 @@ export function defaultOutPath(config: ExperimentConfig): string {
  */
 export async function runExperiment(options: RunOptions): Promise<RunOutcome> {
   const { config } = options;
+  if (options.maxCalls !== undefined && !(Number.isInteger(options.maxCalls) && options.maxCalls > 0)) {
+    throw new UserError(`The call limit must be a whole number of calls, got ${options.maxCalls}; fix --max-calls.`);
+  }
   const out = resolve(options.out ?? defaultOutPath(config));
   const progress = options.progress ?? silent;
+  // Nothing is written until the config's models, files and prompts check out (preflight.ts).
+  const plan = await preflight(config);
+  progress({ stage: 'preflight', kind: 'info', message: `ok — ${formatPlan(plan)}` });
   const hash = configHash(config);
   const runId = `${config.name}-${hash.slice(0, 12)}`;
   const store = openStore(out);
-  const cacheFile = resolve(options.cacheFile ?? resolve('results', 'cache.sqlite'));
+  const cacheFile = resolve(options.cacheFile ?? config.gateway.cache ?? resolve('results', 'cache.sqlite'));
   let cacheStore: Store | undefined;
   let models: ModelPool | undefined;
+  // One owner per run. Claimed before the try below, whose catch marks the run failed: a refused process changes nothing.
+  let claim: Claim | undefined;
   try {
-    const existing = store.runs.getRun(runId);
-    const run = existing ?? store.runs.createRun({ id: runId, name: config.name, config, configHash: hash, dataset: config.dataset.name });
-    if (existing) store.runs.setRunStatus(runId, 'running');
+    claim = await claimRun(store, runId, () => store.runs.createRun({ id: runId, name: config.name, config, configHash: hash, dataset: config.dataset.name }), options);
+  } catch (e) {
+    store.close();
+    throw e;
+  }
+  if (!claim) {
+    store.close();
+    return { status: 'interrupted', runId, out, reason: 'stopped while waiting for the process that owns the run; nothing was changed' };
+  }
+  const { run } = claim;
+  try {
     cacheStore = options.noCache ? undefined : cacheFile === out ? store : openStore(cacheFile);
+    progress({ stage: 'run', kind: 'info', message: options.noCache ? 'response cache off (--no-cache)' : `response cache ${cacheFile}` });
+    const limits = runLimits(store, runId, options);
+    const spent = store.calls.ledgerSummary(runId).total;
     const gateway = new Gateway({
       cache: cacheStore?.cache ?? null,
       ledger: store.calls,
       runId,
-      // The same config in another database is another run instance, with its own ledger.
-      payer: `${runId}@${run.createdAt}`,
+      // The same config in another database is another run instance, with its own ledger (and two such runs may be
+      // created in the same millisecond, so the file names it too).
+      payer: `${runId}@${run.createdAt}@${out}`,
       noCache: options.noCache,
       concurrency: config.gateway.concurrency,
       retry: { maxAttempts: config.gateway.maxAttempts, timeoutMs: config.gateway.timeoutMs },
       prices: config.gateway.prices,
-      budget: { maxCalls: options.maxCalls ?? config.limits.maxCalls, maxCostUsd: options.maxCostUsd ?? config.limits.maxCostUsd },
+      budget: { maxCalls: limits.maxCalls ?? undefined, maxCostUsd: limits.maxCostUsd ?? undefined },
+      spent: { calls: spent.calls - spent.hits, costUsd: spent.costUsd },
+      stop: options.stop,
+      stopGraceMs: config.gateway.stopGraceMs,
       logger: options.logger,
     });
     models = new ModelPool(gateway);
@@ -102,8 +149,13 @@ export async function runExperiment(options: RunOptions): Promise<RunOutcome> {
     store.runs.setRunStatus(runId, 'completed');
     return { status: 'completed', runId, out, metrics: store.metrics.listMetrics(runId) };
   } catch (e) {
-    if (e instanceof InterruptedError || e instanceof BudgetExceededError) {
-      const reason = e instanceof InterruptedError ? 'interrupted; run the same command again to resume' : `${e.message}; raise the limit and run again to resume`;
+    if (e instanceof BudgetExceededError) {
+      store.runs.setRunStatus(runId, 'interrupted', e.message);
+      return { status: 'budget', runId, out, reason: e.message };
+    }
+    // A stop cuts off whatever was running: a model call, or a trainer that rejects with its own AbortError.
+    if (e instanceof InterruptedError || options.stop?.aborted) {
+      const reason = 'stopped by Ctrl-C; run the same command again to resume';
       store.runs.setRunStatus(runId, 'interrupted', reason);
       return { status: 'interrupted', runId, out, reason };
     }
@@ -116,6 +168,69 @@ export async function runExperiment(options: RunOptions): Promise<RunOutcome> {
   } finally {
     await models?.close();
     if (cacheStore && cacheStore !== store) cacheStore.close();
+    claim.release();
     store.close();
   }
+}
+
+interface Claim {
+  run: RunRow;
+  /** Stops the heartbeat and gives the lease up. */
+  release(): void;
+}
+
+const OWNER_POLL_MS = 1_000;
+
+/**
+ * Makes this process the run's one owner: creates the run row (or marks the existing one running) and takes its lease
+ * in one IMMEDIATE transaction, so two processes started together cannot both create or resume it. A run owned by a
+ * live process is refused with a UserError naming it, or, with waitForOwner, waited for (a finished run then reruns
+ * with no model calls). Undefined: stopped while waiting.
+ */
+async function claimRun(store: Store, runId: string, create: () => RunRow, options: RunOptions): Promise<Claim | undefined> {
+  const tryClaim = store.db.transaction(() => {
+    const existing = store.runs.getRun(runId);
+    // A new run has no lease row (the lease references the run), so acquire cannot refuse after create.
+    const run = existing ?? create();
+    const lease = store.leases.acquire(runId);
+    if (!lease.acquired) return lease;
+    if (existing) store.runs.setRunStatus(runId, 'running');
+    return { ...lease, run };
+  });
+  let waiting = false;
+  for (;;) {
+    const got = tryClaim.immediate();
+    if (got.acquired) return { run: got.run, release: keepLease(store, runId, got.token, options.logger) };
+    const owner = describeOwner(runId, got.owner);
+    if (!options.waitForOwner) throw new UserError(`${owner}; wait for it to finish, or pass --wait to wait for it.`);
+    if (!waiting) (options.progress ?? silent)({ stage: 'run', kind: 'info', message: `${owner}; waiting for it to finish (--wait)` });
+    waiting = true;
+    await new Promise((r) => setTimeout(r, OWNER_POLL_MS));
+    if (options.stop?.aborted) return undefined;
+  }
+}
+
+/**
+ * Heartbeats the lease while the run goes on; returns what gives it up. A lost lease (taken over as if this process
+ * were dead) is reported, not fought over.
+ */
+function keepLease(store: Store, runId: string, token: string, logger: Logger | undefined): () => void {
+  const heartbeat = setInterval(() => {
+    try {
+      if (store.leases.heartbeat(token)) return;
+      logger?.error(`Run ${runId} was taken over by another process; this process no longer owns it and its further writes may conflict.`);
+      clearInterval(heartbeat);
+    } catch (e) {
+      logger?.warn(`Lease heartbeat failed: ${(e as Error).message}`);
+    }
+  }, LEASE_HEARTBEAT_MS).unref();
+  return () => {
+    clearInterval(heartbeat);
+    try {
+      store.leases.release(token);
+    } catch (e) {
+      // Left behind, the lease names a dead process, which the next run takes over.
+      logger?.warn(`Could not release the run's lease: ${(e as Error).message}`);
+    }
+  };
 }

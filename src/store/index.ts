@@ -10,6 +10,8 @@ import { judgmentsTable, type JudgmentsTable } from './judgments.js';
 import { trainedTable, type TrainedTable } from './trained.js';
 import { metricsTable, type MetricsTable } from './metrics.js';
 import { stagesTable, type StagesTable } from './stages.js';
+import { leasesTable, runLiveness, type DisplayedRunStatus, type LeaseRow, type LeasesTable } from './leases.js';
+import { limitsTable, type LimitsTable } from './limits.js';
 
 export * from './runs.js';
 export * from './examples.js';
@@ -20,7 +22,9 @@ export * from './judgments.js';
 export * from './trained.js';
 export * from './metrics.js';
 export * from './stages.js';
-export { openDb, schemaVersion, type DB, type OpenOptions } from './db.js';
+export * from './leases.js';
+export * from './limits.js';
+export { openDb, schemaVersion, W2S_APPLICATION_ID, type DB, type OpenOptions } from './db.js';
 export { SCHEMA_VERSION } from './migrations.js';
 
 /**
@@ -38,6 +42,9 @@ export class Store {
   readonly models: TrainedTable;
   readonly metrics: MetricsTable;
   readonly stages: StagesTable;
+  /** Who owns (may write) each run: one process at a time. */
+  readonly leases: LeasesTable;
+  readonly limits: LimitsTable;
 
   constructor(
     readonly db: DB,
@@ -52,6 +59,8 @@ export class Store {
     this.models = trainedTable(db);
     this.metrics = metricsTable(db);
     this.stages = stagesTable(db);
+    this.leases = leasesTable(db);
+    this.limits = limitsTable(db);
   }
 
   get readonly(): boolean {
@@ -77,7 +86,10 @@ export interface DbRunSummary {
   id: string;
   name: string | null;
   dataset: string | null;
-  status: RunStatus;
+  /** As every view shows it: a "running" run whose process is gone is "stopped (process gone)" (runLiveness). */
+  status: DisplayedRunStatus;
+  /** What to do about the status (resume a stopped run), or null. */
+  hint: string | null;
   createdAt: string;
   finishedAt: string | null;
   examples: number;
@@ -114,10 +126,18 @@ export function dbInfo(file: string): DbInfo {
         `SELECT r.id, r.name, r.dataset, r.status, r.created_at AS createdAt, r.finished_at AS finishedAt,
            (SELECT COUNT(*) FROM examples e WHERE e.run_id = r.id) AS examples,
            (SELECT COUNT(*) FROM calls c WHERE c.run_id = r.id) AS calls,
-           (SELECT COALESCE(SUM(cost_usd), 0) FROM calls c WHERE c.run_id = r.id) AS costUsd
-         FROM runs r ORDER BY r.created_at DESC, r.rowid DESC`,
+           (SELECT COALESCE(SUM(cost_usd), 0) FROM calls c WHERE c.run_id = r.id) AS costUsd,
+           l.run_id AS leaseRunId, l.token, l.pid, l.host, l.acquired_at AS acquiredAt, l.heartbeat_at AS heartbeatAt
+         FROM runs r LEFT JOIN run_leases l ON l.run_id = r.id ORDER BY r.created_at DESC, r.rowid DESC`,
       )
-      .all() as DbRunSummary[];
+      .all()
+      .map((row) => {
+        const { leaseRunId, token, pid, host, acquiredAt, heartbeatAt, status, ...rest } = row as Omit<DbRunSummary, 'status' | 'hint'> &
+          Omit<LeaseRow, 'runId'> & { leaseRunId: string | null; status: RunStatus };
+        const lease = leaseRunId === null ? undefined : { runId: leaseRunId, token, pid, host, acquiredAt, heartbeatAt };
+        const { status: shown, hint } = runLiveness(status, lease);
+        return { ...rest, status: shown, hint };
+      });
     let sizeBytes = statSync(file).size;
     try {
       sizeBytes += statSync(`${file}-wal`).size;

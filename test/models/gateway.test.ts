@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { UserError } from '../../src/errors.js';
+import { InterruptedError, UserError } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
 import { BudgetExceededError, Gateway, type GatewayOptions } from '../../src/models/gateway.js';
 import { ProviderError, type EmbedResult, type GenerateRequest, type GenerateResult, type ModelClient } from '../../src/models/types.js';
@@ -410,4 +410,71 @@ test('a call this run paid for but never wrote to its ledger (a crash between th
   assert.equal(s.calls.getCall(other.callId!)!.cacheHit, true);
   assert.equal(s.calls.getCall(other.callId!)!.costUsd, 0);
   s.close();
+});
+
+test('spend from earlier sessions counts against the budget: a resumed run gets only what is left', async () => {
+  const client = fake();
+  const { gw } = gateway(null, { budget: { maxCalls: 5 }, spent: { calls: 3, costUsd: 0 } });
+  const m = gw.model(client, 'debater');
+  await m.generate(ask('1'));
+  await m.generate(ask('2'));
+  await assert.rejects(m.generate(ask('3')), (e: unknown) => e instanceof BudgetExceededError && /budget of 5 model calls is spent \(5 made/.test(e.message));
+  assert.equal(client.calls.length, 2);
+  // Cost spent before: 0.09 of 0.1, and one call's worst case is 0.064.
+  const prices = { m: { inputPerMTok: 1_000, outputPerMTok: 2_500 } };
+  const { gw: gw2 } = gateway(null, { prices, budget: { maxCostUsd: 0.1 }, spent: { calls: 0, costUsd: 0.09 } });
+  await assert.rejects(gw2.model(fake(), 'r').generate(ask('priced')), (e: unknown) => e instanceof BudgetExceededError && e.limit === 'maxCostUsd');
+});
+
+test('after a stop no call and no retry starts, and a call still running after the grace period is cut off', async () => {
+  const stop = new AbortController();
+  // A backend that never answers unless aborted.
+  const hung = fake((_req, _call, signal) => new Promise<GenerateResult>((_, reject) => signal?.addEventListener('abort', () => reject(signal.reason), { once: true })));
+  const s = fresh();
+  const { gw } = gateway(s, { stop: stop.signal, stopGraceMs: 20, concurrency: 1 });
+  const m = gw.model(hung, 'debater');
+  const running = m.generate(ask('hangs'));
+  const queued = m.generate(ask('queued behind it'));
+  await new Promise((r) => setTimeout(r, 10));
+  stop.abort();
+  await assert.rejects(running, (e: unknown) => e instanceof InterruptedError && /still running 20 ms after/.test(e.message));
+  await assert.rejects(queued, InterruptedError, 'the queued call never started');
+  await assert.rejects(m.generate(ask('new')), InterruptedError);
+  assert.equal(hung.calls.length, 1, 'only the call in flight reached the backend');
+  const rows = s.calls.listCalls('run');
+  assert.equal(rows.length, 1, 'the cut-off call is in the ledger; the refused ones never started');
+  assert.match(rows[0]!.error ?? '', /stopped by Ctrl-C/);
+
+  // A call backing off before a retry stops at once, with no further attempt.
+  const stop2 = new AbortController();
+  const failing = fake(async () => {
+    throw new ProviderError('HTTP 503', { status: 503, retryable: true });
+  });
+  const { gw: gw2 } = gateway(null, {
+    stop: stop2.signal,
+    retry: { baseDelayMs: 60_000, maxDelayMs: 60_000 },
+    random: () => 1,
+    sleep: (ms, signal) => new Promise((res, rej) => {
+      const t = setTimeout(res, ms);
+      signal?.addEventListener('abort', () => (clearTimeout(t), rej(signal.reason)), { once: true });
+    }),
+  });
+  const backingOff = gw2.model(failing, 'r').generate(ask('x'));
+  await new Promise((r) => setTimeout(r, 10));
+  stop2.abort();
+  await assert.rejects(backingOff, InterruptedError);
+  assert.equal(failing.calls.length, 1, 'no retry after the stop');
+});
+
+test('a call that finishes within the grace period is kept', async () => {
+  const stop = new AbortController();
+  const slow = fake(async (req) => {
+    await new Promise((r) => setTimeout(r, 30));
+    return reply(req);
+  });
+  const { gw } = gateway(null, { stop: stop.signal, stopGraceMs: 5_000 });
+  const call = gw.model(slow, 'r').generate(ask('slow'));
+  await new Promise((r) => setTimeout(r, 5));
+  stop.abort();
+  assert.equal((await call).text, 'echo slow');
 });

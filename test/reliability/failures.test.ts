@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { openStore } from '../../src/store/index.js';
@@ -70,7 +71,7 @@ test('one example failing for good: the others finish, the run is reported faile
   }
 });
 
-test('--max-calls and --max-cost stop the run cleanly before going past them; raising the limit resumes', async () => {
+test('--max-calls and --max-cost bound the run over all its resumes, stop with exit 3 and one sentence naming the real keys; raising the limit resumes', async () => {
   const dir = tempDir();
   const server = await startFaultServer();
   try {
@@ -81,10 +82,7 @@ test('--max-calls and --max-cost stop the run cleanly before going past them; ra
     const configFile = writeConfig(dir, cfg);
     const out = join(dir, 'budget.sqlite');
     const cache = ['--cache', join(dir, 'c.sqlite')];
-
-    const byCalls = await runCli(['run', configFile, '--out', out, ...cache, '--max-calls', '7']);
-    assert.equal(byCalls.code, 130, byCalls.stderr);
-    assert.match(byCalls.stderr, /budget of 7 model calls/);
+    const posts = () => server.requests.filter((r) => r.method === 'POST').length;
     const count = () => {
       const s = openStore(out, { readonly: true });
       try {
@@ -93,13 +91,35 @@ test('--max-calls and --max-cost stop the run cleanly before going past them; ra
         s.close();
       }
     };
+
+    const byCalls = await runCli(['run', configFile, '--out', out, ...cache, '--max-calls', '7']);
+    assert.equal(byCalls.code, 3, `a budget stop has its own exit code: ${byCalls.stderr}`);
+    const lines = byCalls.stderr.split('\n').filter((l) => l.startsWith('w2s:'));
+    assert.equal(lines.length, 1, byCalls.stderr);
+    assert.match(lines[0]!, /budget of 7 model calls is spent \(7 made.*raise limits\.maxCalls in the config or pass a higher --max-calls to continue\.$/);
+    assert.doesNotMatch(byCalls.stderr, /budget\.maxCalls|Ctrl-C/);
     assert.equal(count().n, 7, 'stopped at the limit, not past it');
     assert.equal(count().errors, 0, 'calls in flight finished');
-    assert.equal(server.requests.filter((r) => r.method === 'POST').length, 7, 'the server saw no more than the limit');
+    assert.equal(posts(), 7, 'the server saw no more than the limit');
+
+    // The same limit again: it bounds the run's total, so the resume makes no call (it paid 14 before this fix).
+    const again = await runCli(['run', configFile, '--out', out, ...cache, '--max-calls', '7']);
+    assert.equal(again.code, 3, again.stderr);
+    assert.equal(posts(), 7, 'a resume under the same limit pays nothing more');
+    // No limit named: the one given before is kept with the run.
+    const kept = await runCli(['run', configFile, '--out', out, ...cache]);
+    assert.equal(kept.code, 3, kept.stderr);
+    assert.equal(posts(), 7);
+
+    // Not a whole number of calls: refused before anything is written.
+    const fractional = await runCli(['run', configFile, '--out', join(dir, 'never.sqlite'), '--max-calls', '2.5']);
+    assert.equal(fractional.code, 1);
+    assert.match(fractional.stderr, /^w2s: --max-calls must be a whole number of at least 1, got "2\.5"\.\n$/);
+    assert.ok(!existsSync(join(dir, 'never.sqlite')));
 
     const byCost = await runCli(['run', configFile, '--out', join(dir, 'cost.sqlite'), '--no-cache', '--max-cost', '0.0005']);
-    assert.equal(byCost.code, 130, byCost.stderr);
-    assert.match(byCost.stderr, /budget of \$0\.0005 is spent/);
+    assert.equal(byCost.code, 3, byCost.stderr);
+    assert.match(byCost.stderr, /budget of \$0\.0005 is spent .*raise limits\.maxCostUsd in the config or pass a higher --max-cost to continue\./);
     const s = openStore(join(dir, 'cost.sqlite'), { readonly: true });
     try {
       const row = s.db.prepare('SELECT COUNT(*) AS n, SUM(cost_usd) AS cost FROM calls').get() as { n: number; cost: number };
@@ -110,10 +130,22 @@ test('--max-calls and --max-cost stop the run cleanly before going past them; ra
       s.close();
     }
 
+    // Raising the limit in the config resumes the same run (limits are not part of its identity).
+    writeConfig(dir, { ...cfg, limits: { maxCalls: 1000 } });
     const resumed = await runCli(['run', configFile, '--out', out, ...cache]);
     assert.equal(resumed.code, 0, resumed.stderr);
     assert.equal(count().n, 24, 'the resumed run made only the calls still missing');
+    assert.equal(posts(), 24 + callsIn(join(dir, 'cost.sqlite')), 'the server was paid once per call in the ledgers');
   } finally {
     await server.close();
   }
 });
+
+function callsIn(file: string): number {
+  const s = openStore(file, { readonly: true });
+  try {
+    return (s.db.prepare('SELECT COUNT(*) AS n FROM calls WHERE cache_hit = 0').get() as { n: number }).n;
+  } finally {
+    s.close();
+  }
+}

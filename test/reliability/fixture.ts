@@ -11,6 +11,7 @@ import { writeRows } from '../helpers/datasets.js';
 
 export const REPO = resolve(import.meta.dirname, '..', '..');
 export const CLI = join(REPO, 'src', 'cli', 'main.ts');
+const TSX = import.meta.resolve('tsx');
 
 /** n rows of {id, question, answer, label}; labels alternate so every split holds both. */
 export function writeDataset(dir: string, n: number, name = 'items.jsonl'): string {
@@ -99,7 +100,7 @@ export interface CliRun {
   child: ChildProcess;
   stdout: () => string;
   stderr: () => string;
-  /** Resolves with the exit code (or the signal's name) when the process ends. */
+  /** Resolves with the exit code (or the signal's name) once the process has ended and its output is all read. */
   exited: Promise<number | string>;
 }
 
@@ -110,7 +111,8 @@ after(() => {
 
 /** Spawns `w2s <args>` through tsx; killed at the end of the test file if still running. */
 export function spawnCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): CliRun {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
+  // tsx by file URL, so a child started in a folder outside the repo still finds it.
+  const child = spawn(process.execPath, ['--import', TSX, CLI, ...args], {
     cwd: opts.cwd ?? REPO,
     env: { ...process.env, NO_COLOR: '1', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -120,7 +122,7 @@ export function spawnCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: 
   let err = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<number | string>((res) => child.on('exit', (code, signal) => {
+  const exited = new Promise<number | string>((res) => child.on('close', (code, signal) => {
     children.delete(child);
     res(code ?? signal ?? -1);
   }));
