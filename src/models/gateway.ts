@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { InterruptedError, UserError } from '../errors.js';
 import { hashValue } from '../hash.js';
@@ -237,6 +238,9 @@ export class Gateway {
     this.log = options.logger ?? silentLogger;
     this.now = options.now ?? (() => performance.now());
     this.spent = options.spent ?? { calls: 0, costUsd: 0 };
+    // Every call in flight listens on these two (AbortSignal.any): as many listeners as calls, not a leak.
+    setMaxListeners(0, this.cutOff.signal);
+    if (options.stop) setMaxListeners(0, options.stop);
     const grace = options.stopGraceMs ?? DEFAULT_STOP_GRACE_MS;
     if (!Number.isFinite(grace) || grace < 0) throw new UserError(`gateway.stopGraceMs must be a number of milliseconds of at least 0, got ${grace}.`);
     options.stop?.addEventListener(
@@ -512,13 +516,14 @@ export class Gateway {
           (r) => ({ usage: r.usage ?? ZERO_USAGE, finishReason: r.finishReason ?? null }),
           (r) => cache?.putCached(key, 'generate', client.id, r, this.payer),
         );
+        // Storing the answer ended the claim (putCached): a waiting process now finds the answer.
         return { ...value, callId, cacheHit: false, requestHash: key };
+      } catch (e) {
+        // A failed call gives its claim up, so a waiting process calls itself.
+        if (cache) this.guardClaim(() => cache.releaseClaim(key, this.claimOwner), key);
+        throw e;
       } finally {
-        // After the answer is cached (or the call failed): a waiting process now finds the answer, or calls itself.
-        if (cache) {
-          clearInterval(renewal);
-          this.guardClaim(() => cache.releaseClaim(key, this.claimOwner), key);
-        }
+        clearInterval(renewal);
       }
     };
     if (!cache) return call();

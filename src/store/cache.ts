@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { DB } from './db.js';
+import { pidAlive } from './process.js';
 import type { CallKind } from './calls.js';
 
 /** A cached response and the run that paid for it (null when unknown). */
@@ -13,7 +14,10 @@ export interface CacheEntry {
 export interface CacheStore {
   /** The stored response, or undefined on a miss. A hit is counted. */
   getCached(key: string): unknown;
-  /** Stores a response; an existing entry for the key is kept (first write wins). paidByRun: the run that paid for it. */
+  /**
+   * Stores a response and ends any claim on its key, in one commit; an existing entry for the key is kept (first write
+   * wins). paidByRun: the run that paid for it.
+   */
   putCached(key: string, kind: CallKind, model: string, response: unknown, paidByRun?: string | null): void;
   /** Like getCached, with the run that paid for the entry (null when unknown). */
   getCachedEntry(key: string): CacheEntry | undefined;
@@ -81,13 +85,7 @@ function ownerAlive(owner: string): boolean {
   const pid = Number(pidText);
   if (host !== hostname() || !Number.isInteger(pid) || pid <= 0) return true;
   if (pid === process.pid) return ownersHere.has(owner);
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    // EPERM: the process exists but belongs to another user.
-    return (e as NodeJS.ErrnoException).code !== 'ESRCH';
-  }
+  return pidAlive(pid);
 }
 
 const SIZE = 'length(key) + length(CAST(response_json AS BLOB))';
@@ -120,6 +118,12 @@ export function cacheTable(db: DB): CacheTable {
   const renew = db.readonly ? null : db.prepare('UPDATE cache_claims SET expires_at = ? WHERE key = ? AND owner = ?');
   const release = db.readonly ? null : db.prepare('DELETE FROM cache_claims WHERE key = ? AND owner = ?');
   const holderOf = db.prepare('SELECT owner FROM cache_claims WHERE key = ? AND expires_at > ?').pluck();
+  // Storing an answer ends the claim on it in the same commit: a waiter then finds the answer, never a gap.
+  const dropClaims = db.readonly ? null : db.prepare('DELETE FROM cache_claims WHERE key = ?');
+  const store = db.transaction((key: string, kind: CallKind, model: string, json: string, paidByRun: string | null) => {
+    put.run(key, kind, model, json, new Date().toISOString(), paidByRun);
+    dropClaims?.run(key);
+  });
 
   return {
     getCached(key) {
@@ -130,7 +134,7 @@ export function cacheTable(db: DB): CacheTable {
       return row === undefined ? undefined : { response: JSON.parse(row.response_json), paidByRun: row.paid_by_run };
     },
     putCached(key, kind, model, response, paidByRun = null) {
-      put.run(key, kind, model, JSON.stringify(response), new Date().toISOString(), paidByRun);
+      store(key, kind, model, JSON.stringify(response), paidByRun);
     },
     claim(key, owner, ttlMs) {
       if (!claim) return true;

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname, uptime } from 'node:os';
 import type { DB } from './db.js';
+import { pidAlive } from './process.js';
 import type { RunStatus } from './runs.js';
 
 /**
@@ -55,16 +56,6 @@ const heldHere = new Set<string>();
 
 /** When this machine booted (ms since the epoch): a same-host heartbeat before it belongs to a process gone with the reboot. */
 const bootedAt = (): number => Date.now() - uptime() * 1000;
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    // EPERM: the process exists but belongs to another user.
-    return (e as NodeJS.ErrnoException).code !== 'ESRCH';
-  }
-}
 
 /**
  * Whether a lease's holder is (as far as we can tell) alive. Same host: its pid exists (and was not recycled by a

@@ -153,6 +153,10 @@ test('the viewer answers 404 outside its routes, refuses writes and foreign Host
       const page = await raw(viewer, '/');
       assert.match(page.body, /live-run<\/a><\/td><td>running<\/td>/);
       assert.equal((await raw(viewer, '/runs/live-run')).status, 200, 'a run with no examples yet still renders');
+      // Its owner gone (the lease released without the status being finalised, as a kill leaves it): shown as stopped.
+      writer.leases.release(writer.leases.get('live-run')!.token);
+      assert.match((await raw(viewer, '/')).body, /live-run<\/a><\/td><td title="[^"]*run the same command again to resume">stopped \(process gone\)<\/td>/);
+      assert.match((await raw(viewer, '/runs/live-run')).body, /stopped \(process gone\) \([^)]*run the same command again to resume\)/);
     } finally {
       writer.close();
     }
