@@ -1,4 +1,5 @@
 import { UserError } from '../errors.js';
+import { openaiApiKey } from './api-key.js';
 import { DECLARED_CAPABILITIES } from './capabilities.js';
 import { checkLocalGguf, isRemoteModelRef } from './gguf.js';
 import { formatModelSpec, parseModelSpec, type AdapterName, type ModelSpec } from './spec.js';
@@ -71,6 +72,7 @@ export async function inspectModel(spec: string, options: ClientOptions = {}): P
   const parsed = parseModelSpec(spec);
   let declared: Capabilities = { ...DECLARED_CAPABILITIES[parsed.adapter] };
   if (parsed.adapter === 'llamacpp' && !isRemoteModelRef(parsed.model)) await checkLocalGguf(parsed.model);
+  if (parsed.adapter === 'openai') openaiApiKey(parsed, options.apiKeyEnv);
   if (parsed.adapter === 'scripted') {
     const scripted = await import('./adapters/scripted.js');
     declared = scripted.scriptCapabilities(scripted.resolveScript(parsed.model).script);

@@ -233,7 +233,7 @@ async function checkModel(
   need?: { cap: keyof Capabilities; role: string; alternative: string },
 ): Promise<ModelInspection> {
   return at(where, async () => {
-    const m = await inspectModel(modelSpec(ref), { capabilities: typeof ref === 'string' ? undefined : ref.capabilities });
+    const m = await inspectModel(modelSpec(ref), typeof ref === 'string' ? {} : { capabilities: ref.capabilities, apiKeyEnv: ref.apiKeyEnv });
     if (need) requireCapability(m, need.cap, need.role, need.alternative);
     return m;
   });

@@ -54,6 +54,11 @@ test('each bad input: config check and run exit 1 with one line naming the fix, 
       small({ judge: 'scripted:echo' }, { debate: { promptsDir: prompts('p2', 'judge/verdict.md', (t) => t.replace('{{transcript}}', '')) } }),
       /^w2s: The prompts in .*p2: Prompt template judge\/verdict\.md does not use \{\{transcript\}\}/,
     ],
+    missingKey: [small({ debater: 'openai:gpt-4o-mini' }), /^w2s: debate\.debaters\[0\]: Model openai:gpt-4o-mini needs an API key; set the OPENAI_API_KEY environment variable\.$/],
+    missingNamedKey: [
+      small({ debater: 'scripted:echo' }, { judges: [{ name: 'j', model: { spec: `openai:m@${server.url}`, apiKeyEnv: 'W2S_TEST_NO_SUCH_KEY' }, method: 'parsed' }] }),
+      /^w2s: judges\[0\]\.model: Model openai:m@\S+ needs an API key; set the W2S_TEST_NO_SUCH_KEY environment variable\.$/,
+    ],
     noLogprobs: [
       small({}, { judges: [{ name: 'j', model: { spec: `openai:m@${server.url}`, capabilities: { logprobs: false } }, method: 'logprobs' }] }),
       /^w2s: judges\[0\]\.model: judge:j model openai:m@\S+ has no logprobs; use a model that returns logprobs or set judges\[0\]\.method to 'parsed'\.$/,
@@ -66,7 +71,8 @@ test('each bad input: config check and run exit 1 with one line naming the fix, 
       writeConfig(cwd, config);
       const before = listing(cwd);
       for (const args of [['config', 'check', 'config.json'], ['run', 'config.json', '--out', 'out.sqlite']]) {
-        const r = await runCli(args, { cwd });
+        // No key in the environment: the hosted-API cases must find that out before any work.
+        const r = await runCli(args, { cwd, env: { OPENAI_API_KEY: '' } });
         const what = `${name}, w2s ${args[0]}`;
         assert.equal(r.code, 1, `${what}: ${r.stderr}`);
         const lines = r.stderr.trim().split('\n');

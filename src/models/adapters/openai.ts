@@ -1,5 +1,5 @@
 import OpenAI from 'openai';
-import { UserError } from '../../errors.js';
+import { openaiApiKey, openaiBaseURL } from '../api-key.js';
 import { DECLARED_CAPABILITIES } from '../capabilities.js';
 import type { ClientOptions } from '../create.js';
 import { isRetryableStatus, rootCause } from '../retry.js';
@@ -14,27 +14,16 @@ import {
   type TokenLogprob,
 } from '../types.js';
 
-const DEFAULT_BASE_URL = 'https://api.openai.com/v1';
 const DEFAULT_TIMEOUT_MS = 600_000;
-// Local OpenAI-compatible servers ignore the key, but the client refuses to start without one.
-const PLACEHOLDER_KEY = 'sk-no-key-needed';
 
 /**
  * openai:<model>[@<baseURL>] through the official client, one attempt per call (maxRetries 0: the gateway retries).
  * Works against api.openai.com and OpenAI-compatible servers (vLLM, llama.cpp server, LM Studio).
  */
 export async function createOpenAIClient(spec: ModelSpec, options: ClientOptions = {}): Promise<ModelClient> {
-  // A bare host:port in the spec means plain http, as local servers use.
-  const baseURL = spec.endpoint ? (/^https?:\/\//i.test(spec.endpoint) ? spec.endpoint : `http://${spec.endpoint}`) : DEFAULT_BASE_URL;
+  const baseURL = openaiBaseURL(spec);
   const isOfficial = new URL(baseURL).hostname === 'api.openai.com';
-  const envName = options.apiKeyEnv ?? 'OPENAI_API_KEY';
-  let apiKey = process.env[envName];
-  if (!apiKey) {
-    if (isOfficial || options.apiKeyEnv) {
-      throw new UserError(`Model ${formatModelSpec(spec)} needs an API key; set the ${envName} environment variable.`);
-    }
-    apiKey = PLACEHOLDER_KEY;
-  }
+  const { apiKey, envName } = openaiApiKey(spec, options.apiKeyEnv);
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const client = new OpenAI({ apiKey, baseURL, maxRetries: 0, timeout: timeoutMs });
   const fail = (e: unknown, signal?: AbortSignal) => toProviderError(e, { baseURL, envName, timeoutMs, signal });
