@@ -43,13 +43,12 @@ export interface GatewayOptions {
   noCache?: boolean;
   /**
    * Single-flight across processes sharing the cache (see CacheStore.claim): how long a claim lives unless renewed
-   * (default 30 s; renewed every third of that while its call runs, so only a dead process's claim expires), the
-   * longest wait between polls of another process's claim (default 250 ms), and the claims' owner (default
-   * newClaimOwner(): unique per gateway, naming this host and pid).
+   * (default 30 s; renewed every third of that while its call runs, so only a dead process's claim expires) and the
+   * longest wait between polls of another process's claim (default 250 ms). Each gateway claims under its own owner
+   * id (newClaimOwner: host, pid and a random part).
    */
   claimTtlMs?: number;
   claimPollMs?: number;
-  claimOwner?: string;
   /** Calls in flight per endpoint (default 4). */
   concurrency?: number;
   /** Per-endpoint overrides of concurrency, keyed by ModelClient.endpoint. */
@@ -230,7 +229,7 @@ export class Gateway {
     this.noCache = options.noCache ?? false;
     this.claimTtlMs = options.claimTtlMs ?? DEFAULT_CLAIM_TTL_MS;
     this.claimPollMs = options.claimPollMs ?? DEFAULT_CLAIM_POLL_MS;
-    this.claimOwner = options.claimOwner ?? newClaimOwner();
+    this.claimOwner = newClaimOwner();
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
     checkWholePositive(this.retry.maxAttempts, 'retry.maxAttempts');
     checkWholePositive(options.concurrency ?? DEFAULT_CONCURRENCY, 'concurrency');
@@ -314,7 +313,7 @@ export class Gateway {
     }
     if (b.maxCostUsd !== undefined && costUsd + this.reservedUsd + worstCaseUsd > b.maxCostUsd) {
       throw new BudgetExceededError(
-        `The run's budget of $${b.maxCostUsd} is spent ($${costUsd.toFixed(4)} so far, $${this.reservedUsd.toFixed(4)} reserved by calls in flight, ` +
+        `The run's budget of $${b.maxCostUsd} cannot cover the next call ($${costUsd.toFixed(4)} spent, $${this.reservedUsd.toFixed(4)} reserved by calls in flight, ` +
           `up to $${worstCaseUsd.toFixed(4)} for the next call); raise limits.maxCostUsd in the config or pass a higher --max-cost to continue.`,
         'maxCostUsd',
       );
@@ -344,6 +343,8 @@ export class Gateway {
   private recordRecovered(client: ModelClient, role: string, key: string, start: number, hit: GenerateResult): number | null {
     const usage = hit.usage ?? ZERO_USAGE;
     const costUsd = this.cost(client, usage);
+    // Paid, and missing from the ledger the budget's earlier spend was read from: it counts now.
+    this.counters.backendCalls++;
     this.counters.costUsd += costUsd;
     this.log.warn(`recorded a call paid before a crash but missing from the ledger`, { model: client.id, request: key.slice(0, 16) });
     return this.record(missRow({ ...this.callBase(client, role, 'generate', key, start), latencyMs: 0 }, { attempts: 1, usage, costUsd, finishReason: hit.finishReason ?? null }));
@@ -455,7 +456,7 @@ export class Gateway {
     // A stop's cut-off ends the wait too: a waiter is a call in flight.
     const abort = signal ? AbortSignal.any([signal, this.cutOff.signal]) : this.cutOff.signal;
     let wait = this.claimPollMs / 5;
-    while (!cache.claim(key, this.claimOwner, this.claimTtlMs)) {
+    while (!this.tryClaim(cache, key)) {
       this.log.debug(`waiting for another process's call ${key.slice(0, 16)}`);
       // Reads only, no write lock, until the other claim is gone (answered, failed or expired).
       do {
@@ -537,6 +538,16 @@ export class Gateway {
     } finally {
       // A follower that retried after this call failed may have registered its own call by now.
       if (this.inflight.get(key) === running) this.inflight.delete(key);
+    }
+  }
+
+  /** A claim that cannot be written (the cache locked past its busy timeout) is no reason to fail the call: make it unclaimed. */
+  private tryClaim(cache: CacheStore, key: string): boolean {
+    try {
+      return cache.claim(key, this.claimOwner, this.claimTtlMs);
+    } catch (e) {
+      this.log.warn(`could not claim call ${key.slice(0, 16)} in the cache, calling without a claim: ${(e as Error).message}`);
+      return true;
     }
   }
 

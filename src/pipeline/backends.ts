@@ -27,7 +27,9 @@ export async function createBackend(ctx: StageContext, group: 'weak' | 'strong',
           return embeddingFeaturizer({
             id: `embed:${modelSpec(f.model)}`,
             maxLength: f.maxChars,
-            embed: async (texts, signal) => (await model.embed(texts, { signal })).vectors,
+            // The training's stop signal is not passed on: the gateway stops embed calls as it stops every call
+            // (none starts after Ctrl-C; one in flight gets the grace period).
+            embed: async (texts) => (await model.embed(texts)).vectors,
           });
         })();
   return createProbeBackend({ featurizer, ...trainer.probe });

@@ -4,10 +4,9 @@ import { configHash } from '../config/load.js';
 import { BudgetExceededError, Gateway } from '../models/gateway.js';
 import type { Logger } from '../log.js';
 import { UserError } from '../errors.js';
-import { openStore, type MetricRow, type RunLimits, type Store } from '../store/index.js';
-import { describeOwner, LEASE_HEARTBEAT_MS, type RunRow } from '../store/index.js';
+import { describeOwner, LEASE_HEARTBEAT_MS, openStore, type MetricRow, type RunLimits, type RunRow, type Store } from '../store/index.js';
 import { auditLeaks } from './audit.js';
-import { InterruptedError, PartialFailureError, type StageContext } from './context.js';
+import { checkStop, InterruptedError, PartialFailureError, type StageContext } from './context.js';
 import { runDebates } from './debates.js';
 import { evaluate } from './evaluate.js';
 import { runJudges } from './judges.js';
@@ -91,56 +90,67 @@ export async function runExperiment(options: RunOptions): Promise<RunOutcome> {
   // Nothing is written until the config's models, files and prompts check out (preflight.ts).
   const plan = await preflight(config);
   progress({ stage: 'preflight', kind: 'info', message: `ok — ${formatPlan(plan)}` });
-  const hash = configHash(config);
-  const runId = `${config.name}-${hash.slice(0, 12)}`;
-  const store = openStore(out);
+  const runId = `${config.name}-${configHash(config).slice(0, 12)}`;
+  if (options.stop?.aborted) return { status: 'interrupted', runId, out, reason: 'stopped by Ctrl-C before the run started; nothing was changed' };
+
+  // The cache is opened first, so a bad cache file (another program's, a newer w2s's) stops the run before anything
+  // is written to its database.
   const cacheFile = resolve(options.cacheFile ?? config.gateway.cache ?? resolve('results', 'cache.sqlite'));
-  let cacheStore: Store | undefined;
-  let models: ModelPool | undefined;
-  // One owner per run. Claimed before the try below, whose catch marks the run failed: a refused process changes nothing.
+  const cacheStore = options.noCache || cacheFile === out ? undefined : openStore(cacheFile);
+  let store: Store;
   let claim: Claim | undefined;
   try {
-    claim = await claimRun(store, runId, () => store.runs.createRun({ id: runId, name: config.name, config, configHash: hash, dataset: config.dataset.name }), options);
+    store = openStore(out);
   } catch (e) {
+    cacheStore?.close();
+    throw e;
+  }
+  // One owner per run, claimed before the try below, whose catch writes the run's status: a refused process changes
+  // nothing.
+  const lost = new AbortController();
+  try {
+    claim = await claimRun(store, runId, config, options, () => lost.abort());
+  } catch (e) {
+    cacheStore?.close();
     store.close();
     throw e;
   }
   if (!claim) {
+    cacheStore?.close();
     store.close();
     return { status: 'interrupted', runId, out, reason: 'stopped while waiting for the process that owns the run; nothing was changed' };
   }
-  const { run } = claim;
+  // Ctrl-C, or this process losing the run to another (as if it were dead): either way no new work starts.
+  const stop = options.stop ? AbortSignal.any([options.stop, lost.signal]) : lost.signal;
+  let models: ModelPool | undefined;
   try {
-    cacheStore = options.noCache ? undefined : cacheFile === out ? store : openStore(cacheFile);
     progress({ stage: 'run', kind: 'info', message: options.noCache ? 'response cache off (--no-cache)' : `response cache ${cacheFile}` });
     const limits = runLimits(store, runId, options);
     const spent = store.calls.ledgerSummary(runId).total;
     const gateway = new Gateway({
-      cache: cacheStore?.cache ?? null,
+      cache: options.noCache ? null : (cacheStore ?? store).cache,
       ledger: store.calls,
       runId,
-      // The same config in another database is another run instance, with its own ledger (and two such runs may be
-      // created in the same millisecond, so the file names it too).
-      payer: `${runId}@${run.createdAt}@${out}`,
+      // This run instance: the same config in another database is another instance, with its own ledger.
+      payer: `${runId}@${claim.run.createdAt}@${store.databaseId()}`,
       noCache: options.noCache,
       concurrency: config.gateway.concurrency,
       retry: { maxAttempts: config.gateway.maxAttempts, timeoutMs: config.gateway.timeoutMs },
       prices: config.gateway.prices,
       budget: { maxCalls: limits.maxCalls ?? undefined, maxCostUsd: limits.maxCostUsd ?? undefined },
       spent: { calls: spent.calls - spent.hits, costUsd: spent.costUsd },
-      stop: options.stop,
+      stop,
       stopGraceMs: config.gateway.stopGraceMs,
       logger: options.logger,
     });
     models = new ModelPool(gateway);
-    const ctx: StageContext = {
-      config, runId, store, gateway, models, progress, stop: options.stop ?? new AbortController().signal, retryFailed: options.retryFailed ?? false,
-    };
+    const ctx: StageContext = { config, runId, store, gateway, models, progress, stop, retryFailed: options.retryFailed ?? false };
     for (const stage of STAGES) {
       if (store.stages.isStageDone(runId, stage.name)) {
         progress({ stage: stage.name, kind: 'skip' });
         continue;
       }
+      checkStop(ctx);
       progress({ stage: stage.name, kind: 'start' });
       await stage.run(ctx);
       store.stages.markStageDone(runId, stage.name);
@@ -149,12 +159,16 @@ export async function runExperiment(options: RunOptions): Promise<RunOutcome> {
     store.runs.setRunStatus(runId, 'completed');
     return { status: 'completed', runId, out, metrics: store.metrics.listMetrics(runId) };
   } catch (e) {
+    // Another process owns the run now: its status is that process's to write.
+    if (lost.signal.aborted) {
+      return { status: 'failed', runId, out, reason: 'another process took the run over (this one looked dead to it); this process stopped and left the run to it' };
+    }
     if (e instanceof BudgetExceededError) {
       store.runs.setRunStatus(runId, 'interrupted', e.message);
       return { status: 'budget', runId, out, reason: e.message };
     }
     // A stop cuts off whatever was running: a model call, or a trainer that rejects with its own AbortError.
-    if (e instanceof InterruptedError || options.stop?.aborted) {
+    if (e instanceof InterruptedError || stop.aborted) {
       const reason = 'stopped by Ctrl-C; run the same command again to resume';
       store.runs.setRunStatus(runId, 'interrupted', reason);
       return { status: 'interrupted', runId, out, reason };
@@ -167,7 +181,7 @@ export async function runExperiment(options: RunOptions): Promise<RunOutcome> {
     throw e;
   } finally {
     await models?.close();
-    if (cacheStore && cacheStore !== store) cacheStore.close();
+    cacheStore?.close();
     claim.release();
     store.close();
   }
@@ -187,11 +201,11 @@ const OWNER_POLL_MS = 1_000;
  * live process is refused with a UserError naming it, or, with waitForOwner, waited for (a finished run then reruns
  * with no model calls). Undefined: stopped while waiting.
  */
-async function claimRun(store: Store, runId: string, create: () => RunRow, options: RunOptions): Promise<Claim | undefined> {
+async function claimRun(store: Store, runId: string, config: ExperimentConfig, options: RunOptions, onLost: () => void): Promise<Claim | undefined> {
   const tryClaim = store.db.transaction(() => {
     const existing = store.runs.getRun(runId);
     // A new run has no lease row (the lease references the run), so acquire cannot refuse after create.
-    const run = existing ?? create();
+    const run = existing ?? store.runs.createRun({ id: runId, name: config.name, config, configHash: configHash(config), dataset: config.dataset.name });
     const lease = store.leases.acquire(runId);
     if (!lease.acquired) return lease;
     if (existing) store.runs.setRunStatus(runId, 'running');
@@ -200,7 +214,7 @@ async function claimRun(store: Store, runId: string, create: () => RunRow, optio
   let waiting = false;
   for (;;) {
     const got = tryClaim.immediate();
-    if (got.acquired) return { run: got.run, release: keepLease(store, runId, got.token, options.logger) };
+    if (got.acquired) return { run: got.run, release: keepLease(store, runId, got.token, options.logger, onLost) };
     const owner = describeOwner(runId, got.owner);
     if (!options.waitForOwner) throw new UserError(`${owner}; wait for it to finish, or pass --wait to wait for it.`);
     if (!waiting) (options.progress ?? silent)({ stage: 'run', kind: 'info', message: `${owner}; waiting for it to finish (--wait)` });
@@ -212,14 +226,15 @@ async function claimRun(store: Store, runId: string, create: () => RunRow, optio
 
 /**
  * Heartbeats the lease while the run goes on; returns what gives it up. A lost lease (taken over as if this process
- * were dead) is reported, not fought over.
+ * were dead) is not fought over: onLost stops this process's work on the run.
  */
-function keepLease(store: Store, runId: string, token: string, logger: Logger | undefined): () => void {
+function keepLease(store: Store, runId: string, token: string, logger: Logger | undefined, onLost: () => void): () => void {
   const heartbeat = setInterval(() => {
     try {
       if (store.leases.heartbeat(token)) return;
-      logger?.error(`Run ${runId} was taken over by another process; this process no longer owns it and its further writes may conflict.`);
+      logger?.error(`Run ${runId} was taken over by another process; this process stops and leaves the run to it.`);
       clearInterval(heartbeat);
+      onLost();
     } catch (e) {
       logger?.warn(`Lease heartbeat failed: ${(e as Error).message}`);
     }

@@ -32,7 +32,8 @@ export function openDb(file: string, options: OpenOptions = {}): DB {
     if (!readonly) mkdirSync(dirname(file), { recursive: true });
   }
   // Another program's database is refused before anything (the WAL switch, a migration) touches it.
-  if (file !== ':memory:' && existsSync(file) && statSync(file).size > 0) probeOwnership(file, !readonly);
+  // (A WAL-mode file's content may all be in its -wal file while the main file is still empty.)
+  if (file !== ':memory:' && existsSync(file) && (statSync(file).size > 0 || existsSync(`${file}-wal`))) probeOwnership(file, !readonly);
   const db = connect(file, readonly);
   try {
     db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 10_000}`);
@@ -120,11 +121,7 @@ function checkAndMigrate(db: DB, file: string, readonly: boolean): void {
         `newer than this w2s ${W2S_VERSION} understands (${SCHEMA_VERSION}); upgrade w2s to open it.`,
     );
   }
-  if (version === SCHEMA_VERSION) {
-    // A current file from before the stamp: stamp it (a header write, no schema change).
-    if (!readonly && Number(db.pragma('application_id', { simple: true })) !== W2S_APPLICATION_ID) db.pragma(`application_id = ${W2S_APPLICATION_ID}`);
-    return;
-  }
+  if (version === SCHEMA_VERSION) return;
   if (readonly) throw new UserError(`Database ${file} has schema version ${version}, older than ${SCHEMA_VERSION}; open it once without --readonly (any w2s command that writes) to migrate it.`);
   const apply = db.transaction(() => {
     // Read again under the write lock: another process opening the same new file may have migrated it meanwhile.

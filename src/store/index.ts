@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { openDb, schemaVersion, type DB, type OpenOptions } from './db.js';
 import { SCHEMA_VERSION } from './migrations.js';
@@ -65,6 +66,18 @@ export class Store {
 
   get readonly(): boolean {
     return this.db.readonly;
+  }
+
+  /**
+   * A random id given to this database file the first time it is asked for, kept in its meta table: it names the
+   * file wherever it is moved (a copy keeps it too).
+   */
+  databaseId(): string {
+    const get = this.db.prepare("SELECT value FROM meta WHERE key = 'database_id'").pluck();
+    const found = get.get() as string | undefined;
+    if (found !== undefined) return found;
+    this.db.prepare("INSERT INTO meta (key, value) VALUES ('database_id', ?) ON CONFLICT(key) DO NOTHING").run(randomUUID());
+    return get.get() as string;
   }
 
   /** Runs fn in one transaction (nested calls become savepoints): all of its writes land, or none. */

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { hostname, uptime } from 'node:os';
+import { hostname } from 'node:os';
 import type { DB } from './db.js';
-import { pidAlive } from './process.js';
+import { processAlive, processIdentity } from './process.js';
 import type { RunStatus } from './runs.js';
 
 /**
@@ -54,20 +54,23 @@ export interface LeasesTable {
 /** Tokens this process holds, so a row naming our own pid but not one of our tokens is a dead predecessor's. */
 const heldHere = new Set<string>();
 
-/** When this machine booted (ms since the epoch): a same-host heartbeat before it belongs to a process gone with the reboot. */
-const bootedAt = (): number => Date.now() - uptime() * 1000;
+/**
+ * A lease token: the holder's process identity (boot id and start time, where the OS tells them), then a random part.
+ * Only ever compared whole, except by holderAlive, which reads the identity back.
+ */
+const newToken = (): string => `${processIdentity() ?? ''}/${randomUUID()}`;
+const identityOf = (token: string): string | undefined => token.slice(0, Math.max(0, token.lastIndexOf('/'))) || undefined;
 
 /**
- * Whether a lease's holder is (as far as we can tell) alive. Same host: its pid exists (and was not recycled by a
- * reboot, nor is our own pid without our token: a container restarted with the same pid). Another host: its heartbeat
- * is fresh. Reads nothing and writes nothing, so read-only views can use it.
+ * Whether a lease's holder is (as far as we can tell) alive. Same host: its process still runs: the pid exists and is
+ * the same process (not one given the pid after a reboot or after the holder died), and is not our own pid without our
+ * token (a container restarted with the same pid). Another host: its heartbeat is fresh. Writes nothing, so read-only
+ * views can use it.
  */
-export function holderAlive(lease: LeaseRow, now = Date.now(), staleMs = LEASE_STALE_MS): boolean {
-  const beat = Date.parse(lease.heartbeatAt);
-  if (lease.host !== hostname()) return now - beat <= staleMs;
-  if (beat < bootedAt()) return false;
+export function holderAlive(lease: LeaseRow, now = Date.now()): boolean {
+  if (lease.host !== hostname()) return now - Date.parse(lease.heartbeatAt) <= LEASE_STALE_MS;
   if (lease.pid === process.pid) return heldHere.has(lease.token);
-  return pidAlive(lease.pid);
+  return processAlive(lease.pid, identityOf(lease.token));
 }
 
 /** How a stopped run (status "running", no live owner) is shown, and what to do about it. */
@@ -102,8 +105,7 @@ export function describeOwner(runId: string, owner: LeaseOwner, now = Date.now()
 
 const LEASE_COLUMNS = 'run_id AS runId, token, pid, host, acquired_at AS acquiredAt, heartbeat_at AS heartbeatAt';
 
-export function leasesTable(db: DB, options: { staleMs?: number } = {}): LeasesTable {
-  const staleMs = options.staleMs ?? LEASE_STALE_MS;
+export function leasesTable(db: DB): LeasesTable {
   const byRun = db.prepare(`SELECT ${LEASE_COLUMNS} FROM run_leases WHERE run_id = ?`);
   const upsert = db.prepare(
     `INSERT INTO run_leases (run_id, token, pid, host, acquired_at, heartbeat_at) VALUES (@runId, @token, @pid, @host, @now, @now)
@@ -115,8 +117,8 @@ export function leasesTable(db: DB, options: { staleMs?: number } = {}): LeasesT
 
   const take = db.transaction((runId: string): AcquireResult => {
     const current = byRun.get(runId) as LeaseRow | undefined;
-    if (current && holderAlive(current, Date.now(), staleMs)) return { acquired: false, owner: ownerOf(current) };
-    const token = randomUUID();
+    if (current && holderAlive(current)) return { acquired: false, owner: ownerOf(current) };
+    const token = newToken();
     upsert.run({ runId, token, pid: process.pid, host: hostname(), now: new Date().toISOString() });
     heldHere.add(token);
     return { acquired: true, token };

@@ -119,7 +119,7 @@ test('--max-calls and --max-cost bound the run over all its resumes, stop with e
 
     const byCost = await runCli(['run', configFile, '--out', join(dir, 'cost.sqlite'), '--no-cache', '--max-cost', '0.0005']);
     assert.equal(byCost.code, 3, byCost.stderr);
-    assert.match(byCost.stderr, /budget of \$0\.0005 is spent .*raise limits\.maxCostUsd in the config or pass a higher --max-cost to continue\./);
+    assert.match(byCost.stderr, /budget of \$0\.0005 cannot cover the next call .*raise limits\.maxCostUsd in the config or pass a higher --max-cost to continue\./);
     const s = openStore(join(dir, 'cost.sqlite'), { readonly: true });
     try {
       const row = s.db.prepare('SELECT COUNT(*) AS n, SUM(cost_usd) AS cost FROM calls').get() as { n: number; cost: number };

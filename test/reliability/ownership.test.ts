@@ -238,3 +238,61 @@ test('w2s files: new ones are stamped; an unstamped file from an older w2s (sche
   o.close();
   assert.throws(() => openStore(other), (e: unknown) => e instanceof UserError && /is not a w2s file \(its application id is 1234/.test(e.message));
 });
+
+test('`--cache` at another program\'s SQLite file is refused before the run\'s database is touched: a finished run stays finished, a new one is not created', async () => {
+  const dir = tempDir('w2s-foreign-cache-');
+  const configFile = writeConfig(dir, smallConfig({ dataset: writeDataset(dir, 12), debater: 'scripted:echo' }));
+  const out = join(dir, 'done.sqlite');
+  const first = await runCli(['run', configFile, '--out', out, '--cache', join(dir, 'cache.sqlite')]);
+  assert.equal(first.code, 0, first.stderr);
+  const foreign = join(dir, 'notes.sqlite');
+  foreignDb(foreign, false);
+  const refusal = `w2s: Database ${foreign} is not a w2s file (it holds tables of another program: bookmarks, meta); choose a new file, or one written by w2s.`;
+  const rerun = await runCli(['run', configFile, '--out', out, '--cache', foreign]);
+  assert.equal(rerun.code, 1, rerun.stderr);
+  assert.deepEqual(errors(rerun.stderr), [refusal]);
+  const store = openStore(out, { readonly: true });
+  try {
+    assert.equal(store.runs.listRuns()[0]!.status, 'completed', 'the finished run was not marked failed');
+  } finally {
+    store.close();
+  }
+  const fresh = await runCli(['run', configFile, '--out', join(dir, 'new.sqlite'), '--cache', foreign]);
+  assert.equal(fresh.code, 1);
+  assert.ok(!existsSync(join(dir, 'new.sqlite')), 'no database made for a run that cannot start');
+});
+
+test('a process that loses its lease to another (as if it were dead) stops at its next heartbeat and leaves the run alone', async () => {
+  await withServer(async (s) => {
+    // Slow enough that the run is still going at its next heartbeat (every 10 s).
+    s.slow(1_000);
+    const run = spawnCli(s.args);
+    await waitFor(() => s.sent() >= 3, 30_000, 'debate calls');
+    // Another process takes the lease over, as it would from a holder it judged dead.
+    const db = new Database(s.out);
+    db.pragma('busy_timeout = 10000');
+    db.prepare("UPDATE run_leases SET token = 'taken-over', pid = ?").run(process.pid);
+    db.close();
+    const code = await run.exited;
+    assert.equal(code, 1, run.stderr());
+    assert.deepEqual(errors(run.stderr()), [`w2s: run ${runIdOf(s.out)} failed: another process took the run over (this one looked dead to it); this process stopped and left the run to it`]);
+    const store = openStore(s.out, { readonly: true });
+    try {
+      assert.equal(store.runs.listRuns()[0]!.status, 'running', 'the status is the new owner\'s to write');
+      assert.equal(store.leases.get(store.runs.listRuns()[0]!.id)?.token, 'taken-over', 'the new owner\'s lease is untouched');
+      const failed = store.db.prepare("SELECT COUNT(*) AS n FROM debates WHERE status = 'failed'").get() as { n: number };
+      assert.equal(failed.n, 0, 'nothing marked failed on the way out');
+    } finally {
+      store.close();
+    }
+  });
+});
+
+function runIdOf(file: string): string {
+  const store = openStore(file, { readonly: true });
+  try {
+    return store.runs.listRuns()[0]!.id;
+  } finally {
+    store.close();
+  }
+}

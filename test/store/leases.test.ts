@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { processIdentity } from '../../src/store/process.js';
 import { holderAlive, openStore, runLiveness, STOPPED_STATUS, type LeaseRow, type Store } from '../../src/store/index.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -77,14 +78,21 @@ test('a lease whose process is gone (same host) is taken over', async () => {
   }
 });
 
-test('a live pid on this host holds its lease; the same pid from before the last boot does not', () => {
+test('a live pid on this host holds its lease; the same pid given to another process, or from another boot, does not', () => {
   const s = fresh();
   try {
-    // Our parent (the test runner) is alive.
-    plant(s, { pid: process.ppid, host: hostname(), heartbeatAt: ago(1000) });
+    // Our parent (the test runner) is alive; the lease names it as it would name itself.
+    const identity = processIdentity(process.ppid);
+    plant(s, { pid: process.ppid, host: hostname(), heartbeatAt: ago(1000), token: `${identity ?? ''}/theirs` });
     assert.equal(s.leases.acquire('r1').acquired, false);
-    s.db.prepare("UPDATE run_leases SET heartbeat_at = '2001-01-01T00:00:00.000Z'").run();
-    assert.equal(s.leases.acquire('r1').acquired, true, 'a heartbeat older than the boot: the pid was recycled');
+    if (identity === undefined) return; // no /proc here: the pid alone decides
+    const [boot, start] = identity.split(':');
+    // The same pid, but a process started at another time: the holder died and its pid was reused.
+    s.db.prepare('UPDATE run_leases SET token = ?').run(`${boot}:${Number(start) - 1}/theirs`);
+    assert.equal(s.leases.acquire('r1').acquired, true, 'a recycled pid does not hold the lease');
+    // A lease from before a reboot (another boot id), though its wall-clock times look recent.
+    s.db.prepare('UPDATE run_leases SET token = ?, pid = ?').run(`another-boot:${start}/theirs`, process.ppid);
+    assert.equal(s.leases.acquire('r1').acquired, true, 'a lease from another boot does not hold');
   } finally {
     s.close();
   }
@@ -154,8 +162,10 @@ test('acquire joins a caller\'s transaction (the run row and its lease are creat
 
 test('runLiveness: a running run without a live lease shows as stopped with a hint to resume', async () => {
   const live: LeaseRow = { runId: 'r', token: 't', pid: process.ppid, host: hostname(), acquiredAt: ago(0), heartbeatAt: ago(0) };
-  assert.deepEqual(runLiveness('running', undefined), { status: STOPPED_STATUS, hint: runLiveness('running', undefined).hint, owner: null });
-  assert.match(runLiveness('running', undefined).hint ?? '', /run the same command again to resume/);
+  const stopped = runLiveness('running', undefined);
+  assert.equal(stopped.status, STOPPED_STATUS);
+  assert.equal(stopped.owner, null);
+  assert.match(stopped.hint ?? '', /run the same command again to resume/);
   assert.equal(runLiveness('running', live).status, 'running');
   assert.equal(runLiveness('running', live).owner?.pid, process.ppid);
   assert.equal(runLiveness('running', { ...live, pid: await deadPid() }).status, STOPPED_STATUS);
