@@ -53,6 +53,12 @@ export interface GatewayOptions {
   concurrency?: number;
   /** Per-endpoint overrides of concurrency, keyed by ModelClient.endpoint. */
   endpointConcurrency?: Record<string, number>;
+  /**
+   * Limiters shared with other gateways (the runs of a sweep), so the per-endpoint limit holds across them all; the
+   * first gateway to call an endpoint sets its limit (stats().queued then counts every sharer's queue). Default:
+   * this gateway's own.
+   */
+  limits?: EndpointLimits;
   retry?: Partial<RetryOptions>;
   /** Keyed by client id or, failing that, backend model name; a model without a price costs 0 (local models). */
   prices?: Record<string, Price>;
@@ -137,6 +143,11 @@ const DEFAULT_CLAIM_TTL_MS = 30_000;
 const DEFAULT_CLAIM_POLL_MS = 250;
 const DEFAULT_STOP_GRACE_MS = 5_000;
 
+/** One concurrency limiter per endpoint (keyed by ModelClient.endpoint); give one to several gateways to share them. */
+export class EndpointLimits {
+  readonly byEndpoint = new Map<string, LimitFunction>();
+}
+
 function checkWholePositive(n: number, what: string): void {
   if (!Number.isInteger(n) || n < 1) throw new UserError(`${what} must be a whole number of at least 1, got ${n}.`);
 }
@@ -198,7 +209,7 @@ export class Gateway {
   private readonly retry: RetryOptions;
   private readonly log: Logger;
   private readonly now: () => number;
-  private readonly limiters = new Map<string, LimitFunction>();
+  private readonly limiters: Map<string, LimitFunction>;
   private readonly endpointConcurrency = new Map<string, number>();
   /** Worst-case cost of the calls in flight (for budget.maxCostUsd). */
   private reservedUsd = 0;
@@ -223,6 +234,7 @@ export class Gateway {
 
   constructor(private readonly options: GatewayOptions = {}) {
     this.cache = options.cache ?? null;
+    this.limiters = options.limits?.byEndpoint ?? new Map();
     this.ledger = options.ledger ?? null;
     this.runId = options.runId ?? null;
     this.payer = options.payer ?? this.runId;

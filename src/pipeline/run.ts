@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import type { ExperimentConfig } from '../config/experiment.js';
 import { configHash } from '../config/load.js';
-import { BudgetExceededError, Gateway } from '../models/gateway.js';
+import { BudgetExceededError, Gateway, type EndpointLimits } from '../models/gateway.js';
 import type { Logger } from '../log.js';
 import { UserError } from '../errors.js';
 import { describeOwner, LEASE_HEARTBEAT_MS, openStore, type MetricRow, type RunLimits, type RunRow, type Store } from '../store/index.js';
@@ -36,6 +36,8 @@ export interface RunOptions {
   stop?: AbortSignal;
   /** When another live process owns the run: wait for it to finish, then resume (default: refuse at once). */
   waitForOwner?: boolean;
+  /** Per-endpoint concurrency limiters shared with other runs in this process (a sweep's cells); default: the run's own. */
+  endpointLimits?: EndpointLimits;
 }
 
 export type RunOutcome =
@@ -135,6 +137,7 @@ export async function runExperiment(options: RunOptions): Promise<RunOutcome> {
       payer: `${runId}@${claim.run.createdAt}@${store.databaseId()}`,
       noCache: options.noCache,
       concurrency: config.gateway.concurrency,
+      limits: options.endpointLimits,
       retry: { maxAttempts: config.gateway.maxAttempts, timeoutMs: config.gateway.timeoutMs },
       prices: config.gateway.prices,
       budget: { maxCalls: limits.maxCalls ?? undefined, maxCostUsd: limits.maxCostUsd ?? undefined },
