@@ -77,7 +77,7 @@ const HfTrainerSchema = z
   .strict();
 
 /** How one group of models (weak or strong) is trained. */
-const TrainerSchema = z
+const TrainerFields = z
   .object({
     backend: z.enum(['probe', 'hf']).default('probe'),
     features: FeaturesSchema.prefault({ kind: 'hashed' }),
@@ -85,8 +85,10 @@ const TrainerSchema = z
     probe: ProbeSchema.prefault({}),
     hf: HfTrainerSchema.optional(),
   })
-  .strict()
-  .refine((t) => t.backend !== 'hf' || t.hf !== undefined, { message: 'backend "hf" needs an "hf" section with at least baseModel', path: ['hf'] });
+  .strict();
+const hasHfSection = (t: { backend: string; hf?: unknown }): boolean => t.backend !== 'hf' || t.hf !== undefined;
+const HF_SECTION_MISSING = { message: 'backend "hf" needs an "hf" section with at least baseModel', path: ['hf'] };
+const TrainerSchema = TrainerFields.refine(hasHfSection, HF_SECTION_MISSING);
 
 const SizesSchema = z
   .object({
@@ -166,21 +168,22 @@ export const ExperimentSchema = z
       })
       .strict()
       .prefault({}),
-    weak: TrainerSchema.and(
-      z.object({
-        ensemble: z
-          .object({
-            kind: z.enum(['debate', 'finetune']).default('debate'),
-            size: z.number().int().min(1).max(16).default(4),
-            ablation: z
-              .boolean()
-              .optional()
-              .describe('The paper\'s Table 5 in one run, on the same splits: also train a finetune ensemble (every member reads transcript 0) and strong models on one weak model\'s labels and on the finetune ensemble\'s, beside the debate ensemble. Needs kind "debate" and a debate protocol.'),
-          })
-          .strict()
-          .prefault({}),
-      }),
-    ),
+    // One strict object (an intersection would let a misspelt key under weak pass unnoticed).
+    weak: TrainerFields.extend({
+      ensemble: z
+        .object({
+          kind: z.enum(['debate', 'finetune']).default('debate'),
+          size: z.number().int().min(1).max(16).default(4),
+          ablation: z
+            .boolean()
+            .optional()
+            .describe('The paper\'s Table 5 in one run, on the same splits: also train a finetune ensemble (every member reads transcript 0) and strong models on one weak model\'s labels and on the finetune ensemble\'s, beside the debate ensemble. Needs kind "debate" and a debate protocol.'),
+        })
+        .strict()
+        .prefault({}),
+    })
+      .strict()
+      .refine(hasHfSection, HF_SECTION_MISSING),
     strong: TrainerSchema,
     judges: z
       .array(

@@ -26,6 +26,8 @@ test('errors name the field path and what was expected', () => {
   assert.throws(() => parseExperiment({ ...minimal, seed: -1 }), /field seed:/);
   assert.throws(() => parseExperiment({ ...minimal, weak: { loss: 'hinge' } }), /field weak\.loss: expected one of "xent"/);
   assert.throws(() => parseExperiment({ ...minimal, strong: { bogus: 1 } }), /field strong: unknown key\(s\) "bogus"/);
+  // weak adds the ensemble to the trainer fields: a misspelt key there is refused too, not dropped.
+  assert.throws(() => parseExperiment({ ...minimal, weak: { ensembel: { size: 2 } } }), /field weak: unknown key\(s\) "ensembel"/);
   assert.throws(() => parseExperiment({ ...minimal, debate: { protocol: 'debate' } }), /field debate\.debaters: protocol "debate" needs at least one debater/);
   assert.throws(() => parseExperiment({ weak: {}, strong: {} }), /field dataset:/);
   assert.throws(
