@@ -74,6 +74,11 @@ function runLimits(store: Store, runId: string, options: RunOptions): RunLimits 
   return chosen;
 }
 
+/** A run's id: its name and the start of its config hash, so the same config resumes the same run. */
+export function runIdOf(config: ExperimentConfig): string {
+  return `${config.name}-${configHash(config).slice(0, 12)}`;
+}
+
 export function defaultOutPath(config: ExperimentConfig): string {
   return resolve('results', `${config.name}-${configHash(config).slice(0, 8)}.sqlite`);
 }
@@ -92,7 +97,7 @@ export async function runExperiment(options: RunOptions): Promise<RunOutcome> {
   // Nothing is written until the config's models, files and prompts check out (preflight.ts).
   const plan = await preflight(config);
   progress({ stage: 'preflight', kind: 'info', message: `ok — ${formatPlan(plan)}` });
-  const runId = `${config.name}-${configHash(config).slice(0, 12)}`;
+  const runId = runIdOf(config);
   if (options.stop?.aborted) return { status: 'interrupted', runId, out, reason: 'stopped by Ctrl-C before the run started; nothing was changed' };
 
   // The cache is opened first, so a bad cache file (another program's, a newer w2s's) stops the run before anything

@@ -11,7 +11,7 @@ import type { Logger } from '../log.js';
 import { EndpointLimits } from '../models/gateway.js';
 import { preflight, type Plan } from './preflight.js';
 import type { ProgressListener } from './progress.js';
-import { runExperiment, type RunOutcome } from './run.js';
+import { runExperiment, runIdOf, type RunOutcome } from './run.js';
 
 export interface PlannedCell {
   cell: SweepCell;
@@ -44,7 +44,7 @@ export async function planSweep(sweep: Sweep, outDir = 'results'): Promise<Sweep
       if (e instanceof UserError) throw new UserError(`Sweep cell ${cell.label}: ${e.message}`, { cause: e });
       throw e;
     }
-    cells.push({ cell, out: join(dir, `${cell.slug}-${cell.hash.slice(0, 8)}.sqlite`), runId: `${cell.config.name}-${cell.hash.slice(0, 12)}`, plan });
+    cells.push({ cell, out: join(dir, `${cell.slug}-${cell.hash.slice(0, 8)}.sqlite`), runId: runIdOf(cell.config), plan });
   }
   const cacheFile = sweep.cells[0]?.config.gateway.cache ?? join(outDir, 'cache.sqlite');
   return { sweep, dir, manifest: join(dir, 'sweep.json'), cacheFile, cells };
