@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { UserError } from '../errors.js';
 import { compareMembers, compareRuns, testView } from '../report/analysis.js';
-import { openReport } from '../report/queries.js';
+import { displayPath, isPathArg, openResults } from '../report/results-set.js';
 import { formatComparison } from '../report/terminal.js';
 
 function count(name: string) {
@@ -12,37 +12,48 @@ function count(name: string) {
   };
 }
 
+const USAGE = 'w2s compare [folder or db...] <runA> <runB> (or --runs <runA> <runB>), or --members [--run <id>]';
+
 export function register(program: Command): void {
   program
     .command('compare')
-    .description('judges and ensembles side by side on the same test examples: accuracy with intervals, McNemar and paired bootstrap, Cohen\'s and Fleiss\' kappa, ECE and Brier, accuracy against ensemble size')
-    .argument('<db>', 'a database written by w2s run')
-    .argument('[runA]', 'first run (with runB: compare two runs on the test examples they share)')
-    .argument('[runB]', 'second run')
+    .description(
+      'two runs side by side, from one database or different ones: paired on their shared test examples when the runs have the same dataset, seed and split settings (McNemar, paired bootstrap, kappas), unpaired otherwise (each run\'s stored interval, and a difference that resamples each test set independently); or, with --members, the members, ensemble, baseline and judges of one run: accuracy with intervals, ECE and Brier, kappas, accuracy against ensemble size',
+    )
+    .argument('[paths-and-runs...]', 'results folders or database files (default results/), then two run ids or unique prefixes; a word that exists on disk, has a slash or ends in .sqlite/.db is a path, any other a run id; one id named twice compares its copies in the first two databases holding it')
+    .option('--runs <ids...>', 'the two runs to compare (ids or unique prefixes), when a run id could be mistaken for a path')
     .option('--members', 'compare the members, ensemble, baseline and judges within one run (the default with no runs named)')
-    .option('--run <id>', 'the run for --members (default: the newest)')
-    .option('--bootstrap <n>', 'bootstrap resamples of the paired tests (default: the run\'s own); accuracy intervals are the stored ones', count('--bootstrap'))
+    .option('--run <id>', 'the run for --members (id or unique prefix; default: the newest)')
+    .option('--bootstrap <n>', 'bootstrap resamples of the paired and unpaired tests (default: the run\'s own); accuracy intervals are the stored ones', count('--bootstrap'))
     .option('--seed <n>', 'seed of the bootstrap', (v) => Number.parseInt(v, 10), 0)
     .option('--json', 'print JSON')
-    .action((file: string, runA: string | undefined, runB: string | undefined, opts: { members?: boolean; run?: string; bootstrap?: number; seed: number; json?: boolean }) => {
-      if (runA !== undefined && runB === undefined) throw new UserError('Name two runs to compare (w2s compare <db> <runA> <runB>), or use --members [--run <id>].');
-      if (runA !== undefined && opts.members) throw new UserError('Use either two runs or --members, not both.');
-      const q = openReport(file);
+    .action((words: string[], opts: { runs?: string[]; members?: boolean; run?: string; bootstrap?: number; seed: number; json?: boolean }) => {
+      const paths = words.filter(isPathArg);
+      const named = words.filter((w) => !isPathArg(w));
+      if (opts.runs && named.length) throw new UserError(`Name the runs either with --runs or as arguments, not both (${USAGE}).`);
+      const ids = opts.runs ?? named;
+      if (ids.length === 1) throw new UserError(`Name two runs to compare (${USAGE}).`);
+      if (ids.length > 2) throw new UserError(`Name two runs to compare, got ${ids.length}: ${ids.join(', ')}; a path that does not exist is read as a run id (${USAGE}).`);
+      if (ids.length === 2 && opts.members) throw new UserError('Use either two runs or --members, not both.');
+      const set = openResults(paths);
       try {
         const options = { resamples: opts.bootstrap, seed: Number.isFinite(opts.seed) ? opts.seed : 0 };
         let c;
-        if (runA !== undefined && runB !== undefined) {
-          const a = q.resolveRun(runA);
-          const b = q.resolveRun(runB);
-          c = compareRuns(testView(q, a.id), testView(q, b.id), { ...options, stored: q.metrics(a.id) }, q.metrics(b.id));
-          if (c.n === 0) throw new UserError(`Runs ${a.id} and ${b.id} share no test examples with predictions; compare runs made on the same dataset.`);
+        if (ids.length === 2) {
+          // One id named twice, held by two files (a run and its copy, or the same config run on two machines): A is
+          // the first file's, B the second's.
+          const copies = ids[0] === ids[1] ? set.locate(ids[0]!) : [];
+          const [a, b] = copies.length === 2 ? copies : [set.resolveRun(ids[0]), set.resolveRun(ids[1])];
+          c = compareRuns(testView(a.q, a.run.id), testView(b.q, b.run.id), { ...options, stored: a.q.metrics(a.run.id) }, b.q.metrics(b.run.id));
+          c.files = [displayPath(a.file), displayPath(b.file)];
+          if (c.subjects.length === 0) throw new UserError(`Runs ${a.run.id} and ${b.run.id} have no model with predictions on their test examples in common; compare finished runs.`);
         } else {
-          const run = q.resolveRun(opts.run);
+          const { run, q } = set.resolveRun(opts.run);
           c = compareMembers(testView(q, run.id), { ...options, stored: q.metrics(run.id) });
         }
         process.stdout.write(`${opts.json ? JSON.stringify(c, null, 2) : formatComparison(c)}\n`);
       } finally {
-        q.close();
+        set.close();
       }
     });
 }

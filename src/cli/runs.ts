@@ -1,23 +1,25 @@
 import type { Command } from 'commander';
-import { openReport } from '../report/queries.js';
-import { runResults } from '../report/results.js';
+import { displayPath, locatedResults, openResults } from '../report/results-set.js';
 import { formatRuns } from '../report/terminal.js';
 
 export function register(program: Command): void {
   program
     .command('runs')
-    .description('list the runs in a database: status, dataset, models, counts, tokens, cost and headline metrics')
-    .argument('<db>', 'a database written by w2s run')
+    .description('list the runs in a results folder or databases: status, dataset, models, counts, tokens, cost, headline metrics and the file each run is in')
+    .argument('[paths...]', 'results folders (every *.sqlite under them that holds runs) or database files; default results/')
     .option('--json', 'print JSON')
-    .action((file: string, opts: { json?: boolean }) => {
-      const q = openReport(file);
+    .action((paths: string[], opts: { json?: boolean }) => {
+      const set = openResults(paths);
       try {
+        const runs = set.runs();
         if (opts.json) {
-          const runs = runResults(q, q.runs()).map(({ run, ...results }) => ({ ...run, results }));
-          process.stdout.write(`${JSON.stringify(runs, null, 2)}\n`);
-        } else process.stdout.write(`${formatRuns(q)}\n`);
+          const out = locatedResults(runs).map(({ run, ...results }, i) => ({ ...run, file: displayPath(runs[i]!.file), results }));
+          process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+        } else process.stdout.write(`${formatRuns(runs)}\n`);
+        // Files in a folder that are not w2s databases: said, so a run is never silently missing from the list.
+        for (const s of set.skipped) process.stderr.write(`w2s: skipped ${displayPath(s.file)}: ${s.reason}\n`);
       } finally {
-        q.close();
+        set.close();
       }
     });
 }

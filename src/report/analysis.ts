@@ -2,6 +2,8 @@ import {
   accuracyBySize, accuracyCI, brier, clustersFromKeys, cohenKappa, ece, fleissKappa, majorityVote, mcnemar, meanSoftLabel, pairedBootstrapDiff,
   type EnsembleSizeAccuracy, type Label,
 } from '../metrics/index.js';
+import { newcombeDiff, unpairedBootstrapDiff } from '../metrics/unpaired.js';
+import { canonicalJson } from '../hash.js';
 import { createRng, deriveSeed } from '../rng.js';
 import { modelKey, type MetricValue, type ReportQueries } from './queries.js';
 import { describeSubject } from './subjects.js';
@@ -23,6 +25,29 @@ export interface TestView {
   members: Subject[];
   /** Each example's group, so paired tests resample whole groups as the stored intervals do. */
   groups: (string | null)[];
+  /** The stored config's settings that decide the test split (testSplitSettings). */
+  data: Record<string, unknown>;
+}
+
+/**
+ * The config fields that decide which examples a run tests on: the dataset and how it is read, the split seed and the
+ * test size. Train sizes are left out on purpose: the test split is drawn first from the seeded shuffle (or from its
+ * own pool), so they never change it (data/splits.ts drawSplits).
+ */
+export function testSplitSettings(raw: Record<string, unknown>): Record<string, unknown> {
+  const d = (raw.dataset ?? {}) as Record<string, any>;
+  return {
+    'dataset.name': d.name, 'dataset.path': d.path, 'dataset.files': d.files, 'dataset.dataDir': d.dataDir, 'dataset.splitField': d.splitField,
+    'dataset.groupBy': d.groupBy, 'dataset.skipInvalid': d.skipInvalid, 'dataset.sizes.test': d.sizes?.test, seed: raw.seed,
+  };
+}
+
+/** The split settings two runs disagree on, each as "field A-value vs B-value". */
+export function differingSettings(a: Record<string, unknown>, b: Record<string, unknown>): string[] {
+  const show = (v: unknown): string => (v === undefined ? 'unset' : typeof v === 'string' ? v : canonicalJson(v));
+  return Object.keys({ ...a, ...b })
+    .filter((k) => canonicalJson(a[k] ?? null) !== canonicalJson(b[k] ?? null))
+    .map((k) => `${k} ${show(a[k])} vs ${show(b[k])}`);
 }
 
 /**
@@ -69,7 +94,7 @@ export function testView(q: ReportQueries, runId: string): TestView {
     if (test.length === 0) break;
     subjects.push({ name: `judge:${judge}`, description: describeSubject(`judge:${judge}`, config), probs: exampleIds.map((id) => byExample.get(id) ?? 0.5) });
   }
-  return { runId, exampleIds, labels, subjects, members, groups: test.map((e) => e.group) };
+  return { runId, exampleIds, labels, subjects, members, groups: test.map((e) => e.group), data: testSplitSettings(config.raw) };
 }
 
 /** Restricts a view to the given example ids, in that order (for comparing two runs on the examples they share). */
@@ -78,7 +103,7 @@ export function restrictView(view: TestView, ids: readonly string[]): TestView {
   const pick = (arr: readonly number[]): number[] => ids.map((id) => arr[index.get(id)!]!);
   const sub = (s: Subject): Subject => ({ ...s, probs: pick(s.probs) });
   const groups = ids.map((id) => view.groups[index.get(id)!]!);
-  return { runId: view.runId, exampleIds: [...ids], labels: pick(view.labels) as Label[], subjects: view.subjects.map(sub), members: view.members.map(sub), groups };
+  return { ...view, exampleIds: [...ids], labels: pick(view.labels) as Label[], subjects: view.subjects.map(sub), members: view.members.map(sub), groups };
 }
 
 export interface Interval {
@@ -107,10 +132,29 @@ export interface PairStats {
   kappa: number | null;
 }
 
+/** One subject of two runs that share no test examples: B's accuracy minus A's, each on its own test set. */
+export interface UnpairedStats {
+  a: string;
+  b: string;
+  nA: number;
+  nB: number;
+  /** Bootstrap interval and p-value, each run's test set resampled independently (whole groups where there are any). */
+  diff: Interval & { pValue: number | null };
+  /** Newcombe's hybrid score interval of the same difference (examples taken as independent). */
+  newcombe: { lo: number; hi: number };
+}
+
 export interface Comparison {
   mode: 'members' | 'runs';
   runs: string[];
+  /** Where each run is (display paths), when the caller knows. */
+  files?: string[];
+  /** Test examples the subjects are scored on together; 0 when two runs are compared unpaired. */
   n: number;
+  /** Two runs: paired on shared examples or not, and the sentence that says why. */
+  pairing?: { paired: boolean; note: string };
+  /** Two runs compared unpaired: every subject in both, B against A (pairs is then empty). */
+  unpaired: UnpairedStats[];
   level: number;
   resamples: number;
   subjects: SubjectStats[];
@@ -186,18 +230,30 @@ export function compareMembers(view: TestView, options: CompareOptions = {}): Co
   const bySize = view.members.length > 0 && n > 0
     ? accuracyBySize(view.members.map((m) => m.probs), labels, { random: createRng(deriveSeed(opts.seed, 'compare-size', view.runId)).random })
     : [];
-  return { mode: 'members', runs: [view.runId], n, level: opts.level, resamples: opts.resamples, subjects, pairs, kappa: { names: raters.map((r) => r.name), matrix }, fleiss, bySize };
+  return { mode: 'members', runs: [view.runId], n, level: opts.level, resamples: opts.resamples, subjects, pairs, unpaired: [], kappa: { names: raters.map((r) => r.name), matrix }, fleiss, bySize };
 }
 
 /**
- * Two runs on the test examples they share (by example id, same gold label): every subject present in both, A's
- * against B's, with paired tests. Subjects are named "A:weak", "B:weak", and so on. options.stored holds run A's
- * stored metrics and storedB run B's.
+ * Two runs side by side, every subject present in both, named "A:weak", "B:weak", and so on. options.stored holds run
+ * A's stored metrics and storedB run B's.
+ *
+ * When the runs' split settings agree (testSplitSettings) and they share test examples (same id and gold label), they
+ * are compared paired on those examples: McNemar, paired bootstrap, kappas. Otherwise they are compared unpaired: each
+ * subject's accuracy on its own test set with its stored interval, and B − A with an interval that resamples the two
+ * test sets independently.
  */
 export function compareRuns(viewA: TestView, viewB: TestView, options: CompareOptions = {}, storedB?: readonly MetricValue[]): Comparison {
   const opts = resolve(options);
   const inB = new Map(viewB.exampleIds.map((id, i) => [id, viewB.labels[i]]));
   const shared = viewA.exampleIds.filter((id, i) => inB.has(id) && inB.get(id) === viewA.labels[i]);
+  const differ = differingSettings(viewA.data, viewB.data);
+  const base = { mode: 'runs' as const, runs: [viewA.runId, viewB.runId], level: opts.level, resamples: opts.resamples, fleiss: null, bySize: [] };
+  if (differ.length > 0 || shared.length === 0) {
+    const note = differ.length > 0
+      ? `unpaired: the runs do not share test examples (different dataset/seed/split settings: ${differ.join('; ')})`
+      : 'unpaired: the runs share no test example with the same id and gold label, though their dataset, seed and split settings agree';
+    return { ...base, n: 0, pairing: { paired: false, note }, ...compareUnpaired(viewA, viewB, opts, options.stored, storedB) };
+  }
   const a = restrictView(viewA, shared);
   const b = restrictView(viewB, shared);
   const labels = a.labels;
@@ -208,7 +264,7 @@ export function compareRuns(viewA: TestView, viewB: TestView, options: CompareOp
   const raters: Subject[] = [];
   for (const sa of a.subjects) {
     const sb = b.subjects.find((s) => s.name === sa.name);
-    if (!sb || n === 0) continue;
+    if (!sb) continue;
     const na = { ...sa, name: `A:${sa.name}` };
     const nb = { ...sb, name: `B:${sb.name}` };
     // Stored intervals apply when the shared examples are each run's whole test split.
@@ -218,8 +274,30 @@ export function compareRuns(viewA: TestView, viewB: TestView, options: CompareOp
   }
   const votes = raters.map((r) => hard(r.probs));
   const matrix = raters.map((_, i) => raters.map((__, j) => (i === j ? 1 : cohenKappa(votes[i]!, votes[j]!))));
-  return {
-    mode: 'runs', runs: [viewA.runId, viewB.runId], n, level: opts.level, resamples: opts.resamples, subjects, pairs,
-    kappa: { names: raters.map((r) => r.name), matrix }, fleiss: null, bySize: [],
-  };
+  const note = `paired on ${n} shared test examples (same dataset, seed and split settings)`;
+  return { ...base, n, pairing: { paired: true, note }, subjects, pairs, unpaired: [], kappa: { names: raters.map((r) => r.name), matrix } };
+}
+
+/** Each subject of both runs on its own test set (stored intervals), and B − A resampling the two sets independently. */
+function compareUnpaired(
+  viewA: TestView, viewB: TestView, opts: Required<Omit<CompareOptions, 'stored'>>, storedA?: readonly MetricValue[], storedB?: readonly MetricValue[],
+): Pick<Comparison, 'subjects' | 'pairs' | 'unpaired' | 'kappa'> {
+  const groupsA = clustersFromKeys(viewA.groups);
+  const groupsB = clustersFromKeys(viewB.groups);
+  const subjects: SubjectStats[] = [];
+  const unpaired: UnpairedStats[] = [];
+  const correct = (s: Subject, labels: readonly Label[]): number => hard(s.probs).filter((p, i) => p === labels[i]).length;
+  for (const sa of viewA.subjects) {
+    const sb = viewB.subjects.find((s) => s.name === sa.name);
+    if (!sb || viewA.labels.length === 0 || viewB.labels.length === 0) continue;
+    const na = { ...sa, name: `A:${sa.name}` };
+    const nb = { ...sb, name: `B:${sb.name}` };
+    subjects.push(subjectStats(na, viewA.labels, opts, viewA.runId, groupsA, storedA, sa.name), subjectStats(nb, viewB.labels, opts, viewB.runId, groupsB, storedB, sb.name));
+    const random = createRng(deriveSeed(opts.seed, 'compare-unpaired', na.name, nb.name)).random;
+    const d = unpairedBootstrapDiff(sa.probs, viewA.labels, sb.probs, viewB.labels, { random, resamples: opts.resamples, level: opts.level, groupsA, groupsB });
+    const nc = newcombeDiff(correct(sa, viewA.labels), viewA.labels.length, correct(sb, viewB.labels), viewB.labels.length, opts.level);
+    unpaired.push({ a: na.name, b: nb.name, nA: viewA.labels.length, nB: viewB.labels.length, diff: { value: d.diff, lo: d.lo, hi: d.hi, pValue: d.pValue }, newcombe: { lo: nc.lo, hi: nc.hi } });
+  }
+  // No kappa or McNemar: they need the same examples rated twice.
+  return { subjects, pairs: [], unpaired, kappa: { names: [], matrix: [] } };
 }

@@ -5,21 +5,22 @@ import { UserError } from '../errors.js';
 import { W2S_VERSION } from '../version.js';
 import { compareMembers, testView, type Comparison, type TestView } from './analysis.js';
 import { escapeHtml as esc } from './escape.js';
-import { openReport, type MetricValue, type ReportQueries, type RunConfigView, type RunInfo } from './queries.js';
+import type { MetricValue, ReportQueries, RunConfigView, RunInfo } from './queries.js';
 import {
-  findTurnSweeps, markdownTable, pct, pctCI, pgrCell, RESULT_HEADER, resultRows, runDetails, runResult, type RunResult, type Sweep,
+  findTurnSweeps, markdownTable, pct, pctCI, pgrCell, RESULT_HEADER, resultRows, runDetails, type RunResult, type Sweep,
 } from './results.js';
+import { DEFAULT_RESULTS, displayPath, locatedResults, openResults, type LocatedRun, type ResultSet } from './results-set.js';
 import { barChart, lineChart, reliabilityDiagram } from './svg.js';
 import { transcriptHtml, STYLE } from './transcript-html.js';
 
 export interface ReportOptions {
-  /** Runs to include (default: all, oldest first). */
+  /** Runs to include, by id or unique prefix (default: all, oldest first). */
   runs?: string[];
   /** Bootstrap resamples for the per-run comparison tables (default 1000). */
   resamples?: number;
   /** Example transcripts shown per run (default 5; the ensemble's mistakes first). */
   samples?: number;
-  /** Shown in the header instead of the database path. */
+  /** Shown in the header instead of the databases' names. */
   title?: string;
 }
 
@@ -32,22 +33,38 @@ export interface Report {
 
 interface RunSection {
   run: RunInfo;
+  /** The run's database and its queries. */
+  q: ReportQueries;
+  file: string;
+  /** The run as charts and headings name it: its id, and its file where another file holds the same id. */
+  label: string;
+  /** The section's element id: the run id, made unique by position where two files hold the same id. */
+  anchor: string;
   metrics: MetricValue[];
   view: TestView;
   comparison: Comparison;
 }
 
-/** Builds the report of a database's runs: one self-contained HTML page (inline CSS and SVG) and a Markdown summary. */
-export function buildReport(q: ReportQueries, options: ReportOptions = {}): Report {
-  const runs = options.runs?.length ? options.runs.map((id) => q.resolveRun(id)) : q.runs().reverse();
-  if (runs.length === 0) throw new UserError('This database holds no runs yet; run an experiment with `w2s run` first.');
-  // Every run's metrics in one query; the headline table and each run's section read the same rows.
-  const byRun = q.metricsByRun();
-  const metricsOf = (run: RunInfo): MetricValue[] => byRun.get(run.id) ?? [];
-  const results = runs.map((run) => runResult(q, run, metricsOf(run)));
-  const sections: RunSection[] = runs.map((run) => {
+/**
+ * Builds the report of a result set's runs (one database or a folder of them): one self-contained HTML page (inline
+ * CSS and SVG) and a Markdown summary. The results table lists every run with the file it is in.
+ */
+export function buildReport(set: ResultSet, options: ReportOptions = {}): Report {
+  const located: LocatedRun[] = options.runs?.length ? options.runs.map((id) => set.resolveRun(id)) : set.runs().reverse();
+  if (located.length === 0) throw new UserError('These databases hold no runs yet; run an experiment with `w2s run` first.');
+  const runs = located.map((l) => l.run);
+  // Every file's metrics in one query; the headline table and each run's section read the same rows.
+  const results = locatedResults(located);
+  const metricsOf = new Map<ReportQueries, Map<string, MetricValue[]>>();
+  for (const { q } of located) if (!metricsOf.has(q)) metricsOf.set(q, q.metricsByRun());
+  const idCount = new Map<string, number>();
+  for (const r of runs) idCount.set(r.id, (idCount.get(r.id) ?? 0) + 1);
+  const sections: RunSection[] = located.map(({ run, q, file }, i) => {
     const view = testView(q, run.id);
-    return { run, metrics: metricsOf(run), view, comparison: compareMembers(view, { resamples: options.resamples, seed: 0, stored: metricsOf(run) }) };
+    const metrics = metricsOf.get(q)!.get(run.id) ?? [];
+    const twice = idCount.get(run.id)! > 1;
+    const label = twice ? `${run.id} (${displayPath(file)})` : run.id;
+    return { run, q, file, label, anchor: twice ? `${run.id}-${i + 1}` : run.id, metrics, view, comparison: compareMembers(view, { resamples: options.resamples, seed: 0, stored: metrics }) };
   });
   const sweeps = findTurnSweeps(runs);
   const title = options.title ?? 'w2s report';
@@ -56,8 +73,8 @@ export function buildReport(q: ReportQueries, options: ReportOptions = {}): Repo
   const headline = barChart({
     title: 'Test accuracy: weak, ensemble, w2s, ceiling',
     yLabel: 'accuracy',
-    groups: results.map((r) => ({
-      label: r.run.id,
+    groups: results.map((r, i) => ({
+      label: sections[i]!.label,
       bars: [
         { series: 'weak', ...r.weak },
         { series: 'weak ensemble', ...r.ensemble },
@@ -69,18 +86,19 @@ export function buildReport(q: ReportQueries, options: ReportOptions = {}): Repo
   const pgrChart = barChart({
     title: 'Performance gap recovered (PGR)',
     yLabel: 'PGR',
-    groups: results.map((r) => ({ label: r.run.id, bars: [{ series: 'w2s PGR', ...r.pgr }, { series: 'naive PGR', ...r.pgrNaive }] })),
+    groups: results.map((r, i) => ({ label: sections[i]!.label, bars: [{ series: 'w2s PGR', ...r.pgr }, { series: 'naive PGR', ...r.pgrNaive }] })),
   });
   const sizeSeries = sections
     .filter((s) => s.comparison.bySize.length > 0)
-    .map((s) => ({ name: s.run.id, points: s.comparison.bySize.map((b) => ({ x: b.size, y: b.accuracy, lo: b.min, hi: b.max, note: `${b.subsets} subsets` })) }));
+    .map((s) => ({ name: s.label, points: s.comparison.bySize.map((b) => ({ x: b.size, y: b.accuracy, lo: b.min, hi: b.max, note: `${b.subsets} subsets` })) }));
   const sizeChart = sizeSeries.length
     ? lineChart({ title: 'Accuracy vs ensemble size (mean, min–max)', xLabel: 'members', yLabel: 'accuracy', series: sizeSeries, integerX: true })
     : '<p class="empty">No ensemble predictions yet.</p>';
   const sweepCharts = sweeps.map((sw, i) => {
-    const res = (id: string): RunResult => results.find((r) => r.run.id === id)!;
+    // By the run object, not its id: two files may hold the same id.
+    const res = (run: RunInfo): RunResult => results.find((r) => r.run === run)!;
     const series = (name: string, pick: (r: RunResult) => { value: number | null; lo: number | null; hi: number | null }) => ({
-      name, points: sw.points.map((p) => ({ x: p.turns, ...{ y: pick(res(p.run.id)).value, lo: pick(res(p.run.id)).lo, hi: pick(res(p.run.id)).hi }, note: p.run.id })),
+      name, points: sw.points.map((p) => ({ x: p.turns, ...{ y: pick(res(p.run)).value, lo: pick(res(p.run)).lo, hi: pick(res(p.run)).hi }, note: p.run.id })),
     });
     return lineChart({
       title: `Accuracy against debate turns (sweep ${i + 1})`, xLabel: 'debate turns', yLabel: 'accuracy', integerX: true,
@@ -89,8 +107,9 @@ export function buildReport(q: ReportQueries, options: ReportOptions = {}): Repo
   });
 
   const body: string[] = [];
-  body.push(`<header><h1>${esc(title)}</h1><p class="meta">Generated ${esc(generated)} by w2s ${esc(W2S_VERSION)} · ${runs.length} run(s)</p></header>`);
-  body.push('<section id="results"><h2>Results</h2>', htmlTable(RESULT_HEADER, resultRows(results), 'results'),
+  const files = [...new Set(located.map((l) => displayPath(l.file)))];
+  body.push(`<header><h1>${esc(title)}</h1><p class="meta">Generated ${esc(generated)} by w2s ${esc(W2S_VERSION)} · ${runs.length} run(s) from ${files.length} database(s): ${esc(files.join(', '))}</p></header>`);
+  body.push('<section id="results"><h2>Results</h2>', htmlTable(FILE_HEADER, fileRows(results, sections), 'results'),
     `<p class="note">Accuracies and PGR in percent on the test split, with ${esc(levelOf(sections))} bootstrap intervals over test examples (or over groups); each run's section says what its intervals cover.</p>`,
     `<div class="charts">${headline}${pgrChart}</div></section>`);
   body.push(`<section id="ensemble-size"><h2>Accuracy against ensemble size</h2><div class="charts">${sizeChart}</div></section>`);
@@ -98,7 +117,7 @@ export function buildReport(q: ReportQueries, options: ReportOptions = {}): Repo
     body.push(`<section id="sweeps"><h2>Debate-turn sweeps</h2><div class="charts">${sweepCharts.join('')}</div>`,
       ...sweeps.map((sw, i) => `<p class="note">Sweep ${i + 1}: ${sw.points.map((p) => `${p.turns} turn(s) = ${esc(p.run.id)}`).join(', ')}</p>`), '</section>');
   }
-  for (const s of sections) body.push(runSection(q, s, options.samples ?? 5));
+  for (const s of sections) body.push(runSection(s, options.samples ?? 5));
   const html = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
@@ -107,6 +126,10 @@ export function buildReport(q: ReportQueries, options: ReportOptions = {}): Repo
 `;
   return { html, markdown: buildMarkdown(title, generated, results, sweeps, sections), results, sweeps };
 }
+
+/** The results table with the file of each run as its last column (last, so each row still starts with the run). */
+const FILE_HEADER = [...RESULT_HEADER, 'file'];
+const fileRows = (results: RunResult[], sections: RunSection[]): string[][] => resultRows(results).map((row, i) => [...row, displayPath(sections[i]!.file)]);
 
 function levelOf(sections: RunSection[]): string {
   const level = (sections[0]?.run.config.raw as { metrics?: { level?: number } }).metrics?.level ?? 0.95;
@@ -141,11 +164,11 @@ export function compareRows(c: Comparison): string[][] {
   return c.subjects.map((s) => [s.name, pctCI(s.accuracy), s.ece.toFixed(3), s.brier.toFixed(3)]);
 }
 
-function runSection(q: ReportQueries, s: RunSection, samples: number): string {
-  const { run, view, comparison } = s;
+function runSection(s: RunSection, samples: number): string {
+  const { run, view, comparison, q } = s;
   const cfg = run.config;
   const meta = [
-    `dataset ${run.dataset ?? '?'}`, `status ${run.status}${run.hint ? ` (${run.hint})` : ''}`, `protocol ${cfg.protocol ?? '?'}`, `${cfg.turns ?? '?'} turns`,
+    `file ${displayPath(s.file)}`, `dataset ${run.dataset ?? '?'}`, `status ${run.status}${run.hint ? ` (${run.hint})` : ''}`, `protocol ${cfg.protocol ?? '?'}`, `${cfg.turns ?? '?'} turns`,
     `ensemble ${cfg.ensembleKind ?? '?'} × ${cfg.ensembleSize ?? '?'}`, `debaters ${cfg.debaters.join(', ') || 'none'}`,
     `judges ${cfg.judges.join(', ') || 'none'}`, `${run.counts.calls} calls`, `${run.tokens.input + run.tokens.output} tokens`, `$${run.costUsd.toFixed(4)}`,
   ];
@@ -170,7 +193,7 @@ function runSection(q: ReportQueries, s: RunSection, samples: number): string {
     const ex = q.example(run.id, o.id)!;
     return `<details class="example" data-example="${esc(o.id)}"><summary>${o.wrong ? '<span class="bad">ensemble wrong</span>' : '<span class="good">ensemble right</span>'} ${esc(o.id)}: ${esc((ex.question ?? ex.text).slice(0, 120))}</summary>${transcriptHtml(ex, q.transcripts(run.id, o.id), q.predictions(run.id, o.id), q.judgments(run.id, o.id))}</details>`;
   });
-  return `<section class="run" id="run-${esc(run.id)}"><h2>Run ${esc(run.id)}</h2><p class="meta">${meta.map(esc).join(' · ')}</p>
+  return `<section class="run" id="run-${esc(s.anchor)}"><h2>Run ${esc(s.label)}</h2><p class="meta">${meta.map(esc).join(' · ')}</p>
 ${runDetailsHtml(s.metrics, cfg)}
 <h3>Models and judges on ${comparison.n} test examples</h3>${htmlTable(COMPARE_HEADER, compareRows(comparison), 'compare')}
 <p class="note">Fleiss' kappa across members: ${comparison.fleiss === null ? 'n/a' : comparison.fleiss.toFixed(3)}</p>
@@ -180,32 +203,37 @@ ${pairs.length ? htmlTable(['pair', 'Δ accuracy % [CI]', 'bootstrap p', 'McNema
 }
 
 function buildMarkdown(title: string, generated: string, results: RunResult[], sweeps: Sweep[], sections: RunSection[]): string {
-  const out = [`# ${title}`, '', `Generated ${generated} by w2s ${W2S_VERSION}. Accuracy and PGR in percent on the test split, ${levelOf(sections)} bootstrap intervals.`, '', markdownTable(RESULT_HEADER, resultRows(results)), ''];
+  const out = [`# ${title}`, '', `Generated ${generated} by w2s ${W2S_VERSION}. Accuracy and PGR in percent on the test split, ${levelOf(sections)} bootstrap intervals.`, '', markdownTable(FILE_HEADER, fileRows(results, sections)), ''];
   for (const [i, sw] of sweeps.entries()) {
     out.push(`## Debate-turn sweep ${i + 1}`, '', markdownTable(['turns', 'run', 'weak ensemble %', 'w2s %', 'PGR %'], sw.points.map((p) => {
-      const r = results.find((x) => x.run.id === p.run.id)!;
+      const r = results.find((x) => x.run === p.run)!;
       return [String(p.turns), p.run.id, pctCI(r.ensemble), pctCI(r.w2s), pgrCell(r.pgr)];
     })), '');
   }
-  for (const s of sections) out.push(`## Run ${s.run.id}`, '', ...runDetailsMarkdown(s.metrics, s.run.config));
+  for (const s of sections) out.push(`## Run ${s.label}`, '', `Database: ${displayPath(s.file)}`, '', ...runDetailsMarkdown(s.metrics, s.run.config));
   for (const s of sections) {
     if (s.comparison.bySize.length === 0) continue;
-    out.push(`## Accuracy against ensemble size: ${s.run.id}`, '', markdownTable(['members', 'accuracy %', 'min %', 'max %'], s.comparison.bySize.map((b) => [String(b.size), pct(b.accuracy), pct(b.min), pct(b.max)])), '');
+    out.push(`## Accuracy against ensemble size: ${s.label}`, '', markdownTable(['members', 'accuracy %', 'min %', 'max %'], s.comparison.bySize.map((b) => [String(b.size), pct(b.accuracy), pct(b.min), pct(b.max)])), '');
   }
   return out.join('\n');
 }
 
-/** Writes the HTML report and, next to it, the Markdown summary (same basename, .md); each via a temp file and rename. */
-export function writeReport(dbFile: string, outHtml: string, options: ReportOptions = {}): { html: string; markdown: string; report: Report } {
-  const q = openReport(dbFile);
+/**
+ * Writes the HTML report of the runs in `source` (a database, a results folder, or several of either; see openResults)
+ * and, next to it, the Markdown summary (same basename, .md); each via a temp file and rename.
+ */
+export function writeReport(source: string | readonly string[], outHtml: string, options: ReportOptions = {}): { html: string; markdown: string; report: Report } {
+  const paths = typeof source === 'string' ? [source] : source;
+  const set = openResults(paths);
   try {
-    const report = buildReport(q, { title: options.title ?? `w2s report: ${basename(dbFile)}`, ...options });
+    const named = (paths.length ? paths : [DEFAULT_RESULTS]).map((p) => basename(p)).join(', ');
+    const report = buildReport(set, { title: options.title ?? `w2s report: ${named}`, ...options });
     const md = join(dirname(outHtml), `${basename(outHtml, extname(outHtml))}.md`);
     atomicWrite(outHtml, report.html);
     atomicWrite(md, report.markdown);
     return { html: outHtml, markdown: md, report };
   } finally {
-    q.close();
+    set.close();
   }
 }
 

@@ -1,23 +1,26 @@
 import type { Comparison } from './analysis.js';
 import type { ReportQueries } from './queries.js';
-import { pct, pctCI, pgrCell, runDetails, runResults, textTable } from './results.js';
+import { pct, pctCI, pgrCell, runDetails, textTable } from './results.js';
+import { displayPath, locatedResults, type LocatedRun } from './results-set.js';
 
-/** `w2s runs`: one line per run with status, dataset, models, counts, tokens, cost and headline metrics. */
-export function formatRuns(q: ReportQueries): string {
-  const runs = q.runs();
+/**
+ * `w2s runs`: one line per run with status, dataset, models, counts, tokens, cost, headline metrics and the database
+ * it is in (last, so each line still starts with the run id).
+ */
+export function formatRuns(runs: readonly LocatedRun[]): string {
   if (runs.length === 0) return 'No runs in this database yet.';
-  const header = ['run', 'status', 'dataset', 'debaters', 'judges', 'K', 'examples', 'debates', 'calls (hits)', 'tokens', 'cost $', 'ensemble %', 'w2s %', 'PGR %'];
-  const rows = runResults(q, runs).map((res) => {
+  const header = ['run', 'status', 'dataset', 'debaters', 'judges', 'K', 'examples', 'debates', 'calls (hits)', 'tokens', 'cost $', 'ensemble %', 'w2s %', 'PGR %', 'file'];
+  const rows = locatedResults(runs).map((res, i) => {
     const r = res.run;
     return [
       r.id, r.status, r.dataset ?? '', r.config.debaters.join(',') || '-', r.config.judges.join(',') || '-', String(r.config.ensembleSize ?? ''),
       String(r.counts.examples), String(r.counts.debates), `${r.counts.calls} (${r.counts.cacheHits})`, String(r.tokens.input + r.tokens.output),
-      r.costUsd.toFixed(4), pctCI(res.ensemble), pctCI(res.w2s), pgrCell(res.pgr),
+      r.costUsd.toFixed(4), pctCI(res.ensemble), pctCI(res.w2s), pgrCell(res.pgr), displayPath(runs[i]!.file),
     ];
   });
-  const errors = runs.filter((r) => r.error).map((r) => `${r.id}: ${r.error}`);
+  const errors = runs.filter((r) => r.run.error).map((r) => `${r.run.id}: ${r.run.error}`);
   // A stopped run's hint says how to resume it.
-  const hints = runs.filter((r) => r.hint).map((r) => `${r.id}: ${r.status}: ${r.hint}`);
+  const hints = runs.filter((r) => r.run.hint).map((r) => `${r.run.id}: ${r.run.status}: ${r.run.hint}`);
   return [
     textTable(header, rows),
     ...(errors.length ? ['', 'Errors:', ...errors.map((e) => `  ${e}`)] : []),
@@ -37,12 +40,26 @@ export function formatRunSummary(q: ReportQueries, runId: string): string {
 
 const p3 = (v: number | null): string => (v === null ? 'n/a' : v.toFixed(3));
 
-/** `w2s compare`: accuracy with intervals, calibration, paired tests, agreement and accuracy by ensemble size. */
+/** `w2s compare`: accuracy with intervals, calibration, paired (or unpaired) tests, agreement and accuracy by ensemble size. */
 export function formatComparison(c: Comparison): string {
   const out: string[] = [];
   const level = `${Math.round(c.level * 100)}%`;
-  out.push(c.mode === 'runs' ? `Runs A = ${c.runs[0]} and B = ${c.runs[1]} on ${c.n} shared test examples` : `Run ${c.runs[0]}: ${c.n} test examples`);
-  if (c.n === 0) return `${out[0]}\nNothing to compare: no test examples with predictions.`;
+  const where = (i: number): string => (c.files?.[i] ? ` (${c.files[i]})` : '');
+  if (c.mode === 'runs') {
+    // Runs A and B: first line says whether they were paired, and why.
+    out.push(`Runs A = ${c.runs[0]}${where(0)} and B = ${c.runs[1]}${where(1)}`, `${c.pairing?.note ?? `on ${c.n} shared test examples`}`);
+  } else out.push(`Run ${c.runs[0]}: ${c.n} test examples`);
+  if (c.subjects.length === 0) return `${out.join('\n')}\nNothing to compare: no test examples with predictions.`;
+  if (c.unpaired.length) {
+    out.push('', textTable(['subject', 'n', `accuracy % [${level} CI]`, 'ECE', 'Brier', 'description'], c.subjects.map((s) => [s.name, String(s.n), pctCI(s.accuracy), s.ece.toFixed(3), s.brier.toFixed(3), s.description])));
+    out.push('', `Unpaired differences (Δ = accuracy of B minus A, each on its own test examples; ${c.resamples} bootstrap resamples of each test set, drawn independently):`);
+    out.push(textTable(
+      ['A', 'B', 'Δ acc % [CI]', 'bootstrap p', `Newcombe ${level} CI`],
+      c.unpaired.map((u) => [u.a, u.b, `${pct(u.diff.value)} [${pct(u.diff.lo)}, ${pct(u.diff.hi)}]`, p3(u.diff.pValue), `[${pct(u.newcombe.lo)}, ${pct(u.newcombe.hi)}]`]),
+    ));
+    out.push("Newcombe's hybrid score interval takes examples as independent; the bootstrap resamples whole groups where a run has them. No McNemar or kappa: they need the same examples in both runs.");
+    return out.join('\n');
+  }
   out.push('', textTable(['subject', `accuracy % [${level} CI]`, 'ECE', 'Brier', 'description'], c.subjects.map((s) => [s.name, pctCI(s.accuracy), s.ece.toFixed(3), s.brier.toFixed(3), s.description])));
   if (c.pairs.length) {
     out.push('', `Paired tests (Δ = accuracy of the second minus the first; ${c.resamples} bootstrap resamples):`);
