@@ -19,6 +19,8 @@ const COMMANDS: Array<() => Promise<{ register: (program: Command) => void }>> =
   () => import('./view.js'),
   () => import('./trainer.js'),
   () => import('./controls.js'),
+  () => import('./table.js'),
+  () => import('./sweep.js'),
 ];
 
 async function main(argv: string[]): Promise<void> {

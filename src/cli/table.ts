@@ -1,0 +1,73 @@
+import type { Command } from 'commander';
+import { UserError } from '../errors.js';
+import { ensembleSizeFigure, protocolsFigure, standaloneSvg } from '../report/figures.js';
+import { atomicWrite } from '../report/html.js';
+import { openResults, type LocatedRun } from '../report/results-set.js';
+import { AXES, buildTable, type Axis, type TableMetric, type Where } from '../report/table.js';
+import { formatTable, type TableFormat } from '../report/table-format.js';
+
+const oneOf = <T extends string>(flag: string, allowed: readonly T[]) => (v: string): T => {
+  if (!(allowed as readonly string[]).includes(v)) throw new UserError(`${flag} must be one of ${allowed.join(', ')}, got "${v}".`);
+  return v as T;
+};
+
+function where(v: string, previous: Where[]): Where[] {
+  const i = v.indexOf('=');
+  const axis = v.slice(0, i);
+  if (i < 0 || !(AXES as readonly string[]).includes(axis)) throw new UserError(`--where takes <axis>=<value> with an axis among ${AXES.join(', ')}, got "${v}".`);
+  return [...previous, [axis as Axis, v.slice(i + 1)]];
+}
+
+interface TableOpts {
+  rows?: Axis;
+  cols?: Axis;
+  metric?: TableMetric;
+  format?: TableFormat;
+  figure?: 'ensemble-size' | 'protocols';
+  where: Where[];
+  run?: string[];
+  subject?: string;
+  overSeeds?: boolean;
+  out?: string;
+}
+
+export function register(program: Command): void {
+  program
+    .command('table')
+    .description('the paper-shaped table across runs (methods × datasets by default): stored accuracy and PGR with their intervals, the best per column marked, n per cell; or a cross-run SVG figure')
+    .argument('[paths...]', 'results folders or databases (default: results)')
+    .option('--rows <axis>', `row axis: ${AXES.join(', ')} (default method)`, oneOf('--rows', AXES))
+    .option('--cols <axis>', 'column axis, as --rows (default dataset)', oneOf('--cols', AXES))
+    .option('--metric <m>', 'accuracy, pgr or both (default both)', oneOf('--metric', ['accuracy', 'pgr', 'both'] as const))
+    .option('--format <f>', 'md, csv or latex (booktabs) (default md)', oneOf('--format', ['md', 'csv', 'latex'] as const))
+    .option('--figure <kind>', 'instead of the table, an SVG figure: ensemble-size or protocols', oneOf('--figure', ['ensemble-size', 'protocols'] as const))
+    .option('--where <axis=value>', 'only runs and rows whose axis has this value, e.g. dataset=sciq, ensemble-size=4, method=naive (repeatable)', where, [])
+    .option('--run <id...>', 'only these runs (ids or unique prefixes)')
+    .option('--subject <name>', 'when neither axis is method: the stored subject the cells show (default strong: w2s on the ensemble\'s labels)')
+    .option('--over-seeds', 'cells are the stored means over training seeds (t intervals), for runs with several seeds')
+    .option('--out <file>', 'write to this file instead of stdout')
+    .action((paths: string[], opts: TableOpts) => {
+      if (opts.figure && opts.format) throw new UserError('--figure writes SVG; drop --format (or drop --figure for the table).');
+      const set = openResults(paths);
+      try {
+        let runs: LocatedRun[] = set.runs();
+        if (opts.run?.length) {
+          const keep = new Set(opts.run.map((id) => set.resolveRun(id)).map((r) => `${r.file}#${r.run.id}`));
+          runs = runs.filter((r) => keep.has(`${r.file}#${r.run.id}`));
+        }
+        let text: string;
+        if (opts.figure === 'ensemble-size') text = standaloneSvg(ensembleSizeFigure(runs, { where: opts.where }));
+        else if (opts.figure === 'protocols') text = standaloneSvg(protocolsFigure(runs, { where: opts.where, metric: opts.metric }));
+        else {
+          const model = buildTable(runs, { rows: opts.rows, cols: opts.cols, metric: opts.metric, where: opts.where, subject: opts.subject, overSeeds: opts.overSeeds });
+          text = formatTable(model, opts.format ?? 'md');
+        }
+        if (opts.out) {
+          atomicWrite(opts.out, text);
+          process.stdout.write(`wrote ${opts.out}\n`);
+        } else process.stdout.write(text);
+      } finally {
+        set.close();
+      }
+    });
+}
