@@ -1,7 +1,7 @@
 import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { reliabilityBins } from '../metrics/index.js';
-import { UserError } from '../errors.js';
+import { isUserError, UserError } from '../errors.js';
 import { W2S_VERSION } from '../version.js';
 import { compareMembers, testView, type Comparison, type TestView } from './analysis.js';
 import { escapeHtml as esc } from './escape.js';
@@ -10,6 +10,7 @@ import {
   findTurnSweeps, markdownTable, pct, pctCI, pgrCell, RESULT_HEADER, resultRows, runDetails, type RunResult, type Sweep,
 } from './results.js';
 import { DEFAULT_RESULTS, displayPath, locatedResults, openResults, type LocatedRun, type ResultSet } from './results-set.js';
+import { ensembleSizeFigure, protocolsFigure } from './figures.js';
 import { barChart, lineChart, reliabilityDiagram } from './svg.js';
 import { transcriptHtml, STYLE } from './transcript-html.js';
 
@@ -113,6 +114,8 @@ export function buildReport(set: ResultSet, options: ReportOptions = {}): Report
     `<p class="note">Accuracies and PGR in percent on the test split, with ${esc(levelOf(sections))} bootstrap intervals over test examples (or over groups); each run's section says what its intervals cover.</p>`,
     `<div class="charts">${headline}${pgrChart}</div></section>`);
   body.push(`<section id="ensemble-size"><h2>Accuracy against ensemble size</h2><div class="charts">${sizeChart}</div></section>`);
+  const across = acrossRuns(located, runs);
+  if (across.length) body.push(`<section id="across-runs"><h2>Across runs</h2><div class="charts">${across.join('')}</div></section>`);
   if (sweepCharts.length) {
     body.push(`<section id="sweeps"><h2>Debate-turn sweeps</h2><div class="charts">${sweepCharts.join('')}</div>`,
       ...sweeps.map((sw, i) => `<p class="note">Sweep ${i + 1}: ${sw.points.map((p) => `${p.turns} turn(s) = ${esc(p.run.id)}`).join(', ')}</p>`), '</section>');
@@ -247,3 +250,26 @@ export function atomicWrite(file: string, text: string): void {
     throw new UserError(`Cannot write ${file}: ${(e as Error).message}; check that its folder exists and is writable.`, { cause: e });
   }
 }
+
+/**
+ * The figures `w2s table --figure` draws, when the runs vary along their axis: accuracy against ensemble size, and per
+ * protocol. A figure the runs cannot fill unambiguously (say, two seeds in one point) is left out with the reason.
+ */
+function acrossRuns(located: readonly LocatedRun[], runs: readonly RunInfo[]): string[] {
+  const distinct = (pick: (r: RunInfo) => unknown): number => new Set(runs.map(pick)).size;
+  const figures: [boolean, () => string][] = [
+    [distinct((r) => r.config.ensembleSize) > 1, () => ensembleSizeFigure(located)],
+    [distinct((r) => r.config.protocol) > 1, () => protocolsFigure(located)],
+  ];
+  return figures
+    .filter(([varies]) => varies)
+    .map(([, draw]) => {
+      try {
+        return draw();
+      } catch (e) {
+        if (!isUserError(e)) throw e;
+        return `<p class="empty">${esc(e.message)}</p>`;
+      }
+    });
+}
+

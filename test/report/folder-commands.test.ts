@@ -248,6 +248,11 @@ test('report over the folder covers every run, each with its file', async () => 
     assert.ok(html.includes(`<td>${file}</td></tr>`), `${file} in the HTML table`);
     assert.ok(html.includes(`<section class="run" id="run-${ids[key]}">`));
   }
+  // The runs differ in ensemble size: the report draws the across-runs figure `w2s table --figure ensemble-size` draws
+  // (or says in one line why it cannot, e.g. two seeds at one point).
+  const across = /<section id="across-runs"><h2>Across runs<\/h2><div class="charts">(.*?)<\/div><\/section>/s.exec(html);
+  assert.ok(across, 'an across-runs section');
+  assert.match(across[1]!, /<svg class="chart line-chart"[^>]*aria-label="Accuracy against ensemble size|<p class="empty">[^<]+<\/p>/);
   // A run id in two files: two sections with their own anchors, each heading naming its file.
   const twice = writeReport([files.a, copy], join(dir, 'twice.html'), { samples: 0 });
   assert.equal(twice.report.results.length, 2);
