@@ -7,7 +7,7 @@
  *
  * Peak RSS that stays flat as the ledger grows is the check that no audit command reads a whole table into memory.
  */
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -79,9 +79,9 @@ function grow(db: string, runId: string): void {
 
 /** One CLI command in a fresh process: wall seconds and peak RSS (from GNU time). */
 function cli(args: string[]): { seconds: number; peakRssMiB: number } {
-  const out = execFileSync('/usr/bin/time', ['-f', 'W2S_TIME %e %M', process.execPath, '--import', 'tsx', CLI, ...args], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'], cwd: REPO });
-  const m = /W2S_TIME ([\d.]+) (\d+)/.exec(out);
-  if (!m) throw new Error(`no timing for ${args.join(' ')}: ${out}`);
+  const r = spawnSync('/usr/bin/time', ['-f', 'W2S_TIME %e %M', process.execPath, '--import', 'tsx', CLI, ...args], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'], cwd: REPO });
+  const m = /W2S_TIME ([\d.]+) (\d+)/.exec(r.stderr);
+  if (r.status !== 0 || !m) throw new Error(`w2s ${args.join(' ')} failed: ${r.stderr}`);
   return { seconds: Number(m[1]), peakRssMiB: Math.round(Number(m[2]) / 102.4) / 10 };
 }
 
@@ -131,7 +131,7 @@ try {
   }
   const hit = await hitLatency(db, 10_000);
   const machine = { cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', memGiB: Math.round(totalmem() / 2 ** 30), node: process.version };
-  console.log(JSON.stringify({ bench: 'scale', ledgerRows: rows, cacheEntries: rows, dbMiB: mib(sizeOf(db)), buildSeconds, before600Calls: before, after, cacheHit: hit, machine, date: new Date().toISOString() }));
+  console.log(JSON.stringify({ bench: 'scale', ledgerRows: rows, cacheEntries: rows, dbMiB: mib(sizeOf(db)), buildSeconds, beforeGrowth: before, after, cacheHit: hit, machine, date: new Date().toISOString() }));
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

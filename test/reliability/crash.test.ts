@@ -8,7 +8,7 @@ import { openStore } from '../../src/store/index.js';
 import { startFaultServer, type FaultKind } from '../helpers/fault-server.js';
 import type { SeenRequest } from '../helpers/openai-server.js';
 import { tempDir } from '../helpers/tmp.js';
-import { backendCallsByHash, type CliRun, runCli, smallConfig, snapshot, spawnCli, waitFor, writeConfig, writeDataset } from './fixture.js';
+import { backendCallsByHash, type CliRun, newestRunId, runCli, smallConfig, snapshot, spawnCli, waitFor, writeConfig, writeDataset } from './fixture.js';
 
 /**
  * Crashes and interrupts of the real CLI process. A reference run, uninterrupted and in-process against the same
@@ -170,7 +170,7 @@ test('Ctrl-C with every call hung: no call or retry starts after it, the hung ca
     assert.equal(await run.exited, 130, run.stderr());
     assert.equal(r.sent(), atStop, 'no call and no retry reached the server after Ctrl-C');
     const lines = run.stderr().split('\n').filter((l) => l.startsWith('w2s:'));
-    assert.deepEqual(lines, [`w2s: run ${runIdOf(r.out)} stopped by Ctrl-C; run the same command again to resume`]);
+    assert.deepEqual(lines, [`w2s: run ${newestRunId(r.out)} stopped by Ctrl-C; run the same command again to resume`]);
 
     const store = openStore(r.out, { readonly: true });
     try {
@@ -185,15 +185,6 @@ test('Ctrl-C with every call hung: no call or retry starts after it, the hung ca
     await restartToEnd(r);
   }, { timeoutMs: 120_000, stopGraceMs: 300 });
 });
-
-function runIdOf(file: string): string {
-  const store = openStore(file, { readonly: true });
-  try {
-    return store.runs.listRuns()[0]!.id;
-  } finally {
-    store.close();
-  }
-}
 
 test('Ctrl-C while a trainer process runs stops it and marks the run interrupted with exit 130, not failed', async () => {
   const dir = tempDir();

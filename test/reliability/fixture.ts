@@ -96,6 +96,16 @@ export function backendCallsByHash(file: string): Map<string, number> {
   }
 }
 
+/** The id of the newest run in a database. */
+export function newestRunId(file: string): string {
+  const store = openStore(file, { readonly: true });
+  try {
+    return store.runs.listRuns()[0]!.id;
+  } finally {
+    store.close();
+  }
+}
+
 export interface CliRun {
   child: ChildProcess;
   stdout: () => string;

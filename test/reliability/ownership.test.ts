@@ -11,7 +11,7 @@ import { dbInfo, openStore, SCHEMA_VERSION, STOPPED_STATUS, W2S_APPLICATION_ID }
 import { startFaultServer } from '../helpers/fault-server.js';
 import type { SeenRequest } from '../helpers/openai-server.js';
 import { tempDir } from '../helpers/tmp.js';
-import { type CliRun, runCli, smallConfig, spawnCli, waitFor, writeConfig, writeDataset } from './fixture.js';
+import { type CliRun, newestRunId, runCli, smallConfig, spawnCli, waitFor, writeConfig, writeDataset } from './fixture.js';
 
 /**
  * One owner per run (a lease), a killed run shown as stopped rather than running forever, and another program's
@@ -275,7 +275,7 @@ test('a process that loses its lease to another (as if it were dead) stops at it
     db.close();
     const code = await run.exited;
     assert.equal(code, 1, run.stderr());
-    assert.deepEqual(errors(run.stderr()), [`w2s: run ${runIdOf(s.out)} failed: another process took the run over (this one looked dead to it); this process stopped and left the run to it`]);
+    assert.deepEqual(errors(run.stderr()), [`w2s: run ${newestRunId(s.out)} failed: another process took the run over (this one looked dead to it); this process stopped and left the run to it`]);
     const store = openStore(s.out, { readonly: true });
     try {
       assert.equal(store.runs.listRuns()[0]!.status, 'running', 'the status is the new owner\'s to write');
@@ -287,12 +287,3 @@ test('a process that loses its lease to another (as if it were dead) stops at it
     }
   });
 });
-
-function runIdOf(file: string): string {
-  const store = openStore(file, { readonly: true });
-  try {
-    return store.runs.listRuns()[0]!.id;
-  } finally {
-    store.close();
-  }
-}

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { parseCsv as parseCsvText } from '../helpers/csv.js';
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -33,27 +34,7 @@ async function w2s(...args: string[]): Promise<{ code: number; stdout: string; s
   }
 }
 
-/** A small RFC 4180 parser, enough to check that quoting round-trips. */
-function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i]!;
-    if (quoted) {
-      if (ch === '"' && text[i + 1] === '"') (field += '"'), i++;
-      else if (ch === '"') quoted = false;
-      else field += ch;
-    } else if (ch === '"') quoted = true;
-    else if (ch === ',') row.push(field), (field = '');
-    else if (ch === '\r' && text[i + 1] === '\n') {
-      row.push(field), rows.push(row), (row = []), (field = ''), i++;
-    } else field += ch;
-  }
-  if (field || row.length) row.push(field), rows.push(row);
-  return rows;
-}
+const parseCsv = (text: string): string[][] => parseCsvText(text).rows;
 
 test('w2s runs lists both runs with status, counts, cost and headline metrics; a missing file is one clear line', async () => {
   const r = await w2s('runs', fx.db, '--json');

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { parseCsv as parseCsvText } from '../helpers/csv.js';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
@@ -129,24 +130,10 @@ test('the best of each column is the highest point estimate among the methods, t
   assert.ok(model.notes.some((n) => /^Accuracy intervals: 95% percentile bootstrap over test examples \(100 resamples\)\.$/.test(n)), model.notes.join('\n'));
 });
 
-/** A small RFC 4180 parser (quoted fields, doubled quotes, CRLF), to check that the CSV round-trips. */
+/** The CSV's rows, after checking that it ends with CRLF. */
 function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i]!;
-    if (quoted) {
-      if (ch === '"' && text[i + 1] === '"') (field += '"'), i++;
-      else if (ch === '"') quoted = false;
-      else field += ch;
-    } else if (ch === '"') quoted = true;
-    else if (ch === ',') row.push(field), (field = '');
-    else if (ch === '\r' && text[i + 1] === '\n') row.push(field), rows.push(row), (row = []), (field = ''), i++;
-    else field += ch;
-  }
-  assert.equal(field + row.join(''), '', 'the CSV ends with CRLF');
+  const { rows, endedWithCrlf } = parseCsvText(text);
+  assert.ok(endedWithCrlf, 'the CSV ends with CRLF');
   return rows;
 }
 
