@@ -16,8 +16,6 @@ export function register(program: Command): void {
           const out = locatedResults(runs).map(({ run, ...results }, i) => ({ ...run, file: displayPath(runs[i]!.file), results }));
           process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
         } else process.stdout.write(`${formatRuns(runs)}\n`);
-        // Files in a folder that are not w2s databases: said, so a run is never silently missing from the list.
-        for (const s of set.skipped) process.stderr.write(`w2s: skipped ${displayPath(s.file)}: ${s.reason}\n`);
       } finally {
         set.close();
       }

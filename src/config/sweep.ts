@@ -172,8 +172,8 @@ function expandCells(file: SweepFile, base: Record<string, unknown>, source: str
     for (const [p, v] of combo.set) setPath(raw, p, structuredClone(v), `${source}: cell ${label}`);
     raw.name = `${file.name}.${slug}`;
     const config = parseExperiment(raw, `${source}: cell ${label}`);
-    // Not every section of the schema rejects unknown keys (weak is an intersection, which drops them): a path the
-    // parsed config lacks was dropped, and would silently change nothing.
+    // A guard for any section that drops keys it does not know instead of refusing them: a path the parsed config
+    // lacks was dropped, and would silently change nothing.
     for (const [p] of combo.set) {
       if (getPath(config, p) === undefined) throw new UserError(`${source}: cell ${label}: field ${p}: not a config field, so it would change nothing; check its spelling.`);
     }

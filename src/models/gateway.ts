@@ -55,8 +55,9 @@ export interface GatewayOptions {
   endpointConcurrency?: Record<string, number>;
   /**
    * Limiters shared with other gateways (the runs of a sweep), so the per-endpoint limit holds across them all; the
-   * first gateway to call an endpoint sets its limit (stats().queued then counts every sharer's queue). Default:
-   * this gateway's own.
+   * first gateway to call an endpoint creates its limiter with its own concurrency, and a model's `concurrency`
+   * setting, applied by any sharer (setConcurrency), changes it for all of them: the last one set wins
+   * (stats().queued counts every sharer's queue). Default: this gateway's own.
    */
   limits?: EndpointLimits;
   retry?: Partial<RetryOptions>;

@@ -46,6 +46,8 @@ export async function planSweep(sweep: Sweep, outDir = 'results'): Promise<Sweep
     }
     cells.push({ cell, out: join(dir, `${cell.slug}-${cell.hash.slice(0, 8)}.sqlite`), runId: runIdOf(cell.config), plan });
   }
+  const caches = new Set(sweep.cells.map((c) => c.config.gateway.cache));
+  if (caches.size > 1) throw new UserError(`Sweep ${sweep.file.name}: its cells name different gateway.cache files; a sweep shares one cache, so set it in base only.`);
   const cacheFile = sweep.cells[0]?.config.gateway.cache ?? join(outDir, 'cache.sqlite');
   return { sweep, dir, manifest: join(dir, 'sweep.json'), cacheFile, cells };
 }

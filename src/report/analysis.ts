@@ -237,10 +237,10 @@ export function compareMembers(view: TestView, options: CompareOptions = {}): Co
  * Two runs side by side, every subject present in both, named "A:weak", "B:weak", and so on. options.stored holds run
  * A's stored metrics and storedB run B's.
  *
- * When the runs' split settings agree (testSplitSettings) and they share test examples (same id and gold label), they
- * are compared paired on those examples: McNemar, paired bootstrap, kappas. Otherwise they are compared unpaired: each
- * subject's accuracy on its own test set with its stored interval, and B − A with an interval that resamples the two
- * test sets independently.
+ * When the runs share test examples (same id and gold label), they are compared paired on those examples: McNemar,
+ * paired bootstrap, kappas; the note says how many of each run's examples that is, and which data settings differ
+ * (testSplitSettings), if any. Only runs that share none are compared unpaired: each subject's accuracy on its own
+ * test set with its stored interval, and B − A with an interval that resamples the two test sets independently.
  */
 export function compareRuns(viewA: TestView, viewB: TestView, options: CompareOptions = {}, storedB?: readonly MetricValue[]): Comparison {
   const opts = resolve(options);
@@ -248,7 +248,8 @@ export function compareRuns(viewA: TestView, viewB: TestView, options: CompareOp
   const shared = viewA.exampleIds.filter((id, i) => inB.has(id) && inB.get(id) === viewA.labels[i]);
   const differ = differingSettings(viewA.data, viewB.data);
   const base = { mode: 'runs' as const, runs: [viewA.runId, viewB.runId], level: opts.level, resamples: opts.resamples, fleiss: null, bySize: [] };
-  if (differ.length > 0 || shared.length === 0) {
+  // Decided by the data, not the settings: overlapping test sets are never treated as independent samples.
+  if (shared.length === 0) {
     const note = differ.length > 0
       ? `unpaired: the runs do not share test examples (different dataset/seed/split settings: ${differ.join('; ')})`
       : 'unpaired: the runs share no test example with the same id and gold label, though their dataset, seed and split settings agree';
@@ -274,7 +275,10 @@ export function compareRuns(viewA: TestView, viewB: TestView, options: CompareOp
   }
   const votes = raters.map((r) => hard(r.probs));
   const matrix = raters.map((_, i) => raters.map((__, j) => (i === j ? 1 : cohenKappa(votes[i]!, votes[j]!))));
-  const note = `paired on ${n} shared test examples (same dataset, seed and split settings)`;
+  const whole = n === viewA.exampleIds.length && n === viewB.exampleIds.length;
+  const note = whole && differ.length === 0
+    ? `paired on ${n} shared test examples (same dataset, seed and split settings)`
+    : `paired on the ${n} test examples both runs hold (of ${viewA.exampleIds.length} and ${viewB.exampleIds.length})${differ.length ? `; their data settings differ: ${differ.join('; ')}` : ''}`;
   return { ...base, n, pairing: { paired: true, note }, subjects, pairs, unpaired: [], kappa: { names: raters.map((r) => r.name), matrix } };
 }
 

@@ -11,6 +11,7 @@ import {
 } from './results.js';
 import { DEFAULT_RESULTS, displayPath, locatedResults, openResults, type LocatedRun, type ResultSet } from './results-set.js';
 import { ensembleSizeFigure, protocolsFigure } from './figures.js';
+import type { Where } from './table.js';
 import { barChart, lineChart, reliabilityDiagram } from './svg.js';
 import { transcriptHtml, STYLE } from './transcript-html.js';
 
@@ -114,7 +115,7 @@ export function buildReport(set: ResultSet, options: ReportOptions = {}): Report
     `<p class="note">Accuracies and PGR in percent on the test split, with ${esc(levelOf(sections))} bootstrap intervals over test examples (or over groups); each run's section says what its intervals cover.</p>`,
     `<div class="charts">${headline}${pgrChart}</div></section>`);
   body.push(`<section id="ensemble-size"><h2>Accuracy against ensemble size</h2><div class="charts">${sizeChart}</div></section>`);
-  const across = acrossRuns(located, runs);
+  const across = acrossRuns(located);
   if (across.length) body.push(`<section id="across-runs"><h2>Across runs</h2><div class="charts">${across.join('')}</div></section>`);
   if (sweepCharts.length) {
     body.push(`<section id="sweeps"><h2>Debate-turn sweeps</h2><div class="charts">${sweepCharts.join('')}</div>`,
@@ -253,13 +254,16 @@ export function atomicWrite(file: string, text: string): void {
 
 /**
  * The figures `w2s table --figure` draws, when the runs vary along their axis: accuracy against ensemble size, and per
- * protocol. A figure the runs cannot fill unambiguously (say, two seeds in one point) is left out with the reason.
+ * protocol (at the largest ensemble size, when sizes vary too, so each bar is one run). A figure the runs cannot fill
+ * unambiguously (say, two seeds at one point) is left out, with the reason.
  */
-function acrossRuns(located: readonly LocatedRun[], runs: readonly RunInfo[]): string[] {
-  const distinct = (pick: (r: RunInfo) => unknown): number => new Set(runs.map(pick)).size;
+function acrossRuns(located: readonly LocatedRun[]): string[] {
+  const values = (pick: (r: RunInfo) => unknown): unknown[] => [...new Set(located.map((l) => pick(l.run)))];
+  const sizes = values((r) => r.config.ensembleSize).filter((v): v is number => typeof v === 'number');
+  const largest: Where[] = sizes.length > 1 ? [['ensemble-size', String(Math.max(...sizes))]] : [];
   const figures: [boolean, () => string][] = [
-    [distinct((r) => r.config.ensembleSize) > 1, () => ensembleSizeFigure(located)],
-    [distinct((r) => r.config.protocol) > 1, () => protocolsFigure(located)],
+    [sizes.length > 1, () => ensembleSizeFigure(located)],
+    [values((r) => r.config.protocol).length > 1, () => protocolsFigure(located, { where: largest })],
   ];
   return figures
     .filter(([varies]) => varies)
@@ -268,8 +272,7 @@ function acrossRuns(located: readonly LocatedRun[], runs: readonly RunInfo[]): s
         return draw();
       } catch (e) {
         if (!isUserError(e)) throw e;
-        return `<p class="empty">${esc(e.message)}</p>`;
+        return `<p class="empty">Not drawn: ${esc(e.message.replace(/;[^;]*--where[^;]*$/, '.'))} <code>w2s table --figure</code> with <code>--where</code> draws a selection.</p>`;
       }
     });
 }
-

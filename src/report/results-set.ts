@@ -41,7 +41,9 @@ export const DEFAULT_RESULTS = 'results';
  * (recursively) that holds runs; a cache-only or empty file there is skipped, and so is one that is not a w2s database
  * (listed in `skipped`). No path, or none holding a run, is a UserError.
  */
-export function openResults(paths: readonly string[]): ResultSet {
+export function openResults(paths: readonly string[], options: { warn?: (line: string) => void } = {}): ResultSet {
+  // Every command over a folder says what it skipped, so a run is never silently missing from a list or a table.
+  const warn = options.warn ?? ((line: string) => process.stderr.write(`${line}\n`));
   const named = paths.length ? paths : [DEFAULT_RESULTS];
   const candidates: { file: string; explicit: boolean }[] = [];
   for (const p of named) {
@@ -83,6 +85,7 @@ export function openResults(paths: readonly string[]): ResultSet {
     for (const o of open) o.q.close();
     throw e;
   }
+  if (open.length > 0) for (const k of skipped) warn(`w2s: skipped ${displayPath(k.file)}: ${k.reason}`);
   if (open.length === 0) {
     const why = skipped.length ? ` (skipped ${skipped.map((k) => `${displayPath(k.file)}: ${k.reason.replace(/\.$/, '')}`).join('; ')})` : '';
     throw new UserError(`No runs in ${named.join(', ')}${why}; run an experiment with \`w2s run\` first.`);

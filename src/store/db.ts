@@ -122,7 +122,8 @@ function checkAndMigrate(db: DB, file: string, readonly: boolean): void {
     );
   }
   if (version === SCHEMA_VERSION) return;
-  if (readonly) throw new UserError(`Database ${file} has schema version ${version}, older than ${SCHEMA_VERSION}; open it once without --readonly (any w2s command that writes) to migrate it.`);
+  if (readonly && version === 0) throw new UserError(`Database ${file} is empty (it holds no w2s tables); pass the path of a file written by w2s.`);
+  if (readonly) throw new UserError(`Database ${file} has schema version ${version}, older than ${SCHEMA_VERSION}; a w2s command that writes to it (w2s run with it as --out) migrates it first.`);
   const apply = db.transaction(() => {
     // Read again under the write lock: another process opening the same new file may have migrated it meanwhile.
     const from = currentVersion(db);

@@ -89,7 +89,7 @@ test('a bad sweep is one sentence naming the field or the cell', () => {
   refuses({ axes: {} }, /sweep\.json: field axes: a sweep needs at least one axis, zip group or cell/);
   refuses({ axes: { 'strong.probe.epochz': [1, 2] } }, /sweep\.json: cell s\/epochz=1: field strong\.probe: unknown key\(s\) "epochz"/);
   // The schema's weak section drops unknown keys rather than rejecting them; the sweep still finds the typo.
-  refuses({ axes: { 'weak.ensembel.size': [1, 2] } }, /sweep\.json: cell s\/size=1: field weak\.ensembel\.size: not a config field, so it would change nothing/);
+  refuses({ axes: { 'weak.ensembel.size': [1, 2] } }, /sweep\.json: cell s\/size=1: field weak: unknown key\(s\) "ensembel"; remove or rename them\./);
   refuses({ axes: { 'weak.ensemble.size': [] } }, /field axes\.weak\.ensemble\.size: give at least one value/);
   refuses({ axes: { 'weak..size': [1] } }, /field axes\.weak\.\.size: a config path is dotted keys/);
   refuses({ axes: { 'debate.protocol': ['debate', 'debat'] } }, /cell s\/protocol=debat: field debate\.protocol: expected one of "debate"/);

@@ -30,6 +30,8 @@ before(async () => {
   const rows = crateRows(60, 4);
   const truth = truthByQuestion(rows);
   const data = writeJsonl(dir, 'crates.jsonl', rows);
+  // The same rows under other ids: a run on them shares no test example with the others.
+  const renamed = writeJsonl(dir, 'crates-renamed.jsonl', rows.map((r) => ({ ...r, id: `other-${r.id}` })));
   const noise = createRng(11);
   registerScript('folder-debater', {
     generate(req) {
@@ -42,10 +44,10 @@ before(async () => {
       return 'I think my side holds.';
     },
   });
-  const make = async (name: string, out: string, seed: number, k: number): Promise<string> => {
+  const make = async (name: string, out: string, seed: number, k: number, path = data): Promise<string> => {
     const config = parseExperiment({
       name, seed,
-      dataset: { name: 'jsonl', path: data, sizes: { train_weak: 20, train_strong: 20, test: 20 } },
+      dataset: { name: 'jsonl', path, sizes: { train_weak: 20, train_strong: 20, test: 20 } },
       debate: { protocol: 'debate', debaters: ['scripted:folder-debater'], turns: 1, samples: k, temperature: 1 },
       weak: { features: { kind: 'hashed', dim: 128, ngrams: [1, 1] }, ensemble: { kind: 'debate', size: k }, probe: { epochs: 20, lr: 0.05 } },
       strong: { features: { kind: 'hashed', dim: 128, ngrams: [1, 2] } },
@@ -57,7 +59,7 @@ before(async () => {
   };
   ids.a = await make('fold-k3', files.a, 5, 3);
   ids.b = await make('fold-k2', files.b, 5, 2);
-  ids.c = await make('fold-s6', files.c, 6, 2);
+  ids.c = await make('fold-s6', files.c, 6, 2, renamed);
   const foreign = new Database(join(results, 'notes.sqlite'));
   foreign.exec('CREATE TABLE notes (text TEXT)');
   foreign.close();
@@ -142,8 +144,11 @@ test('run ids resolve by unique prefix across files; an ambiguous prefix is one 
   }
   const cli = await w2s('compare', 'fold-', 'fold-k2');
   assert.equal(cli.code, 1);
-  assert.match(cli.stderr, /^w2s: Run id fold- matches 3 runs: /);
-  assert.equal(cli.stderr.trim().split('\n').length, 1);
+  // The folder's foreign file is named first (a run is never silently missing), then the one error.
+  const [skipped, error, ...rest] = cli.stderr.trim().split('\n');
+  assert.match(skipped!, /^w2s: skipped results\/notes\.sqlite: /);
+  assert.match(error!, /^w2s: Run id fold- matches 3 runs: /);
+  assert.deepEqual(rest, []);
 });
 
 test('compare across files pairs runs with the same dataset, seed and split settings on their shared test examples', async () => {
@@ -192,7 +197,7 @@ test('compare across files pairs runs with the same dataset, seed and split sett
   assert.ok(sc.pairs.length > 0 && sc.pairs.every((p) => p.diff.value === 0));
 });
 
-test('compare says unpaired for runs with another seed: stored intervals, and an independent-resampling difference', async () => {
+test('compare says unpaired for runs that share no test example: stored intervals, and an independent-resampling difference', async () => {
   const r = await w2s('compare', 'results/a.sqlite', 'results/c.sqlite', ids.a, 'fold-s6', '--json');
   assert.equal(r.code, 0, r.stderr);
   const c = JSON.parse(r.stdout) as {
@@ -201,7 +206,7 @@ test('compare says unpaired for runs with another seed: stored intervals, and an
     unpaired: { a: string; b: string; nA: number; nB: number; diff: { value: number; lo: number; hi: number; pValue: number }; newcombe: { lo: number; hi: number } }[];
   };
   assert.equal(c.pairing.paired, false);
-  assert.equal(c.pairing.note, 'unpaired: the runs do not share test examples (different dataset/seed/split settings: seed 5 vs 6)');
+  assert.match(c.pairing.note, /^unpaired: the runs do not share test examples \(different dataset\/seed\/split settings: dataset\.path \S+crates\.jsonl vs \S+crates-renamed\.jsonl; seed 5 vs 6\)$/);
   assert.equal(c.n, 0);
   assert.deepEqual(c.pairs, []);
   const sA = storedAccuracy(files.a, ids.a, 'weak_ensemble');
@@ -232,7 +237,7 @@ test('compare says unpaired for runs with another seed: stored intervals, and an
 
   const text = await w2s('compare', 'fold-k2', 'fold-s6');
   assert.equal(text.code, 0, text.stderr);
-  assert.match(text.stdout, /\nunpaired: the runs do not share test examples \(different dataset\/seed\/split settings: seed 5 vs 6\)\n/);
+  assert.match(text.stdout, /\nunpaired: the runs do not share test examples \(different dataset\/seed\/split settings: dataset\.path .*; seed 5 vs 6\)\n/);
   assert.match(text.stdout, /A:weak_ensemble\s+B:weak_ensemble\s+-?\d+\.\d \[-?\d+\.\d, -?\d+\.\d\]\s+\d\.\d{3}\s+\[/);
   assert.doesNotMatch(text.stdout, /McNemar b\/c/);
 });
