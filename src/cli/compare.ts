@@ -43,7 +43,7 @@ export function register(program: Command): void {
           // One id named twice, held by two files (a run and its copy, or the same config run on two machines): A is
           // the first file's, B the second's.
           const copies = ids[0] === ids[1] ? set.locate(ids[0]!) : [];
-          const [a, b] = copies.length === 2 ? copies : [set.resolveRun(ids[0]), set.resolveRun(ids[1])];
+          const [a, b] = copies.length >= 2 ? copies : [set.resolveRun(ids[0]), set.resolveRun(ids[1])];
           c = compareRuns(testView(a.q, a.run.id), testView(b.q, b.run.id), { ...options, stored: a.q.metrics(a.run.id) }, b.q.metrics(b.run.id));
           c.files = [displayPath(a.file), displayPath(b.file)];
           if (c.subjects.length === 0) throw new UserError(`Runs ${a.run.id} and ${b.run.id} have no model with predictions on their test examples in common; compare finished runs.`);

@@ -47,7 +47,13 @@ export function register(program: Command): void {
     .option('--over-seeds', 'cells are the stored means over training seeds (t intervals), for runs with several seeds')
     .option('--out <file>', 'write to this file instead of stdout')
     .action((paths: string[], opts: TableOpts) => {
-      if (opts.figure && opts.format) throw new UserError('--figure writes SVG; drop --format (or drop --figure for the table).');
+      if (opts.figure) {
+        // A figure fixes its own axes and subjects: table-only options would be silently ignored.
+        const tableOnly = ([['--format', opts.format], ['--rows', opts.rows], ['--cols', opts.cols], ['--subject', opts.subject], ['--over-seeds', opts.overSeeds], ...(opts.figure === 'ensemble-size' ? [['--metric', opts.metric]] : [])] as [string, unknown][])
+          .filter(([, v]) => v !== undefined && v !== false)
+          .map(([name]) => name);
+        if (tableOnly.length) throw new UserError(`--figure ${opts.figure} does not take ${tableOnly.join(', ')}; drop ${tableOnly.length > 1 ? 'them' : 'it'} (or drop --figure for the table).`);
+      }
       const set = openResults(paths);
       try {
         let runs: LocatedRun[] = set.runs();

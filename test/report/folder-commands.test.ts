@@ -195,6 +195,12 @@ test('compare across files pairs runs with the same dataset, seed and split sett
   assert.equal(sc.pairing.paired, true);
   assert.deepEqual(sc.files, ['results/a.sqlite', 'elsewhere/a-copy.sqlite']);
   assert.ok(sc.pairs.length > 0 && sc.pairs.every((p) => p.diff.value === 0));
+  // Held by three files: the copies in the first two, as the help says.
+  const third = join(dir, 'elsewhere', 'a-copy-2.sqlite');
+  copyFileSync(files.a, third);
+  const three = await w2s('compare', 'results/a.sqlite', copy, third, ids.a, ids.a, '--json');
+  assert.equal(three.code, 0, three.stderr);
+  assert.deepEqual((JSON.parse(three.stdout) as { files: string[] }).files, ['results/a.sqlite', 'elsewhere/a-copy.sqlite']);
 });
 
 test('compare says unpaired for runs that share no test example: stored intervals, and an independent-resampling difference', async () => {

@@ -290,6 +290,10 @@ test('w2s table <folder> --format md prints the table; --figure writes SVG; a ba
   const svg = await runCli(['table', folder, '--figure', 'ensemble-size', '--out', join(dir, 'size.svg')]);
   assert.equal(svg.code, 0, svg.stderr);
   assert.match(svg.stdout, /wrote .*size\.svg/);
+  // Options a figure would ignore are refused, not dropped silently.
+  const ignored = await runCli(['table', folder, '--figure', 'ensemble-size', '--rows', 'dataset', '--metric', 'pgr']);
+  assert.equal(ignored.code, 1);
+  assert.equal(ignored.stderr, 'w2s: --figure ensemble-size does not take --rows, --metric; drop them (or drop --figure for the table).\n');
   const bad = await runCli(['table', folder, '--cols', 'ensemble-size']);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /^w2s: Runs .* add --rows or --cols dataset, or keep one with --where dataset=<value>\.\n$/);
