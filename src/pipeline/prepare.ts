@@ -4,8 +4,29 @@ import { DEFAULT_DATA_DIR, loadDataset, type LoadedDataset } from '../data/regis
 import { drawSplits, type SplitDraw } from '../data/splits.js';
 import type { StageContext } from './context.js';
 
+type Drawn = { loaded: LoadedDataset; draw: SplitDraw };
+
+/**
+ * The last config drawn, and its draw: the preflight draws the splits to check them, and the prepare stage that
+ * follows in the same run reads the same draw instead of loading the dataset again. Keyed by the config object, so
+ * another config (or a later run) always reads the files afresh; one slot, so a sweep holds one dataset, not all.
+ */
+let last: { config: ExperimentConfig; drawn: Promise<Drawn> } | undefined;
+
 /** The config's dataset, loaded, and its seeded splits (whole groups only); read-only, so the preflight uses it too. */
-export async function drawExamples(config: ExperimentConfig): Promise<{ loaded: LoadedDataset; draw: SplitDraw }> {
+export function drawExamples(config: ExperimentConfig): Promise<Drawn> {
+  if (last?.config !== config) {
+    const drawn = loadAndDraw(config);
+    last = { config, drawn };
+    // A failed load is not kept: the next call tries the files again.
+    drawn.catch(() => {
+      if (last?.drawn === drawn) last = undefined;
+    });
+  }
+  return last.drawn;
+}
+
+async function loadAndDraw(config: ExperimentConfig): Promise<Drawn> {
   const d = config.dataset;
   const dataDir = d.dataDir ? resolve(d.dataDir) : process.env.W2S_DATA_DIR ? resolve(process.env.W2S_DATA_DIR) : DEFAULT_DATA_DIR;
   const loaded = await loadDataset({
@@ -25,6 +46,7 @@ export async function drawExamples(config: ExperimentConfig): Promise<{ loaded: 
 export async function prepareExamples(ctx: StageContext): Promise<void> {
   const d = ctx.config.dataset;
   const { loaded, draw } = await drawExamples(ctx.config);
+  last = undefined; // stored from here on: the run no longer needs the rows in memory
   const grouping = loaded.groupBy === null ? 'no grouping' : `groupBy "${loaded.groupBy}"`;
   ctx.store.transaction(() => {
     ctx.store.examples.insertExamples(
