@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { DB } from './db.js';
-import { pidAlive } from './process.js';
+import { madeHere, pidAlive } from './process.js';
 import type { CallKind } from './calls.js';
 
 /** A cached response and the run that paid for it (null when unknown). */
@@ -66,8 +66,6 @@ export interface CacheTable extends CacheStore {
   clearCache(modelFilter?: string): number;
 }
 
-/** Claim owners made in this process: a claim naming our pid but none of these is a dead predecessor's (a container restarted with the same pid). */
-const ownersHere = new Set<string>();
 
 /**
  * A claim owner id for a new gateway: host/pid/uuid, so a process on the same host can tell the owner died (a crash,
@@ -75,7 +73,7 @@ const ownersHere = new Set<string>();
  */
 export function newClaimOwner(): string {
   const owner = `${hostname()}/${process.pid}/${randomUUID()}`;
-  ownersHere.add(owner);
+  madeHere.add(owner);
   return owner;
 }
 
@@ -84,7 +82,7 @@ function ownerAlive(owner: string): boolean {
   const [host, pidText] = owner.split('/');
   const pid = Number(pidText);
   if (host !== hostname() || !Number.isInteger(pid) || pid <= 0) return true;
-  if (pid === process.pid) return ownersHere.has(owner);
+  if (pid === process.pid) return madeHere.has(owner);
   return pidAlive(pid);
 }
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { DB } from './db.js';
-import { processAlive, processIdentity } from './process.js';
+import { madeHere, processAlive, processIdentity } from './process.js';
 import type { RunStatus } from './runs.js';
 
 /**
@@ -51,8 +51,6 @@ export interface LeasesTable {
   get(runId: string): LeaseRow | undefined;
 }
 
-/** Tokens this process holds, so a row naming our own pid but not one of our tokens is a dead predecessor's. */
-const heldHere = new Set<string>();
 
 /**
  * A lease token: the holder's process identity (boot id and start time, where the OS tells them), then a random part.
@@ -69,7 +67,7 @@ const identityOf = (token: string): string | undefined => token.slice(0, Math.ma
  */
 export function holderAlive(lease: LeaseRow, now = Date.now()): boolean {
   if (lease.host !== hostname()) return now - Date.parse(lease.heartbeatAt) <= LEASE_STALE_MS;
-  if (lease.pid === process.pid) return heldHere.has(lease.token);
+  if (lease.pid === process.pid) return madeHere.has(lease.token);
   return processAlive(lease.pid, identityOf(lease.token));
 }
 
@@ -120,7 +118,7 @@ export function leasesTable(db: DB): LeasesTable {
     if (current && holderAlive(current)) return { acquired: false, owner: ownerOf(current) };
     const token = newToken();
     upsert.run({ runId, token, pid: process.pid, host: hostname(), now: new Date().toISOString() });
-    heldHere.add(token);
+    madeHere.add(token);
     return { acquired: true, token };
   });
 
@@ -129,12 +127,12 @@ export function leasesTable(db: DB): LeasesTable {
     acquire: (runId) => take.immediate(runId),
     heartbeat(token) {
       const held = beat.run(new Date().toISOString(), token).changes === 1;
-      if (!held) heldHere.delete(token);
+      if (!held) madeHere.delete(token);
       return held;
     },
     release(token) {
       remove.run(token);
-      heldHere.delete(token);
+      madeHere.delete(token);
     },
     get: (runId) => byRun.get(runId) as LeaseRow | undefined,
   };

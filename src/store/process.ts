@@ -54,3 +54,9 @@ export function processAlive(pid: number, identity: string | undefined): boolean
   const now = processIdentity(pid);
   return now === undefined || now === identity;
 }
+
+/**
+ * Tokens (lease tokens, claim owners) this process made: a record naming our own pid but none of these belongs to a
+ * dead predecessor that had the same pid (a restarted container), not to us.
+ */
+export const madeHere = new Set<string>();
