@@ -189,14 +189,51 @@ export const ExperimentSchema = z
       .array(
         z
           .object({
-            name: z.string().regex(/^[\w.-]+$/).optional(),
+            name: z.string().regex(/^[\w.-]+$/).optional().describe('Default judge<index>; judge ensembles name their members by it.'),
             model: ModelRefSchema,
             method: z.enum(['logprobs', 'parsed']).default('logprobs'),
             maxTokens: z.number().int().positive().default(8),
+            template: z
+              .string()
+              .regex(/\.md$/, 'a prompt template is a .md file')
+              .optional()
+              .describe('This judge\'s prompt variant: a template under debate.promptsDir (default judge/verdict.md), with the same placeholders.'),
+            samples: z
+              .number()
+              .int()
+              .min(1)
+              .max(16)
+              .optional()
+              .describe('Default 1. Self-consistency: replies sampled per presentation (each with its own seed); P(correct) is the share that pick "correct". More than 1 needs method "parsed" and a temperature above 0.'),
+            temperature: z.number().min(0).max(2).optional().describe('Sampling temperature of this judge\'s calls; default 0.'),
+            orders: z
+              .enum(['both', 'original', 'swapped'])
+              .optional()
+              .describe('Which presentations the judge reads: both (the default) (the mean cancels option-order and name bias), or one of them (a cheaper, biased judge: a source of diversity in an ensemble).'),
+            transcripts: z
+              .array(z.number().int().min(0).max(15))
+              .min(1)
+              .optional()
+              .describe('Which transcript samples (0-based) the judge reads; default all of them.'),
           })
           .strict(),
       )
       .default([]),
+    judgeEnsembles: z
+      .array(
+        z
+          .object({
+            name: z.string().regex(/^[\w.-]+$/, 'use letters, digits, dot, dash or underscore'),
+            members: z.array(z.string().min(1)).min(2).describe('Judge names (judges[].name, or judge<index>).'),
+            aggregate: z
+              .enum(['mean', 'vote', 'logit-mean', 'stacked'])
+              .default('mean')
+              .describe('mean: the members\' mean P(correct); vote: majority of their verdicts (a tie goes to the mean); logit-mean: the mean of their log-odds; stacked: a logistic regression on their log-odds, fit on train_weak (cross-fitted there), so its members also judge train_weak.'),
+          })
+          .strict(),
+      )
+      .optional()
+      .describe('Ensembles of prompted judges: each is scored like a judge, supervises a strong model of its own, and is compared with its best member and the weak-model ensemble.'),
     gateway: z
       .object({
         cache: z.string().optional().describe('Shared response cache file; default results/cache.sqlite.'),
@@ -260,10 +297,51 @@ export const ExperimentSchema = z
         message: 'the ensemble ablation compares a debate ensemble with a finetune ensemble; set weak.ensemble.kind to "debate" and a debate protocol, or drop ablation',
       });
     }
+    checkJudges(c, (path, message) => ctx.addIssue({ code: 'custom', path, message }));
     if (Array.isArray(c.seeds) && new Set(c.seeds).size !== c.seeds.length) {
       ctx.addIssue({ code: 'custom', path: ['seeds'], message: 'training seeds must differ; remove the repeated ones' });
     }
   });
 
 export type ExperimentConfig = z.infer<typeof ExperimentSchema>;
+
+/**
+ * The judge fields added after runs existed are optional in the schema, so a config that leaves them out keeps its
+ * config hash (and its run id); these are their values when left out.
+ */
+export const JUDGE_DEFAULTS = { samples: 1, temperature: 0, orders: 'both' } as const;
+
+/** A judge's name: its own, or judge<index>. */
+export function judgeName(j: { name?: string }, index: number): string {
+  return j.name ?? `judge${index}`;
+}
+
+type JudgeFields = Pick<z.infer<typeof ExperimentSchema>, 'judges' | 'judgeEnsembles' | 'debate'>;
+
+/** Judges and judge ensembles: unique names, members that exist, sampling that can differ. */
+function checkJudges(c: JudgeFields, issue: (path: (string | number)[], message: string) => void): void {
+  const names = c.judges.map(judgeName);
+  names.forEach((n, i) => {
+    if (names.indexOf(n) !== i) issue(['judges', i, 'name'], `two judges are named "${n}"; give each judge its own name`);
+  });
+  c.judges.forEach((j, i) => {
+    const samples = j.samples ?? 1;
+    if (samples > 1 && j.method !== 'parsed') issue(['judges', i, 'samples'], `judge "${names[i]}" samples ${samples} replies, which needs method "parsed" (a logprobs judge already reads a probability)`);
+    else if (samples > 1 && !j.temperature) issue(['judges', i, 'temperature'], `judge "${names[i]}" samples ${samples} replies at temperature 0, so they would all be the same; set a temperature above 0`);
+    const outside = (j.transcripts ?? []).filter((t) => t >= c.debate.samples);
+    if (outside.length) issue(['judges', i, 'transcripts'], `judge "${names[i]}" reads transcript ${outside[0]}, but debate.samples is ${c.debate.samples} (transcripts 0 to ${c.debate.samples - 1})`);
+    if (j.transcripts && c.debate.protocol === 'none') issue(['judges', i, 'transcripts'], `judge "${names[i]}" picks transcripts, but protocol "none" has none; remove "transcripts"`);
+  });
+  const ensembles = (c.judgeEnsembles ?? []).map((e) => e.name);
+  (c.judgeEnsembles ?? []).forEach((e, i) => {
+    if (ensembles.indexOf(e.name) !== i) issue(['judgeEnsembles', i, 'name'], `two judge ensembles are named "${e.name}"; give each its own name`);
+    if (names.includes(e.name)) issue(['judgeEnsembles', i, 'name'], `judge ensemble "${e.name}" has the name of a judge; give it another`);
+    const unknown = e.members.filter((m) => !names.includes(m));
+    if (unknown.length) {
+      issue(['judgeEnsembles', i, 'members'], `judge ensemble "${e.name}" names ${unknown.map((m) => `"${m}"`).join(', ')}, which no judge is called (judges: ${names.join(', ') || 'none'})`);
+    }
+    const repeated = e.members.find((m, k) => e.members.indexOf(m) !== k);
+    if (repeated) issue(['judgeEnsembles', i, 'members'], `judge ensemble "${e.name}" lists "${repeated}" twice; list each member once`);
+  });
+}
 export type ExperimentInput = z.input<typeof ExperimentSchema>;

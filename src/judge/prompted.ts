@@ -11,20 +11,25 @@ export interface OrderVerdict {
    * AND the debaters' names exchanged (see swapDebaterNames); stored as judgments.order_swapped.
    */
   orderSwapped: boolean;
+  /** Which sampled reply to this presentation (self-consistency judges sample several; 0 otherwise). */
+  sample: number;
   /** P(the proposed answer is correct) read from this order. */
   pCorrect: number;
   method: JudgeMethod;
   rawText: string;
   callId: number | null;
+  /** The call's tokens (from the cache's copy when it was a hit). */
+  inputTokens: number;
+  outputTokens: number;
 }
 
 export interface Verdict {
   /**
-   * Mean over the original and the swapped presentation, which cancels a judge's preference for the first (or
-   * second) option and for the debater called "A" (or "B").
+   * Mean over every reply: with both presentations, the original and the swapped one count equally, which cancels a
+   * judge's preference for the first (or second) option and for the debater called "A" (or "B").
    */
   pCorrect: number;
-  orders: [OrderVerdict, OrderVerdict];
+  orders: OrderVerdict[];
 }
 
 const CORRECT = 'The proposed answer is correct.';
@@ -86,6 +91,12 @@ export interface JudgeInput {
   turns: readonly Turn[];
   protocol: string;
   maxTokens: number;
+  /** Which presentations to read (default both). */
+  orders?: 'both' | 'original' | 'swapped';
+  /** Replies sampled per presentation (self-consistency), each with its own seed; default 1. */
+  samples?: number;
+  /** Default 0. */
+  temperature?: number;
   signal?: AbortSignal;
 }
 
@@ -99,7 +110,7 @@ export function swapDebaterNames<T extends Pick<Turn, 'speaker'>>(turns: readonl
   return turns.map((t) => ({ ...t, speaker: t.speaker === 'A' ? 'B' : 'A' }));
 }
 
-async function judgeOneOrder(input: JudgeInput, swapped: boolean): Promise<OrderVerdict> {
+async function judgeOneOrder(input: JudgeInput, swapped: boolean, sample: number): Promise<OrderVerdict> {
   // Both swaps go into the one swapped call, so a transcript costs two judge calls, not four. Each bias cancels in
   // the mean of the two calls: a preference for option letter A picks "correct" in one and "incorrect" in the other;
   // a preference for whatever "Debater A" says backs one side in one and the opposite side in the other (the name
@@ -120,26 +131,39 @@ async function judgeOneOrder(input: JudgeInput, swapped: boolean): Promise<Order
     {
       messages: [{ role: 'user', content: prompt }],
       maxTokens: input.maxTokens,
-      temperature: 0,
-      seed: 0,
+      temperature: input.temperature ?? 0,
+      seed: sample,
       topLogprobs: input.method === 'logprobs' ? 10 : undefined,
     },
-    { sample: 0, signal: input.signal },
+    { sample, signal: input.signal },
   );
+  const common = { orderSwapped: swapped, sample, rawText: result.text, callId: result.callId, inputTokens: result.usage?.inputTokens ?? 0, outputTokens: result.usage?.outputTokens ?? 0 };
   // P(option A) maps back to P(correct) through the option order only: the names carry no answer.
   const toCorrect = (pA: number): number => (swapped ? 1 - pA : pA);
   if (input.method === 'logprobs') {
     const pA = choiceProbability(result.topLogprobs?.[0]);
-    if (pA !== undefined) return { orderSwapped: swapped, pCorrect: toCorrect(pA), method: 'logprobs', rawText: result.text, callId: result.callId };
+    if (pA !== undefined) return { ...common, pCorrect: toCorrect(pA), method: 'logprobs' };
   }
   const choice = parseChoice(result.text);
-  if (choice) return { orderSwapped: swapped, pCorrect: toCorrect(choice === 'A' ? 1 : 0), method: 'parsed', rawText: result.text, callId: result.callId };
-  return { orderSwapped: swapped, pCorrect: 0.5, method: 'unparsed', rawText: result.text, callId: result.callId };
+  if (choice) return { ...common, pCorrect: toCorrect(choice === 'A' ? 1 : 0), method: 'parsed' };
+  return { ...common, pCorrect: 0.5, method: 'unparsed' };
 }
 
-/** Judges one transcript as given and swapped (answer order and debater names), and averages the two. */
-export async function judge(input: JudgeInput): Promise<Verdict> {
-  const first = await judgeOneOrder(input, false);
-  const second = await judgeOneOrder(input, true);
-  return { pCorrect: (first.pCorrect + second.pCorrect) / 2, orders: [first, second] };
+/** The presentations a judge reads, as order_swapped values. */
+export function presentations(orders: JudgeInput['orders'] = 'both'): boolean[] {
+  return orders === 'both' ? [false, true] : [orders === 'swapped'];
+}
+
+/**
+ * Judges one transcript as given and swapped (answer order and debater names), or in the one presentation asked for,
+ * `samples` times each, and averages every reply. `skip(swapped, sample)` leaves out replies already stored.
+ */
+export async function judge(input: JudgeInput, skip: (swapped: boolean, sample: number) => boolean = () => false): Promise<Verdict> {
+  const orders: OrderVerdict[] = [];
+  for (const swapped of presentations(input.orders)) {
+    for (let sample = 0; sample < (input.samples ?? 1); sample++) {
+      if (!skip(swapped, sample)) orders.push(await judgeOneOrder(input, swapped, sample));
+    }
+  }
+  return { pCorrect: orders.reduce((s, o) => s + o.pCorrect, 0) / Math.max(1, orders.length), orders };
 }

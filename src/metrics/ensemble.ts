@@ -36,13 +36,19 @@ export function majorityVote(memberProbs: readonly (readonly number[])[], thresh
   return out;
 }
 
+/**
+ * A custom way to combine members for accuracyBySize: given all members and the indices of one subset, P(label = 1)
+ * per example for that subset's ensemble (e.g. a logit mean or a stacker). Its output is thresholded like 'mean'.
+ */
+export type MemberCombiner = (members: readonly (readonly number[])[], subset: readonly number[]) => number[];
+
 export interface EnsembleSizeOptions {
   /** Used only when subsets are sampled rather than enumerated. */
   random: () => number;
   /** Most subsets evaluated per size (default 100); sizes with more possible subsets are sampled. */
   orderings?: number;
-  /** 'mean' thresholds the mean soft label (default); 'vote' uses majorityVote. */
-  combine?: 'mean' | 'vote';
+  /** 'mean' thresholds the mean soft label (default); 'vote' uses majorityVote; a function combines its own way. */
+  combine?: 'mean' | 'vote' | MemberCombiner;
   threshold?: number;
 }
 
@@ -77,14 +83,23 @@ export function accuracyBySize(
   const orderings = options.orderings ?? 100;
   checkInt('accuracyBySize', 'orderings', orderings, 1);
   const combine = options.combine ?? 'mean';
-  if (combine !== 'mean' && combine !== 'vote') throw new RangeError(`accuracyBySize: combine must be 'mean' or 'vote' (got ${String(combine)}).`);
+  if (combine !== 'mean' && combine !== 'vote' && typeof combine !== 'function') {
+    throw new RangeError(`accuracyBySize: combine must be 'mean', 'vote' or a function (got ${String(combine)}).`);
+  }
   const threshold = options.threshold ?? 0.5;
   checkThreshold('accuracyBySize', threshold);
 
   const K = memberProbs.length;
   const score = (subset: readonly number[]): number => {
     const members = subset.map((j) => memberProbs[j]!);
-    const preds = combine === 'vote' ? majorityVote(members, threshold) : meanSoftLabel(members).map((p) => (p > threshold ? 1 : 0));
+    let preds: (0 | 1)[];
+    if (combine === 'vote') preds = majorityVote(members, threshold);
+    else {
+      // A caller's combiner is checked like any probs: a wrong length or a NaN would otherwise score silently.
+      const probs = combine === 'mean' ? meanSoftLabel(members) : combine(memberProbs, subset.slice());
+      if (combine !== 'mean') checkValues('accuracyBySize', `combine(subset [${subset.join(', ')}])`, probs, n, true);
+      preds = probs.map((p) => (p > threshold ? 1 : 0));
+    }
     let hits = 0;
     for (let i = 0; i < n; i++) if (preds[i] === labels[i]) hits++;
     return hits / n;
@@ -111,7 +126,8 @@ export function accuracyBySize(
   return out;
 }
 
-function checkMembers(fn: string, memberProbs: readonly (readonly number[])[]): number {
+/** Throws unless memberProbs is a non-empty members × examples array of probabilities; returns the example count. */
+export function checkMembers(fn: string, memberProbs: readonly (readonly number[])[]): number {
   if (!Array.isArray(memberProbs) || memberProbs.length === 0) {
     throw new RangeError(`${fn}: memberProbs must be a non-empty members × examples array.`);
   }

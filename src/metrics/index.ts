@@ -33,7 +33,25 @@ export {
   accuracyBySize,
   type EnsembleSizeOptions,
   type EnsembleSizeAccuracy,
+  type MemberCombiner,
 } from './ensemble.js';
+export {
+  aggregateJudges,
+  fitStacker,
+  applyStacker,
+  stackedCrossFit,
+  positionBias,
+  positionBiasCI,
+  pairAgreement,
+  errorCorrelation,
+  costFrontier,
+  type JudgeAggregate,
+  type StackerModel,
+  type StackerOptions,
+  type StackingTrainSet,
+  type CrossFitOptions,
+  type CrossFitResult,
+} from './judge-ensembles.js';
 export { summarize, type Summary, type SummaryOptions } from './summary.js';
 export { betaInc, erfc, chiSquareSurvival, normalCdf, normalQuantile, studentTCdf, studentTQuantile } from './special.js';
 export type { Label } from './validate.js';

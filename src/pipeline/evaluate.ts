@@ -1,12 +1,13 @@
 import {
-  accuracy, accuracyCI, aurocCI, brier, clusteredProportion, clustersFromKeys, ece, majorityVote, meanSoftLabel, pairedBootstrapDiff, pgr, pgrCI, tInterval, wilson,
-  type BootstrapResult, type Label,
+  accuracy, accuracyCI, aurocCI, bootstrapCI, brier, clusteredProportion, clustersFromKeys, ece, majorityVote, meanSoftLabel, pairedBootstrapDiff, pgr, pgrCI, tInterval, wilson,
+  type BootstrapOptions, type BootstrapResult, type Label,
 } from '../metrics/index.js';
 import { signedPointsCI } from '../report/results.js';
 import { KNOWLEDGE_REGIONS } from '../report/subjects.js';
 import { createRng, deriveSeed } from '../rng.js';
 import type { ExampleRow, MetricRow } from '../store/index.js';
 import type { StageContext } from './context.js';
+import { judgeMetrics } from './judge-metrics.js';
 import { judgeName, judgeProbabilities } from './judges.js';
 import { predictionsOf, ROLES, seededRole, trainingSeeds } from './predictions.js';
 import { ensembleLabels } from './training.js';
@@ -65,9 +66,10 @@ interface TestSplit {
   clusters: number[] | undefined;
   method: string;
   covers: string;
-  /** The majority-class baseline and each prompted judge: evaluated once, with the primary seed. */
+  /** The majority-class baseline, each prompted judge and judge ensemble: evaluated once, with the primary seed. */
   majority: number[];
   judges: [name: string, probs: number[]][];
+  judgeEnsembles: [name: string, probs: number[]][];
 }
 
 function testSplit(ctx: StageContext): TestSplit {
@@ -84,6 +86,10 @@ function testSplit(ctx: StageContext): TestSplit {
     covers: clusters ? `test groups (${new Set(clusters).size} clusters of ${n} examples)` : `test examples (${n})`,
     majority: ids.map(() => majority),
     judges: ctx.config.judges.map((j, i) => [judgeName(j, i), judgeProbabilities(ctx, judgeName(j, i), ids)]),
+    judgeEnsembles: (ctx.config.judgeEnsembles ?? []).map((e, i) => {
+      const p = predictionsOf(ctx, ROLES.judgeEnsemble, i);
+      return [e.name, ids.map((id) => p.get(id)!)];
+    }),
   };
 }
 
@@ -119,8 +125,13 @@ function evaluateSeed(ctx: StageContext, split: TestSplit, trainingSeed: number,
     if (primary) subjects.push([`judge:${name}`, probs]);
     subjects.push([`strong_by_judge:${name}`, ofRole(ROLES.byJudge, i)]);
   }
+  // Judge ensembles' strong models follow the judges' (training.ts).
+  for (const [i, [name, probs]] of split.judgeEnsembles.entries()) {
+    if (primary) subjects.push([`judge_ensemble:${name}`, probs]);
+    subjects.push([`strong_by_judge:${name}`, ofRole(ROLES.byJudge, split.judges.length + i)]);
+  }
   const seedOf = (subject: string, metric: string): number => deriveSeed(ctx.config.seed, 'bootstrap', subject + suffix, metric);
-  const opts = (subject: string, metric: string) => ({ random: createRng(seedOf(subject, metric)).random, resamples, level, groups: clusters });
+  const opts = (subject: string, metric: string): BootstrapOptions => ({ random: createRng(seedOf(subject, metric)).random, resamples, level, groups: clusters });
   const metrics: MetricRow[] = [];
   const accuracies = new Map<string, number>();
   const booted = (subject: string, name: string, r: BootstrapResult, extra: Partial<MetricRow> = {}): MetricRow => ({
@@ -135,7 +146,14 @@ function evaluateSeed(ctx: StageContext, split: TestSplit, trainingSeed: number,
     accuracies.set(subject, acc.value!);
     metrics.push(booted(subject, 'accuracy', acc));
     metrics.push(booted(subject, 'auroc', aurocCI(probs, labels, opts(subject, 'auroc'))));
-    metrics.push(point(subject, 'ece', ece(probs, labels)), point(subject, 'brier', brier(probs, labels)));
+    for (const [name, score] of [['ece', ece], ['brier', brier]] as const) {
+      const pick = (idx: Int32Array): [number[], Label[]] => [Array.from(idx, (i) => probs[i]!), Array.from(idx, (i) => labels[i]!)];
+      metrics.push(booted(subject, name, bootstrapCI(n, (idx) => score(...pick(idx)), opts(subject, name))));
+    }
+  }
+  if (primary) {
+    const probs = new Map(subjects.filter(([s]) => s.startsWith('judge') || s === 'weak_ensemble'));
+    metrics.push(...judgeMetrics(ctx, { split, probs, accuracy: accuracies, opts, seedOf }));
   }
 
   // The gap PGR divides by. When its interval includes 0 the ratio is noise, and no number is stored for it.

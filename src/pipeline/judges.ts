@@ -1,13 +1,26 @@
 import pLimit from 'p-limit';
+import { JUDGE_DEFAULTS, judgeName, type ExperimentConfig } from '../config/experiment.js';
 import { modelSpec } from '../config/load.js';
 import { TASK_FRAMING } from '../debate/protocols.js';
 import { loadTemplate } from '../debate/templates.js';
-import { judge } from '../judge/prompted.js';
+import { judge, presentations } from '../judge/prompted.js';
+import type { Split } from '../store/index.js';
 import { checkStop, endsTheRun, PartialFailureError, settleAll, type StageContext } from './context.js';
 import { toTurn } from './debates.js';
 
-export function judgeName(j: { name?: string }, index: number): string {
-  return j.name ?? `judge${index}`;
+export { judgeName };
+
+/** The default judge prompt, under debate.promptsDir. */
+export const DEFAULT_JUDGE_TEMPLATE = 'judge/verdict.md';
+
+/** The judges that stacked judge ensembles fit their weights on: they also judge train_weak, where the gold is known. */
+export function stackedMembers(config: ExperimentConfig): Set<string> {
+  return new Set((config.judgeEnsembles ?? []).filter((e) => e.aggregate === 'stacked').flatMap((e) => e.members));
+}
+
+/** The splits a judge reads: train_strong (it supervises) and test, and train_weak too when a stacked ensemble needs it. */
+export function judgedSplits(config: ExperimentConfig, name: string): Split[] {
+  return stackedMembers(config).has(name) ? ['train_weak', 'train_strong', 'test'] : ['train_strong', 'test'];
 }
 
 /**
@@ -18,9 +31,7 @@ export function judgeName(j: { name?: string }, index: number): string {
 export async function runJudges(ctx: StageContext): Promise<void> {
   const judges = ctx.config.judges;
   if (judges.length === 0) return;
-  const template = loadTemplate(ctx.config.debate.promptsDir, 'judge/verdict.md');
   const task = TASK_FRAMING[ctx.config.dataset.name]!;
-  const examples = [...ctx.store.examples.listExamples(ctx.runId, 'train_strong'), ...ctx.store.examples.listExamples(ctx.runId, 'test')];
   const protocol = ctx.config.debate.protocol;
   const limit = pLimit(Math.max(1, ctx.config.gateway.concurrency * 2));
   const jobs: Array<() => Promise<void>> = [];
@@ -29,26 +40,37 @@ export async function runJudges(ctx: StageContext): Promise<void> {
   let firstError = '';
   for (const [index, j] of judges.entries()) {
     const name = judgeName(j, index);
+    const template = loadTemplate(ctx.config.debate.promptsDir, j.template ?? DEFAULT_JUDGE_TEMPLATE);
+    const orders = j.orders ?? JUDGE_DEFAULTS.orders;
+    const samples = j.samples ?? JUDGE_DEFAULTS.samples;
     const model = await ctx.models.forRole(j.model, `judge:${name}`, j.method === 'logprobs' ? ['logprobs'] : []);
+    const examples = judgedSplits(ctx.config, name).flatMap((split) => ctx.store.examples.listExamples(ctx.runId, split));
+    const reads = (sample: number): boolean => j.transcripts === undefined || j.transcripts.includes(sample);
     for (const example of examples) {
-      const transcripts = protocol === 'none' ? [null] : ctx.store.debates.transcriptsForExample(ctx.runId, example.id).filter((t) => t.protocol === protocol);
+      const transcripts = protocol === 'none'
+        ? [null]
+        : ctx.store.debates.transcriptsForExample(ctx.runId, example.id).filter((t) => t.protocol === protocol && reads(t.sample));
       for (const t of transcripts) {
         const debateId = t?.id ?? null;
+        const stored = (swapped: boolean, sample: number): boolean => ctx.store.judgments.hasJudgment(ctx.runId, example.id, name, debateId, swapped, sample);
         jobs.push(async () => {
-          if (ctx.store.judgments.hasJudgment(ctx.runId, example.id, name, debateId, false) && ctx.store.judgments.hasJudgment(ctx.runId, example.id, name, debateId, true)) {
+          if (presentations(orders).every((swapped) => Array.from({ length: samples }, (_, s) => s).every((s) => stored(swapped, s)))) {
             ctx.progress({ stage: 'judges', kind: 'tick', done: ++done, total: jobs.length });
             return;
           }
           checkStop(ctx);
           try {
-            const v = await judge({
-              model, method: j.method, template, task, question: example.question ?? example.text, answer: example.answer ?? '',
-              turns: t ? t.turns.map(toTurn) : [], protocol, maxTokens: j.maxTokens,
-            });
+            const v = await judge(
+              {
+                model, method: j.method, template, task, question: example.question ?? example.text, answer: example.answer ?? '',
+                turns: t ? t.turns.map(toTurn) : [], protocol, maxTokens: j.maxTokens, orders, samples, temperature: j.temperature ?? JUDGE_DEFAULTS.temperature,
+              },
+              stored,
+            );
             ctx.store.judgments.insertJudgments(
               v.orders.map((o) => ({
-                runId: ctx.runId, exampleId: example.id, judge: name, debateId, orderSwapped: o.orderSwapped, pCorrect: o.pCorrect,
-                method: o.method, rawText: o.rawText, callId: o.callId,
+                runId: ctx.runId, exampleId: example.id, judge: name, debateId, orderSwapped: o.orderSwapped, sample: o.sample, pCorrect: o.pCorrect,
+                method: o.method, rawText: o.rawText, callId: o.callId, inputTokens: o.inputTokens, outputTokens: o.outputTokens,
               })),
             );
           } catch (e) {

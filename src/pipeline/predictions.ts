@@ -17,6 +17,11 @@ export const ROLES = {
   finetune: 'strong_finetune',
   /** Strong models trained on a prompted judge's labels (member = the judge's index): judges as alternative supervisors. */
   byJudge: 'strong_by_judge',
+  /**
+   * A judge ensemble's P(correct), stored as a model (member = its index in judgeEnsembles) whose predictions are
+   * computed from its members' judgments, not trained; strong models on its labels are byJudge members after the judges.
+   */
+  judgeEnsemble: 'judge_ensemble',
 } as const;
 
 /** The training seeds of a run (config.seeds: a count or a list); one seed, 0, by default. */

@@ -10,13 +10,14 @@ import { runDebate, type DebateTemplates, type Generator } from '../debate/run.j
 import { loadTemplate, type Template } from '../debate/templates.js';
 import { withTranscript, type Turn } from '../debate/transcript.js';
 import { UserError } from '../errors.js';
-import { judge } from '../judge/prompted.js';
+import { JUDGE_DEFAULTS } from '../config/experiment.js';
+import { judge, presentations } from '../judge/prompted.js';
 import { inspectModel, requireCapability, type ModelInspection } from '../models/create.js';
 import { generateBound, priceOf } from '../models/gateway.js';
 import { parseModelSpec } from '../models/spec.js';
 import type { Capabilities, GenerateRequest } from '../models/types.js';
 import { loadDebateTemplates } from './debates.js';
-import { judgeName } from './judges.js';
+import { DEFAULT_JUDGE_TEMPLATE, judgedSplits, judgeName } from './judges.js';
 import { trainingSeeds } from './predictions.js';
 import { drawExamples } from './prepare.js';
 
@@ -86,11 +87,17 @@ export async function preflight(config: ExperimentConfig): Promise<Plan> {
   const calls: Record<PlanRole, number> = { debater: transcripts * config.debate.turns, judge: 0, embedding: 0 };
   for (const t of prompts.debater) pay(debaters[t.speaker === 'B' && debaters[1] ? 1 : 0]!, transcripts, t.input, config.debate.maxTokens);
 
-  // Judges read train_strong and test, every transcript (or none) in both answer orders.
-  const judged = (n.train_strong + n.test) * (protocol === 'none' ? 1 : config.debate.samples);
+  // Judges read train_strong and test (and train_weak, for a stacked ensemble), each transcript they read (or none), in
+  // each presentation they read, sampled `samples` times.
   config.judges.forEach((j, i) => {
-    calls.judge += judged * 2;
-    for (const input of prompts.judge) pay(judges[i]!, judged, input, j.maxTokens);
+    const splits = judgedSplits(config, judgeName(j, i)).reduce((sum, split) => sum + n[split], 0);
+    const transcriptsRead = protocol === 'none' ? 1 : (j.transcripts?.length ?? config.debate.samples);
+    const perPresentation = splits * transcriptsRead * (j.samples ?? JUDGE_DEFAULTS.samples);
+    const inputs = prompts.judge.get(j.template ?? DEFAULT_JUDGE_TEMPLATE)!;
+    for (const swapped of presentations(j.orders)) {
+      calls.judge += perPresentation;
+      pay(judges[i]!, perPresentation, inputs[swapped ? 1 : 0]!, j.maxTokens);
+    }
   });
 
   // Embedding features: one call per batch of texts, for every model trained and every prediction it makes.
@@ -123,9 +130,10 @@ export async function preflight(config: ExperimentConfig): Promise<Plan> {
     { trainings: seeds * families * size, texts: n.train_weak, textBytes: withDebateBytes },
     { trainings: seeds * families * size, texts: n.train_strong + n.test, textBytes: withDebateBytes },
   ]);
-  // Strong, per seed: on the ensemble's labels, the baseline's and each judge's, and the ceiling (with the ablation,
-  // also on one member's and on the finetune ensemble's); each trains on train_strong and predicts test.
-  const strongModels = seeds * (3 + config.judges.length + (config.weak.ensemble.ablation ? 2 : 0));
+  // Strong, per seed: on the ensemble's labels, the baseline's, each judge's and judge ensemble's, and the ceiling (with
+  // the ablation, also on one member's and on the finetune ensemble's); each trains on train_strong and predicts test.
+  const supervisors = config.judges.length + (config.judgeEnsembles?.length ?? 0);
+  const strongModels = seeds * (3 + supervisors + (config.weak.ensemble.ablation ? 2 : 0));
   embedding('strong', [
     { trainings: strongModels, texts: n.train_strong, textBytes: plainBytes },
     { trainings: strongModels, texts: n.test, textBytes: plainBytes },
@@ -142,14 +150,14 @@ export async function preflight(config: ExperimentConfig): Promise<Plan> {
  */
 async function measurePrompts(
   config: ExperimentConfig,
-  templates: { debate?: DebateTemplates; judge?: Template },
+  templates: { debate?: DebateTemplates; judge: Map<string, Template> },
   question: string,
   answer: string,
-): Promise<{ debater: { speaker: 'A' | 'B'; input: number }[]; judge: number[]; turns: Turn[] }> {
+): Promise<{ debater: { speaker: 'A' | 'B'; input: number }[]; judge: Map<string, number[]>; turns: Turn[] }> {
   const protocol = config.debate.protocol as Protocol;
   const task = TASK_FRAMING[config.dataset.name]!;
   const cfg = config.debate;
-  const out: { debater: { speaker: 'A' | 'B'; input: number }[]; judge: number[]; turns: Turn[] } = { debater: [], judge: [], turns: [] };
+  const out: { debater: { speaker: 'A' | 'B'; input: number }[]; judge: Map<string, number[]>; turns: Turn[] } = { debater: [], judge: new Map(), turns: [] };
   const answering = (text: string, record: (req: GenerateRequest) => void): Generator => ({
     generate: async (req) => {
       record(req);
@@ -166,9 +174,12 @@ async function measurePrompts(
       maxTokens: cfg.maxTokens, wordLimit: cfg.wordLimit, temperature: cfg.temperature, done: [], onTurn: () => {},
     });
   }
-  if (templates.judge) {
-    const model = answering('A', (req) => out.judge.push(inputBound(req)));
-    await judge({ model, method: 'parsed', template: templates.judge, task, question, answer, turns: out.turns, protocol, maxTokens: 1 });
+  // Each judge template's prompt in the original and the swapped presentation, in that order.
+  for (const [path, template] of templates.judge) {
+    const inputs: number[] = [];
+    const model = answering('A', (req) => inputs.push(inputBound(req)));
+    await judge({ model, method: 'parsed', template, task, question, answer, turns: out.turns, protocol, maxTokens: 1 });
+    out.judge.set(path, inputs);
   }
   return out;
 }
@@ -240,17 +251,17 @@ async function checkModel(
 }
 
 /** The prompts the run will load (debates.ts loads all three debate templates; judges.ts the verdict). */
-async function loadTemplates(config: ExperimentConfig): Promise<{ debate?: DebateTemplates; judge?: Template }> {
+async function loadTemplates(config: ExperimentConfig): Promise<{ debate?: DebateTemplates; judge: Map<string, Template> }> {
   const dir = config.debate.promptsDir;
   const usesDebate = config.debate.protocol !== 'none';
-  if (!usesDebate && config.judges.length === 0) return {};
+  if (!usesDebate && config.judges.length === 0) return { judge: new Map() };
   const info = await stat(dir).catch(() => undefined);
   if (!info?.isDirectory()) {
     throw new UserError(`debate.promptsDir ${resolve(dir)} is not a folder; point it at a prompts folder such as the w2s repository's prompts/.`);
   }
   return {
     debate: usesDebate ? loadDebateTemplates(dir) : undefined,
-    judge: config.judges.length ? loadTemplate(dir, 'judge/verdict.md') : undefined,
+    judge: new Map(config.judges.map((j) => j.template ?? DEFAULT_JUDGE_TEMPLATE).map((path) => [path, loadTemplate(dir, path)])),
   };
 }
 

@@ -9,6 +9,7 @@ import { auditLeaks } from './audit.js';
 import { checkStop, InterruptedError, PartialFailureError, type StageContext } from './context.js';
 import { runDebates } from './debates.js';
 import { evaluate } from './evaluate.js';
+import { aggregateJudgeEnsembles } from './judge-ensembles.js';
 import { runJudges } from './judges.js';
 import { ModelPool } from './models.js';
 import { formatPlan, preflight } from './preflight.js';
@@ -53,6 +54,7 @@ const STAGES: { name: string; run: (ctx: StageContext) => Promise<void> }[] = [
   // Before any weak model reads a transcript.
   { name: 'leak_audit', run: async (ctx) => void auditLeaks(ctx) },
   { name: 'judges', run: runJudges },
+  { name: 'judge_ensembles', run: aggregateJudgeEnsembles },
   { name: 'train_weak_ensemble', run: trainWeakEnsemble },
   { name: 'train_strong', run: trainStrong },
   // Every number, computed once and stored; every view reads them.

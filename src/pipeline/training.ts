@@ -223,6 +223,13 @@ export async function trainStrong(ctx: StageContext): Promise<void> {
           ...common, role: ROLES.byJudge, member: index, config: { ...config, labels: `prompted judge ${name}` }, rows: onLabels(judgeProbabilities(ctx, name, trainSet.map((e) => e.id))),
         });
       }
+      // Judge ensembles supervise too: their members follow the judges' (member = number of judges + the ensemble's index).
+      for (const [index, e] of (ctx.config.judgeEnsembles ?? []).entries()) {
+        await trainAndStore(ctx, {
+          ...common, role: ROLES.byJudge, member: ctx.config.judges.length + index, config: { ...config, labels: `judge ensemble ${e.name} (${e.aggregate})` },
+          rows: onLabels(of(predictionsOf(ctx, ROLES.judgeEnsemble, index))),
+        });
+      }
       await trainAndStore(ctx, {
         ...common, role: ROLES.ceiling, loss: 'xent', config: { ...config, labels: 'ground truth' }, rows: trainSet.map((e) => ({ id: e.id, text: e.text, softLabel: hard(e.label) })),
       });

@@ -9,11 +9,16 @@ export interface NewJudgment {
   /** The transcript the judge read; null for a judge that saw the question only. */
   debateId: string | null;
   orderSwapped: boolean;
+  /** Which of a self-consistency judge's replies to this presentation (0 for a judge that samples one). */
+  sample?: number;
   /** The judge's probability that the proposed answer is correct. */
   pCorrect: number;
   method: JudgeMethod;
   rawText?: string | null;
   callId?: number | null;
+  /** The call's tokens, whether paid now or answered from the cache. */
+  inputTokens?: number | null;
+  outputTokens?: number | null;
 }
 
 export interface JudgmentRow extends Required<NewJudgment> {
@@ -26,7 +31,7 @@ export interface JudgmentsTable {
   insertJudgment(j: NewJudgment): boolean;
   /** Many judgments in one transaction; returns how many were new. */
   insertJudgments(rows: readonly NewJudgment[]): number;
-  hasJudgment(runId: string, exampleId: string, judge: string, debateId: string | null, orderSwapped: boolean): boolean;
+  hasJudgment(runId: string, exampleId: string, judge: string, debateId: string | null, orderSwapped: boolean, sample?: number): boolean;
   listJudgments(runId: string, filter?: { judge?: string; exampleId?: string }): JudgmentRow[];
 }
 
@@ -37,10 +42,13 @@ interface RawJudgment {
   judge: string;
   debate_id: string | null;
   order_swapped: 0 | 1;
+  sample: number;
   p_correct: number;
   method: JudgeMethod;
   raw_text: string | null;
   call_id: number | null;
+  input_tokens: number | null;
+  output_tokens: number | null;
   created_at: string;
 }
 
@@ -52,21 +60,25 @@ function toJudgment(r: RawJudgment): JudgmentRow {
     judge: r.judge,
     debateId: r.debate_id,
     orderSwapped: r.order_swapped === 1,
+    sample: r.sample,
     pCorrect: r.p_correct,
     method: r.method,
     rawText: r.raw_text,
     callId: r.call_id,
+    inputTokens: r.input_tokens,
+    outputTokens: r.output_tokens,
     createdAt: r.created_at,
   };
 }
 
 export function judgmentsTable(db: DB): JudgmentsTable {
   const insert = db.prepare(
-    `INSERT INTO judgments (run_id, example_id, judge, debate_id, order_swapped, p_correct, method, raw_text, call_id, created_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+    `INSERT INTO judgments (run_id, example_id, judge, debate_id, order_swapped, sample, p_correct, method, raw_text, call_id, input_tokens,
+       output_tokens, created_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
   );
   const exists = db.prepare(
-    `SELECT 1 FROM judgments WHERE run_id = ? AND example_id = ? AND judge = ? AND IFNULL(debate_id, '') = ? AND order_swapped = ?`,
+    `SELECT 1 FROM judgments WHERE run_id = ? AND example_id = ? AND judge = ? AND IFNULL(debate_id, '') = ? AND order_swapped = ? AND sample = ?`,
   );
   const list = db.prepare(
     `SELECT * FROM judgments WHERE run_id = @runId AND (@judge IS NULL OR judge = @judge)
@@ -79,10 +91,13 @@ export function judgmentsTable(db: DB): JudgmentsTable {
       j.judge,
       j.debateId,
       j.orderSwapped ? 1 : 0,
+      j.sample ?? 0,
       j.pCorrect,
       j.method,
       j.rawText ?? null,
       j.callId ?? null,
+      j.inputTokens ?? null,
+      j.outputTokens ?? null,
       new Date().toISOString(),
     ).changes > 0;
   const many = db.transaction((rows: readonly NewJudgment[]) => rows.reduce((n, j) => n + (one(j) ? 1 : 0), 0));
@@ -90,8 +105,8 @@ export function judgmentsTable(db: DB): JudgmentsTable {
   return {
     insertJudgment: one,
     insertJudgments: (rows) => many(rows),
-    hasJudgment: (runId, exampleId, judge, debateId, orderSwapped) =>
-      exists.get(runId, exampleId, judge, debateId ?? '', orderSwapped ? 1 : 0) !== undefined,
+    hasJudgment: (runId, exampleId, judge, debateId, orderSwapped, sample = 0) =>
+      exists.get(runId, exampleId, judge, debateId ?? '', orderSwapped ? 1 : 0, sample) !== undefined,
     listJudgments: (runId, filter = {}) =>
       (list.all({ runId, judge: filter.judge ?? null, exampleId: filter.exampleId ?? null }) as RawJudgment[]).map(toJudgment),
   };

@@ -220,6 +220,20 @@ CREATE TABLE cache_claims (
 );
 `,
   },
+  {
+    version: 4,
+    name: 'judge samples and judgment tokens',
+    sql: `
+-- Self-consistency judges sample several replies per presentation: each is a judgment of its own (sample 0, 1, ...).
+ALTER TABLE judgments ADD COLUMN sample INTEGER NOT NULL DEFAULT 0;
+DROP INDEX judgments_unique;
+CREATE UNIQUE INDEX judgments_unique ON judgments(run_id, example_id, judge, IFNULL(debate_id, ''), order_swapped, sample);
+-- The tokens the judgment's call took, whether it was paid now or answered from the cache (a cache hit's ledger row
+-- is free), so a judge's cost per example does not depend on what the cache already held.
+ALTER TABLE judgments ADD COLUMN input_tokens INTEGER;
+ALTER TABLE judgments ADD COLUMN output_tokens INTEGER;
+`,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

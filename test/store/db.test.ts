@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { UserError } from '../../src/errors.js';
+import { MIGRATIONS } from '../../src/store/migrations.js';
 import { dbInfo, openStore, SCHEMA_VERSION } from '../../src/store/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'w2s-db-'));
@@ -19,8 +20,8 @@ test('a new database records its migration and reopening does not migrate again'
   const rows = raw.prepare('SELECT version, name FROM schema_migrations').all();
   const meta = raw.prepare("SELECT value FROM meta WHERE key = 'w2s_version'").get() as { value: string };
   raw.close();
-  assert.deepEqual(rows, [{ version: 1, name: 'initial' }, { version: 2, name: 'groups and metric provenance' }, { version: 3, name: 'run ownership, persisted budgets, cross-process single-flight' }]);
-  assert.equal(SCHEMA_VERSION, 3);
+  assert.deepEqual(rows, [{ version: 1, name: 'initial' }, { version: 2, name: 'groups and metric provenance' }, { version: 3, name: 'run ownership, persisted budgets, cross-process single-flight' }, { version: 4, name: 'judge samples and judgment tokens' }]);
+  assert.equal(SCHEMA_VERSION, 4);
   assert.match(meta.value, /^\d+\.\d+\.\d+/);
 });
 
@@ -107,4 +108,34 @@ test('dbInfo reports versions, WAL mode, row counts and runs', () => {
     info.runs.map((r) => [r.id, r.name, r.dataset, r.status, r.examples, r.calls, r.costUsd]),
     [['r1', 'first', 'sciq', 'running', 2, 1, 0.25]],
   );
+});
+
+test('a version-3 database keeps its judgments through migration 4: sample 0, tokens unknown, samples now distinct', () => {
+  const f = file('v3.sqlite');
+  const raw = new Database(f);
+  raw.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+  for (const m of MIGRATIONS.filter((m) => m.version <= 3)) {
+    raw.exec(m.sql);
+    raw.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(m.version, m.name, 'x');
+  }
+  raw.prepare("INSERT INTO meta (key, value) VALUES ('w2s_version', '0.9.0')").run();
+  raw.prepare("INSERT INTO runs (id, config_json, config_hash, w2s_version, status, created_at, updated_at) VALUES ('r', '{}', 'h', '0.9.0', 'completed', 'x', 'x')").run();
+  raw.prepare("INSERT INTO examples (run_id, id, split, text, label) VALUES ('r', 'e', 'test', 't', 1)").run();
+  raw.prepare("INSERT INTO judgments (run_id, example_id, judge, order_swapped, p_correct, method, created_at) VALUES ('r', 'e', 'j', 0, 0.75, 'logprobs', 'x')").run();
+  raw.close();
+
+  const store = openStore(f);
+  try {
+    const [old] = store.judgments.listJudgments('r');
+    assert.equal(old!.sample, 0);
+    assert.equal(old!.inputTokens, null);
+    assert.equal(old!.pCorrect, 0.75);
+    const next = { runId: 'r', exampleId: 'e', judge: 'j', debateId: null, orderSwapped: false, pCorrect: 1, method: 'parsed' as const };
+    assert.equal(store.judgments.insertJudgment({ ...next, sample: 0 }), false, 'the same (example, judge, presentation, sample) is kept once');
+    assert.equal(store.judgments.insertJudgment({ ...next, sample: 1, inputTokens: 12, outputTokens: 1 }), true, 'another sample is a judgment of its own');
+    assert.equal(store.judgments.hasJudgment('r', 'e', 'j', null, false, 1), true);
+    assert.equal(store.judgments.listJudgments('r').length, 2);
+  } finally {
+    store.close();
+  }
 });
