@@ -1,6 +1,6 @@
 /** Pure metric functions: no I/O, no imports from the rest of w2s. Randomness comes in as a `random` argument. */
 export { accuracy, auroc, logLoss } from './classification.js';
-export { brier, ece, reliabilityBins, type ReliabilityBin } from './calibration.js';
+export { brier, calibrationCI, ece, reliabilityBins, type ReliabilityBin } from './calibration.js';
 export { pgr } from './pgr.js';
 export { pairedPgrDiff, type PgrDiffResult } from './pgr-diff.js';
 export {

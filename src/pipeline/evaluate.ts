@@ -1,5 +1,5 @@
 import {
-  accuracy, accuracyCI, aurocCI, bootstrapCI, brier, clusteredProportion, clustersFromKeys, ece, majorityVote, meanSoftLabel, pairedBootstrapDiff, pgr, pgrCI, tInterval, wilson,
+  accuracy, accuracyCI, aurocCI, calibrationCI, clusteredProportion, clustersFromKeys, majorityVote, meanSoftLabel, pairedBootstrapDiff, pgr, pgrCI, tInterval, wilson,
   type BootstrapOptions, type BootstrapResult, type Label,
 } from '../metrics/index.js';
 import { signedPointsCI } from '../report/results.js';
@@ -146,10 +146,7 @@ function evaluateSeed(ctx: StageContext, split: TestSplit, trainingSeed: number,
     accuracies.set(subject, acc.value!);
     metrics.push(booted(subject, 'accuracy', acc));
     metrics.push(booted(subject, 'auroc', aurocCI(probs, labels, opts(subject, 'auroc'))));
-    for (const [name, score] of [['ece', ece], ['brier', brier]] as const) {
-      const pick = (idx: Int32Array): [number[], Label[]] => [Array.from(idx, (i) => probs[i]!), Array.from(idx, (i) => labels[i]!)];
-      metrics.push(booted(subject, name, bootstrapCI(n, (idx) => score(...pick(idx)), opts(subject, name))));
-    }
+    for (const name of ['ece', 'brier'] as const) metrics.push(booted(subject, name, calibrationCI(probs, labels, name, opts(subject, name))));
   }
   if (primary) {
     const probs = new Map(subjects.filter(([s]) => s.startsWith('judge') || s === 'weak_ensemble'));

@@ -59,7 +59,7 @@ test('the published JSON Schema is the one generated from the zod schema', () =>
 });
 
 test('every example config is valid', () => {
-  for (const name of ['quick', 'hf-gguf', 'openai-compatible', 'ollama', 'hf-trainer']) {
+  for (const name of ['quick', 'hf-gguf', 'openai-compatible', 'ollama', 'hf-trainer', 'judge-ensembles']) {
     const c = loadExperiment(`examples/${name}.json`);
     assert.equal(typeof c.name, 'string', name);
   }

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { brier, ece, reliabilityBins } from '../../src/metrics/index.js';
+import { bootstrapCI, brier, calibrationCI, ece, reliabilityBins, type Label } from '../../src/metrics/index.js';
+import { createRng } from '../../src/rng.js';
 
 const probs = [0.1, 0.3, 0.35, 0.9, 0.95];
 const labels: (0 | 1)[] = [0, 1, 0, 1, 1];
@@ -36,4 +37,19 @@ test('calibration functions reject bad bins and bad probabilities', () => {
   assert.throws(() => ece(probs, labels, 0), /bins must be an integer ≥ 1/);
   assert.throws(() => reliabilityBins(probs, labels, 2.5), /bins must be an integer/);
   assert.throws(() => brier([-0.1], [0]), /probability in \[0, 1\]/);
+});
+
+test('calibrationCI: the value is ece/brier, and the interval is the plain bootstrap of them on the same resamples', () => {
+  const rng = createRng(4);
+  const labels = Array.from({ length: 300 }, () => (rng.random() < 0.4 ? 1 : 0) as Label);
+  const probs = labels.map((y) => Math.min(1, Math.max(0, (y ? 0.65 : 0.35) + (rng.random() - 0.5) * 0.6)));
+  for (const [metric, score] of [['ece', ece], ['brier', brier]] as const) {
+    const fast = calibrationCI(probs, labels, metric, { random: createRng(9).random, resamples: 300 });
+    // The reference copies each resample and scores it with the plain function.
+    const plain = bootstrapCI(300, (idx) => score(Array.from(idx, (i) => probs[i]!), Array.from(idx, (i) => labels[i]!)), { random: createRng(9).random, resamples: 300 });
+    assert.ok(Math.abs(fast.value! - score(probs, labels)) < 1e-12, metric);
+    assert.ok(Math.abs(fast.lo! - plain.lo!) < 1e-12 && Math.abs(fast.hi! - plain.hi!) < 1e-12, `${metric}: [${fast.lo}, ${fast.hi}] vs [${plain.lo}, ${plain.hi}]`);
+    assert.ok(fast.lo! < fast.value! && fast.value! < fast.hi!);
+  }
+  assert.throws(() => calibrationCI([0.5], [1], 'auroc' as 'ece', { random: Math.random, resamples: 100 }), /metric must be 'ece' or 'brier'/);
 });
