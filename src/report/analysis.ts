@@ -94,6 +94,11 @@ export function testView(q: ReportQueries, runId: string): TestView {
     if (test.length === 0) break;
     subjects.push({ name: `judge:${judge}`, description: describeSubject(`judge:${judge}`, config), probs: exampleIds.map((id) => byExample.get(id) ?? 0.5) });
   }
+  // Judge ensembles, as stored (member = the ensemble's index in the config's judgeEnsembles).
+  const ensembles = Array.isArray(config.raw.judgeEnsembles) ? (config.raw.judgeEnsembles as { name?: unknown }[]) : [];
+  ensembles.forEach((e, k) => {
+    if (typeof e?.name === 'string') add(`judge_ensemble:${e.name}`, aligned(modelKey('judge_ensemble', k)));
+  });
   return { runId, exampleIds, labels, subjects, members, groups: test.map((e) => e.group), data: testSplitSettings(config.raw) };
 }
 

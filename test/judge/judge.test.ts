@@ -145,3 +145,34 @@ test('an argument that tries to inject a verdict stays inside its fence', async 
   assert.equal(prompt.match(/^Which is true\?$/gm)!.length, 2, 'the injected line is inside the fence');
   assert.ok(prompt.indexOf('&lt;/argument&gt;') < prompt.lastIndexOf('</argument>'));
 });
+
+test('self-consistency: each sample is its own seeded call; stored replies are skipped on resume, one presentation reads only itself', async () => {
+  const seeds: number[] = [];
+  const model: Generator = {
+    async generate(req: GenerateRequest) {
+      seeds.push(req.seed ?? -1);
+      const prompt = req.messages.map((m) => m.content).join('\n');
+      const correctIsA = /A: The proposed answer is correct\./.test(prompt);
+      // Seeds 0 and 1 say "correct", seeds 2 and 3 "incorrect".
+      const saysCorrect = (req.seed ?? 0) < 2;
+      return { text: saysCorrect === correctIsA ? 'A' : 'B', finishReason: 'stop', usage: { inputTokens: 10, outputTokens: 1 }, callId: seeds.length };
+    },
+  };
+  const input = { model, method: 'parsed' as const, template, task: 't', question: 'q', answer: 'a', turns, protocol: 'debate', maxTokens: 4, samples: 4, temperature: 0.7 };
+  const all = await judge(input);
+  assert.equal(all.orders.length, 8, '2 presentations × 4 samples');
+  assert.equal(all.pCorrect, 0.5, 'two of four samples say correct, in both presentations');
+  assert.deepEqual(seeds, [0, 1, 2, 3, 0, 1, 2, 3]);
+  assert.deepEqual(all.orders.map((o) => [o.orderSwapped, o.sample]), [[false, 0], [false, 1], [false, 2], [false, 3], [true, 0], [true, 1], [true, 2], [true, 3]]);
+  assert.ok(all.orders.every((o) => o.inputTokens === 10 && o.outputTokens === 1));
+
+  seeds.length = 0;
+  const resumed = await judge(input, (swapped, sample) => !swapped || sample < 3);
+  assert.deepEqual(seeds, [3], 'only the missing reply is asked for');
+  assert.deepEqual(resumed.orders.map((o) => [o.orderSwapped, o.sample]), [[true, 3]]);
+
+  seeds.length = 0;
+  const first = await judge({ ...input, samples: 1, orders: 'original' });
+  assert.deepEqual(first.orders.map((o) => o.orderSwapped), [false]);
+  assert.equal(first.pCorrect, 1);
+});
