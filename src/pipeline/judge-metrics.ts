@@ -6,7 +6,7 @@ import {
 } from '../metrics/index.js';
 import { priceOf } from '../models/gateway.js';
 import { parseModelSpec } from '../models/spec.js';
-import type { JudgmentRow, MetricRow } from '../store/index.js';
+import { FRONTIER_METHOD, type JudgmentRow, type MetricRow } from '../store/index.js';
 import type { StageContext } from './context.js';
 import { judgeProbabilities } from './judges.js';
 import { ROLES } from './predictions.js';
@@ -169,15 +169,22 @@ function versus(ctx: StageContext, scores: JudgeScores, subject: string, members
   const { split } = scores;
   const ens = scores.probs.get(subject)!;
   const best = members.reduce((b, m) => (scores.accuracy.get(`judge:${m}`)! > scores.accuracy.get(`judge:${b}`)! ? m : b));
-  const rows: MetricRow[] = [];
+  // The member, by name, as a row of its own (views read it, never the note): its test accuracy.
+  const rows: MetricRow[] = [{
+    runId: ctx.runId, subject, name: `best_member:${best}`, value: scores.accuracy.get(`judge:${best}`)!, n: split.labels.length,
+    method: 'the member with the highest test accuracy (the first on a tie)',
+  }];
   const diff = (name: string, other: number[], note: string): void => {
     const o = scores.opts(subject, name);
     const d = pairedBootstrapDiff(other, ens, split.labels, o);
-    rows.push({
-      runId: ctx.runId, subject, name, value: d.diff, lo: d.lo, hi: d.hi, n: split.labels.length, method: `paired ${split.method}`, level: d.level,
-      resamples: d.resamples, undefinedResamples: d.undefinedCount, seed: scores.seedOf(subject, name), covers: split.covers,
-      note: `${note}; p = ${d.pValue === null ? 'n/a' : d.pValue.toPrecision(2)}`,
-    });
+    const how = { runId: ctx.runId, subject, n: split.labels.length, seed: scores.seedOf(subject, name), covers: split.covers };
+    rows.push(
+      {
+        ...how, name, value: d.diff, lo: d.lo, hi: d.hi, method: `paired ${split.method}`, level: d.level, resamples: d.resamples,
+        undefinedResamples: d.undefinedCount, note,
+      },
+      { ...how, name: `${name}_p`, value: d.pValue, method: 'paired bootstrap p-value (two-sided, for no difference)', resamples: d.resamples },
+    );
   };
   diff('vs_best_member', scores.probs.get(`judge:${best}`)!, `ensemble accuracy − best member's (${best}, chosen on test)`);
   const weak = scores.probs.get('weak_ensemble');
@@ -225,5 +232,7 @@ function frontier(ctx: StageContext, scores: JudgeScores, rows: readonly MetricR
   if (subjects.some((s) => cost(s) === null || cost(s) === undefined)) return [];
   const on = costFrontier(subjects.map((s) => ({ name: s, cost: cost(s)!, accuracy: scores.accuracy.get(s)! })));
   const note = `accuracy on test against ${priced ? 'USD' : 'tokens'} per judged example: 1 when no judge or ensemble is at least as accurate for at most its cost`;
-  return subjects.map((s) => ({ runId: ctx.runId, subject: s, name: 'on_frontier', value: on.has(s) ? 1 : 0, n: scores.split.labels.length, method: 'accuracy–cost frontier', note }));
+  // The axis is in the method, which views read (FRONTIER_METHOD), so they never parse the note.
+  const method = FRONTIER_METHOD[priced ? 'usd' : 'tokens'];
+  return subjects.map((s) => ({ runId: ctx.runId, subject: s, name: 'on_frontier', value: on.has(s) ? 1 : 0, n: scores.split.labels.length, method, note }));
 }

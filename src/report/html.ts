@@ -12,7 +12,8 @@ import {
 import { DEFAULT_RESULTS, displayPath, locatedResults, openResults, type LocatedRun, type ResultSet } from './results-set.js';
 import { ensembleSizeFigure, protocolsFigure } from './figures.js';
 import type { Where } from './table.js';
-import { barChart, lineChart, reliabilityDiagram } from './svg.js';
+import { costOf, hasJudges, judgesTables, judgesView, usd, type JudgesView } from './judges.js';
+import { barChart, costAccuracyChart, lineChart, reliabilityDiagram, sizeBandChart } from './svg.js';
 import { transcriptHtml, STYLE } from './transcript-html.js';
 
 export interface ReportOptions {
@@ -168,6 +169,58 @@ export function compareRows(c: Comparison): string[][] {
   return c.subjects.map((s) => [s.name, pctCI(s.accuracy), s.ece.toFixed(3), s.brier.toFixed(3)]);
 }
 
+/** Tokens per example as an axis tick: the number without trailing zeros. */
+const tokenTick = (v: number): string => String(Number(v.toPrecision(6)));
+
+/**
+ * A run's judges and judge ensembles, from its stored metrics: the table of judges and judge ensembles, the ensembles
+ * against their best member and the weak-model ensemble, accuracy against ensemble size, the judge pairs; the
+ * accuracy–cost chart with the stored frontier, and accuracy against size per judge ensemble. Empty without judges.
+ */
+export function judgesSectionHtml(view: JudgesView, anchor: string): string {
+  if (!hasJudges(view)) return '';
+  const t = judgesTables(view);
+  const axis = view.frontier.axis;
+  const scored = view.judges.filter((j) => j.accuracy?.value != null);
+  const drawn = scored.filter((j) => costOf(j, axis) !== null);
+  const undrawn = scored.filter((j) => costOf(j, axis) === null);
+  const chart = drawn.length
+    ? costAccuracyChart({
+      title: 'Accuracy against cost: judges and judge ensembles',
+      xLabel: axis === 'cost' ? 'cost per example (USD)' : 'tokens per example (no prices set)',
+      formatX: axis === 'cost' ? usd : tokenTick,
+      level: view.level,
+      points: drawn.map((j) => ({
+        label: j.name, title: j.description, kind: j.kind, x: costOf(j, axis)!, y: j.accuracy!.value!, lo: j.accuracy!.lo, hi: j.accuracy!.hi, frontier: j.onFrontier?.value === 1,
+      })),
+    })
+    : '<p class="empty">No judge or judge ensemble has a stored accuracy and cost per example yet.</p>';
+  const sizeCharts = view.sizes.map((c) => sizeBandChart({
+    title: `Accuracy against size: judge ensemble ${c.name}`,
+    points: c.points.map((p) => ({ size: p.size, mean: p.accuracy.value, min: p.accuracy.lo, max: p.accuracy.hi, subsets: p.accuracy.n })),
+  }));
+  const notes = [...view.notes];
+  if (undrawn.length) notes.push(`Not on the chart, no ${axis === 'cost' ? 'cost' : 'token count'} per example stored: ${undrawn.map((j) => j.name).join(', ')}.`);
+  const part = (title: string, table: { header: string[]; rows: string[][] }, cls: string): string => (table.rows.length ? `<h4>${esc(title)}</h4>${htmlTable(table.header, table.rows, cls)}` : '');
+  return `<section class="judges" id="judges-${esc(anchor)}"><h3>Judges and judge ensembles</h3>
+${htmlTable(t.judges.header, t.judges.rows, 'judges-table')}
+<p class="note">${notes.map(esc).join('<br>')}</p>
+${part('Judge ensembles against their best member and the weak-model ensemble (Δ = ensemble − the other)', t.ensembles, 'ensembles-table')}
+${part('Accuracy against judge ensemble size (mean over member subsets, min and max)', t.sizes, 'sizes-table')}
+${part('Judge pairs on the test split', t.pairs, 'pairs-table')}
+<div class="charts">${chart}${sizeCharts.join('')}</div></section>`;
+}
+
+/** The same tables, as Markdown. */
+function judgesMarkdown(view: JudgesView): string[] {
+  const t = judgesTables(view);
+  const out = [markdownTable(t.judges.header, t.judges.rows), ''];
+  for (const [title, table] of [['Judge ensembles against their best member and the weak-model ensemble (Δ = ensemble − the other)', t.ensembles], ['Accuracy against judge ensemble size', t.sizes], ['Judge pairs', t.pairs]] as const) {
+    if (table.rows.length) out.push(`${title}:`, '', markdownTable(table.header, table.rows), '');
+  }
+  return [...out, ...view.notes.map((l) => `${l}  `), ''];
+}
+
 function runSection(s: RunSection, samples: number): string {
   const { run, view, comparison, q } = s;
   const cfg = run.config;
@@ -193,12 +246,14 @@ function runSection(s: RunSection, samples: number): string {
   const ens = view.subjects.find((x) => x.name === 'weak_ensemble');
   const order = view.exampleIds.map((id, i) => ({ id, wrong: ens ? (ens.probs[i]! > 0.5 ? 1 : 0) !== view.labels[i] : false }));
   const chosen = [...order.filter((o) => o.wrong), ...order.filter((o) => !o.wrong)].slice(0, samples);
+  const judgeEnsembles = q.judgeEnsembles(run.id);
   const transcripts = chosen.map((o) => {
     const ex = q.example(run.id, o.id)!;
-    return `<details class="example" data-example="${esc(o.id)}"><summary>${o.wrong ? '<span class="bad">ensemble wrong</span>' : '<span class="good">ensemble right</span>'} ${esc(o.id)}: ${esc((ex.question ?? ex.text).slice(0, 120))}</summary>${transcriptHtml(ex, q.transcripts(run.id, o.id), q.predictions(run.id, o.id), q.judgments(run.id, o.id))}</details>`;
+    return `<details class="example" data-example="${esc(o.id)}"><summary>${o.wrong ? '<span class="bad">ensemble wrong</span>' : '<span class="good">ensemble right</span>'} ${esc(o.id)}: ${esc((ex.question ?? ex.text).slice(0, 120))}</summary>${transcriptHtml(ex, q.transcripts(run.id, o.id), q.predictions(run.id, o.id), q.judgments(run.id, o.id), judgeEnsembles)}</details>`;
   });
   return `<section class="run" id="run-${esc(s.anchor)}"><h2>Run ${esc(s.label)}</h2><p class="meta">${meta.map(esc).join(' · ')}</p>
 ${runDetailsHtml(s.metrics, cfg)}
+${judgesSectionHtml(judgesView(s.metrics, cfg, run.id), s.anchor)}
 <h3>Models and judges on ${comparison.n} test examples</h3>${htmlTable(COMPARE_HEADER, compareRows(comparison), 'compare')}
 <p class="note">Fleiss' kappa across members: ${comparison.fleiss === null ? 'n/a' : comparison.fleiss.toFixed(3)}</p>
 ${pairs.length ? htmlTable(['pair', 'Δ accuracy % [CI]', 'bootstrap p', 'McNemar b/c', 'McNemar p', "Cohen's κ"], pairs, 'pairs') : ''}
@@ -214,7 +269,11 @@ function buildMarkdown(title: string, generated: string, results: RunResult[], s
       return [String(p.turns), p.run.id, pctCI(r.ensemble), pctCI(r.w2s), pgrCell(r.pgr)];
     })), '');
   }
-  for (const s of sections) out.push(`## Run ${s.label}`, '', `Database: ${displayPath(s.file)}`, '', ...runDetailsMarkdown(s.metrics, s.run.config));
+  for (const s of sections) {
+    out.push(`## Run ${s.label}`, '', `Database: ${displayPath(s.file)}`, '', ...runDetailsMarkdown(s.metrics, s.run.config));
+    const judges = judgesView(s.metrics, s.run.config, s.run.id);
+    if (hasJudges(judges)) out.push(`### Judges and judge ensembles: ${s.label}`, '', ...judgesMarkdown(judges));
+  }
   for (const s of sections) {
     if (s.comparison.bySize.length === 0) continue;
     out.push(`## Accuracy against ensemble size: ${s.label}`, '', markdownTable(['members', 'accuracy %', 'min %', 'max %'], s.comparison.bySize.map((b) => [String(b.size), pct(b.accuracy), pct(b.min), pct(b.max)])), '');

@@ -45,8 +45,45 @@ export interface RunConfigView {
   ensembleKind?: string;
   debaters: string[];
   judges: string[];
+  /** Each judge's settings as the config states them (absent fields left out: the defaults apply). */
+  judgeSettings?: JudgeSettingsView[];
+  /** The config's judge ensembles (judgeEnsembles), in order; absent in configs without them. */
+  judgeEnsembles?: JudgeEnsembleConfigView[];
   weakFeatures?: string;
   strongFeatures?: string;
+}
+
+/** One judge of a stored config: its name (or judge<index>) and the settings that change what it reads. */
+export interface JudgeSettingsView {
+  name: string;
+  model: string;
+  method?: string;
+  template?: string;
+  samples?: number;
+  temperature?: number;
+  orders?: string;
+  transcripts?: number[];
+}
+
+/** One judge ensemble of a stored config: its name, its members (judge names) and how it aggregates them. */
+export interface JudgeEnsembleConfigView {
+  name: string;
+  members: string[];
+  aggregate: string;
+}
+
+/**
+ * A judge ensemble as the run stored it: a model of role judge_ensemble whose member is its index in
+ * config.judgeEnsembles; its name, members and aggregate come from the stored config where it has them, else from the
+ * model's state.
+ */
+export interface JudgeEnsembleModelView {
+  index: number;
+  name: string;
+  aggregate: string;
+  members: string[];
+  /** The stacked ensemble's fitted weights, when stored. */
+  weights: { intercept: number; byMember: Record<string, number> } | null;
 }
 
 export interface ExampleInfo {
@@ -94,8 +131,12 @@ export interface JudgmentView {
   judge: string;
   debateId: string | null;
   orderSwapped: boolean;
+  /** Which of a self-consistency judge's replies to this presentation (0 for a judge that samples one). */
+  sample: number;
   pCorrect: number;
   method: string;
+  /** The judge's reply as received. */
+  rawText: string | null;
 }
 
 export interface ExampleListFilter {
@@ -144,6 +185,8 @@ export interface ReportQueries {
   modelPredictions(runId: string): Map<string, Map<string, number>>;
   /** Each judge's P(correct) per example: mean over its judgments (both orders, all transcripts). */
   judgeMeans(runId: string): Map<string, Map<string, number>>;
+  /** The run's stored judge ensembles (models of role judge_ensemble), by index. */
+  judgeEnsembles(runId: string): JudgeEnsembleModelView[];
   close(): void;
 }
 
@@ -210,6 +253,26 @@ function featuresOf(f: unknown): string | undefined {
 function configView(raw: unknown): RunConfigView {
   const c = (raw && typeof raw === 'object' ? raw : {}) as Record<string, any>;
   const judges = Array.isArray(c.judges) ? c.judges.map((j: any, i: number) => (typeof j?.name === 'string' ? j.name : `judge${i}`)) : [];
+  const judgeSettings: JudgeSettingsView[] = Array.isArray(c.judges)
+    ? c.judges.map((j: any, i: number) => {
+      const o = (j && typeof j === 'object' ? j : {}) as Record<string, unknown>;
+      const out: JudgeSettingsView = { name: judges[i]!, model: specOf(o.model) };
+      if (typeof o.method === 'string') out.method = o.method;
+      if (typeof o.template === 'string') out.template = o.template;
+      if (typeof o.samples === 'number') out.samples = o.samples;
+      if (typeof o.temperature === 'number') out.temperature = o.temperature;
+      if (typeof o.orders === 'string') out.orders = o.orders;
+      if (Array.isArray(o.transcripts)) out.transcripts = o.transcripts.filter((t): t is number => typeof t === 'number');
+      return out;
+    })
+    : [];
+  const judgeEnsembles: JudgeEnsembleConfigView[] | undefined = Array.isArray(c.judgeEnsembles)
+    ? c.judgeEnsembles.map((e: any, i: number) => ({
+      name: typeof e?.name === 'string' ? e.name : `ensemble${i}`,
+      members: Array.isArray(e?.members) ? e.members.map(String) : [],
+      aggregate: typeof e?.aggregate === 'string' ? e.aggregate : 'mean',
+    }))
+    : undefined;
   return {
     raw: c,
     protocol: c.debate?.protocol,
@@ -219,6 +282,8 @@ function configView(raw: unknown): RunConfigView {
     ensembleKind: c.weak?.ensemble?.kind,
     debaters: Array.isArray(c.debate?.debaters) ? c.debate.debaters.map(specOf) : [],
     judges,
+    judgeSettings,
+    ...(judgeEnsembles ? { judgeEnsembles } : {}),
     weakFeatures: featuresOf(c.weak?.features),
     strongFeatures: featuresOf(c.strong?.features),
   };
@@ -327,11 +392,12 @@ export function reportQueries(db: DB): ReportQueries {
      WHERE m.run_id = ? AND p.example_id = ? ORDER BY m.role, m.member`,
   );
   const judgmentsOf = db.prepare(
-    `SELECT judge, debate_id AS debateId, order_swapped AS orderSwapped, p_correct AS pCorrect, method FROM judgments
-     WHERE run_id = ? AND example_id = ? ORDER BY judge, debate_id, order_swapped`,
+    `SELECT judge, debate_id AS debateId, order_swapped AS orderSwapped, sample, p_correct AS pCorrect, method, raw_text AS rawText FROM judgments
+     WHERE run_id = ? AND example_id = ? ORDER BY judge, debate_id, order_swapped, sample`,
   );
   const allPredictions = db.prepare('SELECT m.role, m.member, p.example_id AS exampleId, p.p1 FROM models m JOIN predictions p ON p.model_id = m.id WHERE m.run_id = ?');
   const judgeAverages = db.prepare('SELECT judge, example_id AS exampleId, AVG(p_correct) AS p FROM judgments WHERE run_id = ? GROUP BY judge, example_id');
+  const ensembleModels = db.prepare("SELECT member, state_json FROM models WHERE run_id = ? AND role = 'judge_ensemble' ORDER BY member");
 
   const toTranscript = (d: RawTranscriptRow, turns: RawTurn[]): TranscriptView => ({
     id: d.id,
@@ -423,6 +489,30 @@ export function reportQueries(db: DB): ReportQueries {
         m.set(r.exampleId, r.p);
       }
       return out;
+    },
+    judgeEnsembles(runId) {
+      const configured = q.run(runId)?.config.judgeEnsembles ?? [];
+      return (ensembleModels.all(runId) as { member: number; state_json: string | null }[]).map((m) => {
+        let state: Record<string, any> = {};
+        try {
+          const parsed = m.state_json === null ? null : JSON.parse(m.state_json);
+          if (parsed && typeof parsed === 'object') state = parsed as Record<string, any>;
+        } catch {
+          /* a damaged state still lists, by its config */
+        }
+        const c = configured[m.member];
+        const w = state.weights;
+        const weights = w && typeof w === 'object' && typeof w.intercept === 'number' && w.byMember && typeof w.byMember === 'object'
+          ? { intercept: w.intercept as number, byMember: Object.fromEntries(Object.entries(w.byMember as Record<string, unknown>).filter((e): e is [string, number] => typeof e[1] === 'number')) }
+          : null;
+        return {
+          index: m.member,
+          name: c?.name ?? `ensemble${m.member}`,
+          aggregate: c?.aggregate ?? (typeof state.aggregate === 'string' ? state.aggregate : '?'),
+          members: c?.members ?? (Array.isArray(state.members) ? state.members.map(String) : []),
+          weights,
+        };
+      });
     },
     close() {
       if (db.open) db.close();

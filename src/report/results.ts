@@ -109,18 +109,32 @@ function runTableHeader(metrics: readonly MetricValue[]): string[] {
 
 /** One run's model table: every model, ensemble and judge with accuracy, AUROC and PGR, from the stored metrics. */
 function runTableRows(metrics: readonly MetricValue[], config: RunConfigView): string[][] {
-  // The primary seed's subjects; other seeds' (subject@seedN) enter only through the over-seeds columns.
-  const judged = [...new Set(metrics.map((m) => m.subject).filter((s) => (s.startsWith('judge:') || s.startsWith('strong_by_judge:')) && !s.includes('@seed')))];
+  // The primary seed's subjects; other seeds' (subject@seedN) enter only through the over-seeds columns. Judges, then
+  // judge ensembles, then the strong models on their labels, each kind in stored order.
+  const kinds = ['judge:', 'judge_ensemble:', 'strong_by_judge:'];
+  const kindOf = (s: string): number => kinds.findIndex((k) => s.startsWith(k));
+  const judged = [...new Set(metrics.map((m) => m.subject).filter((s) => kindOf(s) >= 0 && !s.includes('@seed')))].sort((a, b) => kindOf(a) - kindOf(b));
   const subjects = [...TABLE_ORDER, ...judged].filter((s) => find(metrics, s, 'accuracy'));
+  const ctx = withStoredEnsembles(config, metrics);
   const seeds = hasSeeds(metrics);
   return subjects.map((subject) => {
     const pgr = find(metrics, subject, 'pgr');
-    const cells = [describeSubject(subject, config), pctCI(intervalOf(find(metrics, subject, 'accuracy'))), pctCI(intervalOf(find(metrics, subject, 'auroc'))), pgr ? pgrCell(pgrOf(pgr)) : ''];
+    const cells = [describeSubject(subject, ctx), pctCI(intervalOf(find(metrics, subject, 'accuracy'))), pctCI(intervalOf(find(metrics, subject, 'auroc'))), pgr ? pgrCell(pgrOf(pgr)) : ''];
     if (!seeds) return cells;
     // Subjects no seed changes (the majority class, the judges) have no over-seeds figures.
     const [accSeeds, pgrSeeds] = [find(metrics, subject, 'accuracy_over_seeds'), find(metrics, subject, 'pgr_over_seeds')];
     return [...cells, accSeeds ? pctCI(intervalOf(accSeeds)) : '', pgrSeeds ? pgrCell(pgrOf(pgrSeeds)) : ''];
   });
+}
+
+/**
+ * The config's judge ensembles, plus any judge ensemble the run stored metrics for that the config does not name (a
+ * foreign or older config), so that strong_by_judge:<e> still reads as a judge ensemble's.
+ */
+function withStoredEnsembles(config: RunConfigView, metrics: readonly MetricValue[]): RunConfigView {
+  const known = new Set((config.judgeEnsembles ?? []).map((e) => e.name));
+  const extra = [...new Set(metrics.map((m) => m.subject).filter((s) => s.startsWith('judge_ensemble:')).map((s) => s.slice('judge_ensemble:'.length)))].filter((n) => !known.has(n));
+  return extra.length ? { ...config, judgeEnsembles: [...(config.judgeEnsembles ?? []), ...extra.map((name) => ({ name, members: [], aggregate: '?' }))] } : config;
 }
 
 /** What the intervals of a run cover, in one sentence, from the stored provenance of its weak model's accuracy. */

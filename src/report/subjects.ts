@@ -9,6 +9,35 @@ export interface SubjectContext {
   protocol?: string;
   ensembleKind?: string;
   ensembleSize?: number;
+  /** The config's judge ensembles (judgeEnsembles): what names a judge ensemble rather than a judge. */
+  judgeEnsembles?: readonly { name: string; members: readonly string[]; aggregate: string }[];
+  /** The config's judges with the settings that change what they read (absent: the defaults). */
+  judgeSettings?: readonly { name: string; samples?: number; orders?: string; transcripts?: readonly number[]; template?: string }[];
+}
+
+/** How each aggregate combines its members, as a label says it: "mean of a, b". */
+const AGGREGATE_WORDS: Record<string, string> = { mean: 'mean of', vote: 'vote of', 'logit-mean': 'logit-mean of', stacked: 'stacked on' };
+
+/** "judge ensemble e (mean of a, b, c)", or "judge ensemble e" when the config does not say. */
+export function judgeEnsembleLabel(name: string, c: SubjectContext): string {
+  const e = c.judgeEnsembles?.find((x) => x.name === baseName(name));
+  if (!e || e.members.length === 0) return `judge ensemble ${name}`;
+  return `judge ensemble ${name} (${AGGREGATE_WORDS[e.aggregate] ?? `${e.aggregate} of`} ${e.members.join(', ')})`;
+}
+
+/** True when the config names `name` as a judge ensemble (names are unique across judges and judge ensembles). */
+export const isJudgeEnsemble = (name: string, c: SubjectContext): boolean => c.judgeEnsembles?.some((e) => e.name === baseName(name)) ?? false;
+
+/** A subject's name without another training seed's "@seedN" suffix. */
+const baseName = (name: string): string => name.replace(/@seed\d+$/, '');
+
+/** What a prompted judge reads: "both orders, all transcripts" by default; otherwise what its settings say. */
+function judgeReads(name: string, c: SubjectContext): string {
+  const j = c.judgeSettings?.find((x) => x.name === name);
+  const orders = !j?.orders || j.orders === 'both' ? 'both orders' : `${j.orders} order only`;
+  const transcripts = !j?.transcripts?.length ? 'all transcripts' : `transcript${j.transcripts.length > 1 ? 's' : ''} ${j.transcripts.join(', ')}`;
+  const extra = [j?.samples && j.samples > 1 ? `${j.samples} samples each` : '', j?.template ? `prompt ${j.template}` : ''].filter(Boolean);
+  return [orders, transcripts, ...extra].join(', ');
 }
 
 /** True when the ensemble's members read different transcripts (a debate ensemble), not only different seeds. */
@@ -26,8 +55,13 @@ export function ensembleLabel(c: SubjectContext): string {
 
 export function describeSubject(subject: string, c: SubjectContext): string {
   const [kind, rest] = splitOnce(subject, ':');
-  if (kind === 'judge') return `prompted judge ${rest} (both orders, all transcripts)`;
-  if (kind === 'strong_by_judge') return `strong on judge ${rest} labels (w2s)`;
+  if (kind === 'judge') return `prompted judge ${rest} (${judgeReads(rest, c)})`;
+  if (kind === 'judge_ensemble') return judgeEnsembleLabel(rest, c);
+  if (kind === 'judge_pair') {
+    const [a, b] = splitOnce(rest, '|');
+    return `judges ${a} and ${b} (agreement on test)`;
+  }
+  if (kind === 'strong_by_judge') return `strong on ${isJudgeEnsemble(rest, c) ? judgeEnsembleLabel(rest, c) : `judge ${rest}`} labels (w2s)`;
   const member = /^member(\d+)$/.exec(subject);
   if (member) {
     const k = member[1];

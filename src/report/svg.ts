@@ -165,3 +165,198 @@ export function reliabilityDiagram(opts: { title: string; series: { name: string
     })),
   });
 }
+
+/** Width of one character of 11 px text, near enough to keep labels on the canvas. */
+const CHAR_W = 6.2;
+
+/** Round tick steps (1, 2, 2.5, 5 × 10^k) from lo to hi, at most about `count` of them. */
+function niceTicks(lo: number, hi: number, count: number): { ticks: number[]; step: number } {
+  const raw = (hi - lo) / Math.max(1, count - 1);
+  const mag = 10 ** Math.floor(Math.log10(raw > 0 ? raw : 1));
+  const step = [1, 2, 2.5, 5, 10].map((f) => f * mag).find((s) => s >= raw - 1e-15) ?? 10 * mag;
+  const ticks: number[] = [];
+  for (let t = Math.ceil(lo / step - 1e-9) * step; t <= hi + step * 1e-9; t += step) ticks.push(Number(t.toPrecision(12)));
+  return { ticks, step };
+}
+
+/** A judge or judge ensemble on the accuracy–cost chart. */
+export interface CostPoint {
+  /** Printed next to the point, and its data-subject. */
+  label: string;
+  /** Shown on hover (the full description). */
+  title?: string;
+  kind: 'judge' | 'judge_ensemble';
+  x: number;
+  y: number;
+  lo?: number | null;
+  hi?: number | null;
+  /** Marked and joined by the step line: as stored (on_frontier = 1), never decided here. */
+  frontier: boolean;
+}
+
+interface Box {
+  x0: number;
+  y0: number;
+  x1: number;
+  y1: number;
+}
+
+const overlap = (a: Box, b: Box): number => Math.max(0, Math.min(a.x1, b.x1) - Math.max(a.x0, b.x0)) * Math.max(0, Math.min(a.y1, b.y1) - Math.max(a.y0, b.y0));
+
+/**
+ * Accuracy against cost per example: one point per judge (circle) and judge ensemble (square) with its interval
+ * whisker, every point labelled; the frontier points (as the caller says, from the stored on_frontier) are filled and
+ * joined by a step line (the best accuracy stored at or below each cost). Labels are placed where they overlap
+ * nothing, and the canvas widens rather than cut one off.
+ */
+export function costAccuracyChart(opts: { title: string; xLabel: string; formatX: (v: number) => string; points: CostPoint[]; level?: number }): string {
+  const H2 = 360;
+  const CM = { top: 34, right: 24, bottom: 84, left: 56 };
+  let width = 720;
+  const plotW = width - CM.left - CM.right;
+  const plotH = H2 - CM.top - CM.bottom;
+  const pts = opts.points.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y));
+  const ys = pts.flatMap((p) => [p.y, p.lo ?? null, p.hi ?? null]).filter((v): v is number => v !== null && Number.isFinite(v));
+  let y0 = ys.length ? Math.max(0, Math.floor((Math.min(...ys) - 0.02) * 20) / 20) : 0;
+  let y1 = ys.length ? Math.min(1, Math.ceil((Math.max(...ys) + 0.02) * 20) / 20) : 1;
+  if (y1 - y0 < 0.1) [y0, y1] = y0 + 0.1 <= 1 ? [y0, y0 + 0.1] : [y1 - 0.1, y1];
+  const xMax = Math.max(0, ...pts.map((p) => p.x));
+  const { step } = niceTicks(0, xMax > 0 ? xMax * 1.08 : 1, 6);
+  const x1 = xMax > 0 ? Math.ceil((xMax * 1.08) / step - 1e-9) * step : 1;
+  const xTicks = niceTicks(0, x1, 6).ticks;
+  const X = (v: number): number => CM.left + (plotW * v) / x1;
+  const Y = (v: number): number => CM.top + plotH * (1 - (v - y0) / (y1 - y0));
+  const FRONTIER = '#2e7d32';
+  const OFF = '#4e79a7';
+
+  let marks = '';
+  for (const t of niceTicks(y0, y1, 6).ticks) {
+    marks += `<line class="grid" x1="${CM.left}" x2="${CM.left + plotW}" y1="${num(Y(t))}" y2="${num(Y(t))}" stroke="#e5e5e5"/>` +
+      `<text x="${CM.left - 6}" y="${num(Y(t) + 4)}" text-anchor="end" font-size="11">${num(t * 100)}%</text>`;
+  }
+  for (const t of xTicks) {
+    marks += `<line class="grid" x1="${num(X(t))}" x2="${num(X(t))}" y1="${CM.top}" y2="${CM.top + plotH}" stroke="#f0f0f0"/>` +
+      `<text class="x-tick" x="${num(X(t))}" y="${H2 - CM.bottom + 16}" text-anchor="middle" font-size="11">${esc(opts.formatX(t))}</text>`;
+  }
+  marks += `<line x1="${CM.left}" x2="${CM.left + plotW}" y1="${CM.top + plotH}" y2="${CM.top + plotH}" stroke="#444"/>`;
+  marks += `<text class="x-label" x="${num(CM.left + plotW / 2)}" y="${H2 - CM.bottom + 36}" text-anchor="middle" font-size="11">${esc(opts.xLabel)}</text>`;
+  marks += `<text transform="translate(14 ${num(CM.top + plotH / 2)}) rotate(-90)" text-anchor="middle" font-size="11">test accuracy</text>`;
+
+  // The step line: from each frontier point along its accuracy to the next one's cost, then up to it.
+  const frontier = pts.filter((p) => p.frontier).sort((a, b) => a.x - b.x || a.y - b.y);
+  if (frontier.length > 1) {
+    const d = frontier.map((p, i) => (i === 0 ? `M${num(X(p.x))},${num(Y(p.y))}` : `H${num(X(p.x))}V${num(Y(p.y))}`)).join('');
+    marks += `<path class="frontier-line" d="${d}" fill="none" stroke="${FRONTIER}" stroke-width="2"/>`;
+  }
+  const obstacles: Box[] = [];
+  for (const p of pts) {
+    const [cx, cy] = [X(p.x), Y(p.y)];
+    const data = `data-subject="${esc(p.label)}" data-kind="${p.kind}" data-frontier="${p.frontier ? 1 : 0}" data-x="${p.x}" data-y="${p.y}"`;
+    const color = p.frontier ? FRONTIER : OFF;
+    if (p.lo != null && p.hi != null && Number.isFinite(p.lo) && Number.isFinite(p.hi)) {
+      marks += `<g class="ci" ${data} stroke="${color}"><line x1="${num(cx)}" x2="${num(cx)}" y1="${num(Y(p.lo))}" y2="${num(Y(p.hi))}"/>` +
+        `<line x1="${num(cx - 4)}" x2="${num(cx + 4)}" y1="${num(Y(p.lo))}" y2="${num(Y(p.lo))}"/><line x1="${num(cx - 4)}" x2="${num(cx + 4)}" y1="${num(Y(p.hi))}" y2="${num(Y(p.hi))}"/></g>`;
+    }
+    const tip = `<title>${esc(`${p.title ?? p.label}: ${num(p.y * 100)}% at ${opts.formatX(p.x)}${p.frontier ? ' (on the frontier)' : ''}`)}</title>`;
+    const cls = `point ${p.kind === 'judge' ? 'judge' : 'ensemble'}${p.frontier ? ' frontier' : ''}`;
+    const fill = p.frontier ? FRONTIER : '#fff';
+    marks += p.kind === 'judge'
+      ? `<circle class="${cls}" ${data} cx="${num(cx)}" cy="${num(cy)}" r="5" fill="${fill}" stroke="${color}" stroke-width="2">${tip}</circle>`
+      : `<rect class="${cls}" ${data} x="${num(cx - 5)}" y="${num(cy - 5)}" width="10" height="10" fill="${fill}" stroke="${color}" stroke-width="2">${tip}</rect>`;
+    obstacles.push({ x0: cx - 6, y0: cy - 6, x1: cx + 6, y1: cy + 6 });
+    if (p.lo != null && p.hi != null && Number.isFinite(p.lo) && Number.isFinite(p.hi)) obstacles.push({ x0: cx - 4, y0: Y(p.hi), x1: cx + 4, y1: Y(p.lo) });
+  }
+  // The step line is in the way of labels too: each horizontal run and each rise.
+  frontier.forEach((p, i) => {
+    const next = frontier[i + 1];
+    if (!next) return;
+    const [xa, ya, xb, yb] = [X(p.x), Y(p.y), X(next.x), Y(next.y)];
+    obstacles.push({ x0: xa, y0: ya - 1.5, x1: xb, y1: ya + 1.5 }, { x0: xb - 1.5, y0: Math.min(ya, yb), x1: xb + 1.5, y1: Math.max(ya, yb) });
+  });
+  // Labels: frontier points first; each at the first spot that overlaps no point, line or label and stays on the canvas.
+  const placed: Box[] = [];
+  let right = width;
+  for (const p of [...pts.filter((q) => q.frontier), ...pts.filter((q) => !q.frontier)]) {
+    const [cx, cy] = [X(p.x), Y(p.y)];
+    const w = p.label.length * CHAR_W + 2;
+    const spots: { x: number; y: number; anchor: string; box: Box }[] = [
+      { x: cx + 9, y: cy + 4, anchor: 'start', box: { x0: cx + 9, y0: cy - 8, x1: cx + 9 + w, y1: cy + 4 } },
+      { x: cx - 9, y: cy + 4, anchor: 'end', box: { x0: cx - 9 - w, y0: cy - 8, x1: cx - 9, y1: cy + 4 } },
+      { x: cx, y: cy - 10, anchor: 'middle', box: { x0: cx - w / 2, y0: cy - 21, x1: cx + w / 2, y1: cy - 9 } },
+      { x: cx, y: cy + 19, anchor: 'middle', box: { x0: cx - w / 2, y0: cy + 8, x1: cx + w / 2, y1: cy + 20 } },
+      { x: cx + 9, y: cy - 9, anchor: 'start', box: { x0: cx + 9, y0: cy - 21, x1: cx + 9 + w, y1: cy - 9 } },
+      { x: cx + 9, y: cy + 17, anchor: 'start', box: { x0: cx + 9, y0: cy + 5, x1: cx + 9 + w, y1: cy + 17 } },
+    ];
+    const inside = (b: Box): boolean => b.x0 >= 2 && b.x1 <= width - 2 && b.y0 >= CM.top - 14 && b.y1 <= CM.top + plotH + 2;
+    const clash = (b: Box): number => [...obstacles, ...placed].reduce((s, o) => s + overlap(b, o), 0);
+    const spot = spots.find((s) => inside(s.box) && clash(s.box) === 0)
+      ?? spots.filter((s) => s.box.x0 >= 2).sort((a, b) => clash(a.box) - clash(b.box))[0]
+      ?? spots[0]!;
+    placed.push(spot.box);
+    right = Math.max(right, spot.box.x1 + 4);
+    marks += `<text class="point-label" data-subject="${esc(p.label)}" x="${num(spot.x)}" y="${num(spot.y)}" text-anchor="${spot.anchor}" font-size="11">${esc(p.label)}</text>`;
+  }
+  // The legend, one row under the axis label.
+  const items: [string, string][] = [
+    [`<circle cx="6" cy="-4" r="5" fill="#fff" stroke="${OFF}" stroke-width="2"/>`, 'judge'],
+    [`<rect x="1" y="-9" width="10" height="10" fill="#fff" stroke="${OFF}" stroke-width="2"/>`, 'judge ensemble'],
+    [`<circle cx="6" cy="-4" r="5" fill="${FRONTIER}" stroke="${FRONTIER}" stroke-width="2"/>`, 'on the frontier (as stored)'],
+    [`<path d="M0,0H6V-8H12" fill="none" stroke="${FRONTIER}" stroke-width="2"/>`, 'frontier step line'],
+    [`<line x1="6" x2="6" y1="-10" y2="2" stroke="${OFF}"/>`, `${Math.round((opts.level ?? 0.95) * 100)}% interval`],
+  ];
+  let lx = CM.left;
+  let legend = '';
+  for (const [icon, text] of items) {
+    legend += `<g class="legend-item" transform="translate(${num(lx)} ${H2 - 14})">${icon}<text x="18" y="0" font-size="11">${esc(text)}</text></g>`;
+    lx += 18 + text.length * CHAR_W + 16;
+  }
+  width = Math.ceil(Math.max(right, lx));
+  const title = `<text x="${num(CM.left + plotW / 2)}" y="18" text-anchor="middle" font-size="14" font-weight="600">${esc(opts.title)}</text>`;
+  return `<svg class="chart cost-chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${H2}" width="${width}" height="${H2}" role="img" aria-label="${esc(opts.title)}">${title}${marks}${legend}</svg>`;
+}
+
+/** One size of a judge ensemble: the mean accuracy over its member subsets of that size, with their min and max. */
+export interface SizePoint {
+  size: number;
+  mean: number | null;
+  min: number | null;
+  max: number | null;
+  subsets?: number | null;
+}
+
+/** Accuracy against the number of members: the mean as a line, the min–max range over member subsets as a band. */
+export function sizeBandChart(opts: { title: string; points: SizePoint[] }): string {
+  const pts = opts.points.filter((p) => p.mean !== null && Number.isFinite(p.mean)).sort((a, b) => a.size - b.size);
+  const ys = pts.flatMap((p) => [p.mean, p.min, p.max]).filter((v): v is number => v !== null && Number.isFinite(v));
+  const lo = ys.length ? Math.max(0, Math.floor((Math.min(...ys) - 0.02) * 20) / 20) : 0;
+  const hi = ys.length ? Math.min(1, Math.ceil((Math.max(...ys) + 0.02) * 20) / 20) : 1;
+  const scale = yScale(lo, hi);
+  const sizes = pts.map((p) => p.size);
+  const [k0, k1] = sizes.length ? [Math.min(...sizes), Math.max(...sizes)] : [1, 2];
+  const plotW = W - M.left - M.right;
+  const x = (k: number): number => M.left + (plotW * (k - k0 + 0.5)) / (k1 - k0 + 1);
+  const color = PALETTE[0]!;
+  let marks = '';
+  for (let k = k0; k <= k1; k++) marks += `<text x="${num(x(k))}" y="${H - M.bottom + 16}" text-anchor="middle" font-size="11">${k}</text>`;
+  marks += `<text x="${num(M.left + plotW / 2)}" y="${H - M.bottom + 36}" text-anchor="middle" font-size="11">members (k)</text>`;
+  const banded = pts.filter((p) => p.min !== null && p.max !== null);
+  if (banded.length > 1) {
+    const top = banded.map((p) => `${num(x(p.size))},${num(scale.y(p.max!))}`);
+    const bottom = [...banded].reverse().map((p) => `${num(x(p.size))},${num(scale.y(p.min!))}`);
+    marks += `<polygon class="band" points="${[...top, ...bottom].join(' ')}" fill="${color}" fill-opacity="0.18" stroke="none"/>`;
+  } else {
+    for (const p of banded) marks += `<line class="band" x1="${num(x(p.size))}" x2="${num(x(p.size))}" y1="${num(scale.y(p.min!))}" y2="${num(scale.y(p.max!))}" stroke="${color}" stroke-opacity="0.35" stroke-width="8"/>`;
+  }
+  if (pts.length > 1) marks += `<polyline class="line" fill="none" stroke="${color}" stroke-width="2" points="${pts.map((p) => `${num(x(p.size))},${num(scale.y(p.mean!))}`).join(' ')}"/>`;
+  for (const p of pts) {
+    const tip = `${p.size} member(s): mean ${num(p.mean! * 100)}%${p.min !== null && p.max !== null ? `, min ${num(p.min * 100)}%, max ${num(p.max * 100)}%` : ''}${p.subsets != null ? ` over ${p.subsets} subset(s)` : ''}`;
+    marks += `<circle class="point" data-size="${p.size}" data-y="${p.mean}" data-lo="${p.min ?? ''}" data-hi="${p.max ?? ''}" cx="${num(x(p.size))}" cy="${num(scale.y(p.mean!))}" r="4" fill="${color}"><title>${esc(tip)}</title></circle>`;
+  }
+  const legendHtml = `<line x1="${W - M.right + 12}" x2="${W - M.right + 24}" y1="${M.top + 6}" y2="${M.top + 6}" stroke="${color}" stroke-width="2"/>` +
+    `<text x="${W - M.right + 30}" y="${M.top + 10}" font-size="11">mean over subsets</text>` +
+    `<rect x="${W - M.right + 12}" y="${M.top + 18}" width="12" height="12" fill="${color}" fill-opacity="0.18"/>` +
+    `<text x="${W - M.right + 30}" y="${M.top + 28}" font-size="11">min–max of subsets</text>`;
+  // A long title is shortened on the canvas; the full one stays in aria-label.
+  const shown = opts.title.length > 72 ? `${opts.title.slice(0, 71)}…` : opts.title;
+  return `${svgOpen('size-chart', opts.title)}${frame(shown, scale, 'test accuracy', true)}${marks}${legendHtml}</svg>`;
+}

@@ -138,6 +138,9 @@ export function methodLabel(subject: string, run: RunInfo, shown: ReadonlySet<Ax
     protocol: shown.has('protocol') && c.protocol !== 'none' ? PROTOCOL_ON_AXIS : c.protocol,
     ensembleKind: c.ensembleKind,
     ensembleSize: shown.has('ensemble-size') ? undefined : c.ensembleSize,
+    // A strong model on a judge ensemble's labels reads "strong on judge ensemble e (mean of a, b) labels".
+    judgeEnsembles: c.judgeEnsembles,
+    judgeSettings: c.judgeSettings,
   };
   // ensembleLabel prints "of ?" for an unknown size; here the size is on an axis, so it is left out.
   const ensemble = (kind = ctx.ensembleKind): string => ensembleLabel({ ...ctx, ensembleKind: kind }).replace(' of ?', '');

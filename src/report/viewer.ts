@@ -4,7 +4,8 @@ import { UserError } from '../errors.js';
 import { SPLITS } from '../store/examples.js';
 import { escapeHtml as esc } from './escape.js';
 import type { ExampleListFilter } from './queries.js';
-import { runDetailsHtml } from './html.js';
+import { judgesSectionHtml, runDetailsHtml } from './html.js';
+import { judgesView } from './judges.js';
 import { pctCI, pgrCell, runResult } from './results.js';
 import { displayPath, locatedResults, openResults, type LocatedRun, type ResultSet } from './results-set.js';
 import { barChart } from './svg.js';
@@ -140,7 +141,7 @@ function handle(set: ResultSet, req: IncomingMessage, res: ServerResponse, opts:
     const { run, q } = loc;
     const ex = q.example(run.id, parts[3]!);
     if (!ex) throw new NotFound();
-    const body = `<nav><a href="/">runs</a><a href="${runHref(set, loc)}">run ${esc(run.id)}</a></nav><h1>Example ${esc(ex.id)}</h1>${transcriptHtml(ex, q.transcripts(run.id, ex.id), q.predictions(run.id, ex.id), q.judgments(run.id, ex.id))}`;
+    const body = `<nav><a href="/">runs</a><a href="${runHref(set, loc)}">run ${esc(run.id)}</a></nav><h1>Example ${esc(ex.id)}</h1>${transcriptHtml(ex, q.transcripts(run.id, ex.id), q.predictions(run.id, ex.id), q.judgments(run.id, ex.id), q.judgeEnsembles(run.id))}`;
     return send(res, 200, page(`Example ${ex.id}`, body), head);
   }
   throw new NotFound();
@@ -223,6 +224,7 @@ function runPage(set: ResultSet, loc: LocatedRun, params: URLSearchParams, pageS
 <p class="meta">${esc(displayPath(loc.file))} · ${esc(run.status)}${run.hint ? ` (${esc(run.hint)})` : ''} · dataset ${esc(run.dataset ?? '?')} · protocol ${esc(run.config.protocol ?? '?')} · ${esc(String(run.config.turns ?? '?'))} turns · ensemble ${esc(String(run.config.ensembleSize ?? '?'))} · judges ${esc(run.config.judges.join(', ') || 'none')}${run.error ? ` · <span class="bad">${esc(run.error)}</span>` : ''}</p>
 ${runDetailsHtml(metrics, run.config)}
 <div class="charts">${chart}</div>
+${judgesSectionHtml(judgesView(metrics, run.config, run.id), run.id)}
 <h2>Examples</h2>${form}<p class="note"><span class="count">${total}</span> example(s) match. Right or wrong by the ensemble's mean P(label 1) (the weak baseline where no ensemble exists).</p>
 <table class="examples"><thead><tr><th>example</th><th>split</th><th>gold</th><th>ensemble P(1)</th><th>votes for 1</th><th>weak P(1)</th><th></th><th>question</th></tr></thead><tbody>${rows}</tbody></table>${pager}`;
   return page(`Run ${run.id}`, body);

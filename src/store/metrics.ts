@@ -90,3 +90,6 @@ export function metricsTable(db: DB): MetricsTable {
     listMetrics: (runId, subject) => (list.all({ runId, subject: subject ?? null }) as RawMetric[]).map(toMetric),
   };
 }
+
+/** The method of stored on_frontier rows (judges and judge ensembles), by cost axis: views read the axis from it. */
+export const FRONTIER_METHOD = { usd: 'accuracy–cost frontier (USD per judged example)', tokens: 'accuracy–cost frontier (tokens per judged example)' } as const;
