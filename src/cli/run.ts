@@ -5,7 +5,7 @@ import { createLogger, redact } from '../log.js';
 import { runExperiment } from '../pipeline/run.js';
 import { openReport } from '../report/queries.js';
 import { formatRunSummary } from '../report/terminal.js';
-import { progressRenderer } from './progress.js';
+import { heartbeatFromEnv, progressRenderer } from './progress.js';
 
 /** Exit codes besides 0 (done) and 1 (an error, or a run with failed items). */
 export const EXIT_BUDGET = 3;
@@ -47,13 +47,13 @@ export function register(program: Command): void {
       const verbose = program.opts().verbose === true;
       if (config.description) process.stdout.write(`${config.description}\n\n`);
       const stopper = new AbortController();
-      const progress = progressRenderer();
+      const progress = progressRenderer({ heartbeatMs: heartbeatFromEnv() });
       let interrupts = 0;
       const onSigint = (): void => {
         interrupts++;
         if (interrupts === 1) {
           const grace = (config.gateway.stopGraceMs / 1000).toFixed(1);
-          process.stderr.write(`\nStopping: no new calls start; calls in flight get ${grace} s to finish (Ctrl-C again to quit at once)…\n`);
+          progress.print(`Stopping: no new calls start; calls in flight get ${grace} s to finish (Ctrl-C again to quit at once)…`);
           stopper.abort();
         } else {
           process.exit(EXIT_INTERRUPTED);
@@ -71,7 +71,8 @@ export function register(program: Command): void {
           maxCostUsd: opts.maxCost,
           waitForOwner: opts.wait,
           progress,
-          logger: createLogger({ level: verbose ? 'debug' : 'warn' }),
+          // Log lines go above the live progress line, not onto it.
+          logger: createLogger({ level: verbose ? 'debug' : 'warn', write: (line) => progress.print(line) }),
           stop: stopper.signal,
         });
         progress.clear();

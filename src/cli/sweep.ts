@@ -4,11 +4,11 @@ import { loadSweep } from '../config/sweep.js';
 import { UserError } from '../errors.js';
 import { createLogger, redact } from '../log.js';
 import { formatPlan } from '../pipeline/preflight.js';
-import { runSweep, planSweep, type SweepManifest, type SweepPlan } from '../pipeline/sweep.js';
+import { runSweep, planSweep, type PlannedCell, type SweepManifest, type SweepPlan } from '../pipeline/sweep.js';
 import { openReport } from '../report/queries.js';
 import { pct, runResult, textTable } from '../report/results.js';
 import { EXIT_BUDGET, EXIT_INTERRUPTED } from './run.js';
-import { progressRenderer } from './progress.js';
+import { heartbeatFromEnv, progressRenderer, type ProgressRenderer } from './progress.js';
 
 function jobsOption(v: string): number {
   const n = Number(v);
@@ -72,16 +72,21 @@ export function register(program: Command): void {
       }
       const verbose = program.opts().verbose === true;
       const stopper = new AbortController();
+      // One cell at a time: its stages as `w2s run` shows them, the cell's name before each stage; several at once: a
+      // line as each starts and ends.
+      let bar: ProgressRenderer | undefined;
+      const heartbeatMs = heartbeatFromEnv();
+      const cellProgress = opts.jobs === 1 ? (cell: PlannedCell): ProgressRenderer => (bar = progressRenderer({ prefix: `[${cell.cell.label}] `, heartbeatMs })) : undefined;
+      /** A whole line above the cell's live progress line (or plain, with none). */
+      const say = (line: string): void => void (bar ? bar.print(line) : process.stderr.write(`${line}\n`));
       let interrupts = 0;
       const onSigint = (): void => {
         interrupts++;
         if (interrupts > 1) process.exit(EXIT_INTERRUPTED);
-        process.stderr.write('\nStopping the sweep: no new cell or call starts; calls in flight get gateway.stopGraceMs to finish (Ctrl-C again to quit at once)…\n');
+        say('Stopping the sweep: no new cell or call starts; calls in flight get gateway.stopGraceMs to finish (Ctrl-C again to quit at once)…');
         stopper.abort();
       };
       process.on('SIGINT', onSigint);
-      // One cell at a time: its stages as `w2s run` shows them; several at once: a line as each starts and ends.
-      const bar = opts.jobs === 1 ? progressRenderer() : undefined;
       const n = plan.cells.length;
       try {
         process.stderr.write(`Sweep ${sweep.file.name}: ${n} cells, ${opts.jobs} at a time; cache ${plan.cacheFile}; manifest ${plan.manifest}\n`);
@@ -89,13 +94,14 @@ export function register(program: Command): void {
           jobs: opts.jobs,
           retryFailed: opts.retryFailed,
           stop: stopper.signal,
-          logger: createLogger({ level: verbose ? 'debug' : 'warn' }),
-          progress: bar && (() => bar),
+          logger: createLogger({ level: verbose ? 'debug' : 'warn', write: say }),
+          progress: cellProgress,
           onCell: (state, i) => {
+            // A cell's renderer stops with it (a failed cell's stage never ends).
             bar?.clear();
             const where = `[${i + 1}/${n}] ${state.name}`;
-            if (state.status === 'running') process.stderr.write(`▶ ${where}\n`);
-            else process.stderr.write(redact(`${state.status === 'completed' ? '✓' : '✗'} ${where}: ${state.status}${state.reason ? ` — ${state.reason}` : ''}\n`));
+            if (state.status === 'running') say(`▶ ${where}`);
+            else say(redact(`${state.status === 'completed' ? '✓' : '✗'} ${where}: ${state.status}${state.reason ? ` — ${state.reason}` : ''}`));
           },
         });
         bar?.clear();

@@ -154,6 +154,8 @@ export async function runExperiment(options: RunOptions): Promise<RunOutcome> {
       logger: options.logger,
     });
     models = new ModelPool(gateway);
+    // The live counters (calls, hits, retries, tokens, cost, back-offs) for the progress display.
+    progress({ stage: 'run', kind: 'info', stats: () => gateway.stats() });
     const ctx: StageContext = { config, runId, store, gateway, models, progress, stop, retryFailed: options.retryFailed ?? false };
     for (const stage of STAGES) {
       if (store.stages.isStageDone(runId, stage.name)) {

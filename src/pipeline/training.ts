@@ -38,13 +38,14 @@ async function trainAndStore(ctx: StageContext, spec: TrainSpec): Promise<void> 
     ? deriveSeed(ctx.config.seed, 'train', spec.role, spec.member)
     : deriveSeed(ctx.config.seed, 'train', spec.role, spec.member, 'seed', spec.trainingSeed);
   const label = FAMILIES.has(spec.role) ? `${role}[${spec.member}]` : role;
-  ctx.progress({ stage: 'train', kind: 'info', message: `training ${label} on ${spec.rows.length} rows (${spec.backend.name}, ${spec.loss})` });
+  ctx.progress({ stage: 'train', part: label, kind: 'info', message: `training ${label} on ${spec.rows.length} rows (${spec.backend.name}, ${spec.loss})` });
   const trained = await spec.backend.train(spec.rows, {
     role,
     seed,
     loss: spec.loss,
     signal: ctx.stop,
-    onProgress: (p) => ctx.progress({ stage: `train ${label}`, kind: 'tick', done: p.step, total: p.totalSteps }),
+    // A part of the stage running: displays show its steps under that stage, not as a stage of their own.
+    onProgress: (p) => ctx.progress({ stage: 'train', part: label, kind: 'tick', done: p.step, total: p.totalSteps }),
   });
   const probs = await spec.backend.predict(trained, spec.predict.map((p) => ({ id: p.example.id, text: p.text })), ctx.stop);
   ctx.store.transaction(() => {
