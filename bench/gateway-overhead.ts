@@ -35,10 +35,16 @@ async function startServer(latencyMs: number): Promise<{ url: string; stop: () =
 
 const message = (tag: string, i: number) => [{ role: 'user' as const, content: `${tag} request ${i}: is the proposed answer correct? Argue briefly.` }];
 
+/** CPU time (user + system) this process spent in the last timed() run, in µs per call: steadier than wall time on a shared machine. */
+let lastCpuUsPerCall = 0;
+
 async function timed(n: number, concurrency: number, one: (i: number) => Promise<unknown>): Promise<number> {
   const limit = pLimit(concurrency);
   const start = performance.now();
+  const cpu = process.cpuUsage();
   await Promise.all(Array.from({ length: n }, (_, i) => limit(() => one(i))));
+  const used = process.cpuUsage(cpu);
+  lastCpuUsPerCall = (used.user + used.system) / n;
   return (performance.now() - start) / 1000;
 }
 
@@ -53,6 +59,7 @@ async function main(which: string): Promise<void> {
       const raw = new OpenAI({ apiKey: 'sk-bench', baseURL: server.url, maxRetries: 0 });
       await timed(200, r.concurrency, (i) => raw.chat.completions.create({ model: 'm', messages: message('warm', i), max_tokens: 16 }));
       const rawS = await timed(r.calls, r.concurrency, (i) => raw.chat.completions.create({ model: 'm', messages: message('raw', i), max_tokens: 16 }));
+      const rawCpu = lastCpuUsPerCall;
 
       const store = openStore(join(dir, 'run.sqlite'));
       const cache = openStore(join(dir, 'cache.sqlite'));
@@ -60,6 +67,7 @@ async function main(which: string): Promise<void> {
       const model = gateway.model(await createClient(`openai:m@${server.url}`), 'bench');
       await timed(200, r.concurrency, (i) => model.generate({ messages: message('warm-gw', i), maxTokens: 16 }));
       const gwS = await timed(r.calls, r.concurrency, (i) => model.generate({ messages: message('w2s', i), maxTokens: 16 }));
+      const gwCpu = lastCpuUsPerCall;
       const ledgerRows = (store.db.prepare("SELECT COUNT(*) AS n FROM calls WHERE role = 'bench'").get() as { n: number }).n;
       store.close();
       cache.close();
@@ -79,6 +87,8 @@ async function main(which: string): Promise<void> {
           w2sPerS: +gwTput.toFixed(1),
           w2sPctIdeal: +((100 * gwTput) / ideal).toFixed(1),
           w2sOverRaw: +(gwTput / rawTput).toFixed(3),
+          rawCpuUsPerCall: Math.round(rawCpu),
+          w2sCpuUsPerCall: Math.round(gwCpu),
           ledgerRows,
         }),
       );

@@ -11,15 +11,22 @@ export function register(program: Command): void {
     .command('stats')
     .description('entries, size and hits of the response cache, per model')
     .option('--cache <file>', 'cache file', DEFAULT_CACHE)
-    .action((opts: { cache: string }) => {
+    .option('--json', 'print JSON: {file, entries, bytes, hits, byModel}')
+    .action((opts: { cache: string; json?: boolean }) => {
       const file = resolve(opts.cache);
+      const json = (s: object) => process.stdout.write(`${JSON.stringify({ file, ...s }, null, 2)}\n`);
       if (!existsSync(file)) {
-        process.stdout.write(`${file}: no cache yet (0 entries)\n`);
+        if (opts.json) json({ entries: 0, bytes: 0, hits: 0, byModel: [] });
+        else process.stdout.write(`${file}: no cache yet (0 entries)\n`);
         return;
       }
       const store = openStore(file, { readonly: true });
       try {
         const s = store.cache.cacheStats();
+        if (opts.json) {
+          json(s);
+          return;
+        }
         process.stdout.write(`${file}\nentries: ${s.entries}  bytes: ${s.bytes}  hits: ${s.hits}\n`);
         for (const m of s.byModel) process.stdout.write(`  ${m.model}  ${JSON.stringify(m)}\n`);
       } finally {

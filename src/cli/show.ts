@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { openReport } from '../report/queries.js';
-import { findShowTarget, formatShow } from '../report/show.js';
+import { findPromptsTarget, findShowTarget, formatPrompts, formatShow } from '../report/show.js';
 
 export function register(program: Command): void {
   program
@@ -9,10 +9,16 @@ export function register(program: Command): void {
     .argument('<db>', 'a database written by w2s run')
     .argument('<id>', 'an example id or a debate id')
     .option('--run <id>', 'the run, when the example id occurs in several runs')
+    .option('--prompts', 'instead, for every turn and judgment: the exact messages its model received, the raw reply, the parameters and (judgments) the parse status; secrets redacted')
     .option('--json', 'print JSON')
-    .action((file: string, id: string, opts: { run?: string; json?: boolean }) => {
+    .action((file: string, id: string, opts: { run?: string; prompts?: boolean; json?: boolean }) => {
       const q = openReport(file);
       try {
+        if (opts.prompts) {
+          const target = findPromptsTarget(q, id, opts.run);
+          process.stdout.write(`${opts.json ? JSON.stringify(target, null, 2) : formatPrompts(target)}\n`);
+          return;
+        }
         const target = findShowTarget(q, id, opts.run);
         const width = Math.max(40, Math.min(120, (process.stdout.columns ?? 100) - 4));
         process.stdout.write(`${opts.json ? JSON.stringify(target, null, 2) : formatShow(target, width)}\n`);

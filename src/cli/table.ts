@@ -3,7 +3,7 @@ import { UserError } from '../errors.js';
 import { ensembleSizeFigure, protocolsFigure, standaloneSvg } from '../report/figures.js';
 import { atomicWrite } from '../report/html.js';
 import { openResults, type LocatedRun } from '../report/results-set.js';
-import { AXES, buildTable, type Axis, type TableMetric, type Where } from '../report/table.js';
+import { AXES, buildTable, type Axis, type TableMetric, type TableModel, type Where } from '../report/table.js';
 import { formatTable, type TableFormat } from '../report/table-format.js';
 
 const oneOf = <T extends string>(flag: string, allowed: readonly T[]) => (v: string): T => {
@@ -29,6 +29,31 @@ interface TableOpts {
   subject?: string;
   overSeeds?: boolean;
   out?: string;
+  json?: boolean;
+}
+
+type Metric = NonNullable<TableModel['rows'][number]['cells'][number]>['accuracy'];
+
+/** `table --json`: the table as data, with field names of its own (not the report module's internals). */
+function tableJson(model: TableModel): unknown {
+  const metric = (m: Metric) => (m ? { value: m.value, lo: m.lo, hi: m.hi, level: m.level, n: m.n, method: m.method, covers: m.covers, note: m.note } : null);
+  return {
+    rowAxis: model.rowAxis,
+    colAxis: model.colAxis,
+    metric: model.metric,
+    subject: model.subject,
+    overSeeds: model.overSeeds,
+    bestAlongRows: model.bestAlongRows,
+    columns: model.columns.map((c) => ({ key: c.key, label: c.label })),
+    rows: model.rows.map((r) => ({
+      key: r.key,
+      label: r.label,
+      cells: r.cells.map((c, i) =>
+        c ? { column: model.columns[i]!.key, accuracy: metric(c.accuracy), pgr: metric(c.pgr), reference: c.reference, best: { accuracy: c.best.accuracy, pgr: c.best.pgr }, runs: c.runs } : null,
+      ),
+    })),
+    notes: model.notes,
+  };
 }
 
 export function register(program: Command): void {
@@ -46,7 +71,9 @@ export function register(program: Command): void {
     .option('--subject <name>', 'when neither axis is method: the stored subject the cells show (default strong: w2s on the ensemble\'s labels)')
     .option('--over-seeds', 'cells are the stored means over training seeds (t intervals), for runs with several seeds')
     .option('--out <file>', 'write to this file instead of stdout')
+    .option('--json', 'the table as one JSON document (axes, columns, rows of cells with values, intervals, best marks and runs, notes) instead of --format')
     .action((paths: string[], opts: TableOpts) => {
+      if (opts.json && (opts.figure || opts.format)) throw new UserError(`--json prints the table as data; drop ${opts.figure ? '--figure' : '--format'} (or --json).`);
       if (opts.figure) {
         // A figure fixes its own axes and subjects: table-only options would be silently ignored.
         const tableOnly = ([['--format', opts.format], ['--rows', opts.rows], ['--cols', opts.cols], ['--subject', opts.subject], ['--over-seeds', opts.overSeeds], ...(opts.figure === 'ensemble-size' ? [['--metric', opts.metric]] : [])] as [string, unknown][])
@@ -66,7 +93,7 @@ export function register(program: Command): void {
         else if (opts.figure === 'protocols') text = standaloneSvg(protocolsFigure(runs, { where: opts.where, metric: opts.metric }));
         else {
           const model = buildTable(runs, { rows: opts.rows, cols: opts.cols, metric: opts.metric, where: opts.where, subject: opts.subject, overSeeds: opts.overSeeds });
-          text = formatTable(model, opts.format ?? 'md');
+          text = opts.json ? `${JSON.stringify(tableJson(model), null, 2)}\n` : formatTable(model, opts.format ?? 'md');
         }
         if (opts.out) {
           atomicWrite(opts.out, text);

@@ -2,9 +2,10 @@ import { setMaxListeners } from 'node:events';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { InterruptedError, UserError } from '../errors.js';
 import { hashValue } from '../hash.js';
-import { redact, silentLogger, type Logger } from '../log.js';
+import { silentLogger, type Logger } from '../log.js';
+import { redactSecrets as redact } from '../redact.js';
 import { newClaimOwner, type CacheEntry, type CacheStore } from '../store/cache.js';
-import type { CallKind, CallRecord, Ledger } from '../store/calls.js';
+import type { CallKind, CallMessage, CallRecord, CallTexts, Ledger } from '../store/calls.js';
 import { cacheKey, describeKey, embedKeyParts, generateKeyParts } from './cache-key.js';
 import { DEFAULT_RETRY, sleep, withRetry, type RetryOptions } from './retry.js';
 import { ProviderError, type EmbedResult, type GenerateRequest, type GenerateResult, type ModelClient, type Usage } from './types.js';
@@ -156,8 +157,23 @@ function checkWholePositive(n: number, what: string): void {
 const ZERO_USAGE: Usage = { inputTokens: 0, outputTokens: 0 };
 
 type LedgerRow = Omit<CallRecord, 'runId'>;
-/** What every ledger row says about a call, answered from anywhere. */
-type CallBase = Pick<CallRecord, 'role' | 'model' | 'kind' | 'requestHash' | 'latencyMs'>;
+/** What every ledger row says about a call, answered from anywhere (texts: what it sent and got back). */
+type CallBase = Pick<CallRecord, 'role' | 'model' | 'kind' | 'requestHash' | 'latencyMs' | 'texts'>;
+/** What a call sent, recorded with its ledger row whatever answers it; the reply's text is added once known. */
+type Sent = Omit<CallTexts, 'response'>;
+
+/** The parameters of a generate request that shape its answer, as the ledger stores them (absent ones left out). */
+export function requestParams(req: GenerateRequest, sample: number): Record<string, unknown> {
+  const p: Record<string, unknown> = { maxTokens: req.maxTokens };
+  if (req.temperature !== undefined) p.temperature = req.temperature;
+  if (req.seed !== undefined) p.seed = req.seed;
+  if (req.topLogprobs) p.topLogprobs = req.topLogprobs;
+  if (req.stop?.length) p.stop = req.stop;
+  if (sample !== 0) p.sample = sample;
+  return p;
+}
+
+const withResponse = (sent: Sent, response: string | null): CallTexts => ({ messages: sent.messages, params: sent.params, response });
 
 /** A call answered without the backend (the cache, or a shared in-flight call): no attempts, no tokens, free. */
 function hitRow(base: CallBase, finishReason: string | null = null): LedgerRow {
@@ -340,8 +356,8 @@ export class Gateway {
   }
 
   /** The shared part of a ledger row; latency runs from start to now. */
-  private callBase(client: ModelClient, role: string, kind: CallKind, requestHash: string, start: number): CallBase {
-    return { role, model: client.id, kind, requestHash, latencyMs: this.now() - start };
+  private callBase(client: ModelClient, role: string, kind: CallKind, requestHash: string, start: number, texts: CallTexts): CallBase {
+    return { role, model: client.id, kind, requestHash, latencyMs: this.now() - start, texts };
   }
 
   /**
@@ -353,14 +369,15 @@ export class Gateway {
   }
 
   /** Puts the lost ledger row back, from the usage stored with the answer (attempts and latency are unknown: 1 and 0). */
-  private recordRecovered(client: ModelClient, role: string, key: string, start: number, hit: GenerateResult): number | null {
+  private recordRecovered(client: ModelClient, role: string, key: string, start: number, hit: GenerateResult, sent: Sent): number | null {
     const usage = hit.usage ?? ZERO_USAGE;
     const costUsd = this.cost(client, usage);
     // Paid, and missing from the ledger the budget's earlier spend was read from: it counts now.
     this.counters.backendCalls++;
     this.counters.costUsd += costUsd;
     this.log.warn(`recorded a call paid before a crash but missing from the ledger`, { model: client.id, request: key.slice(0, 16) });
-    return this.record(missRow({ ...this.callBase(client, role, 'generate', key, start), latencyMs: 0 }, { attempts: 1, usage, costUsd, finishReason: hit.finishReason ?? null }));
+    const base = this.callBase(client, role, 'generate', key, start, withResponse(sent, hit.text ?? null));
+    return this.record(missRow({ ...base, latencyMs: 0 }, { attempts: 1, usage, costUsd, finishReason: hit.finishReason ?? null }));
   }
 
   private record(row: LedgerRow): number | null {
@@ -377,10 +394,12 @@ export class Gateway {
     role: string,
     kind: CallKind,
     requestHash: string,
+    sent: Sent,
     bound: Usage,
     signal: AbortSignal | undefined,
     fn: (signal: AbortSignal) => Promise<T>,
-    summarise: (value: T) => { usage: Usage; finishReason: string | null },
+    /** response: the reply's text as the ledger stores it (null for embed calls). */
+    summarise: (value: T) => { usage: Usage; finishReason: string | null; response: string | null },
     /** Caches the answer. Runs right before the ledger row, with no await between, so a crash can't land between them. */
     keep: (value: T) => void,
   ): Promise<{ value: T; callId: number | null }> {
@@ -416,13 +435,13 @@ export class Gateway {
             });
           },
         });
-        const { usage, finishReason } = summarise(value);
+        const { usage, finishReason, response } = summarise(value);
         const costUsd = this.cost(client, usage);
         c.inputTokens += usage.inputTokens;
         c.outputTokens += usage.outputTokens;
         c.costUsd += costUsd;
         keep(value);
-        const callId = this.record(missRow(this.callBase(client, role, kind, requestHash, start), { attempts, usage, costUsd, finishReason }));
+        const callId = this.record(missRow(this.callBase(client, role, kind, requestHash, start, withResponse(sent, response)), { attempts, usage, costUsd, finishReason }));
         return { value, callId };
       } catch (e) {
         c.errors++;
@@ -433,7 +452,7 @@ export class Gateway {
           if (e.stack) e.stack = redact(e.stack);
         }
         const error = e instanceof Error ? e.message : String(e);
-        this.record(missRow(this.callBase(client, role, kind, requestHash, start), { attempts, usage: ZERO_USAGE, costUsd: 0, finishReason: 'error', error }));
+        this.record(missRow(this.callBase(client, role, kind, requestHash, start, withResponse(sent, null)), { attempts, usage: ZERO_USAGE, costUsd: 0, finishReason: 'error', error }));
         throw e;
       } finally {
         c.inFlight--;
@@ -483,17 +502,20 @@ export class Gateway {
   }
 
   private async generate(client: ModelClient, role: string, req: GenerateRequest, opts: GenerateOptions): Promise<GenerateResult & CallMeta> {
-    const parts = generateKeyParts(client, req, opts.sample ?? 0);
+    const sample = opts.sample ?? 0;
+    const parts = generateKeyParts(client, req, sample);
     const key = cacheKey(parts);
     const cache = this.useCache();
     this.counters.calls++;
     const start = this.now();
+    // What the model reads, recorded with every ledger row of this request: a miss, a hit, a shared answer, a failure.
+    const sent: Sent = { messages: req.messages, params: requestParams(req, sample) };
     const answerFromCache = (entry: CacheEntry): GenerateResult & CallMeta => {
       const hit = entry.response as GenerateResult;
       this.counters.hits++;
       const callId = this.unrecordedPayment(entry.paidByRun, key)
-        ? this.recordRecovered(client, role, key, start, hit)
-        : this.record(hitRow(this.callBase(client, role, 'generate', key, start), hit.finishReason ?? null));
+        ? this.recordRecovered(client, role, key, start, hit, sent)
+        : this.record(hitRow(this.callBase(client, role, 'generate', key, start, withResponse(sent, hit.text ?? null)), hit.finishReason ?? null));
       return { ...hit, callId, cacheHit: true, requestHash: key };
     };
     if (cache) {
@@ -507,7 +529,7 @@ export class Gateway {
       const shared = pending && (await pending.catch(() => undefined));
       if (shared) {
         this.counters.hits++;
-        const callId = this.record(hitRow(this.callBase(client, role, 'generate', key, start), shared.finishReason ?? null));
+        const callId = this.record(hitRow(this.callBase(client, role, 'generate', key, start, withResponse(sent, shared.text ?? null)), shared.finishReason ?? null));
         return { ...shared, callId, cacheHit: true, requestHash: key };
       }
     }
@@ -524,10 +546,11 @@ export class Gateway {
           role,
           'generate',
           key,
+          sent,
           generateBound(req),
           opts.signal,
           (signal) => client.generate(req, signal),
-          (r) => ({ usage: r.usage ?? ZERO_USAGE, finishReason: r.finishReason ?? null }),
+          (r) => ({ usage: r.usage ?? ZERO_USAGE, finishReason: r.finishReason ?? null, response: r.text ?? null }),
           (r) => cache?.putCached(key, 'generate', client.id, r, this.payer),
         );
         // Storing the answer ended the claim (putCached): a waiting process now finds the answer.
@@ -602,9 +625,11 @@ export class Gateway {
     let usage = ZERO_USAGE;
     let callId: number | null;
     const cacheHit = missing.size === 0;
+    // Every input text, at its index, whichever came from the cache; an embed call's reply is vectors, not text.
+    const sent: Sent = { messages: texts.map((content): CallMessage => ({ role: 'input', content })), params: {} };
     if (cacheHit) {
       this.counters.hits++;
-      callId = this.record(hitRow(this.callBase(client, role, 'embed', requestHash, start)));
+      callId = this.record(hitRow(this.callBase(client, role, 'embed', requestHash, start, withResponse(sent, null))));
     } else {
       if (cache) {
         const { adapter, endpoint, model } = client;
@@ -617,6 +642,7 @@ export class Gateway {
         role,
         'embed',
         requestHash,
+        sent,
         { inputTokens: missTexts.reduce((n, t) => n + Buffer.byteLength(t) + 2, 0), outputTokens: 0 },
         opts.signal,
         async (signal) => {
@@ -626,7 +652,7 @@ export class Gateway {
           }
           return r;
         },
-        (r) => ({ usage: r.usage ?? ZERO_USAGE, finishReason: null }),
+        (r) => ({ usage: r.usage ?? ZERO_USAGE, finishReason: null, response: null }),
         (r) => r.vectors.forEach((v, i) => cache?.putCached(missKeys[i]!, 'embed', client.id, v)),
       );
       usage = res.value.usage ?? ZERO_USAGE;

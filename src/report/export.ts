@@ -2,7 +2,10 @@ import { createWriteStream, renameSync, rmSync } from 'node:fs';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { UserError } from '../errors.js';
+import { secretRedactor } from '../redact.js';
+import { callTextsReader } from '../store/calls.js';
 import type { DB } from '../store/db.js';
+import { SPLITS, type Split } from '../store/examples.js';
 import { openReport } from './queries.js';
 
 /**
@@ -21,6 +24,25 @@ export interface ExportOptions {
   format: ExportFormat;
   /** Only this run (default: every run in the file). */
   runId?: string;
+  /**
+   * Calls only: add each call's request parameters, messages and raw reply (JSONL: params, messages, response, null
+   * for calls made before w2s stored them; CSV: params_json, messages_json, response). Default true.
+   */
+  texts?: boolean;
+  /** Only examples (transcripts, predictions) of these splits (default: every split; the CLI's default is the training splits). The ledger has no split. */
+  splits?: readonly Split[];
+}
+
+export const TRAINING_SPLITS: readonly Split[] = ['train_weak', 'train_strong'];
+
+/** `--split` as typed: a comma list of split names; an unknown name is a UserError. */
+export function parseSplits(text: string): Split[] {
+  const names = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const unknown = names.filter((s) => !(SPLITS as readonly string[]).includes(s));
+  if (unknown.length || names.length === 0) {
+    throw new UserError(`--split takes a comma list of ${SPLITS.join(', ')}; ${unknown.length ? `"${unknown.join('", "')}" ${unknown.length > 1 ? 'are' : 'is'} not a split` : 'it was empty'}.`);
+  }
+  return [...new Set(names)] as Split[];
 }
 
 /** The system prompt of chat-form transcripts: the fine-tuned model is a judge of the debate. */
@@ -28,6 +50,8 @@ export const CHAT_SYSTEM =
   'You judge debates about whether a proposed answer to a question is correct. Read the question, the proposed answer and the debate, then reply with one word: correct or incorrect.';
 
 const CALL_COLUMNS = ['id', 'run_id', 'role', 'model', 'kind', 'request_hash', 'cache_hit', 'attempts', 'latency_ms', 'input_tokens', 'output_tokens', 'cost_usd', 'finish_reason', 'error', 'created_at'];
+/** The calls' text columns (CSV; JSONL has params, messages and response). */
+const CALL_TEXT_COLUMNS = ['params_json', 'messages_json', 'response'];
 const PREDICTION_COLUMNS = ['run_id', 'model_id', 'role', 'member', 'example_id', 'split', 'label', 'debate_id', 'p1'];
 const TURN_COLUMNS = ['run_id', 'debate_id', 'example_id', 'split', 'label', 'protocol', 'sample', 'status', 'turn', 'speaker', 'side', 'word_count', 'truncated', 'text', 'call_id'];
 
@@ -69,30 +93,30 @@ SELECT d.run_id, d.id AS debate_id, d.example_id, e.split, e.label, e.question, 
 FROM debates d
 JOIN examples e ON e.run_id = d.run_id AND e.id = d.example_id
 LEFT JOIN turns t ON t.debate_id = d.id
-WHERE (@run IS NULL OR d.run_id = @run)
+WHERE (@run IS NULL OR d.run_id = @run) AND (@splits IS NULL OR e.split IN (SELECT value FROM json_each(@splits)))
 ORDER BY d.id, t.idx`;
 
 /** The rows of an export as lines (JSONL or CSV), produced lazily. */
 export function* exportLines(db: DB, options: ExportOptions): Generator<string> {
   const { what, format } = options;
   const run = options.runId ?? null;
+  const splits = options.splits ? JSON.stringify(options.splits) : null;
   if (format === 'chat' && what !== 'transcripts') throw new UserError(`--format chat exports transcripts only; use --what transcripts, or --format jsonl|csv for ${what}.`);
+  if (options.splits && what === 'calls') throw new UserError('--split applies to transcripts and predictions; the call ledger has no split, so drop --split.');
+  if (options.splits?.some((s) => !SPLITS.includes(s))) parseSplits(options.splits.join(','));
   if (what === 'calls') {
-    const stmt = db.prepare(`SELECT ${CALL_COLUMNS.join(', ')} FROM calls WHERE (@run IS NULL OR run_id = @run) ORDER BY id`);
-    if (format === 'csv') yield csvLine(CALL_COLUMNS);
-    for (const r of stmt.iterate({ run }) as Iterable<Record<string, unknown>>) {
-      yield format === 'csv' ? csvLine(CALL_COLUMNS.map((c) => r[c])) : `${JSON.stringify({ ...r, cache_hit: r.cache_hit === 1 })}\n`;
-    }
+    yield* callLines(db, format, run, options.texts ?? true);
     return;
   }
   if (what === 'predictions') {
     const stmt = db.prepare(
       `SELECT m.run_id, m.id AS model_id, m.role, m.member, p.example_id, e.split, e.label, p.debate_id, p.p1
        FROM predictions p JOIN models m ON m.id = p.model_id JOIN examples e ON e.run_id = p.run_id AND e.id = p.example_id
-       WHERE (@run IS NULL OR m.run_id = @run) ORDER BY m.run_id, m.role, m.member, p.rowid`,
+       WHERE (@run IS NULL OR m.run_id = @run) AND (@splits IS NULL OR e.split IN (SELECT value FROM json_each(@splits)))
+       ORDER BY m.run_id, m.role, m.member, p.rowid`,
     );
     if (format === 'csv') yield csvLine(PREDICTION_COLUMNS);
-    for (const r of stmt.iterate({ run }) as Iterable<Record<string, unknown>>) {
+    for (const r of stmt.iterate({ run, splits }) as Iterable<Record<string, unknown>>) {
       yield format === 'csv' ? csvLine(PREDICTION_COLUMNS.map((c) => r[c])) : `${JSON.stringify(r)}\n`;
     }
     return;
@@ -101,7 +125,7 @@ export function* exportLines(db: DB, options: ExportOptions): Generator<string> 
   if (format === 'csv') {
     // One row per turn: flat and spreadsheet-friendly.
     yield csvLine(TURN_COLUMNS);
-    for (const r of stmt.iterate({ run }) as Iterable<TurnJoinRow>) {
+    for (const r of stmt.iterate({ run, splits }) as Iterable<TurnJoinRow>) {
       yield csvLine([r.run_id, r.debate_id, r.example_id, r.split, r.label, r.protocol, r.sample, r.status, r.turn, r.speaker, r.side, r.word_count, r.truncated, r.text, r.call_id]);
     }
     return;
@@ -109,7 +133,7 @@ export function* exportLines(db: DB, options: ExportOptions): Generator<string> 
   // JSONL and chat: one line per debate, gathered from its consecutive turn rows.
   let current: { head: TurnJoinRow; turns: TurnJoinRow[] } | undefined;
   const flush = (c: { head: TurnJoinRow; turns: TurnJoinRow[] }): string => `${JSON.stringify(format === 'chat' ? chatRecord(c.head, c.turns) : transcriptRecord(c.head, c.turns))}\n`;
-  for (const r of stmt.iterate({ run }) as Iterable<TurnJoinRow>) {
+  for (const r of stmt.iterate({ run, splits }) as Iterable<TurnJoinRow>) {
     if (current && current.head.debate_id !== r.debate_id) {
       const done = current;
       current = undefined;
@@ -121,6 +145,38 @@ export function* exportLines(db: DB, options: ExportOptions): Generator<string> 
   if (current && (format !== 'chat' || current.head.status === 'completed')) yield flush(current);
 }
 
+/**
+ * The ledger, one call per line; with texts, each call's params, messages and raw reply (read per call through the
+ * primary keys, so the export stays a stream). Model ids, errors and texts pass through the secret redaction.
+ */
+function* callLines(db: DB, format: ExportFormat, run: string | null, texts: boolean): Generator<string> {
+  const stmt = db.prepare(`SELECT ${CALL_COLUMNS.join(', ')}, response_hash, params_json FROM calls WHERE (@run IS NULL OR run_id = @run) ORDER BY id`);
+  const reader = texts ? callTextsReader(db) : null;
+  const clean = secretRedactor();
+  if (format === 'csv') yield csvLine(texts ? [...CALL_COLUMNS, ...CALL_TEXT_COLUMNS] : CALL_COLUMNS);
+  for (const raw of stmt.iterate({ run }) as Iterable<Record<string, unknown>>) {
+    const { response_hash: responseHash, params_json: paramsJson, ...r } = raw as Record<string, unknown> & { response_hash: string | null; params_json: string | null };
+    r.model = clean(r.model as string);
+    if (typeof r.error === 'string') r.error = clean(r.error);
+    let extra: { params: Record<string, unknown> | null; messages: { role: string; content: string }[] | null; response: string | null } | undefined;
+    if (reader) {
+      // params_json is null exactly for calls made before w2s stored texts: null, not an empty list, says so.
+      const recorded = paramsJson !== null;
+      const response = responseHash === null ? undefined : reader.textOf(responseHash);
+      extra = {
+        params: recorded ? (JSON.parse(paramsJson) as Record<string, unknown>) : null,
+        messages: recorded ? reader.messagesOf(r.id as number).map((m) => ({ role: m.role, content: clean(m.content) })) : null,
+        response: response === undefined ? null : clean(response),
+      };
+    }
+    if (format === 'csv') {
+      const values = CALL_COLUMNS.map((c) => r[c]);
+      if (extra) values.push(extra.params && JSON.stringify(extra.params), extra.messages && JSON.stringify(extra.messages), extra.response);
+      yield csvLine(values);
+    } else yield `${JSON.stringify({ ...r, cache_hit: r.cache_hit === 1, ...extra })}\n`;
+  }
+}
+
 function transcriptRecord(h: TurnJoinRow, turns: TurnJoinRow[]): Record<string, unknown> {
   return {
     run_id: h.run_id, debate_id: h.debate_id, example_id: h.example_id, split: h.split, label: h.label, question: h.question, answer: h.answer,
@@ -129,11 +185,14 @@ function transcriptRecord(h: TurnJoinRow, turns: TurnJoinRow[]): Record<string, 
   };
 }
 
-/** Fine-tuning form: system instructions, the example and its debate as the user message, the gold verdict as the reply. */
-function chatRecord(h: TurnJoinRow, turns: TurnJoinRow[]): { messages: { role: string; content: string }[] } {
+/**
+ * Fine-tuning form: system instructions, the example and its debate as the user message, the gold verdict as the reply;
+ * `split` says which split the example is in (a test row is never training data).
+ */
+function chatRecord(h: TurnJoinRow, turns: TurnJoinRow[]): { messages: { role: string; content: string }[]; split: string } {
   const debate = turns.map((t) => `Debater ${t.speaker} (argues the answer is ${t.side}):\n${t.text}`).join('\n\n');
   const user = `${h.question !== null ? `Question: ${h.question}\nProposed answer: ${h.answer ?? ''}` : h.text_}\n\nDebate:\n${debate}`;
-  return { messages: [{ role: 'system', content: CHAT_SYSTEM }, { role: 'user', content: user }, { role: 'assistant', content: h.label === 1 ? 'correct' : 'incorrect' }] };
+  return { messages: [{ role: 'system', content: CHAT_SYSTEM }, { role: 'user', content: user }, { role: 'assistant', content: h.label === 1 ? 'correct' : 'incorrect' }], split: h.split };
 }
 
 /** Writes lines to a stream in chunks, waiting for 'drain' whenever the stream's buffer is full. Returns the line count. */

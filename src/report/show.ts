@@ -1,4 +1,6 @@
 import { UserError } from '../errors.js';
+import { secretRedactor } from '../redact.js';
+import { callTextsReader, TEXTS_NOT_RECORDED, type CallMessage, type ExampleCall } from '../store/calls.js';
 import type { ExampleInfo, JudgmentView, PredictionView, ReportQueries, TranscriptView } from './queries.js';
 
 export interface ShowTarget {
@@ -91,5 +93,120 @@ export function formatShow(t: ShowTarget, width = 100): string {
     for (const p of members.filter((m) => m.debateId === d.id)) out.push(`Ensemble member ${p.member} (read this transcript): P(label 1) = ${p.p1.toFixed(3)}`);
   }
   if (t.transcripts.length === 0) out.push('', '(no transcripts)');
+  return out.join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// show --prompts: the exact texts behind an example's turns and judgments
+
+/** One call as `show --prompts` shows it: its ledger facts and texts, secrets redacted. */
+export interface PromptCall {
+  id: number;
+  model: string;
+  role: string;
+  cacheHit: boolean;
+  finishReason: string | null;
+  error: string | null;
+  /** False for a call made before w2s stored prompts: messages, response and params are then empty. */
+  recorded: boolean;
+  params: Record<string, unknown> | null;
+  messages: CallMessage[];
+  response: string | null;
+}
+
+/** A turn or judgment with the call that made it (null: no ledger row, or one the ledger no longer holds). */
+export type PromptEntry = ExampleCall & { call: PromptCall | null };
+
+export interface PromptsTarget {
+  runId: string;
+  example: ExampleInfo;
+  /** The debate asked for, or null when the id was an example's (all its transcripts and judgments). */
+  debateId: string | null;
+  transcripts: Pick<TranscriptView, 'id' | 'protocol' | 'sample' | 'status'>[];
+  entries: PromptEntry[];
+}
+
+/**
+ * What `w2s show --prompts` prints: for every call the example's debate turns and judgments made (or one debate's,
+ * for a debate id), the messages the model received and its raw reply, as stored in the ledger's texts. Secrets in
+ * model ids and texts are redacted (src/redact.ts).
+ */
+export function findPromptsTarget(q: ReportQueries, id: string, runId?: string): PromptsTarget {
+  const t = findShowTarget(q, id, runId);
+  const debateId = t.transcripts.length === 1 && t.transcripts[0]!.id === id ? id : null;
+  const reader = callTextsReader(q.db);
+  const clean = secretRedactor();
+  const callOf = (callId: number | null): PromptCall | null => {
+    const c = callId === null ? undefined : reader.callWithTexts(callId);
+    if (!c) return null;
+    return {
+      id: c.id,
+      model: clean(c.model),
+      role: c.role,
+      cacheHit: c.cacheHit,
+      finishReason: c.finishReason,
+      error: c.error === null ? null : clean(c.error),
+      recorded: c.texts.recorded,
+      params: c.texts.params,
+      messages: c.texts.messages.map((m) => ({ role: m.role, content: clean(m.content) })),
+      response: c.texts.response === null ? null : clean(c.texts.response),
+    };
+  };
+  return {
+    runId: t.runId,
+    example: t.example,
+    debateId,
+    transcripts: t.transcripts.map(({ id: tid, protocol, sample, status }) => ({ id: tid, protocol, sample, status })),
+    entries: reader.exampleCalls(t.runId, t.example.id, debateId ?? undefined).map((e) => ({ ...e, call: callOf(e.callId) })),
+  };
+}
+
+const PARSE_STATUS: Record<string, (p: string) => string> = {
+  logprobs: (p) => `logprobs (P(correct) = ${p}, read from the verdict token's logprobs)`,
+  parsed: (p) => `parsed (a verdict found in the reply; P(correct) = ${p})`,
+  unparsed: () => 'unparsed (no verdict in the reply; counted as P(correct) = 0.500)',
+};
+
+/**
+ * A stored text as printed: control characters made visible, every non-empty line indented by four spaces (the text
+ * itself unchanged; --json gives it exactly).
+ */
+const block = (text: string): string => (text === '' ? '    (empty)' : safeText(text).split('\n').map((l) => (l ? `    ${l}` : l)).join('\n'));
+
+function formatPromptCall(call: PromptCall | null): string[] {
+  if (!call) return ['(no ledger row for this call)'];
+  const out = [`call ${call.id} · ${safeText(call.model)} · ${call.cacheHit ? 'cache hit' : 'backend call'}`];
+  if (!call.recorded) return [...out, `messages and reply: ${TEXTS_NOT_RECORDED}`];
+  out.push(`params: ${safeText(JSON.stringify(call.params))}`);
+  for (const m of call.messages) out.push(`[${safeText(m.role)}]`, block(m.content));
+  if (call.response !== null) out.push(`[reply${call.finishReason ? `, finish ${safeText(call.finishReason)}` : ''}]`, block(call.response));
+  else out.push(call.error ? `[no reply: ${safeText(call.error)}]` : '[no reply]');
+  return out;
+}
+
+function formatEntry(e: PromptEntry): string[] {
+  if (e.what === 'turn') return ['', `--- Turn ${e.turn + 1} · debater ${safeText(e.speaker)} (argues ${e.side})`, ...formatPromptCall(e.call)];
+  const parse = (PARSE_STATUS[e.method] ?? ((p: string) => `${e.method} (P(correct) = ${p})`))(e.pCorrect.toFixed(3));
+  return ['', `--- Judge ${safeText(e.judge)} · ${e.orderSwapped ? 'swapped' : 'original'} order${e.sample ? ` · sample ${e.sample}` : ''}`, `parse: ${parse}`, ...formatPromptCall(e.call)];
+}
+
+/** The prompts as terminal text: each transcript's turns then its judgments, then judgments without a transcript. */
+export function formatPrompts(t: PromptsTarget): string {
+  const ex = t.example;
+  const gold = ex.label === 1 ? 'correct (label 1)' : 'incorrect (label 0)';
+  const out: string[] = [`run ${t.runId} · example ${safeText(ex.id)} · split ${ex.split} · gold: ${gold}`];
+  out.push(`The exact messages each model received and its raw reply, for every turn and judgment${t.debateId ? ` of debate ${t.debateId}` : ''}.`);
+  for (const d of t.transcripts) {
+    out.push('', `=== Transcript sample ${d.sample} · ${d.protocol} · ${d.status} · ${d.id}`);
+    const mine = t.entries.filter((e) => e.debateId === d.id);
+    for (const e of mine) out.push(...formatEntry(e));
+    if (mine.length === 0) out.push('(no turns or judgments)');
+  }
+  const blind = t.entries.filter((e) => e.debateId === null);
+  if (blind.length) {
+    out.push('', '=== Judgments without a transcript');
+    for (const e of blind) out.push(...formatEntry(e));
+  }
+  if (t.entries.length === 0) out.push('', '(no model calls)');
   return out.join('\n');
 }

@@ -35,6 +35,7 @@ export function openDb(file: string, options: OpenOptions = {}): DB {
   // (A WAL-mode file's content may all be in its -wal file while the main file is still empty.)
   if (file !== ':memory:' && existsSync(file) && (statSync(file).size > 0 || existsSync(`${file}-wal`))) probeOwnership(file, !readonly);
   const db = connect(file, readonly);
+  if (readonly && file !== ':memory:') sweepOnClose(db, file);
   try {
     db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 10_000}`);
     db.pragma('foreign_keys = ON');
@@ -66,6 +67,48 @@ function probeOwnership(file: string, forWriting: boolean): void {
     checkOwnership(probe, file, forWriting);
   } finally {
     probe.close();
+  }
+}
+
+/**
+ * A read-only connection leaves nothing next to the file. Reading a WAL-mode file takes its -wal and -shm files; with
+ * no writer there, the reader creates them, and being read-only it cannot checkpoint, so SQLite leaves them behind on
+ * close. So when there was no -wal at open, closing hands the cleanup to a read-write connection that only reads:
+ * SQLite's last connection to close checkpoints (nothing, or what a run that came and went meanwhile committed) and
+ * removes both files, and while another connection still has the file open (a live run) it leaves them to that one, so
+ * a live writer's -shm is never touched. (`immutable=1` would create nothing, but reads torn pages if a run starts
+ * meanwhile.) A -wal there at open (a live run, or one that crashed) is left as found; while a run writes the file the
+ * reader shares its -wal and -shm and sees every committed row.
+ */
+function sweepOnClose(db: DB, file: string): void {
+  if (existsSync(`${file}-wal`)) return;
+  const close = db.close.bind(db);
+  Object.defineProperty(db, 'close', {
+    configurable: true,
+    writable: true,
+    value: (): DB => {
+      close();
+      sweep(file);
+      return db;
+    },
+  });
+}
+
+function sweep(file: string): void {
+  // A hot rollback journal would be rolled back by a read-write connection: a write this reader must not make.
+  if (!(existsSync(`${file}-wal`) || existsSync(`${file}-shm`)) || existsSync(`${file}-journal`)) return;
+  let rw: DB | undefined;
+  try {
+    rw = new Database(file, { fileMustExist: true, timeout: 1_000 });
+    rw.prepare('SELECT 1 FROM sqlite_master LIMIT 1').get();
+  } catch {
+    // A file or folder this user may not write, or a lock held past the timeout: the files stay, as they always did.
+  } finally {
+    try {
+      rw?.close();
+    } catch {
+      /* nothing more to clean */
+    }
   }
 }
 

@@ -234,6 +234,34 @@ ALTER TABLE judgments ADD COLUMN input_tokens INTEGER;
 ALTER TABLE judgments ADD COLUMN output_tokens INTEGER;
 `,
   },
+  {
+    version: 5,
+    name: 'call texts: what each model received and returned',
+    sql: `
+-- Every text a model received or returned, stored once under its sha256 (hex): a system prompt read by a thousand
+-- calls, or a transcript served again from the cache, is one row. Never updated; rows are only added.
+CREATE TABLE texts (
+  hash TEXT PRIMARY KEY,
+  text TEXT NOT NULL
+);
+
+-- What a call sent, in order: chat messages (role system, user or assistant) for generate calls, the input texts
+-- (role input, position = the text's index) for embed calls.
+CREATE TABLE call_messages (
+  call_id INTEGER NOT NULL REFERENCES calls(id) ON DELETE CASCADE,
+  position INTEGER NOT NULL,
+  role TEXT NOT NULL,
+  text_hash TEXT NOT NULL REFERENCES texts(hash),
+  PRIMARY KEY (call_id, position)
+) WITHOUT ROWID;
+
+-- The raw reply's text (generate calls that answered; null for embed calls, failed calls and calls made before
+-- version 5), and the request parameters that shaped the answer as JSON (maxTokens, temperature, seed, topLogprobs,
+-- stop, sample; {} for embed calls). params_json is null exactly for the calls made before w2s stored their texts.
+ALTER TABLE calls ADD COLUMN response_hash TEXT REFERENCES texts(hash);
+ALTER TABLE calls ADD COLUMN params_json TEXT;
+`,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -114,7 +114,7 @@ test('transcripts export as one debate per line, and as chat-messages fine-tunin
   assert.equal(n, 270);
   const lines = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   for (const l of lines) {
-    assert.deepEqual(Object.keys(l), ['messages']);
+    assert.deepEqual(Object.keys(l), ['messages', 'split']);
     assert.deepEqual(l.messages.map((m: { role: string }) => m.role), ['system', 'user', 'assistant']);
     assert.match(l.messages[1].content, /^Question: Which shelf holds crate \d+\?\nProposed answer: shelf \d\n\nDebate:\nDebater A \(argues the answer is (correct|incorrect)\):\n/);
     assert.ok(['correct', 'incorrect'].includes(l.messages[2].content));

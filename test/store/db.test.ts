@@ -20,8 +20,8 @@ test('a new database records its migration and reopening does not migrate again'
   const rows = raw.prepare('SELECT version, name FROM schema_migrations').all();
   const meta = raw.prepare("SELECT value FROM meta WHERE key = 'w2s_version'").get() as { value: string };
   raw.close();
-  assert.deepEqual(rows, [{ version: 1, name: 'initial' }, { version: 2, name: 'groups and metric provenance' }, { version: 3, name: 'run ownership, persisted budgets, cross-process single-flight' }, { version: 4, name: 'judge samples and judgment tokens' }]);
-  assert.equal(SCHEMA_VERSION, 4);
+  assert.deepEqual(rows, [{ version: 1, name: 'initial' }, { version: 2, name: 'groups and metric provenance' }, { version: 3, name: 'run ownership, persisted budgets, cross-process single-flight' }, { version: 4, name: 'judge samples and judgment tokens' }, { version: 5, name: 'call texts: what each model received and returned' }]);
+  assert.equal(SCHEMA_VERSION, 5);
   assert.match(meta.value, /^\d+\.\d+\.\d+/);
 });
 
