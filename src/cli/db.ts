@@ -1,5 +1,8 @@
+import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { dbInfo } from '../store/index.js';
+import { UserError } from '../errors.js';
+import Database from 'better-sqlite3';
+import { dbInfo, openStore, SCHEMA_VERSION, schemaVersion } from '../store/index.js';
 
 export function register(program: Command): void {
   const db = program.command('db').description('inspect w2s database files');
@@ -22,5 +25,22 @@ export function register(program: Command): void {
         ...info.runs.map((r) => `  ${r.id}  ${r.status}  ${r.dataset ?? ''}  examples=${r.examples} calls=${r.calls} cost=$${r.costUsd.toFixed(4)}  ${r.createdAt}${r.hint ? `  (${r.hint})` : ''}`),
       ];
       process.stdout.write(`${out.join('\n')}\n`);
+    });
+  db.command('migrate')
+    .description('bring a database written by an older w2s up to this schema, so read commands open it (w2s run does this itself)')
+    .argument('<file>', 'a database written by w2s')
+    .action((file: string) => {
+      if (!existsSync(file)) throw new UserError(`${file} does not exist; pass the path of a database written by w2s.`);
+      // Read the version without the read-only checks that refuse an old schema.
+      const raw = new Database(file, { readonly: true, fileMustExist: true });
+      let before: number;
+      try {
+        before = schemaVersion(raw);
+      } finally {
+        raw.close();
+      }
+      if (before === 0) throw new UserError(`${file} holds no w2s tables; pass the path of a database written by w2s.`);
+      openStore(file).close();
+      process.stdout.write(before === SCHEMA_VERSION ? `${file} is already at schema ${SCHEMA_VERSION}.\n` : `${file}: schema ${before} → ${SCHEMA_VERSION}.\n`);
     });
 }

@@ -166,7 +166,7 @@ function checkAndMigrate(db: DB, file: string, readonly: boolean): void {
   }
   if (version === SCHEMA_VERSION) return;
   if (readonly && version === 0) throw new UserError(`Database ${file} is empty (it holds no w2s tables); pass the path of a file written by w2s.`);
-  if (readonly) throw new UserError(`Database ${file} has schema version ${version}, older than ${SCHEMA_VERSION}; a w2s command that writes to it (w2s run with it as --out) migrates it first.`);
+  if (readonly) throw new UserError(`Database ${file} has schema version ${version}, older than ${SCHEMA_VERSION}; run \`w2s db migrate ${file}\` (or w2s run with it as --out) to bring it up to date.`);
   const apply = db.transaction(() => {
     // Read again under the write lock: another process opening the same new file may have migrated it meanwhile.
     const from = currentVersion(db);
