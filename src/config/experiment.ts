@@ -196,6 +196,7 @@ export const ExperimentSchema = z
             template: z
               .string()
               .regex(/\.md$/, 'a prompt template is a .md file')
+              .refine((t) => !t.startsWith('/') && !t.split(/[\\/]/).includes('..'), 'a judge template is a path under debate.promptsDir, without ".." or a leading "/"')
               .optional()
               .describe('This judge\'s prompt variant: a template under debate.promptsDir (default judge/verdict.md), with the same placeholders.'),
             samples: z
@@ -309,7 +310,7 @@ export type ExperimentConfig = z.infer<typeof ExperimentSchema>;
  * The judge fields added after runs existed are optional in the schema, so a config that leaves them out keeps its
  * config hash (and its run id); these are their values when left out.
  */
-export const JUDGE_DEFAULTS = { samples: 1, temperature: 0, orders: 'both' } as const;
+export const JUDGE_DEFAULTS = { samples: 1, temperature: 0, orders: 'both', template: 'judge/verdict.md' } as const;
 
 /** A judge's name: its own, or judge<index>. */
 export function judgeName(j: { name?: string }, index: number): string {
@@ -325,9 +326,11 @@ function checkJudges(c: JudgeFields, issue: (path: (string | number)[], message:
     if (names.indexOf(n) !== i) issue(['judges', i, 'name'], `two judges are named "${n}"; give each judge its own name`);
   });
   c.judges.forEach((j, i) => {
-    const samples = j.samples ?? 1;
+    const samples = j.samples ?? JUDGE_DEFAULTS.samples;
     if (samples > 1 && j.method !== 'parsed') issue(['judges', i, 'samples'], `judge "${names[i]}" samples ${samples} replies, which needs method "parsed" (a logprobs judge already reads a probability)`);
     else if (samples > 1 && !j.temperature) issue(['judges', i, 'temperature'], `judge "${names[i]}" samples ${samples} replies at temperature 0, so they would all be the same; set a temperature above 0`);
+    const repeated = (j.transcripts ?? []).find((t, k, all) => all.indexOf(t) !== k);
+    if (repeated !== undefined) issue(['judges', i, 'transcripts'], `judge "${names[i]}" lists transcript ${repeated} twice; list each transcript once`);
     const outside = (j.transcripts ?? []).filter((t) => t >= c.debate.samples);
     if (outside.length) issue(['judges', i, 'transcripts'], `judge "${names[i]}" reads transcript ${outside[0]}, but debate.samples is ${c.debate.samples} (transcripts 0 to ${c.debate.samples - 1})`);
     if (j.transcripts && c.debate.protocol === 'none') issue(['judges', i, 'transcripts'], `judge "${names[i]}" picks transcripts, but protocol "none" has none; remove "transcripts"`);

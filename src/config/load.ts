@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { UserError } from '../errors.js';
 import { hashValue } from '../hash.js';
-import { ExperimentSchema, type ExperimentConfig, type ModelRef } from './experiment.js';
+import { ExperimentSchema, JUDGE_DEFAULTS, type ExperimentConfig, type ModelRef } from './experiment.js';
 
 /** Validates a parsed config; an error names the field path and what was expected. */
 export function parseExperiment(raw: unknown, source = 'config'): ExperimentConfig {
@@ -43,7 +43,18 @@ export function loadExperiment(file: string): ExperimentConfig {
  */
 export function configHash(config: ExperimentConfig): string {
   const { $schema: _schema, description: _description, audit: _audit, gateway: _gateway, limits: _limits, ...rest } = config;
-  return hashValue(rest);
+  return hashValue({ ...rest, judges: rest.judges.map(canonicalJudge) });
+}
+
+/**
+ * A judge as its run id sees it: the judge fields added after runs existed are left out when they hold their default
+ * (so a config that spells a default out is the same run as one that leaves it out), and transcripts are sorted.
+ */
+function canonicalJudge(j: ExperimentConfig['judges'][number]): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...j };
+  for (const [key, value] of Object.entries(JUDGE_DEFAULTS)) if (out[key] === value) delete out[key];
+  if (j.transcripts) out.transcripts = [...j.transcripts].sort((a, b) => a - b);
+  return out;
 }
 
 export function modelSpec(ref: ModelRef): string {

@@ -1,3 +1,4 @@
+import { JUDGE_DEFAULTS } from '../config/experiment.js';
 import type { Generator } from '../debate/run.js';
 import { render, type Template } from '../debate/templates.js';
 import { formatTranscript, type Turn } from '../debate/transcript.js';
@@ -5,7 +6,8 @@ import type { TokenLogprob } from '../models/types.js';
 
 export type JudgeMethod = 'logprobs' | 'parsed' | 'unparsed';
 
-export interface OrderVerdict {
+/** One reply of a judge: to one presentation (original or swapped), one sample. */
+export interface JudgeReply {
   /**
    * False: options "A: correct / B: incorrect", debaters under their own names. True: the options in the other order
    * AND the debaters' names exchanged (see swapDebaterNames); stored as judgments.order_swapped.
@@ -29,7 +31,7 @@ export interface Verdict {
    * judge's preference for the first (or second) option and for the debater called "A" (or "B").
    */
   pCorrect: number;
-  orders: OrderVerdict[];
+  replies: JudgeReply[];
 }
 
 const CORRECT = 'The proposed answer is correct.';
@@ -110,7 +112,7 @@ export function swapDebaterNames<T extends Pick<Turn, 'speaker'>>(turns: readonl
   return turns.map((t) => ({ ...t, speaker: t.speaker === 'A' ? 'B' : 'A' }));
 }
 
-async function judgeOneOrder(input: JudgeInput, swapped: boolean, sample: number): Promise<OrderVerdict> {
+async function judgeOneOrder(input: JudgeInput, swapped: boolean, sample: number): Promise<JudgeReply> {
   // Both swaps go into the one swapped call, so a transcript costs two judge calls, not four. Each bias cancels in
   // the mean of the two calls: a preference for option letter A picks "correct" in one and "incorrect" in the other;
   // a preference for whatever "Debater A" says backs one side in one and the opposite side in the other (the name
@@ -131,7 +133,7 @@ async function judgeOneOrder(input: JudgeInput, swapped: boolean, sample: number
     {
       messages: [{ role: 'user', content: prompt }],
       maxTokens: input.maxTokens,
-      temperature: input.temperature ?? 0,
+      temperature: input.temperature ?? JUDGE_DEFAULTS.temperature,
       seed: sample,
       topLogprobs: input.method === 'logprobs' ? 10 : undefined,
     },
@@ -150,7 +152,7 @@ async function judgeOneOrder(input: JudgeInput, swapped: boolean, sample: number
 }
 
 /** The presentations a judge reads, as order_swapped values. */
-export function presentations(orders: JudgeInput['orders'] = 'both'): boolean[] {
+export function presentations(orders: JudgeInput['orders'] = JUDGE_DEFAULTS.orders): boolean[] {
   return orders === 'both' ? [false, true] : [orders === 'swapped'];
 }
 
@@ -159,11 +161,11 @@ export function presentations(orders: JudgeInput['orders'] = 'both'): boolean[] 
  * `samples` times each, and averages every reply. `skip(swapped, sample)` leaves out replies already stored.
  */
 export async function judge(input: JudgeInput, skip: (swapped: boolean, sample: number) => boolean = () => false): Promise<Verdict> {
-  const orders: OrderVerdict[] = [];
+  const replies: JudgeReply[] = [];
   for (const swapped of presentations(input.orders)) {
-    for (let sample = 0; sample < (input.samples ?? 1); sample++) {
-      if (!skip(swapped, sample)) orders.push(await judgeOneOrder(input, swapped, sample));
+    for (let sample = 0; sample < (input.samples ?? JUDGE_DEFAULTS.samples); sample++) {
+      if (!skip(swapped, sample)) replies.push(await judgeOneOrder(input, swapped, sample));
     }
   }
-  return { pCorrect: orders.reduce((s, o) => s + o.pCorrect, 0) / Math.max(1, orders.length), orders };
+  return { pCorrect: replies.reduce((s, o) => s + o.pCorrect, 0) / Math.max(1, replies.length), replies };
 }

@@ -8,7 +8,8 @@ import { createRng, deriveSeed } from '../rng.js';
 import type { ExampleRow, MetricRow } from '../store/index.js';
 import type { StageContext } from './context.js';
 import { judgeMetrics } from './judge-metrics.js';
-import { judgeName, judgeProbabilities } from './judges.js';
+import { judgeName } from '../config/experiment.js';
+import { judgeProbabilities } from './judges.js';
 import { predictionsOf, ROLES, seededRole, trainingSeeds } from './predictions.js';
 import { ensembleLabels } from './training.js';
 
@@ -134,9 +135,12 @@ function evaluateSeed(ctx: StageContext, split: TestSplit, trainingSeed: number,
   const opts = (subject: string, metric: string): BootstrapOptions => ({ random: createRng(seedOf(subject, metric)).random, resamples, level, groups: clusters });
   const metrics: MetricRow[] = [];
   const accuracies = new Map<string, number>();
+  // A stacked judge ensemble's intervals resample test, not the train_weak rows its weights were fit on.
+  const stacked = new Set((ctx.config.judgeEnsembles ?? []).filter((e) => e.aggregate === 'stacked').map((e) => `judge_ensemble:${e.name}`));
+  const coversOf = (subject: string): string => (stacked.has(subject) ? `${covers}; the stacked weights (fit on train_weak) held fixed` : covers);
   const booted = (subject: string, name: string, r: BootstrapResult, extra: Partial<MetricRow> = {}): MetricRow => ({
     runId: ctx.runId, subject: subject + suffix, name, value: r.value, lo: r.lo, hi: r.hi, n, method, level, resamples,
-    undefinedResamples: r.undefinedCount, seed: seedOf(subject, name), covers, ...extra,
+    undefinedResamples: r.undefinedCount, seed: seedOf(subject, name), covers: coversOf(subject), ...extra,
   });
   const point = (subject: string, name: string, value: number): MetricRow => ({ runId: ctx.runId, subject: subject + suffix, name, value, n, method: 'point estimate' });
 

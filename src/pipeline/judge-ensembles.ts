@@ -1,5 +1,6 @@
 import { aggregateJudges, stackedCrossFit } from '../metrics/index.js';
 import { createRng, deriveSeed } from '../rng.js';
+import type { ExperimentConfig } from '../config/experiment.js';
 import type { ExampleRow } from '../store/index.js';
 import { checkStop, type StageContext } from './context.js';
 import { judgeProbabilities } from './judges.js';
@@ -7,6 +8,28 @@ import { ROLES } from './predictions.js';
 
 /** Folds of a stacked ensemble's cross-fit on train_weak. */
 export const STACKING_FOLDS = 5;
+
+/** What a stacked ensemble is fit on: train_weak's members' P(correct), gold labels and groups. */
+const stackingSet = (trainWeak: readonly Pick<ExampleRow, 'label' | 'group'>[], memberProbs: number[][]) => ({
+  memberProbs, labels: trainWeak.map((x) => x.label), groups: trainWeak.map((x) => x.group),
+});
+
+/**
+ * Whether train_weak can fit a stacked ensemble: its cross-fit needs two groups and both labels outside every fold.
+ * The folds depend only on the labels, the groups and the seed, so the preflight checks them, with the same seed,
+ * before any judge is paid; null when it can, else why not.
+ */
+export function stackingProblem(config: ExperimentConfig, name: string, trainWeak: readonly Pick<ExampleRow, 'label' | 'group'>[]): string | null {
+  if (trainWeak.length > 0 && trainWeak.every((x) => x.label === trainWeak[0]!.label)) return `every train_weak label is ${trainWeak[0]!.label}`;
+  try {
+    const blank = [trainWeak.map(() => 0.5)];
+    stackedCrossFit(stackingSet(trainWeak, blank), [[]], { folds: STACKING_FOLDS, random: createRng(deriveSeed(config.seed, 'judge_ensemble', name)).random });
+    return null;
+  } catch (e) {
+    if (e instanceof RangeError) return e.message.replace(/^stackedCrossFit: /, '').replace(/ \(use fewer folds or more data\)/, '').replace(/\.$/, '');
+    throw e;
+  }
+}
 
 /**
  * Each judge ensemble's P(correct) on the examples its members judged, stored as a model with predictions (role
@@ -23,20 +46,16 @@ export async function aggregateJudgeEnsembles(ctx: StageContext): Promise<void> 
   for (const [index, e] of ensembles.entries()) {
     if (ctx.store.models.getModel(ctx.runId, ROLES.judgeEnsemble, index)) continue;
     checkStop(ctx);
-    const labelled = [...examples('train_strong'), ...examples('test')];
+    const toLabel = [...examples('train_strong'), ...examples('test')];
     const membersOn = (rows: readonly ExampleRow[]): number[][] => e.members.map((m) => judgeProbabilities(ctx, m, rows.map((r) => r.id)));
     const predictions: { exampleId: string; p1: number; debateId: null }[] = [];
     let state: Record<string, unknown> = { aggregate: e.aggregate, members: e.members };
     const seed = deriveSeed(ctx.config.seed, 'judge_ensemble', e.name);
     if (e.aggregate === 'stacked') {
       const trainWeak = examples('train_weak');
-      const fit = stackedCrossFit(
-        { memberProbs: membersOn(trainWeak), labels: trainWeak.map((x) => x.label), groups: trainWeak.map((x) => x.group) },
-        membersOn(labelled),
-        { folds: STACKING_FOLDS, random: createRng(seed).random },
-      );
+      const fit = stackedCrossFit(stackingSet(trainWeak, membersOn(trainWeak)), membersOn(toLabel), { folds: STACKING_FOLDS, random: createRng(seed).random });
       trainWeak.forEach((x, i) => predictions.push({ exampleId: x.id, p1: fit.train[i]!, debateId: null }));
-      labelled.forEach((x, i) => predictions.push({ exampleId: x.id, p1: fit.apply[i]!, debateId: null }));
+      toLabel.forEach((x, i) => predictions.push({ exampleId: x.id, p1: fit.apply[i]!, debateId: null }));
       const byMember = (w: readonly number[]): Record<string, number> => Object.fromEntries(e.members.map((m, k) => [m, w[k]!]));
       state = {
         ...state,
@@ -45,8 +64,8 @@ export async function aggregateJudgeEnsembles(ctx: StageContext): Promise<void> 
         fitOn: `train_weak (${trainWeak.length} examples); train_weak's own values are out-of-fold over ${fit.foldModels.length} folds`,
       };
     } else {
-      const p = aggregateJudges(membersOn(labelled), e.aggregate);
-      labelled.forEach((x, i) => predictions.push({ exampleId: x.id, p1: p[i]!, debateId: null }));
+      const p = aggregateJudges(membersOn(toLabel), e.aggregate);
+      toLabel.forEach((x, i) => predictions.push({ exampleId: x.id, p1: p[i]!, debateId: null }));
     }
     ctx.store.transaction(() => {
       const row = ctx.store.models.insertModel({

@@ -5,6 +5,7 @@ import {
   positionBiasCI, type BootstrapOptions, type Label,
 } from '../metrics/index.js';
 import { priceOf } from '../models/gateway.js';
+import { createRng, deriveSeed } from '../rng.js';
 import { parseModelSpec } from '../models/spec.js';
 import { FRONTIER_METHOD, type JudgmentRow, type MetricRow } from '../store/index.js';
 import type { StageContext } from './context.js';
@@ -64,6 +65,7 @@ export function judgeMetrics(ctx: StageContext, scores: JudgeScores): MetricRow[
     const unread = rows.filter((r) => r.method === 'unparsed').length;
     out.push({
       ...base, subject, name: 'parse_coverage', value: rows.length ? 1 - unread / rows.length : null, n: rows.length, method: 'count',
+      covers: 'every reply of the judge, in every split it read (train_weak too when a stacked ensemble uses it)',
       note: unread ? `${unread} of ${rows.length} replies stated no verdict and count as P(correct) = 0.5` : null,
     });
     if ((j.orders ?? JUDGE_DEFAULTS.orders) === 'both') out.push(positionBiasRow(ctx, scores, subject, rows));
@@ -99,7 +101,8 @@ export function judgeMetrics(ctx: StageContext, scores: JudgeScores): MetricRow[
     out.push(...sizeCurve(ctx, scores, subject, e.members, e.aggregate));
     if (e.aggregate === 'stacked') out.push(...stackedWeights(ctx, subject, index));
   }
-  out.push(...frontier(ctx, scores, out, [...usage.values()].some((u) => u.priced)));
+  // USD only when every judge has a price: a judge without one would count as free and sit on the frontier.
+  out.push(...frontier(ctx, scores, out, [...usage.values()].every((u) => u.priced)));
   return out;
 }
 
@@ -122,8 +125,10 @@ interface Usage {
   usd: number | null;
   /** How many examples the figures average over (for a judge) or the most any member judged (for an ensemble). */
   examples: number;
-  /** Whether a price was set for the model; without one, cost is 0 and only tokens are comparable. */
+  /** Whether a price was set for the model (every member's, for an ensemble); without one, cost is 0 and only tokens compare. */
   priced: boolean;
+  /** A judge's price as gateway.prices gave it at evaluation. */
+  price?: { inputPerMTok: number; outputPerMTok: number };
 }
 
 /** A judge's tokens and cost per judged example: the tokens of each judgment's call (cached or paid), at gateway.prices. */
@@ -131,20 +136,20 @@ function judgeUsage(config: ExperimentConfig, model: ExperimentConfig['judges'][
   const spec = parseModelSpec(modelSpec(model));
   const price = priceOf(config.gateway.prices, { id: modelSpec(model), model: spec.model });
   const examples = new Set(rows.map((r) => r.exampleId)).size;
-  if (examples === 0 || rows.some((r) => r.inputTokens === null || r.outputTokens === null)) return { tokens: null, usd: null, examples, priced: price !== undefined };
+  if (examples === 0 || rows.some((r) => r.inputTokens === null || r.outputTokens === null)) return { tokens: null, usd: null, examples, priced: price !== undefined, price };
   let tokens = 0;
   let usd = 0;
   for (const r of rows) {
     tokens += r.inputTokens! + r.outputTokens!;
     if (price) usd += (r.inputTokens! * price.inputPerMTok + r.outputTokens! * price.outputPerMTok) / 1e6;
   }
-  return { tokens: tokens / examples, usd: usd / examples, examples, priced: price !== undefined };
+  return { tokens: tokens / examples, usd: usd / examples, examples, priced: price !== undefined, price };
 }
 
 /** An ensemble pays for every member on every example. */
 function sumUsage(members: readonly Usage[]): Usage {
   const sum = (get: (u: Usage) => number | null): number | null => (members.some((u) => get(u) === null) ? null : members.reduce((s, u) => s + get(u)!, 0));
-  return { tokens: sum((u) => u.tokens), usd: sum((u) => u.usd), examples: Math.max(...members.map((u) => u.examples)), priced: members.some((u) => u.priced) };
+  return { tokens: sum((u) => u.tokens), usd: sum((u) => u.usd), examples: Math.max(...members.map((u) => u.examples)), priced: members.every((u) => u.priced) };
 }
 
 function usageRows(ctx: StageContext, subject: string, u: Usage): MetricRow[] {
@@ -152,12 +157,13 @@ function usageRows(ctx: StageContext, subject: string, u: Usage): MetricRow[] {
     ? 'sum of the members\' per-example figures'
     : 'the tokens of every judgment\'s call (cache hits included), per judged example';
   const note = u.tokens === null ? 'some judgments were stored without their tokens (by an older w2s); rerun the judges to measure cost' : null;
+  const covers = 'every judgment, in every split the judge read';
+  const price = u.price
+    ? `at $${u.price.inputPerMTok} in and $${u.price.outputPerMTok} out per million tokens (gateway.prices when the run was evaluated)`
+    : u.priced ? 'at the members\' prices (gateway.prices when the run was evaluated)' : 'no price is set in gateway.prices for every model: counted as free';
   return [
-    { runId: ctx.runId, subject, name: 'tokens_per_example', value: u.tokens, n: u.examples, method, note },
-    {
-      runId: ctx.runId, subject, name: 'cost_usd_per_example', value: u.usd, n: u.examples, method: `${method}, at gateway.prices`,
-      note: note ?? (u.priced ? null : 'no price is set in gateway.prices: counted as free'),
-    },
+    { runId: ctx.runId, subject, name: 'tokens_per_example', value: u.tokens, n: u.examples, method, covers, note },
+    { runId: ctx.runId, subject, name: 'cost_usd_per_example', value: u.usd, n: u.examples, method: `${method}, at gateway.prices`, covers, note: note ?? price },
   ];
 }
 
@@ -177,7 +183,13 @@ function versus(ctx: StageContext, scores: JudgeScores, subject: string, members
   const diff = (name: string, other: number[], note: string): void => {
     const o = scores.opts(subject, name);
     const d = pairedBootstrapDiff(other, ens, split.labels, o);
-    const how = { runId: ctx.runId, subject, n: split.labels.length, seed: scores.seedOf(subject, name), covers: split.covers };
+    const stacked = (ctx.config.judgeEnsembles ?? []).some((e) => e.aggregate === 'stacked' && `judge_ensemble:${e.name}` === subject);
+    const covers = [
+      split.covers,
+      stacked ? 'the stacked weights (fit on train_weak) held fixed' : '',
+      name === 'vs_best_member' ? 'the best member is chosen once, on the whole test split, not again in each resample' : '',
+    ].filter(Boolean).join('; ');
+    const how = { runId: ctx.runId, subject, n: split.labels.length, seed: scores.seedOf(subject, name), covers };
     rows.push(
       {
         ...how, name, value: d.diff, lo: d.lo, hi: d.hi, method: `paired ${split.method}`, level: d.level, resamples: d.resamples,
@@ -208,7 +220,9 @@ function sizeCurve(ctx: StageContext, scores: JudgeScores, subject: string, memb
   } else {
     combine = (all, subset) => aggregateJudges(subset.map((k) => all[k]!), aggregate as 'mean' | 'vote' | 'logit-mean');
   }
-  const curve = accuracyBySize(test, split.labels, { random: () => 0.5, orderings: 1_000, combine });
+  // Sizes with more than 1,000 subsets are sampled, from a stream of the ensemble's own.
+  const random = createRng(deriveSeed(ctx.config.seed, 'judge_ensemble_sizes', subject)).random;
+  const curve = accuracyBySize(test, split.labels, { random, orderings: 1_000, combine });
   return curve.map((c) => ({
     runId: ctx.runId, subject, name: `accuracy_at_size:${c.size}`, value: c.accuracy, lo: c.min, hi: c.max, n: c.subsets, method: 'mean over member subsets',
     covers: `range over the ${c.subsets} subsets of ${c.size} of ${members.length} members${c.exact ? '' : ' (sampled)'}, not a confidence interval`,
@@ -221,7 +235,8 @@ function stackedWeights(ctx: StageContext, subject: string, index: number): Metr
   if (!w) return [];
   const trainWeak = ctx.store.examples.countBySplit(ctx.runId).train_weak;
   const how = { runId: ctx.runId, subject, n: trainWeak, method: 'logistic regression on the members\' log-odds, fit on train_weak' };
-  return [...Object.entries(w.byMember).map(([m, v]) => ({ ...how, name: `weight:${m}`, value: v })), { ...how, name: 'weight:intercept', value: w.intercept }];
+  // The intercept is a row of its own name (stacked_intercept), so no member name can collide with it.
+  return [...Object.entries(w.byMember).map(([m, v]) => ({ ...how, name: `weight:${m}`, value: v })), { ...how, name: 'stacked_intercept', value: w.intercept }];
 }
 
 /** Judges and ensembles not beaten by a cheaper-or-equal one: by USD when any judge has a price, else by tokens. */

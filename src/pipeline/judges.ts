@@ -8,11 +8,6 @@ import type { Split } from '../store/index.js';
 import { checkStop, endsTheRun, PartialFailureError, settleAll, type StageContext } from './context.js';
 import { toTurn } from './debates.js';
 
-export { judgeName };
-
-/** The default judge prompt, under debate.promptsDir. */
-export const DEFAULT_JUDGE_TEMPLATE = 'judge/verdict.md';
-
 /** The judges that stacked judge ensembles fit their weights on: they also judge train_weak, where the gold is known. */
 export function stackedMembers(config: ExperimentConfig): Set<string> {
   return new Set((config.judgeEnsembles ?? []).filter((e) => e.aggregate === 'stacked').flatMap((e) => e.members));
@@ -40,7 +35,7 @@ export async function runJudges(ctx: StageContext): Promise<void> {
   let firstError = '';
   for (const [index, j] of judges.entries()) {
     const name = judgeName(j, index);
-    const template = loadTemplate(ctx.config.debate.promptsDir, j.template ?? DEFAULT_JUDGE_TEMPLATE);
+    const template = loadTemplate(ctx.config.debate.promptsDir, j.template ?? JUDGE_DEFAULTS.template);
     const orders = j.orders ?? JUDGE_DEFAULTS.orders;
     const samples = j.samples ?? JUDGE_DEFAULTS.samples;
     const model = await ctx.models.forRole(j.model, `judge:${name}`, j.method === 'logprobs' ? ['logprobs'] : []);
@@ -68,7 +63,7 @@ export async function runJudges(ctx: StageContext): Promise<void> {
               stored,
             );
             ctx.store.judgments.insertJudgments(
-              v.orders.map((o) => ({
+              v.replies.map((o) => ({
                 runId: ctx.runId, exampleId: example.id, judge: name, debateId, orderSwapped: o.orderSwapped, sample: o.sample, pCorrect: o.pCorrect,
                 method: o.method, rawText: o.rawText, callId: o.callId, inputTokens: o.inputTokens, outputTokens: o.outputTokens,
               })),

@@ -1,4 +1,4 @@
-import { constants } from 'node:fs';
+import { constants, existsSync } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
@@ -10,14 +10,15 @@ import { runDebate, type DebateTemplates, type Generator } from '../debate/run.j
 import { loadTemplate, type Template } from '../debate/templates.js';
 import { withTranscript, type Turn } from '../debate/transcript.js';
 import { UserError } from '../errors.js';
-import { JUDGE_DEFAULTS } from '../config/experiment.js';
+import { JUDGE_DEFAULTS, judgeName } from '../config/experiment.js';
 import { judge, presentations } from '../judge/prompted.js';
 import { inspectModel, requireCapability, type ModelInspection } from '../models/create.js';
 import { generateBound, priceOf } from '../models/gateway.js';
 import { parseModelSpec } from '../models/spec.js';
 import type { Capabilities, GenerateRequest } from '../models/types.js';
 import { loadDebateTemplates } from './debates.js';
-import { DEFAULT_JUDGE_TEMPLATE, judgedSplits, judgeName } from './judges.js';
+import { stackingProblem } from './judge-ensembles.js';
+import { judgedSplits } from './judges.js';
 import { trainingSeeds } from './predictions.js';
 import { drawExamples } from './prepare.js';
 
@@ -93,7 +94,7 @@ export async function preflight(config: ExperimentConfig): Promise<Plan> {
     const splits = judgedSplits(config, judgeName(j, i)).reduce((sum, split) => sum + n[split], 0);
     const transcriptsRead = protocol === 'none' ? 1 : (j.transcripts?.length ?? config.debate.samples);
     const perPresentation = splits * transcriptsRead * (j.samples ?? JUDGE_DEFAULTS.samples);
-    const inputs = prompts.judge.get(j.template ?? DEFAULT_JUDGE_TEMPLATE)!;
+    const inputs = prompts.judge.get(j.template ?? JUDGE_DEFAULTS.template)!;
     for (const swapped of presentations(j.orders)) {
       calls.judge += perPresentation;
       pay(judges[i]!, perPresentation, inputs[swapped ? 1 : 0]!, j.maxTokens);
@@ -123,6 +124,14 @@ export async function preflight(config: ExperimentConfig): Promise<Plan> {
     throw new UserError(`market needs out-of-sample weak picks on train_weak, from folds of at least 2 groups, but train_weak holds ${weakGroups}; raise sizes.train_weak or choose another protocol.`);
   }
   const folds = protocol === 'market' ? Math.min(CROSSFIT_FOLDS, weakGroups) : 0;
+  // A stacked judge ensemble is fit on train_weak (cross-fitted): refuse one it cannot be fit on before a judge is paid.
+  const trainWeak = examples.filter((e) => e.split === 'train_weak').map((e) => ({ label: e.label, group: e.group ?? null }));
+  for (const [i, e] of (config.judgeEnsembles ?? []).entries()) {
+    const problem = e.aggregate === 'stacked' ? stackingProblem(config, e.name, trainWeak) : null;
+    if (problem) {
+      throw new UserError(`judgeEnsembles[${i}] "${e.name}" is stacked, so its weights are fit on train_weak, but ${problem}; raise dataset.sizes.train_weak or choose another aggregate.`);
+    }
+  }
   embedding('weak', [
     { trainings: seeds, texts: n.train_weak, textBytes: plainBytes },
     { trainings: seeds, texts: all, textBytes: plainBytes },
@@ -261,8 +270,21 @@ async function loadTemplates(config: ExperimentConfig): Promise<{ debate?: Debat
   }
   return {
     debate: usesDebate ? loadDebateTemplates(dir) : undefined,
-    judge: new Map(config.judges.map((j) => j.template ?? DEFAULT_JUDGE_TEMPLATE).map((path) => [path, loadTemplate(dir, path)])),
+    judge: await judgeTemplates(config, dir),
   };
+}
+
+/** Each judge template the judges name, loaded once; a missing one names the judge's field (its own prompt variant). */
+async function judgeTemplates(config: ExperimentConfig, dir: string): Promise<Map<string, Template>> {
+  const out = new Map<string, Template>();
+  for (const [i, j] of config.judges.entries()) {
+    const path = j.template ?? JUDGE_DEFAULTS.template;
+    if (out.has(path)) continue;
+    if (j.template === undefined) out.set(path, loadTemplate(dir, path));
+    else if (!existsSync(join(dir, path))) throw new UserError(`judges[${i}].template: ${resolve(dir, path)} does not exist; give a template under debate.promptsDir (${resolve(dir)}).`);
+    else out.set(path, await at(`judges[${i}].template`, () => loadTemplate(dir, path)));
+  }
+  return out;
 }
 
 /** The hf backend's settings that name files: the trainer executable when one is given, and a local base model. */

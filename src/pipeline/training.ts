@@ -8,7 +8,8 @@ import type { FineTuneBackend, LossName, TrainRow } from '../train/types.js';
 import { checkStop, settleAll, type StageContext } from './context.js';
 import { createBackend } from './backends.js';
 import { debateId, toTurn } from './debates.js';
-import { judgeName, judgeProbabilities } from './judges.js';
+import { judgeName } from '../config/experiment.js';
+import { judgeProbabilities } from './judges.js';
 import { predictionsOf, primarySeed, ROLES, seededRole, trainingSeeds } from './predictions.js';
 
 interface TrainSpec {

@@ -119,9 +119,9 @@ export function judgesView(metrics: readonly MetricValue[], config: RunConfigVie
     const e = kind === 'judge_ensemble' ? configuredEnsembles.find((x) => x.name === name) : undefined;
     const names = bySubject.get(subject) ?? new Map<string, MetricValue>();
     const weights = [...names.values()]
-      .filter((m) => m.name.startsWith('weight:') && m.name !== 'weight:intercept')
+      .filter((m) => m.name.startsWith('weight:'))
       .map((m) => ({ member: m.name.slice('weight:'.length), weight: m }));
-    const intercept = get(subject, 'weight:intercept');
+    const intercept = get(subject, 'stacked_intercept');
     const strong = `strong_by_judge:${name}`;
     return {
       subject, kind, name, description: describeSubject(subject, ctx),

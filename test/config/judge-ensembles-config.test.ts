@@ -40,6 +40,8 @@ test('judges that cannot differ or cannot run are refused', () => {
   refused({ judges: [{ name: 't', model: 'scripted:echo', transcripts: [2] }] }, /judge "t" reads transcript 2, but debate.samples is 2 \(transcripts 0 to 1\)/);
   refused({ debate: { protocol: 'none' }, weak: { ensemble: { kind: 'finetune' } }, judges: [{ name: 't', model: 'scripted:echo', transcripts: [0] }] }, /protocol "none" has none/);
   refused({ judges: [{ name: 't', model: 'scripted:echo', template: 'judge/verdict.txt' }] }, /a prompt template is a \.md file/);
+  refused({ judges: [{ name: 't', model: 'scripted:echo', template: '../../etc/x.md' }] }, /a judge template is a path under debate.promptsDir, without ".."/);
+  refused({ judges: [{ name: 't', model: 'scripted:echo', transcripts: [1, 1] }] }, /judge "t" lists transcript 1 twice/);
 });
 
 test('a config without the new judge fields keeps its hash (and so its run id)', () => {
@@ -49,3 +51,14 @@ test('a config without the new judge fields keeps its hash (and so its run id)',
 });
 
 const HASH_BEFORE = '43246140a48a';
+
+test('spelling out a judge default, or listing transcripts in another order, is the same run', () => {
+  const plain = parseExperiment({ ...base, judges: [{ name: 'a', model: 'scripted:echo', transcripts: [1, 0] }] });
+  const spelled = parseExperiment({
+    ...base,
+    judges: [{ name: 'a', model: 'scripted:echo', samples: 1, temperature: 0, orders: 'both', template: 'judge/verdict.md', transcripts: [0, 1] }],
+  });
+  assert.equal(configHash(spelled), configHash(plain));
+  const other = parseExperiment({ ...base, judges: [{ name: 'a', model: 'scripted:echo', orders: 'original', transcripts: [0, 1] }] });
+  assert.notEqual(configHash(other), configHash(plain));
+});

@@ -68,7 +68,7 @@ test('both answer orders are judged and averaged, cancelling a position bias', a
   assert.equal(biased.prompts.length, 2);
   assert.match(biased.prompts[0]!, /A: The proposed answer is correct\.\nB: The proposed answer is incorrect\./);
   assert.match(biased.prompts[1]!, /A: The proposed answer is incorrect\.\nB: The proposed answer is correct\./);
-  assert.deepEqual(v.orders.map((o) => o.method), ['logprobs', 'logprobs']);
+  assert.deepEqual(v.replies.map((o) => o.method), ['logprobs', 'logprobs']);
 });
 
 const debate = [
@@ -94,11 +94,11 @@ test('the swapped judgment also swaps the debaters\' names, so a name bias cance
   // ...and the options in the other order, in the same call.
   assert.deepEqual([option(original, 'A'), option(original, 'B')], ['correct', 'incorrect']);
   assert.deepEqual([option(swapped, 'A'), option(swapped, 'B')], ['incorrect', 'correct']);
-  assert.deepEqual(v.orders.map((o) => o.orderSwapped), [false, true]);
+  assert.deepEqual(v.replies.map((o) => o.orderSwapped), [false, true]);
   // Original: Debater A argues "correct" → P(correct) = 0.9. Swapped: "Debater A" now argues "incorrect", stated by
   // option A → P(A) = 0.9 → P(correct) = 0.1. The mean carries no name preference.
-  assert.ok(Math.abs(v.orders[0].pCorrect - 0.9) < 1e-12);
-  assert.ok(Math.abs(v.orders[1].pCorrect - 0.1) < 1e-12);
+  assert.ok(Math.abs(v.replies[0].pCorrect - 0.9) < 1e-12);
+  assert.ok(Math.abs(v.replies[1].pCorrect - 0.1) < 1e-12);
   assert.ok(Math.abs(v.pCorrect - 0.5) < 1e-12);
 
   // A judge that follows the arguments for "correct", whatever their speaker's name or option letter, keeps P = 0.9.
@@ -107,9 +107,9 @@ test('the swapped judgment also swaps the debaters\' names, so a name bias cance
     return { text: pA > 0.5 ? 'A' : 'B', topLogprobs: [[{ token: 'A', logprob: Math.log(pA) }, { token: 'B', logprob: Math.log(1 - pA) }]] };
   });
   const w = await judge({ model: informed, method: 'parsed', template, task: 't', question: 'q', answer: 'a', turns: debate, protocol: 'debate', maxTokens: 2 });
-  assert.deepEqual(w.orders.map((o) => o.pCorrect), [1, 1], 'parsed: "B" in the swapped call is "correct"');
+  assert.deepEqual(w.replies.map((o) => o.pCorrect), [1, 1], 'parsed: "B" in the swapped call is "correct"');
   const x = await judge({ model: informed, method: 'logprobs', template, task: 't', question: 'q', answer: 'a', turns: debate, protocol: 'debate', maxTokens: 2 });
-  assert.ok(x.orders.every((o) => Math.abs(o.pCorrect - 0.9) < 1e-12));
+  assert.ok(x.replies.every((o) => Math.abs(o.pCorrect - 0.9) < 1e-12));
 });
 
 test('renaming leaves consultancy transcripts and the stored turns as they were', async () => {
@@ -127,13 +127,13 @@ test('without logprobs the stated verdict is parsed; an unreadable reply counts 
   const sure = judgeModel((p) => ({ text: /A: The proposed answer is correct/.test(p) ? 'A' : 'B' }));
   const v = await judge({ model: sure, method: 'logprobs', template, task: 't', question: 'q', answer: 'a', turns, protocol: 'debate', maxTokens: 2 });
   assert.equal(v.pCorrect, 1);
-  assert.deepEqual(v.orders.map((o) => o.method), ['parsed', 'parsed']);
+  assert.deepEqual(v.replies.map((o) => o.method), ['parsed', 'parsed']);
   const mumble = judgeModel(() => ({ text: 'The answer a careful reader gives is B' }));
   const u = await judge({ model: mumble, method: 'parsed', template, task: 't', question: 'q', answer: 'a', turns, protocol: 'debate', maxTokens: 2 });
   assert.equal(u.pCorrect, 0.5);
-  assert.deepEqual(u.orders.map((o) => o.method), ['unparsed', 'unparsed']);
-  assert.deepEqual(u.orders.map((o) => o.pCorrect), [0.5, 0.5]);
-  assert.equal(u.orders[0].rawText, 'The answer a careful reader gives is B', 'the reply is kept for audit');
+  assert.deepEqual(u.replies.map((o) => o.method), ['unparsed', 'unparsed']);
+  assert.deepEqual(u.replies.map((o) => o.pCorrect), [0.5, 0.5]);
+  assert.equal(u.replies[0].rawText, 'The answer a careful reader gives is B', 'the reply is kept for audit');
 });
 
 test('an argument that tries to inject a verdict stays inside its fence', async () => {
@@ -160,19 +160,19 @@ test('self-consistency: each sample is its own seeded call; stored replies are s
   };
   const input = { model, method: 'parsed' as const, template, task: 't', question: 'q', answer: 'a', turns, protocol: 'debate', maxTokens: 4, samples: 4, temperature: 0.7 };
   const all = await judge(input);
-  assert.equal(all.orders.length, 8, '2 presentations × 4 samples');
+  assert.equal(all.replies.length, 8, '2 presentations × 4 samples');
   assert.equal(all.pCorrect, 0.5, 'two of four samples say correct, in both presentations');
   assert.deepEqual(seeds, [0, 1, 2, 3, 0, 1, 2, 3]);
-  assert.deepEqual(all.orders.map((o) => [o.orderSwapped, o.sample]), [[false, 0], [false, 1], [false, 2], [false, 3], [true, 0], [true, 1], [true, 2], [true, 3]]);
-  assert.ok(all.orders.every((o) => o.inputTokens === 10 && o.outputTokens === 1));
+  assert.deepEqual(all.replies.map((o) => [o.orderSwapped, o.sample]), [[false, 0], [false, 1], [false, 2], [false, 3], [true, 0], [true, 1], [true, 2], [true, 3]]);
+  assert.ok(all.replies.every((o) => o.inputTokens === 10 && o.outputTokens === 1));
 
   seeds.length = 0;
   const resumed = await judge(input, (swapped, sample) => !swapped || sample < 3);
   assert.deepEqual(seeds, [3], 'only the missing reply is asked for');
-  assert.deepEqual(resumed.orders.map((o) => [o.orderSwapped, o.sample]), [[true, 3]]);
+  assert.deepEqual(resumed.replies.map((o) => [o.orderSwapped, o.sample]), [[true, 3]]);
 
   seeds.length = 0;
   const first = await judge({ ...input, samples: 1, orders: 'original' });
-  assert.deepEqual(first.orders.map((o) => o.orderSwapped), [false]);
+  assert.deepEqual(first.replies.map((o) => o.orderSwapped), [false]);
   assert.equal(first.pCorrect, 1);
 });

@@ -73,6 +73,18 @@ for (const k of [0, 1, 2]) registerScript(`planted-${k}`, plantedJudge(k));
 // Copies of judge 0 under other names (other models), so their calls are their own.
 registerScript('planted-0-copy-a', plantedJudge(0));
 registerScript('planted-0-copy-b', plantedJudge(0));
+// Right on every train-pool row and wrong on every test row (it reads the pool's name): a stacker fit on train_weak
+// trusts it (a positive weight); one fit on test would distrust it.
+registerScript('flip', {
+  generate(req) {
+    const p = prompt(req);
+    const holds = /The proposed answer is right\./.test(p);
+    const saysCorrect = /\(train\)/.test(p) ? holds : !holds;
+    const pA = (correctLetter(p) === 'A') === saysCorrect ? 0.8 : 0.2;
+    return { text: pA > 0.5 ? 'A' : 'B', topLogprobs: [[{ token: 'A', logprob: Math.log(pA) }, { token: 'B', logprob: Math.log(1 - pA) }]] };
+  },
+  capabilities: { logprobs: true },
+});
 // Always picks the first option on even cases, and states no verdict on odd ones.
 registerScript('lazy', {
   generate(req) {
@@ -104,6 +116,7 @@ async function plantedRun() {
       { name: 'copy-a', model: 'scripted:planted-0-copy-a' },
       { name: 'copy-b', model: 'scripted:planted-0-copy-b' },
       { name: 'lazy', model: 'scripted:lazy', method: 'parsed', maxTokens: 12 },
+      { name: 'flip', model: 'scripted:flip' },
     ],
     judgeEnsembles: [
       { name: 'three-vote', members: ['j0', 'j1', 'j2'], aggregate: 'vote' },
@@ -111,6 +124,7 @@ async function plantedRun() {
       { name: 'three-logit', members: ['j0', 'j1', 'j2'], aggregate: 'logit-mean' },
       { name: 'copies', members: ['j0', 'copy-a', 'copy-b'], aggregate: 'vote' },
       { name: 'stacked', members: ['j0', 'j1', 'j2', 'lazy'], aggregate: 'stacked' },
+      { name: 'stacked-flip', members: ['j0', 'flip'], aggregate: 'stacked' },
     ],
     metrics: { bootstrap: 200 },
   });
@@ -123,8 +137,11 @@ async function plantedRun() {
     const metrics = store.metrics.listMetrics(outcome.runId);
     const judgeCalls = (store.db.prepare("SELECT COUNT(*) AS n FROM calls WHERE role LIKE 'judge:%'").get() as { n: number }).n;
     const stacked = store.models.getModel(outcome.runId, 'judge_ensemble', 4)!;
+    const stackedPredictions = store.models.listPredictions(stacked.id);
+    const trainWeakIds = new Set(store.examples.listExamples(outcome.runId, 'train_weak').map((e) => e.id));
+    const trainWeakQuestions = new Map(store.examples.listExamples(outcome.runId, 'train_weak').map((e) => [e.id, e.question!]));
     const byJudge = store.models.listModels(outcome.runId, 'strong_by_judge').map((m) => m.member);
-    return { metrics, plan, judgeCalls, stacked, byJudge };
+    return { metrics, plan, judgeCalls, stacked, byJudge, stackedPredictions, trainWeakIds, trainWeakQuestions };
   } finally {
     store.close();
   }
@@ -207,7 +224,7 @@ test('stacked: weights fit on train_weak; a member that says nothing gets weight
   // lazy's P(correct) is 0.5 on every example: its log-odds are 0, so it cannot move the fit.
   close(metric(metrics, 'judge_ensemble:stacked', 'weight:lazy').value, 0, 'weight of lazy');
   const w = [0, 1, 2].map((k) => metric(metrics, 'judge_ensemble:stacked', `weight:j${k}`).value!);
-  const b = metric(metrics, 'judge_ensemble:stacked', 'weight:intercept').value!;
+  const b = metric(metrics, 'judge_ensemble:stacked', 'stacked_intercept').value!;
   for (const [k, wk] of w.entries()) assert.ok(wk > 0, `informative judge ${k} gets a positive weight: ${w}`);
   // The weights fit on 120 train_weak rows are not exactly equal, so the stacked verdict is not always the majority's.
   // Score the stored weights on the planted test patterns by hand: judge k's log-odds are ±ln 4 (P = 0.8 or 0.2).
@@ -220,9 +237,45 @@ test('stacked: weights fit on train_weak; a member that says nothing gets weight
     }
   }
   close(metric(metrics, 'judge_ensemble:stacked', 'accuracy').value, right / 2000, 'stacked accuracy from its weights');
-  const state = stacked.state as { folds: unknown[]; fitOn: string };
+  const state = stacked.state as { folds: { intercept: number; byMember: Record<string, number> }[]; weights: { intercept: number; byMember: Record<string, number> }; fitOn: string };
   assert.equal(state.folds.length, 5);
   assert.match(state.fitOn, /train_weak \(120 examples\)/);
+});
+
+test('stacked: each train_weak value comes from a fold fit without it, never from the fit on all of train_weak', async () => {
+  const { stacked, stackedPredictions, trainWeakIds, trainWeakQuestions } = await once();
+  type Fit = { intercept: number; byMember: Record<string, number> };
+  const state = stacked.state as { folds: Fit[]; weights: Fit };
+  // The planted members' log-odds, worked out from each row's question, as the scripts answer it.
+  const l = Math.log(4);
+  const apply = (fit: Fit, question: string): number => {
+    const holds = /is right\./.test(question);
+    const bits = /Flags ([01]{3})/.exec(question)![1]!;
+    const z = fit.intercept + [0, 1, 2].reduce((sum, k) => sum + fit.byMember[`j${k}`]! * ((bits[k] === '1') !== holds ? l : -l), 0);
+    return 1 / (1 + Math.exp(-z));
+  };
+  const onTrainWeak = stackedPredictions.filter((p) => trainWeakIds.has(p.exampleId));
+  assert.equal(onTrainWeak.length, 120);
+  const byFold = new Array<number>(state.folds.length).fill(0);
+  let likeFullFit = 0;
+  for (const p of onTrainWeak) {
+    const q = trainWeakQuestions.get(p.exampleId)!;
+    const fold = state.folds.findIndex((f) => Math.abs(apply(f, q) - p.p1) < 1e-9);
+    assert.ok(fold >= 0, `${p.exampleId}: ${p.p1} is no fold model's value`);
+    byFold[fold]!++;
+    if (Math.abs(apply(state.weights, q) - p.p1) < 1e-9) likeFullFit++;
+  }
+  // Every fold holds out about a fifth of the rows, and the full fit (which saw every row) gives other values.
+  assert.ok(byFold.every((c) => c >= 15 && c <= 33), `rows per fold: ${byFold}`);
+  assert.ok(likeFullFit < 5, `${likeFullFit} of 120 train_weak values equal the full fit's`);
+});
+
+test('stacked: the weights are fit on train_weak, where the flipped judge is always right, not on test, where it is always wrong', async () => {
+  const { metrics } = await once();
+  assert.ok(metric(metrics, 'judge_ensemble:stacked-flip', 'weight:flip').value! > 1, 'trusted on train_weak');
+  // On test it is always wrong, with a large positive weight: the ensemble follows it and is wrong too.
+  assert.ok(metric(metrics, 'judge_ensemble:stacked-flip', 'accuracy').value! < 0.3);
+  assert.match(metric(metrics, 'judge_ensemble:stacked-flip', 'accuracy').covers!, /stacked weights \(fit on train_weak\) held fixed/);
 });
 
 test('cost and the frontier: ensembles cost their members\' tokens; the dominated ones are off the frontier', async () => {
@@ -240,7 +293,7 @@ test('cost and the frontier: ensembles cost their members\' tokens; the dominate
 
 test('every judge ensemble supervises a strong model of its own, scored like the judges\' (PGR included)', async () => {
   const { metrics, byJudge } = await once();
-  assert.deepEqual(byJudge.sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  assert.deepEqual(byJudge.sort((a, b) => a - b), Array.from({ length: 7 + 6 }, (_, i) => i));
   for (const e of ['three-vote', 'stacked']) {
     assert.ok(metric(metrics, `strong_by_judge:${e}`, 'accuracy').value !== null);
     metric(metrics, `strong_by_judge:${e}`, 'pgr');
@@ -249,8 +302,8 @@ test('every judge ensemble supervises a strong model of its own, scored like the
 
 test('the preflight counts exactly the judge calls the run makes (train_weak only for stacked members)', async () => {
   const { plan, judgeCalls } = await once();
-  // 2 presentations × (80 train_strong + 2000 test) × 6 judges, plus 2 × 120 train_weak for the 4 stacked members.
-  assert.equal(plan.calls.judge, 2 * 2080 * 6 + 2 * 120 * 4);
+  // 2 presentations × (80 train_strong + 2000 test) × 7 judges, plus 2 × 120 train_weak for the 5 stacked members.
+  assert.equal(plan.calls.judge, 2 * 2080 * 7 + 2 * 120 * 5);
   assert.equal(judgeCalls, plan.calls.judge);
 });
 
@@ -285,6 +338,7 @@ test('prompt variants, one presentation, chosen transcripts and self-consistency
     metrics: { bootstrap: 100 },
   });
   const out = join(sub, 'v.sqlite');
+  const plan = await preflight(config);
   const outcome = await runExperiment({ config, out, cacheFile: join(sub, 'cache.sqlite') });
   assert.equal(outcome.status, 'completed', outcome.status === 'completed' ? '' : outcome.reason);
   const store = openStore(out, { readonly: true });
@@ -306,6 +360,84 @@ test('prompt variants, one presentation, chosen transcripts and self-consistency
     const metrics = store.metrics.listMetrics(outcome.runId);
     assert.ok(!metrics.some((m) => m.subject === 'judge:terse-first' && m.name === 'position_bias'), 'no position bias from one presentation');
     assert.ok(metrics.some((m) => m.subject === 'judge:sc' && m.name === 'position_bias'));
+    // The plan counts samples, one presentation and chosen transcripts as the stage makes the calls.
+    const judgeCalls = (store.db.prepare("SELECT COUNT(*) AS n FROM calls WHERE role LIKE 'judge:%'").get() as { n: number }).n;
+    assert.equal(plan.calls.judge, 30 * 2 * 2 * 5 + 30);
+    assert.equal(judgeCalls, plan.calls.judge);
+  } finally {
+    store.close();
+  }
+});
+
+test('a stacked ensemble that train_weak cannot fit, or a missing judge template, is refused before any judge is paid', async () => {
+  const sub = tempDir('w2s-judge-refused-');
+  let calls = 0;
+  registerScript('counted-judge', { generate: () => (calls++, 'A') });
+  const rows = Array.from({ length: 60 }, (_, i) => ({ question: `Q${i}?`, answer: `a${i}`, label: 1 }));
+  const base = {
+    name: 'refused',
+    dataset: { name: 'jsonl', path: writeJsonl(sub, 'ones.jsonl', rows), sizes: { train_weak: 20, train_strong: 20, test: 20 } },
+    debate: { protocol: 'none' },
+    weak: { features: { kind: 'hashed', dim: 64 }, ensemble: { kind: 'finetune', size: 2 } },
+    strong: { features: { kind: 'hashed', dim: 64 } },
+    judges: [{ name: 'a', model: 'scripted:counted-judge', method: 'parsed' }, { name: 'b', model: 'scripted:counted-judge', method: 'parsed' }],
+  };
+  const oneLabel = parseExperiment({ ...base, judgeEnsembles: [{ name: 'st', members: ['a', 'b'], aggregate: 'stacked' }] });
+  await assert.rejects(preflight(oneLabel), (e: Error) =>
+    /^judgeEnsembles\[0\] "st" is stacked, so its weights are fit on train_weak, but every train_weak label is 1; raise dataset.sizes.train_weak or choose another aggregate\.$/.test(e.message));
+  const outcome = await runExperiment({ config: oneLabel, out: join(sub, 'r.sqlite'), cacheFile: join(sub, 'c.sqlite') }).catch((e: Error) => e);
+  assert.ok(outcome instanceof Error && /is stacked/.test(outcome.message), 'the run is refused too');
+  assert.equal(calls, 0, 'no judge was called');
+  // The same data with a mean ensemble is fine (nothing is fit).
+  await preflight(parseExperiment({ ...base, judgeEnsembles: [{ name: 'm', members: ['a', 'b'] }] }));
+  const missing = parseExperiment({ ...base, judges: [...base.judges, { name: 'c', model: 'scripted:counted-judge', template: 'judge/mine.md' }] });
+  await assert.rejects(preflight(missing), (e: Error) => /^judges\[2\]\.template: .*prompts\/judge\/mine\.md does not exist; give a template under debate\.promptsDir/.test(e.message));
+});
+
+test('accuracy against size samples different subsets when there are too many to enumerate; a judge without a price keeps the frontier on tokens', async () => {
+  const sub = tempDir('w2s-judge-many-');
+  const names = Array.from({ length: 13 }, (_, k) => `h${k}`);
+  for (const [k] of names.entries()) {
+    // Right or wrong by a hash of the question and the judge: judges that differ from example to example.
+    registerScript(`hashed-${k}`, {
+      generate(req) {
+        const p = prompt(req);
+        let h = 2166136261 ^ k;
+        for (const c of /<question>([\s\S]*?)<\/question>/.exec(p)![1]!) h = Math.imul(h ^ c.charCodeAt(0), 16777619);
+        const saysCorrect = (h >>> 0) % 3 !== 0;
+        return (correctLetter(p) === 'A') === saysCorrect ? 'A' : 'B';
+      },
+    });
+  }
+  const rows = Array.from({ length: 90 }, (_, i) => ({ question: `Item ${i}?`, answer: `a${i}`, label: i % 2 }));
+  const config = parseExperiment({
+    name: 'many',
+    dataset: { name: 'jsonl', path: writeJsonl(sub, 'd.jsonl', rows), sizes: { train_weak: 30, train_strong: 30, test: 30 } },
+    debate: { protocol: 'none' },
+    weak: { features: { kind: 'hashed', dim: 64 }, ensemble: { kind: 'finetune', size: 2 }, probe: { epochs: 2 } },
+    strong: { features: { kind: 'hashed', dim: 64 }, probe: { epochs: 2 } },
+    judges: names.map((name, k) => ({ name, model: `scripted:hashed-${k}`, method: 'parsed' })),
+    judgeEnsembles: [{ name: 'all', members: names, aggregate: 'vote' }],
+    gateway: { prices: { 'scripted:hashed-0': { inputPerMTok: 1, outputPerMTok: 2 } } },
+    metrics: { bootstrap: 100 },
+  });
+  const out = join(sub, 'm.sqlite');
+  const outcome = await runExperiment({ config, out, cacheFile: join(sub, 'c.sqlite') });
+  assert.equal(outcome.status, 'completed', outcome.status === 'completed' ? '' : outcome.reason);
+  const store = openStore(out, { readonly: true });
+  try {
+    const metrics = store.metrics.listMetrics(outcome.runId);
+    // C(13, 6) = 1716 subsets of 6: sampled (1,000 of them), and they differ, so their accuracies do too.
+    const six = metric(metrics, 'judge_ensemble:all', 'accuracy_at_size:6');
+    assert.equal(six.n, 1000);
+    assert.match(six.covers!, /\(sampled\)/);
+    assert.ok(six.lo! < six.hi!, `sampled subsets of 6 all scored ${six.lo}`);
+    assert.equal(metric(metrics, 'judge_ensemble:all', 'accuracy_at_size:2').n, 78, 'C(13, 2) subsets of 2, every one');
+    // One judge has a price, twelve do not: USD would count them as free, so the frontier is drawn on tokens.
+    assert.equal(metric(metrics, 'judge:h0', 'on_frontier').method, 'accuracy–cost frontier (tokens per judged example)');
+    assert.match(metric(metrics, 'judge:h0', 'cost_usd_per_example').note!, /at \$1 in and \$2 out per million tokens/);
+    assert.match(metric(metrics, 'judge:h1', 'cost_usd_per_example').note!, /counted as free/);
+    assert.match(metric(metrics, 'judge_ensemble:all', 'cost_usd_per_example').note!, /counted as free/);
   } finally {
     store.close();
   }

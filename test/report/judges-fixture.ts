@@ -117,7 +117,7 @@ export const JUDGED_METRICS: [string, string, number | null, Extra?][] = [
   ['judge_ensemble:ens-stack', 'accuracy_at_size:2', 0.68, { lo: 0.68, hi: 0.68, ...sizeHow(1, 2, 2) }],
   ['judge_ensemble:ens-stack', 'weight:j-a', 1.25, { n: 20, method: "logistic regression on the members' log-odds, fit on train_weak" }],
   ['judge_ensemble:ens-stack', 'weight:j-b', 0.4, { n: 20, method: "logistic regression on the members' log-odds, fit on train_weak" }],
-  ['judge_ensemble:ens-stack', 'weight:intercept', -0.1, { n: 20, method: "logistic regression on the members' log-odds, fit on train_weak" }],
+  ['judge_ensemble:ens-stack', 'stacked_intercept', -0.1, { n: 20, method: "logistic regression on the members' log-odds, fit on train_weak" }],
   ['judge_pair:j-a|j-b', 'agreement', 0.8, { ...pairHow, note: 'share of test examples on which the two verdicts agree' }],
   ['judge_pair:j-a|j-b', 'error_correlation', 0.35, { ...pairHow, note: "Pearson correlation of the two judges' errors (1 = wrong together)" }],
   ['judge_pair:j-a|j-b', 'kappa', 0.55, pairHow],
