@@ -6,7 +6,7 @@ import { createLogger, redact } from '../log.js';
 import { formatPlan } from '../pipeline/preflight.js';
 import { runSweep, planSweep, type PlannedCell, type SweepManifest, type SweepPlan } from '../pipeline/sweep.js';
 import { openReport } from '../report/queries.js';
-import { pct, runResult, textTable } from '../report/results.js';
+import { accuracyHeader, pct, pgrHeader, runResult, textTable } from '../report/results.js';
 import { EXIT_BUDGET, EXIT_INTERRUPTED } from './run.js';
 import { heartbeatFromEnv, progressRenderer, type ProgressRenderer } from './progress.js';
 
@@ -49,7 +49,7 @@ function formatStatus(m: SweepManifest): string {
     }
     return [c.name, c.status, c.runId, c.database, ...numbers];
   });
-  return textTable(['cell', 'status', 'run', 'database', 'weak %', 'w2s %', 'ceiling %', 'PGR %'], rows);
+  return textTable(['cell', 'status', 'run', 'database', accuracyHeader('weak'), accuracyHeader('strong'), accuracyHeader('strong_ceiling'), pgrHeader('strong')], rows);
 }
 
 export function register(program: Command): void {

@@ -1,4 +1,5 @@
 import { aggregateJudges, stackedCrossFit } from '../metrics/index.js';
+import { describeSubject } from '../report/subjects.js';
 import { createRng, deriveSeed } from '../rng.js';
 import type { ExperimentConfig } from '../config/experiment.js';
 import type { ExampleRow } from '../store/index.js';
@@ -74,6 +75,6 @@ export async function aggregateJudgeEnsembles(ctx: StageContext): Promise<void> 
       });
       ctx.store.models.insertPredictions(row.id, ctx.runId, predictions);
     });
-    ctx.progress({ stage: 'judge_ensembles', kind: 'info', message: `judge ensemble ${e.name} (${e.aggregate} of ${e.members.join(', ')}) on ${predictions.length} examples` });
+    ctx.progress({ stage: 'judge_ensembles', kind: 'info', message: `${describeSubject(`judge_ensemble:${e.name}`, { judgeEnsembles: ensembles })} on ${predictions.length} examples` });
   }
 }

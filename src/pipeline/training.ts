@@ -9,6 +9,7 @@ import { checkStop, settleAll, type StageContext } from './context.js';
 import { createBackend } from './backends.js';
 import { debateId, toTurn } from './debates.js';
 import { judgeName } from '../config/experiment.js';
+import { shortName } from '../report/subjects.js';
 import { judgeProbabilities } from './judges.js';
 import { predictionsOf, primarySeed, ROLES, seededRole, trainingSeeds } from './predictions.js';
 
@@ -26,8 +27,6 @@ interface TrainSpec {
   config: Record<string, unknown>;
 }
 
-/** Roles whose models come in numbered families (members, folds, one per judge): progress names the number. */
-const FAMILIES = new Set<string>([ROLES.member, ROLES.memberFinetune, ROLES.crossfit, ROLES.byJudge]);
 
 /** Trains one model and stores it with its predictions in one transaction; skipped when already stored. */
 async function trainAndStore(ctx: StageContext, spec: TrainSpec): Promise<void> {
@@ -38,7 +37,9 @@ async function trainAndStore(ctx: StageContext, spec: TrainSpec): Promise<void> 
   const seed = spec.trainingSeed === 0
     ? deriveSeed(ctx.config.seed, 'train', spec.role, spec.member)
     : deriveSeed(ctx.config.seed, 'train', spec.role, spec.member, 'seed', spec.trainingSeed);
-  const label = FAMILIES.has(spec.role) ? `${role}[${spec.member}]` : role;
+  // The model's name as every view prints it ("member 1", "strong on judge j1"), with its training seed when not the first.
+  const names = { judges: ctx.config.judges.map(judgeName), judgeEnsembles: ctx.config.judgeEnsembles };
+  const label = shortName({ role, member: spec.member }, names);
   ctx.progress({ stage: 'train', part: label, kind: 'info', message: `training ${label} on ${spec.rows.length} rows (${spec.backend.name}, ${spec.loss})` });
   const trained = await spec.backend.train(spec.rows, {
     role,
