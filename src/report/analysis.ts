@@ -6,11 +6,15 @@ import { newcombeDiff, unpairedBootstrapDiff } from '../metrics/unpaired.js';
 import { canonicalJson } from '../hash.js';
 import { createRng, deriveSeed } from '../rng.js';
 import { modelKey, type MetricValue, type ReportQueries } from './queries.js';
-import { describeSubject } from './subjects.js';
+import { subjectName, subjectOfRole, type SubjectContext } from './subjects.js';
 
 /** One model, ensemble or judge scored on the test examples of a run: P(label 1) per example, in a fixed order. */
 export interface Subject {
+  /** The stored subject ("member0", "strong_by_judge:j1"; "A:weak" for run A's): the key in --json, never printed as is. */
   name: string;
+  /** Its short name, as every view prints it ("member 0", "strong on judge j1"; "A: weak model"). */
+  label: string;
+  /** What it is: the long label. */
   description: string;
   probs: number[];
 }
@@ -71,15 +75,24 @@ export function testView(q: ReportQueries, runId: string): TestView {
     }
     return out;
   };
-  const members: Subject[] = [];
-  for (let k = 0; ; k++) {
-    const probs = aligned(modelKey('weak_member', k));
-    if (!probs) break;
-    members.push({ name: `member${k}`, description: describeSubject(`member${k}`, config), probs });
-  }
+  const ctx: SubjectContext = config;
+  const named = (name: string, probs: number[]): Subject => {
+    const n = subjectName(name, ctx);
+    return { name, label: n.short, description: n.long, probs };
+  };
+  const ofMembers = (role: string): Subject[] => {
+    const out: Subject[] = [];
+    for (let k = 0; ; k++) {
+      const probs = aligned(modelKey(role, k));
+      if (!probs) return out;
+      out.push(named(subjectOfRole(role, k, ctx), probs));
+    }
+  };
+  const members = ofMembers('weak_member');
+  const finetuneMembers = ofMembers('weak_member_finetune');
   const subjects: Subject[] = [];
   const add = (name: string, probs: number[] | undefined): void => {
-    if (probs) subjects.push({ name, description: describeSubject(name, config), probs });
+    if (probs) subjects.push(named(name, probs));
   };
   add('weak', aligned(modelKey('weak', 0)));
   subjects.push(...members);
@@ -87,18 +100,24 @@ export function testView(q: ReportQueries, runId: string): TestView {
     add('weak_ensemble', meanSoftLabel(members.map((m) => m.probs)));
     if (members.length > 1) add('weak_ensemble_vote', majorityVote(members.map((m) => m.probs)));
   }
+  // The ensemble ablation: the finetune ensemble, and the strong models on one member's and on its labels.
+  if (finetuneMembers.length > 0) add('weak_ensemble_finetune', meanSoftLabel(finetuneMembers.map((m) => m.probs)));
   add('strong_naive', aligned(modelKey('strong_naive', 0)));
+  add('strong_single', aligned(modelKey('strong_single', 0)));
+  add('strong_finetune', aligned(modelKey('strong_finetune', 0)));
   add('strong', aligned(modelKey('strong', 0)));
   add('strong_ceiling', aligned(modelKey('strong_ceiling', 0)));
   for (const [judge, byExample] of q.judgeMeans(runId)) {
     if (test.length === 0) break;
-    subjects.push({ name: `judge:${judge}`, description: describeSubject(`judge:${judge}`, config), probs: exampleIds.map((id) => byExample.get(id) ?? 0.5) });
+    subjects.push(named(`judge:${judge}`, exampleIds.map((id) => byExample.get(id) ?? 0.5)));
   }
   // Judge ensembles, as stored (member = the ensemble's index in the config's judgeEnsembles).
   const ensembles = Array.isArray(config.raw.judgeEnsembles) ? (config.raw.judgeEnsembles as { name?: unknown }[]) : [];
   ensembles.forEach((e, k) => {
     if (typeof e?.name === 'string') add(`judge_ensemble:${e.name}`, aligned(modelKey('judge_ensemble', k)));
   });
+  // The strong models trained on each judge's and judge ensemble's labels (member = the judge's index, then the ensembles').
+  for (let k = 0; k < config.judges.length + ensembles.length; k++) add(subjectOfRole('strong_by_judge', k, ctx), aligned(modelKey('strong_by_judge', k)));
   return { runId, exampleIds, labels, subjects, members, groups: test.map((e) => e.group), data: testSplitSettings(config.raw) };
 }
 
@@ -119,6 +138,8 @@ export interface Interval {
 
 export interface SubjectStats {
   name: string;
+  /** The short name every view prints (Subject.label). */
+  label: string;
   description: string;
   n: number;
   accuracy: Interval;
@@ -192,11 +213,11 @@ function subjectStats(
   const [storedAcc, storedEce, storedBrier] = [get('accuracy'), get('ece'), get('brier')];
   if (storedAcc && storedEce?.value != null && storedBrier?.value != null) {
     const accuracy = { value: storedAcc.value, lo: storedAcc.lo, hi: storedAcc.hi };
-    return { name: s.name, description: s.description, n: labels.length, accuracy, ece: storedEce.value, brier: storedBrier.value };
+    return { name: s.name, label: s.label, description: s.description, n: labels.length, accuracy, ece: storedEce.value, brier: storedBrier.value };
   }
   const random = createRng(deriveSeed(opts.seed, 'compare', tag, s.name)).random;
   const acc = accuracyCI(s.probs, labels, { random, resamples: opts.resamples, level: opts.level, groups });
-  return { name: s.name, description: s.description, n: labels.length, accuracy: { value: acc.value, lo: acc.lo, hi: acc.hi }, ece: ece(s.probs, labels), brier: brier(s.probs, labels) };
+  return { name: s.name, label: s.label, description: s.description, n: labels.length, accuracy: { value: acc.value, lo: acc.lo, hi: acc.hi }, ece: ece(s.probs, labels), brier: brier(s.probs, labels) };
 }
 
 function pairStats(a: Subject, b: Subject, labels: readonly Label[], opts: Required<Omit<CompareOptions, 'stored'>>, groups: number[] | undefined, names = [a.name, b.name]): PairStats {
@@ -271,8 +292,8 @@ export function compareRuns(viewA: TestView, viewB: TestView, options: CompareOp
   for (const sa of a.subjects) {
     const sb = b.subjects.find((s) => s.name === sa.name);
     if (!sb) continue;
-    const na = { ...sa, name: `A:${sa.name}` };
-    const nb = { ...sb, name: `B:${sb.name}` };
+    const na = { ...sa, name: `A:${sa.name}`, label: `A: ${sa.label}` };
+    const nb = { ...sb, name: `B:${sb.name}`, label: `B: ${sb.label}` };
     // Stored intervals apply when the shared examples are each run's whole test split.
     subjects.push(subjectStats(na, labels, opts, a.runId, groups, options.stored, sa.name), subjectStats(nb, labels, opts, b.runId, groups, storedB, sb.name));
     pairs.push(pairStats(na, nb, labels, opts, groups));
@@ -299,8 +320,8 @@ function compareUnpaired(
   for (const sa of viewA.subjects) {
     const sb = viewB.subjects.find((s) => s.name === sa.name);
     if (!sb || viewA.labels.length === 0 || viewB.labels.length === 0) continue;
-    const na = { ...sa, name: `A:${sa.name}` };
-    const nb = { ...sb, name: `B:${sb.name}` };
+    const na = { ...sa, name: `A:${sa.name}`, label: `A: ${sa.label}` };
+    const nb = { ...sb, name: `B:${sb.name}`, label: `B: ${sb.label}` };
     subjects.push(subjectStats(na, viewA.labels, opts, viewA.runId, groupsA, storedA, sa.name), subjectStats(nb, viewB.labels, opts, viewB.runId, groupsB, storedB, sb.name));
     const random = createRng(deriveSeed(opts.seed, 'compare-unpaired', na.name, nb.name)).random;
     const d = unpairedBootstrapDiff(sa.probs, viewA.labels, sb.probs, viewB.labels, { random, resamples: opts.resamples, level: opts.level, groupsA, groupsB });
@@ -309,4 +330,18 @@ function compareUnpaired(
   }
   // No kappa or McNemar: they need the same examples rated twice.
   return { subjects, pairs: [], unpaired, kappa: { names: [], matrix: [] } };
+}
+
+/**
+ * The short name a comparison prints for a subject, pair member or rater: its label ("member 0", "A: weak ensemble"),
+ * never the stored name it is keyed by.
+ */
+export function labelOf(c: Pick<Comparison, 'subjects'>): (name: string) => string {
+  const labels = new Map(c.subjects.map((s) => [s.name, s.label]));
+  return (name) => {
+    const known = labels.get(name);
+    if (known !== undefined) return known;
+    const side = /^([AB]):/.exec(name);
+    return side ? `${side[1]}: ${subjectName(name.slice(2)).short}` : subjectName(name).short;
+  };
 }

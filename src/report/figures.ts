@@ -1,5 +1,6 @@
 import { UserError } from '../errors.js';
 import type { LocatedRun } from './results-set.js';
+import { SHORT_NAMES } from './subjects.js';
 import { barChart, lineChart, type BarGroup, type LineSeries } from './svg.js';
 import { axisOrder, collectEntries, compareSort, oneEntry, type Axis, type Entry, type Where } from './table.js';
 
@@ -41,7 +42,7 @@ export function ensembleSizeFigure(runs: readonly LocatedRun[], opts: FigureOpti
     compareSort(a!.at.dataset, b!.at.dataset) || compareSort(a!.at.protocol, b!.at.protocol) || String(a!.located.run.config.ensembleKind).localeCompare(String(b!.located.run.config.ensembleKind)) || weakFirst(a!) - weakFirst(b!));
   for (const group of ordered) {
     const e0 = group[0]!;
-    const who = e0.subject === 'weak_ensemble' ? 'weak ensemble' : 'w2s';
+    const who = e0.subject === 'weak_ensemble' ? SHORT_NAMES.weak_ensemble : SHORT_NAMES.strong;
     const kind = e0.located.run.config.ensembleKind === 'finetune' && e0.at.protocol.key !== 'none' ? ' finetune' : '';
     const name = `${e0.at.dataset.label} ${e0.at.protocol.key === 'none' ? 'no debate' : e0.at.protocol.label}${kind}: ${who}`;
     const points = [...groupBy(group, (e) => e.at['ensemble-size'].key).values()].map((at) => {
@@ -51,22 +52,10 @@ export function ensembleSizeFigure(runs: readonly LocatedRun[], opts: FigureOpti
     });
     series.push({ name, points: points.sort((a, b) => a.x - b.x) });
   }
-  const chart = lineChart({
-    title: 'Accuracy against ensemble size (weak ensemble, and w2s on its labels)', xLabel: 'ensemble members', yLabel: 'test accuracy', series, integerX: true,
+  // svg.ts measures the legend: long series names widen the canvas, never get clipped.
+  return lineChart({
+    title: `Accuracy against ensemble size (${SHORT_NAMES.weak_ensemble}, and ${SHORT_NAMES.strong})`, xLabel: 'ensemble members', yLabel: 'test accuracy', series, integerX: true,
   });
-  return widenForLegend(chart, series.map((x) => x.name));
-}
-
-/**
- * svg.ts leaves about 120 px for legend text (11 px type, ~6.2 px a character); names like "CosmosQA consultancy: weak
- * ensemble" need more, so the chart's canvas is widened (the plot keeps its place) rather than the names clipped.
- */
-function widenForLegend(svg: string, names: string[]): string {
-  const need = Math.ceil(Math.max(0, ...names.map((n) => n.length)) * 6.2) - 120;
-  const m = /viewBox="0 0 (\d+) (\d+)" width="(\d+)"/.exec(svg);
-  if (!m || need <= 0) return svg;
-  const w = Number(m[1]) + need;
-  return svg.replace(m[0], `viewBox="0 0 ${w} ${m[2]}" width="${w}"`);
 }
 
 /**
@@ -87,10 +76,15 @@ export function protocolsFigure(runs: readonly LocatedRun[], opts: FigureOptions
     }),
   }));
   const chart = (name: 'accuracy' | 'pgr'): string => {
-    const groups: BarGroup[] = cells.map((c) => ({ label: c.label, bars: c.bars.map((b) => ({ series: b.protocol, value: b.entry[name]?.value ?? null, lo: b.entry[name]?.lo, hi: b.entry[name]?.hi })) }));
+    const groups: BarGroup[] = cells.map((c) => ({
+      label: c.label, bars: c.bars.map((b) => ({ series: b.protocol, value: b.entry[name]?.value ?? null, lo: b.entry[name]?.lo, hi: b.entry[name]?.hi, note: b.entry[name]?.note })),
+    }));
     return name === 'accuracy'
-      ? barChart({ title: 'w2s test accuracy per protocol', yLabel: 'test accuracy', groups })
-      : barChart({ title: 'PGR per protocol (n/a: gap not significant)', yLabel: 'PGR', groups });
+      ? barChart({ title: `Test accuracy per protocol: ${SHORT_NAMES.strong}`, yLabel: 'test accuracy', groups })
+      : barChart({
+        title: `PGR per protocol: ${SHORT_NAMES.strong}`, yLabel: 'PGR', groups,
+        references: [{ value: 0, label: '0% = weak model' }, { value: 1, label: '100% = strong ceiling' }],
+      });
   };
   const metric = opts.metric ?? 'both';
   if (metric !== 'both') return chart(metric);

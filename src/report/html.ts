@@ -3,12 +3,13 @@ import { basename, dirname, extname, join } from 'node:path';
 import { reliabilityBins } from '../metrics/index.js';
 import { isUserError, UserError } from '../errors.js';
 import { W2S_VERSION } from '../version.js';
-import { compareMembers, testView, type Comparison, type TestView } from './analysis.js';
+import { compareMembers, labelOf, testView, type Comparison, type TestView } from './analysis.js';
 import { escapeHtml as esc } from './escape.js';
 import type { MetricValue, ReportQueries, RunConfigView, RunInfo } from './queries.js';
 import {
-  findTurnSweeps, markdownTable, pct, pctCI, pgrCell, RESULT_HEADER, resultRows, runDetails, type RunResult, type Sweep,
+  accuracyHeader, findTurnSweeps, markdownTable, pct, pctCI, pgrCell, pgrHeader, RESULT_HEADER, resultRows, runDetails, signedPointsCI, type RunResult, type Sweep,
 } from './results.js';
+import { SHORT_NAMES, type SubjectContext } from './subjects.js';
 import { DEFAULT_RESULTS, displayPath, locatedResults, openResults, type LocatedRun, type ResultSet } from './results-set.js';
 import { ensembleSizeFigure, protocolsFigure } from './figures.js';
 import type { Where } from './table.js';
@@ -21,7 +22,7 @@ export interface ReportOptions {
   runs?: string[];
   /** Bootstrap resamples for the per-run comparison tables (default 1000). */
   resamples?: number;
-  /** Example transcripts shown per run (default 5; the ensemble's mistakes first). */
+  /** Example transcripts shown per run (default 5: about half the weak ensemble's largest disagreements with the gold label, half where it is right; see sampleTranscripts). */
   samples?: number;
   /** Shown in the header instead of the databases' names. */
   title?: string;
@@ -74,22 +75,25 @@ export function buildReport(set: ResultSet, options: ReportOptions = {}): Report
   const generated = new Date().toISOString();
 
   const headline = barChart({
-    title: 'Test accuracy: weak, ensemble, w2s, ceiling',
+    title: 'Test accuracy',
     yLabel: 'accuracy',
     groups: results.map((r, i) => ({
       label: sections[i]!.label,
       bars: [
-        { series: 'weak', ...r.weak },
-        { series: 'weak ensemble', ...r.ensemble },
-        { series: 'w2s', ...r.w2s },
-        { series: 'strong ceiling', ...r.ceiling },
+        { series: SHORT_NAMES.weak, ...r.weak },
+        { series: SHORT_NAMES.weak_ensemble, ...r.ensemble },
+        { series: SHORT_NAMES.strong, ...r.w2s },
+        { series: SHORT_NAMES.strong_ceiling, ...r.ceiling },
       ],
     })),
   });
+  // PGR over its whole interval (negative, or above 100 %, as stored), with 0 (the weak model) and 100 % (the ceiling)
+  // marked; a PGR with no number is drawn as n/a with its stored reason.
   const pgrChart = barChart({
     title: 'Performance gap recovered (PGR)',
     yLabel: 'PGR',
-    groups: results.map((r, i) => ({ label: sections[i]!.label, bars: [{ series: 'w2s PGR', ...r.pgr }, { series: 'naive PGR', ...r.pgrNaive }] })),
+    references: [{ value: 0, label: '0% = weak model' }, { value: 1, label: '100% = strong ceiling' }],
+    groups: results.map((r, i) => ({ label: sections[i]!.label, bars: [{ series: SHORT_NAMES.strong, ...r.pgr }, { series: SHORT_NAMES.strong_naive, ...r.pgrNaive }] })),
   });
   const sizeSeries = sections
     .filter((s) => s.comparison.bySize.length > 0)
@@ -105,7 +109,9 @@ export function buildReport(set: ResultSet, options: ReportOptions = {}): Report
     });
     return lineChart({
       title: `Accuracy against debate turns (sweep ${i + 1})`, xLabel: 'debate turns', yLabel: 'accuracy', integerX: true,
-      series: [series('weak ensemble', (r) => r.ensemble), series('w2s', (r) => r.w2s), series('weak', (r) => r.weak), series('strong ceiling', (r) => r.ceiling)],
+      series: [
+        series(SHORT_NAMES.weak_ensemble, (r) => r.ensemble), series(SHORT_NAMES.strong, (r) => r.w2s), series(SHORT_NAMES.weak, (r) => r.weak), series(SHORT_NAMES.strong_ceiling, (r) => r.ceiling),
+      ],
     });
   });
 
@@ -163,10 +169,22 @@ export function htmlTable(header: string[], rows: string[][], cls = ''): string 
     .join('')}</tbody></table>`;
 }
 
-export const COMPARE_HEADER = ['subject', 'accuracy % [CI]', 'ECE', 'Brier'];
+export const COMPARE_HEADER = ['model', 'accuracy % [CI]', 'ECE', 'Brier', 'what it is'];
 
+/** Each model of a comparison by its short name, with what it is last (as `w2s compare` prints it). */
 export function compareRows(c: Comparison): string[][] {
-  return c.subjects.map((s) => [s.name, pctCI(s.accuracy), s.ece.toFixed(3), s.brier.toFixed(3)]);
+  return c.subjects.map((s) => [s.label, pctCI(s.accuracy), s.ece.toFixed(3), s.brier.toFixed(3), s.description]);
+}
+
+/** The pairs table: which way Δ goes is in its header (B − A), A being the comparison's reference. */
+export const PAIRS_HEADER = ['A', 'B', 'Δ = B − A, accuracy points [CI]', 'bootstrap p', 'McNemar b/c (b: A right, B wrong; c: A wrong, B right)', 'McNemar p', "Cohen's κ"];
+
+export function pairRows(c: Comparison): string[][] {
+  const name = labelOf(c);
+  return c.pairs.map((p) => [
+    name(p.a), name(p.b), signedPointsCI(p.diff), p.diff.pValue === null ? 'n/a' : p.diff.pValue.toFixed(3), `${p.mcnemar.b}/${p.mcnemar.c}`, p.mcnemar.pValue.toFixed(3),
+    p.kappa === null ? 'n/a' : p.kappa.toFixed(3),
+  ]);
 }
 
 /** Tokens per example as an axis tick: the number without trailing zeros. */
@@ -221,7 +239,7 @@ function judgesMarkdown(view: JudgesView): string[] {
   return [...out, ...view.notes.map((l) => `${l}  `), ''];
 }
 
-function runSection(s: RunSection, samples: number): string {
+function runSection(s: RunSection, sampleCount: number): string {
   const { run, view, comparison, q } = s;
   const cfg = run.config;
   const meta = [
@@ -233,38 +251,79 @@ function runSection(s: RunSection, samples: number): string {
   const diagrams: string[] = [];
   if (view.labels.length > 0) {
     const models = pick(['weak', 'weak_ensemble', 'strong', 'strong_ceiling']);
-    if (models.length) diagrams.push(reliabilityDiagram({ title: `Reliability: models (${run.id})`, series: models.map((m) => ({ name: m.name, bins: reliabilityBins(m.probs, view.labels, 10) })) }));
+    if (models.length) diagrams.push(reliabilityDiagram({ title: `Reliability: models (${run.id})`, series: models.map((m) => ({ name: m.label, bins: reliabilityBins(m.probs, view.labels, 10) })) }));
     for (const j of view.subjects.filter((x) => x.name.startsWith('judge:'))) {
-      diagrams.push(reliabilityDiagram({ title: `Reliability: ${j.name} (${run.id})`, series: [{ name: j.name, bins: reliabilityBins(j.probs, view.labels, 10) }] }));
+      diagrams.push(reliabilityDiagram({ title: `Reliability: ${j.label} (${run.id})`, series: [{ name: j.label, bins: reliabilityBins(j.probs, view.labels, 10) }] }));
     }
   }
-  const pairs = comparison.pairs.map((p) => [
-    `${p.b} vs ${p.a}`, `${p.diff.value === null ? 'n/a' : pct(p.diff.value)} [${pct(p.diff.lo)}, ${pct(p.diff.hi)}]`, p.diff.pValue === null ? 'n/a' : p.diff.pValue.toFixed(3),
-    `${p.mcnemar.b}/${p.mcnemar.c}`, p.mcnemar.pValue.toFixed(3), p.kappa === null ? 'n/a' : p.kappa.toFixed(3),
-  ]);
-  // The ensemble's mistakes first: those are what an auditor reads.
-  const ens = view.subjects.find((x) => x.name === 'weak_ensemble');
-  const order = view.exampleIds.map((id, i) => ({ id, wrong: ens ? (ens.probs[i]! > 0.5 ? 1 : 0) !== view.labels[i] : false }));
-  const chosen = [...order.filter((o) => o.wrong), ...order.filter((o) => !o.wrong)].slice(0, samples);
+  const pairs = pairRows(comparison);
+  const reference = comparison.pairs[0] ? labelOf(comparison)(comparison.pairs[0].a) : null;
+  const samples = sampleTranscripts(view, sampleCount);
   const judgeEnsembles = q.judgeEnsembles(run.id);
-  const transcripts = chosen.map((o) => {
+  // The sample transcripts name each model as the tables above do (the judge ensembles as stored).
+  const names: SubjectContext = { ...cfg, judgeEnsembles };
+  const transcripts = samples.chosen.map((o) => {
     const ex = q.example(run.id, o.id)!;
-    return `<details class="example" data-example="${esc(o.id)}"><summary>${o.wrong ? '<span class="bad">ensemble wrong</span>' : '<span class="good">ensemble right</span>'} ${esc(o.id)}: ${esc((ex.question ?? ex.text).slice(0, 120))}</summary>${transcriptHtml(ex, q.transcripts(run.id, o.id), q.predictions(run.id, o.id), q.judgments(run.id, o.id), judgeEnsembles)}</details>`;
+    const verdict = o.right === null ? '' : `<span class="${o.right ? 'good' : 'bad'}">${esc(samples.by)} ${o.right ? 'right' : 'wrong'}</span> <span class="note">(P(label 1) = ${o.p!.toFixed(3)}, gold ${ex.label})</span> `;
+    return `<details class="example" data-example="${esc(o.id)}" data-outcome="${o.right === null ? '' : o.right ? 'right' : 'wrong'}"><summary>${verdict}${esc(o.id)}: ${esc((ex.question ?? ex.text).slice(0, 120))}</summary>${transcriptHtml(ex, q.transcripts(run.id, o.id), q.predictions(run.id, o.id), q.judgments(run.id, o.id), judgeEnsembles, { context: names })}</details>`;
   });
   return `<section class="run" id="run-${esc(s.anchor)}"><h2>Run ${esc(s.label)}</h2><p class="meta">${meta.map(esc).join(' · ')}</p>
 ${runDetailsHtml(s.metrics, cfg)}
 ${judgesSectionHtml(judgesView(s.metrics, cfg, run.id), s.anchor)}
 <h3>Models and judges on ${comparison.n} test examples</h3>${htmlTable(COMPARE_HEADER, compareRows(comparison), 'compare')}
 <p class="note">Fleiss' kappa across members: ${comparison.fleiss === null ? 'n/a' : comparison.fleiss.toFixed(3)}</p>
-${pairs.length ? htmlTable(['pair', 'Δ accuracy % [CI]', 'bootstrap p', 'McNemar b/c', 'McNemar p', "Cohen's κ"], pairs, 'pairs') : ''}
+${pairs.length ? `<h4>Each model against the ${esc(reference ?? 'reference')}</h4>${htmlTable(PAIRS_HEADER, pairs, 'pairs')}<p class="note pairs-note">Δ = B − A: the accuracy of B minus that of A (A: the ${esc(reference ?? 'reference')}), in points, with a paired bootstrap interval on the same ${comparison.n} test examples; positive when B is more accurate.</p>` : ''}
 <div class="charts">${diagrams.join('')}</div>
-<h3>Sample transcripts</h3>${transcripts.join('\n') || '<p class="empty">No test examples yet.</p>'}</section>`;
+<h3>Sample transcripts</h3><p class="note sample-rule">${esc(samples.rule)}</p>${transcripts.join('\n') || (view.exampleIds.length ? '' : '<p class="empty">No test examples yet.</p>')}</section>`;
+}
+
+/** One sample transcript: the example, and whether the model the samples are chosen by is right on it (null: no model yet). */
+interface Sample {
+  id: string;
+  right: boolean | null;
+  p: number | null;
+}
+
+/**
+ * Which test examples the report shows transcripts of, and the rule, in words: the largest disagreements between the
+ * weak ensemble's mean P(label 1) and the gold label (its most confident mistakes), then as many where it is right, the
+ * least sure of those first (P(label 1) nearest 0.5), so an auditor sees both. Half of each, topped up from the other
+ * kind where one runs short; ties in example order. The weak model stands in where there is no ensemble.
+ */
+export function sampleTranscripts(view: TestView, count: number): { chosen: Sample[]; rule: string; by: string } {
+  const scorer = view.subjects.find((x) => x.name === 'weak_ensemble') ?? view.subjects.find((x) => x.name === 'weak');
+  const n = view.exampleIds.length;
+  if (count <= 0) return { chosen: [], by: '', rule: 'No sample transcripts: the report was asked for none (--samples 0).' };
+  if (!scorer || n === 0) {
+    const chosen = view.exampleIds.slice(0, count).map((id) => ({ id, right: null, p: null }));
+    return { chosen, by: '', rule: `The first ${chosen.length} test examples: no model has predictions on the test split yet.` };
+  }
+  const scored = view.exampleIds.map((id, i) => {
+    const p = scorer.probs[i]!;
+    const label = view.labels[i]!;
+    return { id, p, right: (p > 0.5 ? 1 : 0) === label, disagreement: Math.abs(p - label) };
+  });
+  // Stable sorts: equal disagreements keep the examples' order.
+  const wrong = scored.filter((x) => !x.right).sort((a, b) => b.disagreement - a.disagreement);
+  const right = scored.filter((x) => x.right).sort((a, b) => b.disagreement - a.disagreement);
+  let w = Math.min(wrong.length, Math.ceil(count / 2));
+  const r = Math.min(right.length, count - w);
+  w = Math.min(wrong.length, count - r);
+  const chosen = [...wrong.slice(0, w), ...right.slice(0, r)].map(({ id, right: ok, p }) => ({ id, right: ok, p }));
+  const by = scorer.label;
+  const p = `${by}'s ${scorer.name === 'weak_ensemble' ? 'mean ' : ''}P(label 1)`;
+  const mistakes = w === 0
+    ? `no disagreement with the gold label (the ${by} is wrong on none)`
+    : `the ${w === 1 ? 'largest disagreement' : `${w} largest disagreements`} between the ${p} and the gold label (${w === 1 ? 'a mistake' : 'all mistakes'}, the most confident first)`;
+  const rights = r === 0 ? 'no example where it is right (it is right on none)' : `${r} example${r === 1 ? '' : 's'} where it is right, the least sure first (P(label 1) nearest 0.5)`;
+  const rule = `Chosen by rule, not by hand: ${mistakes}, and ${rights}. The ${by} is wrong on ${wrong.length} of ${n} test examples.`;
+  return { chosen, rule, by };
 }
 
 function buildMarkdown(title: string, generated: string, results: RunResult[], sweeps: Sweep[], sections: RunSection[]): string {
   const out = [`# ${title}`, '', `Generated ${generated} by w2s ${W2S_VERSION}. Accuracy and PGR in percent on the test split, ${levelOf(sections)} bootstrap intervals.`, '', markdownTable(FILE_HEADER, fileRows(results, sections)), ''];
   for (const [i, sw] of sweeps.entries()) {
-    out.push(`## Debate-turn sweep ${i + 1}`, '', markdownTable(['turns', 'run', 'weak ensemble %', 'w2s %', 'PGR %'], sw.points.map((p) => {
+    out.push(`## Debate-turn sweep ${i + 1}`, '', markdownTable(['turns', 'run', accuracyHeader('weak_ensemble'), accuracyHeader('strong'), pgrHeader('strong')], sw.points.map((p) => {
       const r = results.find((x) => x.run === p.run)!;
       return [String(p.turns), p.run.id, pctCI(r.ensemble), pctCI(r.w2s), pgrCell(r.pgr)];
     })), '');

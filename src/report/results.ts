@@ -1,7 +1,7 @@
 import { canonicalJson } from '../hash.js';
 import type { Interval } from './analysis.js';
 import type { MetricValue, ReportQueries, RunConfigView, RunInfo } from './queries.js';
-import { describeSubject, KNOWLEDGE_REGIONS } from './subjects.js';
+import { KNOWLEDGE_REGIONS, SHORT_NAMES, subjectName, type SubjectContext } from './subjects.js';
 
 /** A stored PGR as read back: the interval, and why there is no number when there is none. */
 export type PgrValue = Interval & { note: string | null; undefinedResamples: number | null; resamples: number | null };
@@ -17,6 +17,17 @@ export interface RunResult {
   ceiling: Interval;
   pgr: PgrValue;
   pgrNaive: PgrValue;
+  /** The strong models trained on a judge's or judge ensemble's labels (strong_by_judge:*), in config order. */
+  byJudge: JudgeTrained[];
+}
+
+/** A strong model trained on a prompted judge's (or judge ensemble's) labels, as stored. */
+export interface JudgeTrained {
+  subject: string;
+  /** Its short name ("strong on judge j1"), as every view prints it. */
+  name: string;
+  accuracy: Interval;
+  pgr: PgrValue;
 }
 
 const NONE: Interval = { value: null, lo: null, hi: null };
@@ -40,8 +51,25 @@ export function runResult(q: ReportQueries, run: RunInfo, metrics: MetricValue[]
     ceiling: acc('strong_ceiling'),
     pgr: pgrOf(find(metrics, 'strong', 'pgr')),
     pgrNaive: pgrOf(find(metrics, 'strong_naive', 'pgr')),
+    byJudge: judgeTrained(metrics, run.config),
   };
 }
+
+/** The primary seed's strong_by_judge:* subjects with a stored accuracy: the config's judges, then its judge ensembles. */
+function judgeTrained(metrics: readonly MetricValue[], config: RunConfigView): JudgeTrained[] {
+  const ctx = withStoredEnsembles(config, metrics);
+  const order = [...config.judges, ...(ctx.judgeEnsembles ?? []).map((e) => e.name)];
+  const rank = (s: string): number => {
+    const i = order.indexOf(s.slice('strong_by_judge:'.length));
+    return i < 0 ? order.length : i;
+  };
+  const subjects = [...new Set(metrics.filter((m) => m.subject.startsWith('strong_by_judge:') && !m.subject.includes('@seed') && m.name === 'accuracy').map((m) => m.subject))];
+  return subjects
+    .sort((a, b) => rank(a) - rank(b))
+    .map((subject) => ({ subject, name: subjectName(subject, ctx).short, accuracy: acc(metrics, subject), pgr: pgrOf(find(metrics, subject, 'pgr')) }));
+}
+
+const acc = (metrics: readonly MetricValue[], subject: string): Interval => intervalOf(find(metrics, subject, 'accuracy'));
 
 /** The results of many runs, their metrics read in one query rather than one per run. */
 export function runResults(q: ReportQueries, runs: RunInfo[]): RunResult[] {
@@ -64,7 +92,21 @@ export function pctCI(i: Interval): string {
   return i.lo === null || i.hi === null ? pct(i.value) : `${pct(i.value)} [${pct(i.lo)}, ${pct(i.hi)}]`;
 }
 
-export const RESULT_HEADER = ['run', 'dataset', 'n test', 'weak %', 'ensemble %', 'naive w2s %', 'w2s %', 'ceiling %', 'PGR %', 'naive PGR %'];
+/** "strong on weak ensemble %": a column of one subject's accuracy, named as every view names the subject. */
+export const accuracyHeader = (subject: keyof typeof SHORT_NAMES): string => `${SHORT_NAMES[subject]} %`;
+
+/** "PGR % (strong on weak ensemble)": a column of one strong model's PGR. */
+export const pgrHeader = (subject: keyof typeof SHORT_NAMES): string => `PGR % (${SHORT_NAMES[subject]})`;
+
+/** The judge-trained strong models of a run, in one cell: "strong on judge j1 80.0 [70.0, 90.0], PGR 40.0 [10.0, 70.0]; …". */
+export function judgeTrainedCell(r: RunResult): string {
+  return r.byJudge.map((j) => `${j.name} ${pctCI(j.accuracy)}, PGR ${pgrCell(j.pgr)}`).join('; ');
+}
+
+export const RESULT_HEADER = [
+  'run', 'dataset', 'n test', accuracyHeader('weak'), accuracyHeader('weak_ensemble'), accuracyHeader('strong_naive'), accuracyHeader('strong'), accuracyHeader('strong_ceiling'),
+  pgrHeader('strong'), pgrHeader('strong_naive'), 'strong on judges: accuracy %, PGR %',
+];
 
 /** The results table, one run a row, accuracies and PGR in percent with their intervals. */
 export function resultRows(results: RunResult[]): string[][] {
@@ -79,6 +121,7 @@ export function resultRows(results: RunResult[]): string[][] {
     pctCI(r.ceiling),
     pgrCell(r.pgr),
     pgrCell(r.pgrNaive),
+    judgeTrainedCell(r),
   ]);
 }
 
@@ -104,10 +147,13 @@ function runTableHeader(metrics: readonly MetricValue[]): string[] {
   const level = find(metrics, 'weak', 'accuracy')?.level ?? 0.95;
   const header = ['model', `accuracy % [${Math.round(level * 100)}% CI]`, 'AUROC %', 'PGR %'];
   const seeds = find(metrics, 'weak', 'accuracy_over_seeds')?.n;
-  return hasSeeds(metrics) ? [...header, `accuracy % over ${seeds} seeds`, 'PGR % over seeds'] : header;
+  return [...header, ...(hasSeeds(metrics) ? [`accuracy % over ${seeds} seeds`, 'PGR % over seeds'] : []), 'what it is'];
 }
 
-/** One run's model table: every model, ensemble and judge with accuracy, AUROC and PGR, from the stored metrics. */
+/**
+ * One run's model table: every model, ensemble, judge and judge-trained strong model with accuracy, AUROC and PGR, from
+ * the stored metrics; each row by its short name first and what it is (the long label) last.
+ */
 function runTableRows(metrics: readonly MetricValue[], config: RunConfigView): string[][] {
   // The primary seed's subjects; other seeds' (subject@seedN) enter only through the over-seeds columns. Judges, then
   // judge ensembles, then the strong models on their labels, each kind in stored order.
@@ -119,11 +165,12 @@ function runTableRows(metrics: readonly MetricValue[], config: RunConfigView): s
   const seeds = hasSeeds(metrics);
   return subjects.map((subject) => {
     const pgr = find(metrics, subject, 'pgr');
-    const cells = [describeSubject(subject, ctx), pctCI(intervalOf(find(metrics, subject, 'accuracy'))), pctCI(intervalOf(find(metrics, subject, 'auroc'))), pgr ? pgrCell(pgrOf(pgr)) : ''];
-    if (!seeds) return cells;
+    const name = subjectName(subject, ctx);
+    const cells = [name.short, pctCI(intervalOf(find(metrics, subject, 'accuracy'))), pctCI(intervalOf(find(metrics, subject, 'auroc'))), pgr ? pgrCell(pgrOf(pgr)) : ''];
+    if (!seeds) return [...cells, name.long];
     // Subjects no seed changes (the majority class, the judges) have no over-seeds figures.
     const [accSeeds, pgrSeeds] = [find(metrics, subject, 'accuracy_over_seeds'), find(metrics, subject, 'pgr_over_seeds')];
-    return [...cells, accSeeds ? pctCI(intervalOf(accSeeds)) : '', pgrSeeds ? pgrCell(pgrOf(pgrSeeds)) : ''];
+    return [...cells, accSeeds ? pctCI(intervalOf(accSeeds)) : '', pgrSeeds ? pgrCell(pgrOf(pgrSeeds)) : '', name.long];
   });
 }
 
@@ -131,7 +178,7 @@ function runTableRows(metrics: readonly MetricValue[], config: RunConfigView): s
  * The config's judge ensembles, plus any judge ensemble the run stored metrics for that the config does not name (a
  * foreign or older config), so that strong_by_judge:<e> still reads as a judge ensemble's.
  */
-function withStoredEnsembles(config: RunConfigView, metrics: readonly MetricValue[]): RunConfigView {
+export function withStoredEnsembles(config: RunConfigView, metrics: readonly MetricValue[]): RunConfigView & SubjectContext {
   const known = new Set((config.judgeEnsembles ?? []).map((e) => e.name));
   const extra = [...new Set(metrics.map((m) => m.subject).filter((s) => s.startsWith('judge_ensemble:')).map((s) => s.slice('judge_ensemble:'.length)))].filter((n) => !known.has(n));
   return extra.length ? { ...config, judgeEnsembles: [...(config.judgeEnsembles ?? []), ...extra.map((name) => ({ name, members: [], aggregate: '?' }))] } : config;
@@ -163,7 +210,7 @@ function gapNote(metrics: readonly MetricValue[]): string[] {
   return out;
 }
 
-const REGION_HEADER = ['knowledge region (test)', 'n', 'w2s right %', 'naive w2s right %'];
+const REGION_HEADER = ['knowledge region (test)', 'n', `${SHORT_NAMES.strong}: right %`, `${SHORT_NAMES.strong_naive}: right %`];
 
 /** The knowledge-region audit: the strong students' accuracy where the weak model and the ceiling are right or wrong. */
 function regionRows(metrics: readonly MetricValue[]): string[][] {

@@ -2,12 +2,16 @@ import { UserError } from '../errors.js';
 import { secretRedactor } from '../redact.js';
 import { callTextsReader, TEXTS_NOT_RECORDED, type CallMessage, type ExampleCall } from '../store/calls.js';
 import type { ExampleInfo, JudgmentView, PredictionView, ReportQueries, TranscriptView } from './queries.js';
+import { shortName, type SubjectContext } from './subjects.js';
+
+/** A stored prediction with the model's short name, as every view prints it ("member 0", "strong on judge j1"). */
+export type NamedPrediction = PredictionView & { name: string };
 
 export interface ShowTarget {
   runId: string;
   example: ExampleInfo;
   transcripts: TranscriptView[];
-  predictions: PredictionView[];
+  predictions: NamedPrediction[];
   judgments: JudgmentView[];
 }
 
@@ -27,7 +31,10 @@ export function findShowTarget(q: ReportQueries, id: string, runId?: string): Sh
   const example = q.example(m.runId, m.exampleId)!;
   const all = q.transcripts(m.runId, m.exampleId);
   const transcripts = m.kind === 'debate' ? all.filter((t) => t.id === m.debateId) : all;
-  return { runId: m.runId, example, transcripts, predictions: q.predictions(m.runId, m.exampleId), judgments: q.judgments(m.runId, m.exampleId) };
+  // Judge names and judge ensembles name the judge-trained strong models and the judge ensembles' predictions.
+  const ctx: SubjectContext = { ...q.run(m.runId)?.config, judgeEnsembles: q.judgeEnsembles(m.runId) };
+  const predictions = q.predictions(m.runId, m.exampleId).map((p) => ({ ...p, name: shortName({ role: p.role, member: p.member }, ctx) }));
+  return { runId: m.runId, example, transcripts, predictions, judgments: q.judgments(m.runId, m.exampleId) };
 }
 
 const wrap = (text: string, width: number, indent: string): string =>
@@ -58,22 +65,25 @@ export function formatShow(t: ShowTarget, width = 100): string {
   out.push(`run ${t.runId} · example ${safeText(ex.id)} · split ${ex.split} · gold: ${gold}`);
   out.push('', 'Question:', wrap(safeText(ex.question ?? ex.text), width, '  '));
   if (ex.answer !== null) out.push('Proposed answer:', wrap(safeText(ex.answer), width, '  '));
+  // Every model by its short name (subjects.ts), as the run table, compare and the report name it.
+  const nameOf = (p: PredictionView & { name?: string }): string => safeText(p.name ?? shortName({ role: p.role, member: p.member }));
+  const judgeName = (judge: string): string => safeText(shortName(`judge:${judge}`));
   const members = t.predictions.filter((p) => p.role === 'weak_member');
   if (members.length) {
     const mean = members.reduce((s, p) => s + p.p1, 0) / members.length;
-    out.push('', `Weak ensemble mean P(label 1) = ${mean.toFixed(3)} (${(mean > 0.5 ? 1 : 0) === ex.label ? 'right' : 'wrong'})`);
+    out.push('', `${shortName('weak_ensemble')}: mean P(label 1) = ${mean.toFixed(3)} (${(mean > 0.5 ? 1 : 0) === ex.label ? 'right' : 'wrong'})`);
   }
   if (t.predictions.length) {
     out.push('', 'Model probabilities, P(label 1):');
+    const width = Math.max(...t.predictions.map((p) => nameOf(p).length));
     for (const p of t.predictions) {
-      const name = p.role === 'weak_member' ? `weak_member ${p.member}` : p.role;
-      out.push(`  ${name.padEnd(16)} ${p.p1.toFixed(3)}  ${(p.p1 > 0.5 ? 1 : 0) === ex.label ? 'right' : 'wrong'}${p.debateId ? `  (saw ${p.debateId})` : ''}`);
+      out.push(`  ${nameOf(p).padEnd(width)}  ${p.p1.toFixed(3)}  ${(p.p1 > 0.5 ? 1 : 0) === ex.label ? 'right' : 'wrong'}${p.debateId ? `  (saw ${p.debateId})` : ''}`);
     }
   }
   const blind = t.judgments.filter((j) => j.debateId === null);
   if (blind.length) {
     out.push('', 'Judges without a transcript, P(correct):');
-    for (const j of blind) out.push(`  ${safeText(j.judge)} ${j.orderSwapped ? 'swapped ' : 'original'} ${j.pCorrect.toFixed(3)} (${j.method})`);
+    for (const j of blind) out.push(`  ${judgeName(j.judge)} ${j.orderSwapped ? 'swapped ' : 'original'} ${j.pCorrect.toFixed(3)} (${j.method})`);
   }
   for (const d of t.transcripts) {
     out.push('', `=== Transcript sample ${d.sample} · ${d.protocol} · ${d.status} · ${d.id}`);
@@ -88,9 +98,9 @@ export function formatShow(t: ShowTarget, width = 100): string {
     for (const judge of judges) {
       const js = verdicts.filter((j) => j.judge === judge);
       const mean = js.reduce((s, j) => s + j.pCorrect, 0) / js.length;
-      out.push(`Judge ${safeText(judge)}: P(correct) = ${mean.toFixed(3)} (${js.map((j) => `${j.orderSwapped ? 'swapped' : 'original'} ${j.pCorrect.toFixed(3)}`).join(', ')})`);
+      out.push(`${judgeName(judge)}: P(correct) = ${mean.toFixed(3)} (${js.map((j) => `${j.orderSwapped ? 'swapped' : 'original'} ${j.pCorrect.toFixed(3)}`).join(', ')})`);
     }
-    for (const p of members.filter((m) => m.debateId === d.id)) out.push(`Ensemble member ${p.member} (read this transcript): P(label 1) = ${p.p1.toFixed(3)}`);
+    for (const p of members.filter((m) => m.debateId === d.id)) out.push(`${nameOf(p)} (read this transcript): P(label 1) = ${p.p1.toFixed(3)}`);
   }
   if (t.transcripts.length === 0) out.push('', '(no transcripts)');
   return out.join('\n');

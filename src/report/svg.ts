@@ -2,7 +2,8 @@ import { escapeHtml as esc } from './escape.js';
 
 /**
  * Small SVG charts as strings: no library, no script, so a report is one self-contained file. Every mark carries a
- * class (bar, ci, point, line) and data-* attributes, so tests (and readers of the source) can find what was drawn.
+ * class (bar, ci, point, line, legend, tick) and data-* attributes, so tests (and readers of the source) can find what
+ * was drawn. Text is measured (textWidth) and the canvas widens rather than cut a legend, title or note off.
  */
 
 export const PALETTE = ['#4e79a7', '#f28e2b', '#59a14f', '#e15759', '#76b7b2', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac'];
@@ -10,13 +11,51 @@ export const PALETTE = ['#4e79a7', '#f28e2b', '#59a14f', '#e15759', '#76b7b2', '
 const W = 640;
 const H = 300;
 const M = { top: 30, right: 150, bottom: 60, left: 50 };
+/** The plot's right edge: the plot keeps its size, whatever the legend beside it needs. */
+const PLOT_RIGHT = W - M.right;
 const num = (x: number): string => (Math.round(x * 10) / 10).toString();
+
+/**
+ * The width text takes at a font size, erring wide: per-character advances of a wide sans-serif (DejaVu Sans, what
+ * Debian's Chromium falls back to), so a label sized by it is never clipped in a browser.
+ */
+export function textWidth(text: string, fontSize = 11): number {
+  let em = 0;
+  for (const ch of text) {
+    if (' '.includes(ch)) em += 0.34;
+    else if ('ilj.,:;|\''.includes(ch)) em += 0.34;
+    else if ('I!`frt()[]/\\-'.includes(ch)) em += 0.5;
+    else if ('mwMW@%…—'.includes(ch)) em += 1.02;
+    else if (/[0-9]/.test(ch)) em += 0.64;
+    else if (/[A-Z]/.test(ch)) em += 0.8;
+    else if (/[a-z]/.test(ch)) em += 0.64;
+    else em += 0.86;
+  }
+  return Math.ceil(em * fontSize);
+}
+
+/** Text broken at spaces into lines no wider than maxWidth (a word longer than that gets a line of its own). */
+export function wrapText(text: string, maxWidth: number, fontSize = 11): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    const next = line ? `${line} ${word}` : word;
+    if (line && textWidth(next, fontSize) > maxWidth) {
+      lines.push(line);
+      line = word;
+    } else line = next;
+  }
+  if (line) lines.push(line);
+  return lines;
+}
 
 export interface BarValue {
   series: string;
   value: number | null;
   lo?: number | null;
   hi?: number | null;
+  /** Why there is no value (a stored metric's note): drawn as "n/a: <note>" under the chart. */
+  note?: string | null;
 }
 
 export interface BarGroup {
@@ -27,50 +66,96 @@ export interface BarGroup {
 interface Scale {
   y: (v: number) => number;
   ticks: number[];
+  lo: number;
+  hi: number;
 }
 
-function yScale(lo: number, hi: number): Scale {
+/** A y scale over [lo, hi]; `nice` widens the range to whole tick steps, so the lowest and highest ticks enclose it. */
+function yScale(lo: number, hi: number, nice = false): Scale {
   if (hi - lo < 1e-9) hi = lo + 1;
-  const span = hi - lo;
-  const step = [0.05, 0.1, 0.2, 0.25, 0.5, 1, 2, 5, 10].find((s) => span / s <= 8) ?? span / 5;
+  const step = [0.05, 0.1, 0.2, 0.25, 0.5, 1, 2, 5, 10, 20, 50, 100].find((s) => (hi - lo) / s <= 8) ?? (hi - lo) / 5;
+  if (nice) [lo, hi] = [Math.floor(lo / step + 1e-9) * step, Math.ceil(hi / step - 1e-9) * step];
   const ticks: number[] = [];
-  for (let t = Math.ceil(lo / step) * step; t <= hi + 1e-9; t += step) ticks.push(Math.round(t * 1e6) / 1e6);
+  for (let t = Math.ceil(lo / step - 1e-9) * step; t <= hi + 1e-9; t += step) ticks.push(Math.round(t * 1e6) / 1e6);
   const plotH = H - M.top - M.bottom;
-  return { y: (v) => M.top + plotH * (1 - (v - lo) / (hi - lo)), ticks };
+  return { y: (v) => M.top + plotH * (1 - (v - lo) / (hi - lo)), ticks, lo, hi };
 }
 
-function frame(title: string, scale: Scale, yLabel: string, percent: boolean): string {
+/** Where a chart's parts go: its width, and the title's centre (the plot's, unless a long title needs more room). */
+interface Layout {
+  width: number;
+  titleX: number;
+}
+
+/**
+ * The canvas for a plot of the standard size with a legend of `legendNames` beside it, a title, and lines of notes
+ * under it: wide enough for every one of them.
+ */
+function layout(title: string, legendNames: readonly string[], notes: readonly string[] = []): Layout {
+  const legendRight = PLOT_RIGHT + 30 + Math.max(0, ...legendNames.map((n) => textWidth(n, 11)));
+  const titleW = textWidth(title, 14) * 1.08;
+  const titleX = Math.max((M.left + PLOT_RIGHT) / 2, titleW / 2 + 8);
+  const noteRight = 8 + Math.max(0, ...notes.map((n) => 3 * (n.length - n.trimStart().length) + textWidth(n.trimStart(), 10)));
+  return { width: Math.ceil(Math.max(W, legendRight + 10, titleX + titleW / 2 + 8, noteRight + 10)), titleX };
+}
+
+function frame(title: string, scale: Scale, yLabel: string, percent: boolean, at: Layout = { width: W, titleX: (M.left + PLOT_RIGHT) / 2 }): string {
   const fmt = (t: number): string => (percent ? `${num(t * 100)}%` : num(t));
   const grid = scale.ticks
-    .map((t) => `<line class="grid" x1="${M.left}" x2="${W - M.right}" y1="${num(scale.y(t))}" y2="${num(scale.y(t))}" stroke="#e5e5e5"/>` +
-      `<text x="${M.left - 6}" y="${num(scale.y(t) + 4)}" text-anchor="end" font-size="11">${fmt(t)}</text>`)
+    .map((t) => `<line class="grid" x1="${M.left}" x2="${PLOT_RIGHT}" y1="${num(scale.y(t))}" y2="${num(scale.y(t))}" stroke="#e5e5e5"/>` +
+      `<text class="tick" data-value="${t}" x="${M.left - 6}" y="${num(scale.y(t) + 4)}" text-anchor="end" font-size="11">${fmt(t)}</text>`)
     .join('');
-  return `<text x="${W / 2 - M.right / 2}" y="18" text-anchor="middle" font-size="14" font-weight="600">${esc(title)}</text>` +
+  return `<text class="title" x="${num(at.titleX)}" y="18" text-anchor="middle" font-size="14" font-weight="600">${esc(title)}</text>` +
     `<text transform="translate(14 ${(H - M.bottom + M.top) / 2}) rotate(-90)" text-anchor="middle" font-size="11">${esc(yLabel)}</text>${grid}`;
 }
 
 function legend(series: string[]): string {
   return series
-    .map((s, i) => `<rect x="${W - M.right + 12}" y="${M.top + i * 18}" width="12" height="12" fill="${PALETTE[i % PALETTE.length]}"/>` +
-      `<text x="${W - M.right + 30}" y="${M.top + i * 18 + 10}" font-size="11">${esc(s)}</text>`)
+    .map((s, i) => `<rect x="${PLOT_RIGHT + 12}" y="${M.top + i * 18}" width="12" height="12" fill="${PALETTE[i % PALETTE.length]}"/>` +
+      `<text class="legend" x="${PLOT_RIGHT + 30}" y="${M.top + i * 18 + 10}" font-size="11">${esc(s)}</text>`)
     .join('');
 }
 
-const svgOpen = (cls: string, title: string): string =>
-  `<svg class="chart ${cls}" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${esc(title)}">`;
+/**
+ * Lines of notes under a chart (class "chart-note": not "note", which the pages' stylesheet sizes for HTML), from y
+ * on, one every 14 px; leading spaces indent a line (3 px each).
+ */
+function noteLines(notes: readonly string[], y: number, cls = 'chart-note'): string {
+  return notes.map((n, i) => {
+    const indent = n.length - n.trimStart().length;
+    return `<text class="${cls}" x="${8 + 3 * indent}" y="${y + i * 14}" font-size="10" fill="#555">${esc(n.trimStart())}</text>`;
+  }).join('');
+}
 
-/** Grouped bars with interval whiskers. Missing values draw nothing (and say n/a). */
-export function barChart(opts: { title: string; yLabel: string; groups: BarGroup[]; percent?: boolean; domain?: [number, number] }): string {
+const svgOpen = (cls: string, title: string, width = W, height = H): string =>
+  `<svg class="chart ${cls}" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img" aria-label="${esc(title)}">`;
+
+/** A horizontal reference line across the plot, with its label at the right end (e.g. PGR 0 % and 100 %). */
+export interface ReferenceLine {
+  value: number;
+  label: string;
+}
+
+/**
+ * Grouped bars with interval whiskers. The y axis spans every value and interval bound (down to a negative lower
+ * bound), in whole tick steps; `references` draws dashed lines at given values. A missing value draws "n/a (k)" in its
+ * slot and, under the chart, "(k) n/a: <note>" (the stored reason) and the bars it explains.
+ */
+export function barChart(opts: { title: string; yLabel: string; groups: BarGroup[]; percent?: boolean; domain?: [number, number]; references?: ReferenceLine[] }): string {
   const { groups, title } = opts;
   const percent = opts.percent ?? true;
   const series = [...new Set(groups.flatMap((g) => g.bars.map((b) => b.series)))];
-  const values = groups.flatMap((g) => g.bars.flatMap((b) => [b.value, b.lo ?? null, b.hi ?? null])).filter((v): v is number => v !== null && Number.isFinite(v));
+  const refs = opts.references ?? [];
+  const values = [...groups.flatMap((g) => g.bars.flatMap((b) => [b.value, b.lo ?? null, b.hi ?? null])), ...refs.map((r) => r.value)]
+    .filter((v): v is number => v !== null && Number.isFinite(v));
   const [lo, hi] = opts.domain ?? [Math.min(0, ...values), Math.max(percent ? 1 : 0, ...values)];
-  const scale = yScale(lo, hi);
-  const plotW = W - M.left - M.right;
+  const scale = yScale(lo, hi, opts.domain === undefined);
+  const plotW = PLOT_RIGHT - M.left;
   const groupW = plotW / Math.max(1, groups.length);
   const barW = Math.max(4, Math.min(40, (groupW * 0.8) / Math.max(1, series.length)));
-  const zero = scale.y(Math.max(lo, Math.min(hi, 0)));
+  const zero = scale.y(Math.max(scale.lo, Math.min(scale.hi, 0)));
+  // Bars without a value, by reason: one footnote per distinct stored note, naming every bar it explains.
+  const reasons = new Map<string, string[]>();
   let marks = '';
   groups.forEach((g, gi) => {
     const x0 = M.left + gi * groupW + (groupW - barW * series.length) / 2;
@@ -79,24 +164,44 @@ export function barChart(opts: { title: string; yLabel: string; groups: BarGroup
       const x = x0 + si * barW;
       const color = PALETTE[si % PALETTE.length];
       if (b.value === null || !Number.isFinite(b.value)) {
-        marks += `<text class="na" x="${num(x + barW / 2)}" y="${num(zero - 4)}" font-size="9" text-anchor="middle">n/a</text>`;
+        const why = b.note ? `n/a: ${b.note}` : 'n/a';
+        let mark = 'n/a';
+        if (b.note) {
+          if (!reasons.has(b.note)) reasons.set(b.note, []);
+          reasons.get(b.note)!.push(`${g.label} · ${b.series}`);
+          mark = `n/a (${[...reasons.keys()].indexOf(b.note) + 1})`;
+        }
+        marks += `<text class="na" data-series="${esc(b.series)}" data-group="${esc(g.label)}" data-note="${esc(b.note ?? '')}" x="${num(x + barW / 2)}" y="${num(zero - 4)}" font-size="9" text-anchor="middle">${esc(mark)}<title>${esc(`${g.label} · ${b.series}: ${why}`)}</title></text>`;
         return;
       }
       const y = scale.y(b.value);
-      const label = `${g.label} · ${b.series}: ${percent ? `${num(b.value * 100)}%` : num(b.value)}`;
+      const label = `${g.label} · ${b.series}: ${percent ? `${num(b.value * 100)}%` : num(b.value)}${b.lo != null && b.hi != null ? ` [${percent ? `${num(b.lo * 100)}%, ${num(b.hi * 100)}%` : `${num(b.lo)}, ${num(b.hi)}`}]` : ''}`;
       marks += `<rect class="bar" data-series="${esc(b.series)}" data-group="${esc(g.label)}" data-value="${b.value}" x="${num(x + 1)}" y="${num(Math.min(y, zero))}" width="${num(barW - 2)}" height="${num(Math.max(0.5, Math.abs(zero - y)))}" fill="${color}"><title>${esc(label)}</title></rect>`;
       if (b.lo != null && b.hi != null) {
         const cx = num(x + barW / 2);
-        marks += `<g class="ci" data-series="${esc(b.series)}" stroke="#222"><line x1="${cx}" x2="${cx}" y1="${num(scale.y(b.lo))}" y2="${num(scale.y(b.hi))}"/>` +
+        marks += `<g class="ci" data-series="${esc(b.series)}" data-lo="${b.lo}" data-hi="${b.hi}" stroke="#222"><line x1="${cx}" x2="${cx}" y1="${num(scale.y(b.lo))}" y2="${num(scale.y(b.hi))}"/>` +
           `<line x1="${num(x + barW / 2 - 4)}" x2="${num(x + barW / 2 + 4)}" y1="${num(scale.y(b.lo))}" y2="${num(scale.y(b.lo))}"/>` +
           `<line x1="${num(x + barW / 2 - 4)}" x2="${num(x + barW / 2 + 4)}" y1="${num(scale.y(b.hi))}" y2="${num(scale.y(b.hi))}"/></g>`;
       }
     });
     const label = g.label.length > 28 ? `${g.label.slice(0, 27)}…` : g.label;
-    marks += `<text x="${num(M.left + gi * groupW + groupW / 2)}" y="${H - M.bottom + 16}" text-anchor="middle" font-size="11">${esc(label)}<title>${esc(g.label)}</title></text>`;
+    marks += `<text class="group" x="${num(M.left + gi * groupW + groupW / 2)}" y="${H - M.bottom + 16}" text-anchor="middle" font-size="11">${esc(label)}<title>${esc(g.label)}</title></text>`;
   });
-  const axis = `<line x1="${M.left}" x2="${W - M.right}" y1="${num(zero)}" y2="${num(zero)}" stroke="#444"/>`;
-  return `${svgOpen('bar-chart', title)}${frame(title, scale, opts.yLabel, percent)}${axis}${marks}${legend(series)}</svg>`;
+  const fmt = (v: number): string => (percent ? `${num(v * 100)}%` : num(v));
+  // Reference lines are dashed across the plot and named in the legend, under the series (never over a bar).
+  let refLegend = '';
+  refs.forEach((r, i) => {
+    const y = num(scale.y(r.value));
+    const ly = M.top + (series.length + i) * 18;
+    marks += `<line class="reference" data-value="${r.value}" x1="${M.left}" x2="${PLOT_RIGHT}" y1="${y}" y2="${y}" stroke="#888" stroke-dasharray="5 3"><title>${esc(r.label || fmt(r.value))}</title></line>`;
+    refLegend += `<line x1="${PLOT_RIGHT + 12}" x2="${PLOT_RIGHT + 24}" y1="${ly + 6}" y2="${ly + 6}" stroke="#888" stroke-dasharray="3 2"/>` +
+      `<text class="legend" x="${PLOT_RIGHT + 30}" y="${ly + 10}" font-size="11">${esc(r.label || fmt(r.value))}</text>`;
+  });
+  const axis = `<line class="axis" x1="${M.left}" x2="${PLOT_RIGHT}" y1="${num(zero)}" y2="${num(zero)}" stroke="#444"/>`;
+  const notes = [...reasons].flatMap(([note, bars], i) => [`(${i + 1}) n/a: ${note}`, ...wrapText(`for ${bars.join('; ')}`, W - 40, 10).map((l) => `     ${l}`)]);
+  const at = layout(title, [...series, ...refs.map((r) => r.label || fmt(r.value))], notes);
+  const height = H + (notes.length ? notes.length * 14 + 4 : 0);
+  return `${svgOpen('bar-chart', title, at.width, height)}${frame(title, scale, opts.yLabel, percent, at)}${axis}${marks}${legend(series)}${refLegend}${noteLines(notes, H + 4, 'na-note')}</svg>`;
 }
 
 export interface LinePoint {
@@ -106,6 +211,8 @@ export interface LinePoint {
   hi?: number | null;
   /** Shown on hover. */
   note?: string;
+  /** How many examples the point stands for (a reliability bin): printed beside it, and its data-count. */
+  count?: number;
 }
 
 export interface LineSeries {
@@ -113,8 +220,11 @@ export interface LineSeries {
   points: LinePoint[];
 }
 
-/** Lines over a numeric x axis, a dot per point and an interval whisker where given. */
-export function lineChart(opts: { title: string; xLabel: string; yLabel: string; series: LineSeries[]; percent?: boolean; domain?: [number, number]; xDomain?: [number, number]; diagonal?: boolean; integerX?: boolean }): string {
+/** Lines over a numeric x axis, a dot per point and an interval whisker where given; `notes` are printed under it. */
+export function lineChart(opts: {
+  title: string; xLabel: string; yLabel: string; series: LineSeries[]; percent?: boolean; domain?: [number, number]; xDomain?: [number, number]; diagonal?: boolean; integerX?: boolean;
+  notes?: string[];
+}): string {
   const percent = opts.percent ?? true;
   const pts = opts.series.flatMap((s) => s.points);
   const ys = pts.flatMap((p) => [p.y, p.lo ?? null, p.hi ?? null]).filter((v): v is number => v !== null && Number.isFinite(v));
@@ -124,7 +234,7 @@ export function lineChart(opts: { title: string; xLabel: string; yLabel: string;
   let [x0, x1] = opts.xDomain ?? [Math.min(...xs), Math.max(...xs)];
   if (!Number.isFinite(x0)) [x0, x1] = [0, 1];
   if (x1 - x0 < 1e-9) [x0, x1] = [x0 - 1, x1 + 1];
-  const plotW = W - M.left - M.right;
+  const plotW = PLOT_RIGHT - M.left;
   const pad = opts.integerX ? 0.5 : 0;
   const x = (v: number): number => M.left + (plotW * (v - x0 + pad)) / (x1 - x0 + 2 * pad);
   const xticks = opts.integerX
@@ -144,14 +254,32 @@ export function lineChart(opts: { title: string; xLabel: string; yLabel: string;
         marks += `<line class="ci" x1="${num(x(p.x))}" x2="${num(x(p.x))}" y1="${num(scale.y(p.lo))}" y2="${num(scale.y(p.hi))}" stroke="${color}"/>`;
       }
       const tip = `${s.name}: x=${num(p.x)}, y=${percent ? `${num(p.y! * 100)}%` : num(p.y!)}${p.note ? ` (${p.note})` : ''}`;
-      marks += `<circle class="point" data-series="${esc(s.name)}" data-x="${p.x}" data-y="${p.y}" cx="${num(x(p.x))}" cy="${num(scale.y(p.y!))}" r="4" fill="${color}"><title>${esc(tip)}</title></circle>`;
+      const count = p.count === undefined ? '' : ` data-count="${p.count}"`;
+      marks += `<circle class="point" data-series="${esc(s.name)}" data-x="${p.x}" data-y="${p.y}"${count} cx="${num(x(p.x))}" cy="${num(scale.y(p.y!))}" r="4" fill="${color}"><title>${esc(tip)}</title></circle>`;
+      if (p.count !== undefined) {
+        // Above the point for even series, below for odd ones, so two series' counts at one bin do not overprint.
+        const dy = si % 2 === 0 ? -7 : 14;
+        marks += `<text class="bin-count" data-series="${esc(s.name)}" data-count="${p.count}" x="${num(x(p.x) + 5)}" y="${num(scale.y(p.y!) + dy)}" font-size="9" fill="${color}">n=${p.count}</text>`;
+      }
     }
   });
-  return `${svgOpen('line-chart', opts.title)}${frame(opts.title, scale, opts.yLabel, percent)}${marks}${legend(opts.series.map((s) => s.name))}</svg>`;
+  const names = opts.series.map((s) => s.name);
+  const notes = opts.notes ?? [];
+  const at = layout(opts.title, names, notes);
+  const height = H + (notes.length ? notes.length * 14 : 0);
+  return `${svgOpen('line-chart', opts.title, at.width, height)}${frame(opts.title, scale, opts.yLabel, percent, at)}${marks}${legend(names)}${noteLines(notes, H - 2)}</svg>`;
 }
 
-/** A reliability diagram: mean predicted P(label 1) against the observed fraction of 1s per bin, with the diagonal. */
-export function reliabilityDiagram(opts: { title: string; series: { name: string; bins: { meanPredicted: number | null; fractionPositive: number | null; count: number }[] }[] }): string {
+/** Bins with fewer examples than this are left off a reliability diagram: their observed fraction is mostly noise. */
+export const MIN_BIN_COUNT = 5;
+
+/**
+ * A reliability diagram: mean predicted P(label 1) against the observed fraction of 1s per bin, with the diagonal;
+ * each bin's example count beside its point; bins with fewer than `minCount` examples are not drawn, and a note says so.
+ */
+export function reliabilityDiagram(opts: { title: string; series: { name: string; bins: { meanPredicted: number | null; fractionPositive: number | null; count: number }[] }[]; minCount?: number }): string {
+  const min = opts.minCount ?? MIN_BIN_COUNT;
+  const hidden = opts.series.reduce((n, s) => n + s.bins.filter((b) => b.count > 0 && b.count < min).length, 0);
   return lineChart({
     title: opts.title,
     xLabel: 'mean predicted P(label 1)',
@@ -161,13 +289,11 @@ export function reliabilityDiagram(opts: { title: string; series: { name: string
     diagonal: true,
     series: opts.series.map((s) => ({
       name: s.name,
-      points: s.bins.filter((b) => b.count > 0 && b.meanPredicted !== null).map((b) => ({ x: b.meanPredicted!, y: b.fractionPositive, note: `${b.count} examples` })),
+      points: s.bins.filter((b) => b.count >= min && b.meanPredicted !== null).map((b) => ({ x: b.meanPredicted!, y: b.fractionPositive, note: `${b.count} examples`, count: b.count })),
     })),
+    notes: [`n = examples per bin; bins with fewer than ${min} examples hidden${hidden ? ` (${hidden} bin${hidden > 1 ? 's' : ''} here)` : ' (none here)'}.`],
   });
 }
-
-/** Width of one character of 11 px text, near enough to keep labels on the canvas. */
-const CHAR_W = 6.2;
 
 /** Round tick steps (1, 2, 2.5, 5 × 10^k) from lo to hi, at most about `count` of them. */
 function niceTicks(lo: number, hi: number, count: number): { ticks: number[]; step: number } {
@@ -278,7 +404,7 @@ export function costAccuracyChart(opts: { title: string; xLabel: string; formatX
   let right = width;
   for (const p of [...pts.filter((q) => q.frontier), ...pts.filter((q) => !q.frontier)]) {
     const [cx, cy] = [X(p.x), Y(p.y)];
-    const w = p.label.length * CHAR_W + 2;
+    const w = textWidth(p.label) + 2;
     const spots: { x: number; y: number; anchor: string; box: Box }[] = [
       { x: cx + 9, y: cy + 4, anchor: 'start', box: { x0: cx + 9, y0: cy - 8, x1: cx + 9 + w, y1: cy + 4 } },
       { x: cx - 9, y: cy + 4, anchor: 'end', box: { x0: cx - 9 - w, y0: cy - 8, x1: cx - 9, y1: cy + 4 } },
@@ -307,8 +433,8 @@ export function costAccuracyChart(opts: { title: string; xLabel: string; formatX
   let lx = CM.left;
   let legend = '';
   for (const [icon, text] of items) {
-    legend += `<g class="legend-item" transform="translate(${num(lx)} ${H2 - 14})">${icon}<text x="18" y="0" font-size="11">${esc(text)}</text></g>`;
-    lx += 18 + text.length * CHAR_W + 16;
+    legend += `<g class="legend-item" transform="translate(${num(lx)} ${H2 - 14})">${icon}<text class="legend" x="18" y="0" font-size="11">${esc(text)}</text></g>`;
+    lx += 18 + textWidth(text) + 16;
   }
   width = Math.ceil(Math.max(right, lx));
   const title = `<text x="${num(CM.left + plotW / 2)}" y="18" text-anchor="middle" font-size="14" font-weight="600">${esc(opts.title)}</text>`;
@@ -353,10 +479,11 @@ export function sizeBandChart(opts: { title: string; points: SizePoint[] }): str
     marks += `<circle class="point" data-size="${p.size}" data-y="${p.mean}" data-lo="${p.min ?? ''}" data-hi="${p.max ?? ''}" cx="${num(x(p.size))}" cy="${num(scale.y(p.mean!))}" r="4" fill="${color}"><title>${esc(tip)}</title></circle>`;
   }
   const legendHtml = `<line x1="${W - M.right + 12}" x2="${W - M.right + 24}" y1="${M.top + 6}" y2="${M.top + 6}" stroke="${color}" stroke-width="2"/>` +
-    `<text x="${W - M.right + 30}" y="${M.top + 10}" font-size="11">mean over subsets</text>` +
+    `<text class="legend" x="${W - M.right + 30}" y="${M.top + 10}" font-size="11">mean over subsets</text>` +
     `<rect x="${W - M.right + 12}" y="${M.top + 18}" width="12" height="12" fill="${color}" fill-opacity="0.18"/>` +
-    `<text x="${W - M.right + 30}" y="${M.top + 28}" font-size="11">min–max of subsets</text>`;
+    `<text class="legend" x="${W - M.right + 30}" y="${M.top + 28}" font-size="11">min–max of subsets</text>`;
   // A long title is shortened on the canvas; the full one stays in aria-label.
   const shown = opts.title.length > 72 ? `${opts.title.slice(0, 71)}…` : opts.title;
-  return `${svgOpen('size-chart', opts.title)}${frame(shown, scale, 'test accuracy', true)}${marks}${legendHtml}</svg>`;
+  const at = layout(shown, ['mean over subsets', 'min–max of subsets']);
+  return `${svgOpen('size-chart', opts.title, at.width)}${frame(shown, scale, 'test accuracy', true, at)}${marks}${legendHtml}</svg>`;
 }

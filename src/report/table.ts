@@ -2,7 +2,7 @@ import { basename } from 'node:path';
 import { UserError } from '../errors.js';
 import type { MetricValue, RunInfo } from './queries.js';
 import type { LocatedRun } from './results-set.js';
-import { describeSubject, ensembleLabel, type SubjectContext } from './subjects.js';
+import { describeSubject } from './subjects.js';
 
 /**
  * The paper-shaped table (Table 2: methods × datasets; Table 4: × protocols; Table 5: the ensemble ablation) built
@@ -88,7 +88,6 @@ const SUBJECT_RANK: Record<string, number> = { weak: 0, strong_naive: 1, strong_
 const isJudgeTrained = (s: string): boolean => s.startsWith('strong_by_judge:') && !s.includes('@seed');
 const isMethodSubject = (s: string): boolean => s in SUBJECT_RANK || isJudgeTrained(s);
 const isReference = (s: string): boolean => s === 'weak' || s === 'strong_ceiling';
-const isW2s = (s: string): boolean => isMethodSubject(s) && !isReference(s);
 const rankOf = (s: string): number => SUBJECT_RANK[s] ?? (isJudgeTrained(s) ? 5 : 8);
 
 const DATASETS: Record<string, string> = { sciq: 'SciQ', boolq: 'BoolQ', cosmos_qa: 'CosmosQA', anthropic_hh: 'AnthropicHH' };
@@ -124,36 +123,13 @@ function axisValues(located: LocatedRun): Omit<Record<Axis, AxisValue>, 'method'
   };
 }
 
-/** Stands in for the protocol in a label when the protocol is an axis: the row then spans every protocol's column. */
-const PROTOCOL_ON_AXIS = "its protocol's";
-
 /**
- * What a row is, in the vocabulary every view shares (subjects.ts): the strong model's supervision, with the ensemble's
- * kind, size and protocol, and the strong loss when it is not xent, except for what an axis of the table already says.
+ * What a row is, in the vocabulary every view shares (subjects.ts): the long label of the subject, which says the
+ * strong model's supervision, with the ensemble's kind, size and protocol, and the strong loss when it is not xent,
+ * except for what an axis of the table already says.
  */
 export function methodLabel(subject: string, run: RunInfo, shown: ReadonlySet<Axis>): string {
-  const c = run.config;
-  const ctx: SubjectContext = {
-    // Protocol "none" stays: without debate an ensemble is a finetune ensemble, whatever column it is in.
-    protocol: shown.has('protocol') && c.protocol !== 'none' ? PROTOCOL_ON_AXIS : c.protocol,
-    ensembleKind: c.ensembleKind,
-    ensembleSize: shown.has('ensemble-size') ? undefined : c.ensembleSize,
-    // A strong model on a judge ensemble's labels reads "strong on judge ensemble e (mean of a, b) labels".
-    judgeEnsembles: c.judgeEnsembles,
-    judgeSettings: c.judgeSettings,
-  };
-  // ensembleLabel prints "of ?" for an unknown size; here the size is on an axis, so it is left out.
-  const ensemble = (kind = ctx.ensembleKind): string => ensembleLabel({ ...ctx, ensembleKind: kind }).replace(' of ?', '');
-  const label = subject === 'strong' ? `strong on ${ensemble()} labels (w2s)`
-    : subject === 'strong_finetune' ? `strong on ${ensemble('finetune')} labels (w2s)`
-    : subject === 'weak_ensemble' ? `weak ${ensemble()}, mean`
-    : describeSubject(subject, ctx);
-  const extra: string[] = [];
-  // Judges and the single weak model read one protocol's transcripts too.
-  if ((subject === 'strong_single' || isJudgeTrained(subject)) && !shown.has('protocol') && c.protocol) extra.push(`${c.protocol} protocol`);
-  const loss = strongLoss(run);
-  if (isW2s(subject) && loss !== 'xent' && !shown.has('loss')) extra.push(`${loss} loss`);
-  return extra.length ? `${label}; ${extra.join(', ')}` : label;
+  return describeSubject(subject, run.config, { protocol: shown.has('protocol'), ensembleSize: shown.has('ensemble-size'), loss: shown.has('loss') });
 }
 
 /** The metric names cells read: the first training seed's (test bootstrap), or the means over training seeds. */

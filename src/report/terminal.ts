@@ -1,6 +1,6 @@
-import type { Comparison } from './analysis.js';
+import { labelOf, type Comparison } from './analysis.js';
 import type { ReportQueries } from './queries.js';
-import { pct, pctCI, pgrCell, runDetails, textTable } from './results.js';
+import { accuracyHeader, pct, pctCI, pgrCell, pgrHeader, runDetails, signedPoints, signedPointsCI, textTable } from './results.js';
 import { displayPath, locatedResults, type LocatedRun } from './results-set.js';
 
 /**
@@ -9,8 +9,12 @@ import { displayPath, locatedResults, type LocatedRun } from './results-set.js';
  */
 export function formatRuns(runs: readonly LocatedRun[]): string {
   if (runs.length === 0) return 'No runs in this database yet.';
-  const header = ['run', 'status', 'dataset', 'debaters', 'judges', 'K', 'examples', 'debates', 'calls (hits)', 'tokens', 'cost $', 'ensemble %', 'w2s %', 'PGR %', 'file'];
-  const rows = locatedResults(runs).map((res, i) => {
+  const header = [
+    'run', 'status', 'dataset', 'debaters', 'judges', 'K', 'examples', 'debates', 'calls (hits)', 'tokens', 'cost $', accuracyHeader('weak_ensemble'), accuracyHeader('strong'),
+    pgrHeader('strong'), 'file',
+  ];
+  const results = locatedResults(runs);
+  const rows = results.map((res, i) => {
     const r = res.run;
     return [
       r.id, r.status, r.dataset ?? '', r.config.debaters.join(',') || '-', r.config.judges.join(',') || '-', String(r.config.ensembleSize ?? ''),
@@ -18,11 +22,14 @@ export function formatRuns(runs: readonly LocatedRun[]): string {
       r.costUsd.toFixed(4), pctCI(res.ensemble), pctCI(res.w2s), pgrCell(res.pgr), displayPath(runs[i]!.file),
     ];
   });
+  // The strong models trained on judges' labels, where a run has them: one line each, under the headline table.
+  const byJudge = results.flatMap((res) => res.byJudge.map((j) => [res.run.id, j.name, pctCI(j.accuracy), pgrCell(j.pgr)]));
   const errors = runs.filter((r) => r.run.error).map((r) => `${r.run.id}: ${r.run.error}`);
   // A stopped run's hint says how to resume it.
   const hints = runs.filter((r) => r.run.hint).map((r) => `${r.run.id}: ${r.run.status}: ${r.run.hint}`);
   return [
     textTable(header, rows),
+    ...(byJudge.length ? ['', "Strong models trained on judges' labels:", textTable(['run', 'model', 'accuracy %', 'PGR %'], byJudge)] : []),
     ...(errors.length ? ['', 'Errors:', ...errors.map((e) => `  ${e}`)] : []),
     ...(hints.length ? ['', ...hints] : []),
   ].join('\n');
@@ -50,27 +57,28 @@ export function formatComparison(c: Comparison): string {
     out.push(`Runs A = ${c.runs[0]}${where(0)} and B = ${c.runs[1]}${where(1)}`, `${c.pairing?.note ?? `on ${c.n} shared test examples`}`);
   } else out.push(`Run ${c.runs[0]}: ${c.n} test examples`);
   if (c.subjects.length === 0) return `${out.join('\n')}\nNothing to compare: no test examples with predictions.`;
+  const name = labelOf(c);
   if (c.unpaired.length) {
-    out.push('', textTable(['subject', 'n', `accuracy % [${level} CI]`, 'ECE', 'Brier', 'description'], c.subjects.map((s) => [s.name, String(s.n), pctCI(s.accuracy), s.ece.toFixed(3), s.brier.toFixed(3), s.description])));
-    out.push('', `Unpaired differences (Δ = accuracy of B minus A, each on its own test examples; ${c.resamples} bootstrap resamples of each test set, drawn independently):`);
+    out.push('', textTable(['model', 'n', `accuracy % [${level} CI]`, 'ECE', 'Brier', 'what it is'], c.subjects.map((s) => [s.label, String(s.n), pctCI(s.accuracy), s.ece.toFixed(3), s.brier.toFixed(3), s.description])));
+    out.push('', `Unpaired differences (Δ = B − A: the accuracy of B minus that of A, in points, each on its own test examples; ${c.resamples} bootstrap resamples of each test set, drawn independently):`);
     out.push(textTable(
-      ['A', 'B', 'Δ acc % [CI]', 'bootstrap p', `Newcombe ${level} CI`],
-      c.unpaired.map((u) => [u.a, u.b, `${pct(u.diff.value)} [${pct(u.diff.lo)}, ${pct(u.diff.hi)}]`, p3(u.diff.pValue), `[${pct(u.newcombe.lo)}, ${pct(u.newcombe.hi)}]`]),
+      ['A', 'B', 'Δ = B − A, points [CI]', 'bootstrap p', `Newcombe ${level} CI`],
+      c.unpaired.map((u) => [name(u.a), name(u.b), signedPointsCI(u.diff), p3(u.diff.pValue), `[${signedPoints(u.newcombe.lo)}, ${signedPoints(u.newcombe.hi)}]`]),
     ));
     out.push("Newcombe's hybrid score interval takes examples as independent; the bootstrap resamples whole groups where a run has them. No McNemar or kappa: they need the same examples in both runs.");
     return out.join('\n');
   }
-  out.push('', textTable(['subject', `accuracy % [${level} CI]`, 'ECE', 'Brier', 'description'], c.subjects.map((s) => [s.name, pctCI(s.accuracy), s.ece.toFixed(3), s.brier.toFixed(3), s.description])));
+  out.push('', textTable(['model', `accuracy % [${level} CI]`, 'ECE', 'Brier', 'what it is'], c.subjects.map((s) => [s.label, pctCI(s.accuracy), s.ece.toFixed(3), s.brier.toFixed(3), s.description])));
   if (c.pairs.length) {
-    out.push('', `Paired tests (Δ = accuracy of the second minus the first; ${c.resamples} bootstrap resamples):`);
+    out.push('', `Paired tests (Δ = B − A: the accuracy of B minus that of A, in points; McNemar b = A right and B wrong, c = A wrong and B right; ${c.resamples} bootstrap resamples):`);
     out.push(textTable(
-      ['first', 'second', 'Δ acc % [CI]', 'bootstrap p', 'McNemar b/c', 'McNemar p', "Cohen's κ"],
-      c.pairs.map((p) => [p.a, p.b, `${pct(p.diff.value)} [${pct(p.diff.lo)}, ${pct(p.diff.hi)}]`, p3(p.diff.pValue), `${p.mcnemar.b}/${p.mcnemar.c}`, `${p3(p.mcnemar.pValue)} (${p.mcnemar.method})`, p3(p.kappa)]),
+      ['A', 'B', 'Δ = B − A, points [CI]', 'bootstrap p', 'McNemar b/c', 'McNemar p', "Cohen's κ"],
+      c.pairs.map((p) => [name(p.a), name(p.b), signedPointsCI(p.diff), p3(p.diff.pValue), `${p.mcnemar.b}/${p.mcnemar.c}`, `${p3(p.mcnemar.pValue)} (${p.mcnemar.method})`, p3(p.kappa)]),
     ));
   }
   if (c.kappa.names.length > 1) {
     out.push('', "Cohen's kappa between raters (hard predictions):");
-    out.push(textTable(['', ...c.kappa.names], c.kappa.names.map((n, i) => [n, ...c.kappa.matrix[i]!.map(p3)])));
+    out.push(textTable(['', ...c.kappa.names.map(name)], c.kappa.names.map((n, i) => [name(n), ...c.kappa.matrix[i]!.map(p3)])));
   }
   if (c.mode === 'members') out.push('', `Fleiss' kappa across ensemble members: ${p3(c.fleiss)}`);
   if (c.bySize.length) {

@@ -77,9 +77,10 @@ test('seeds repeat the training side; means over seeds carry a t interval; the a
   try {
     const text = formatRunSummary(q, outcome.runId);
     assert.match(text, /accuracy % over 3 seeds\s+PGR % over seeds/);
-    assert.match(text, /^strong on one weak model's labels \(debate transcript 0\)\s+\d/m);
-    assert.match(text, /^weak finetune ensemble of 2 \(debate transcript 0, seeds differ\), mean\s+\d/m);
-    assert.match(text, /^weak debate ensemble of 2 \(debate transcripts, one each\), mean\s+\d/m);
+    // Each row: its short name, the numbers, and what it is last.
+    assert.match(text, /^strong on member 0\s+\d.*\s{2}strong on weak member 0's labels \(debate transcript 0\)$/m);
+    assert.match(text, /^finetune ensemble\s+\d.*\s{2}weak finetune ensemble of 2 \(debate transcript 0, seeds differ\), mean$/m);
+    assert.match(text, /^weak ensemble\s+\d.*\s{2}weak debate ensemble of 2 \(debate transcripts, one each\), mean$/m);
     assert.match(text, /the "over seeds" columns give the mean and a 95% t interval over 3 training seeds \(0, 1, 2\) on one test split\./);
   } finally {
     q.close();

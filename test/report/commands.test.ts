@@ -66,8 +66,8 @@ test('show prints the question, each turn with speaker and side, judge and membe
     assert.match(text, new RegExp(`gold: ${t.example.label === 1 ? 'correct \\(label 1\\)' : 'incorrect \\(label 0\\)'}`));
     assert.match(text, /\[Turn 1\] A \((correct|incorrect), \d+ words\):/);
     assert.match(text, /\[Turn 2\] B \((correct|incorrect), \d+ words\):/);
-    assert.match(text, /Judge j1: P\(correct\) = \d\.\d{3} \(original \d\.\d{3}, swapped \d\.\d{3}\)/);
-    assert.match(text, /Ensemble member 2 \(read this transcript\): P\(label 1\) = \d\.\d{3}/);
+    assert.match(text, /judge j1: P\(correct\) = \d\.\d{3} \(original \d\.\d{3}, swapped \d\.\d{3}\)/);
+    assert.match(text, /member 2 \(read this transcript\): P\(label 1\) = \d\.\d{3}/);
     // A debate id picks that one transcript, in whichever run it is.
     const one = findShowTarget(q, t.transcripts[1]!.id);
     assert.equal(one.runId, fx.runs[1]);
@@ -146,7 +146,7 @@ test('compare puts members, ensemble, baseline and judges side by side with pair
   const q = openReport(fx.db);
   try {
     const view = testView(q, fx.runs[1]!);
-    assert.deepEqual(view.subjects.map((s) => s.name), ['weak', 'member0', 'member1', 'member2', 'weak_ensemble', 'weak_ensemble_vote', 'strong_naive', 'strong', 'strong_ceiling', 'judge:j1']);
+    assert.deepEqual(view.subjects.map((s) => s.name), ['weak', 'member0', 'member1', 'member2', 'weak_ensemble', 'weak_ensemble_vote', 'strong_naive', 'strong', 'strong_ceiling', 'judge:j1', 'strong_by_judge:j1']);
     const c = compareMembers(view, { resamples: 200 });
     assert.equal(c.n, 30);
     const ens = c.subjects.find((s) => s.name === 'weak_ensemble')!;
@@ -180,7 +180,7 @@ test('w2s compare on two runs prints paired tests; naming one run is a clear err
   const r = await w2s('compare', fx.db, fx.runs[0]!, fx.runs[1]!, '--bootstrap', '200');
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /on 30 shared test examples/);
-  assert.match(r.stdout, /A:weak_ensemble\s+B:weak_ensemble\s+-?\d+\.\d \[/);
+  assert.match(r.stdout, /A: weak ensemble\s+B: weak ensemble\s+[+−]\d+\.\d \[/);
   const bad = await w2s('compare', fx.db, fx.runs[0]!);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /^w2s: Name two runs to compare/);
@@ -222,7 +222,7 @@ test('one number has one interval in every view: run summary, runs, compare, rep
   const runs = await w2s('runs', fx.db);
   assert.ok(runs.stdout.split('\n').some((l) => l.startsWith(runId) && l.includes(expected)), 'w2s runs');
   const compare = await w2s('compare', fx.db, '--members', '--run', runId);
-  assert.match(compare.stdout, new RegExp(`^weak_ensemble\\s+${expected.replace(/[[\].]/g, '\\$&')}`, 'm'), 'w2s compare');
+  assert.match(compare.stdout, new RegExp(`^weak ensemble\\s+${expected.replace(/[[\].]/g, '\\$&')}`, 'm'), 'w2s compare');
   const json = JSON.parse((await w2s('compare', fx.db, '--members', '--run', runId, '--json')).stdout) as { subjects: { name: string; accuracy: { lo: number } }[] };
   assert.equal(json.subjects.find((s) => s.name === 'weak_ensemble')!.accuracy.lo, stored.lo);
   const out = join(dir, 'one-number', 'report.html');

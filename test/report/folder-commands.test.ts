@@ -187,7 +187,7 @@ test('compare across files pairs runs with the same dataset, seed and split sett
   const text = await w2s('compare', 'results', '--runs', 'fold-k3', 'fold-k2');
   assert.equal(text.code, 0, text.stderr);
   assert.match(text.stdout, new RegExp(`^Runs A = ${ids.a} \\(results/a\\.sqlite\\) and B = ${ids.b} \\(results/sub/b\\.sqlite\\)\npaired on 20 shared test examples \\(same dataset, seed and split settings\\)`));
-  assert.match(text.stdout, /A:weak_ensemble\s+B:weak_ensemble\s+-?\d+\.\d \[/);
+  assert.match(text.stdout, /A: weak ensemble\s+B: weak ensemble\s+[+−]\d+\.\d \[/);
   // The same run id twice: the run in the first file against its copy in the second, paired, no difference.
   const same = await w2s('compare', 'results/a.sqlite', copy, ids.a, ids.a, '--json');
   assert.equal(same.code, 0, same.stderr);
@@ -244,7 +244,7 @@ test('compare says unpaired for runs that share no test example: stored interval
   const text = await w2s('compare', 'fold-k2', 'fold-s6');
   assert.equal(text.code, 0, text.stderr);
   assert.match(text.stdout, /\nunpaired: the runs do not share test examples \(different dataset\/seed\/split settings: dataset\.path .*; seed 5 vs 6\)\n/);
-  assert.match(text.stdout, /A:weak_ensemble\s+B:weak_ensemble\s+-?\d+\.\d \[-?\d+\.\d, -?\d+\.\d\]\s+\d\.\d{3}\s+\[/);
+  assert.match(text.stdout, /A: weak ensemble\s+B: weak ensemble\s+[+−]\d+\.\d \[[+−]\d+\.\d, [+−]\d+\.\d\]\s+\d\.\d{3}\s+\[/);
   assert.doesNotMatch(text.stdout, /McNemar b\/c/);
 });
 

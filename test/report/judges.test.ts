@@ -155,16 +155,17 @@ test('the run table and w2s table show judge ensembles and the strong models on 
   const q = openReport(db);
   try {
     const summary = formatRunSummary(q, RUN);
-    assert.deepEqual(cellsOf(lineStarting(summary, 'judge ensemble ens-mean')), ['judge ensemble ens-mean (mean of j-a, j-b, j-c)', '75.0 [66.0, 84.0]', '80.0 [70.0, 90.0]']);
-    assert.deepEqual(cellsOf(lineStarting(summary, 'judge ensemble ens-stack')), ['judge ensemble ens-stack (stacked on j-a, j-b)', '68.0 [58.0, 78.0]', '72.0 [62.0, 82.0]']);
-    assert.deepEqual(cellsOf(lineStarting(summary, 'strong on judge ensemble ens-mean')), [
-      'strong on judge ensemble ens-mean (mean of j-a, j-b, j-c) labels (w2s)', '78.0 [68.0, 88.0]', 'n/a', 'n/a (gap +3.0 [−2.0, +8.0] not significant)',
+    // Each row: its short name, the numbers, and what it is (the long label) last.
+    assert.deepEqual(cellsOf(lineStarting(summary, 'judge ensemble ens-mean ')), ['judge ensemble ens-mean', '75.0 [66.0, 84.0]', '80.0 [70.0, 90.0]', 'judge ensemble ens-mean (mean of j-a, j-b, j-c)']);
+    assert.deepEqual(cellsOf(lineStarting(summary, 'judge ensemble ens-stack ')), ['judge ensemble ens-stack', '68.0 [58.0, 78.0]', '72.0 [62.0, 82.0]', 'judge ensemble ens-stack (stacked on j-a, j-b)']);
+    assert.deepEqual(cellsOf(lineStarting(summary, 'strong on judge ensemble ens-mean ')), [
+      'strong on judge ensemble ens-mean', '78.0 [68.0, 88.0]', 'n/a', 'n/a (gap +3.0 [−2.0, +8.0] not significant)', 'strong on judge ensemble ens-mean (mean of j-a, j-b, j-c) labels (w2s); debate protocol',
     ]);
-    assert.deepEqual(cellsOf(lineStarting(summary, 'strong on judge j-a')), ['strong on judge j-a labels (w2s)', '72.0 [62.0, 82.0]', 'n/a', '40.0 [10.0, 70.0]']);
+    assert.deepEqual(cellsOf(lineStarting(summary, 'strong on judge j-a ')), ['strong on judge j-a', '72.0 [62.0, 82.0]', 'n/a', '40.0 [10.0, 70.0]', 'strong on judge j-a labels (w2s); debate protocol']);
     // Judges, then judge ensembles, then the strong models on their labels; never another seed's copy.
-    const order = summary.split('\n').map((l) => /^(prompted judge \S+|judge ensemble \S+|strong on judge (ensemble )?\S+)/.exec(l)?.[1]).filter(Boolean);
+    const order = summary.split('\n').map((l) => /^(judge ensemble \S+|judge \S+|strong on judge (ensemble )?\S+)/.exec(l)?.[1]).filter(Boolean);
     assert.deepEqual(order, [
-      'prompted judge j-a', 'prompted judge j-b', 'prompted judge j-c', 'judge ensemble ens-mean', 'judge ensemble ens-stack', 'strong on judge j-a', 'strong on judge ensemble ens-mean',
+      'judge j-a', 'judge j-b', 'judge j-c', 'judge ensemble ens-mean', 'judge ensemble ens-stack', 'strong on judge j-a', 'strong on judge ensemble ens-mean',
     ]);
     assert.doesNotMatch(summary, /@seed1/);
   } finally {

@@ -264,7 +264,7 @@ test('figures: ensemble size (two series per dataset, a point per size) and prot
     const svg = ensembleSizeFigure(set.runs());
     assertWellFormed(svg);
     const series = [...svg.matchAll(/<polyline class="line" data-series="([^"]+)"/g)].map((m) => m[1]);
-    assert.deepEqual(series, ['alpha.jsonl debate: weak ensemble', 'alpha.jsonl debate: w2s', 'beta.jsonl debate: weak ensemble', 'beta.jsonl debate: w2s']);
+    assert.deepEqual(series, ['alpha.jsonl debate: weak ensemble', 'alpha.jsonl debate: strong on weak ensemble', 'beta.jsonl debate: weak ensemble', 'beta.jsonl debate: strong on weak ensemble']);
     const points = [...svg.matchAll(/<circle class="point" data-series="([^"]+)" data-x="(\d+)" data-y="([^"]+)"/g)];
     assert.equal(points.length, 8);
     const p = points.find((m) => m[1] === 'beta.jsonl debate: weak ensemble' && m[2] === '3')!;
