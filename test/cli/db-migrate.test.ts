@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
+import { databaseAtSchema } from '../helpers/old-db.js';
 import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
-import { MIGRATIONS } from '../../src/store/migrations.js';
 import { SCHEMA_VERSION } from '../../src/store/index.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -20,23 +20,10 @@ async function w2s(args: string[]): Promise<{ code: number; stdout: string; stde
   }
 }
 
-/** A database as w2s wrote it at schema 3 (before judge samples and stored prompts), with one finished run. */
-function oldDatabase(file: string): void {
-  const raw = new Database(file);
-  raw.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
-  for (const m of MIGRATIONS.filter((m) => m.version <= 3)) {
-    raw.exec(m.sql);
-    raw.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(m.version, m.name, 'x');
-  }
-  raw.prepare("INSERT INTO meta (key, value) VALUES ('w2s_version', '0.9.0')").run();
-  raw.prepare("INSERT INTO runs (id, config_json, config_hash, w2s_version, status, created_at, updated_at) VALUES ('old-run', '{}', 'h', '0.9.0', 'completed', 'x', 'x')").run();
-  raw.close();
-}
-
 test('an older database: read commands say how to migrate it; `w2s db migrate` does, and then they read it', async () => {
   const dir = tempDir();
   const file = join(dir, 'old.sqlite');
-  oldDatabase(file);
+  databaseAtSchema(file, 3, 'old-run').close();
   const refused = await w2s(['runs', file]);
   assert.notEqual(refused.code, 0);
   assert.match(refused.stderr, new RegExp(`schema version 3, older than ${SCHEMA_VERSION}; run \`w2s db migrate .*old\\.sqlite\``));

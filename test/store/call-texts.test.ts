@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
+import { databaseAtSchema } from '../helpers/old-db.js';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
-import Database from 'better-sqlite3';
 import { parseExperiment } from '../../src/config/load.js';
 import { createScriptedClient, registerScript } from '../../src/models/adapters/scripted.js';
 import { cacheKey, generateKeyParts } from '../../src/models/cache-key.js';
@@ -10,7 +10,6 @@ import { Gateway } from '../../src/models/gateway.js';
 import { parseModelSpec } from '../../src/models/spec.js';
 import { ProviderError, type GenerateRequest } from '../../src/models/types.js';
 import { runExperiment } from '../../src/pipeline/run.js';
-import { MIGRATIONS } from '../../src/store/migrations.js';
 import { openStore, TEXTS_NOT_RECORDED, type Store } from '../../src/store/index.js';
 import { crateRows, writeJsonl } from '../helpers/datasets.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -201,14 +200,7 @@ test('the gateway records what it sent for hits, failures and embed calls; param
 
 test('a version-4 database migrates: its calls have no texts and say so, new calls store theirs', () => {
   const f = join(dir, 'v4.sqlite');
-  const raw = new Database(f);
-  raw.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
-  for (const m of MIGRATIONS.filter((m) => m.version <= 4)) {
-    raw.exec(m.sql);
-    raw.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(m.version, m.name, 'x');
-  }
-  raw.prepare("INSERT INTO meta (key, value) VALUES ('w2s_version', '0.9.0')").run();
-  raw.prepare("INSERT INTO runs (id, config_json, config_hash, w2s_version, status, created_at, updated_at) VALUES ('r', '{}', 'h', '0.9.0', 'completed', 'x', 'x')").run();
+  const raw = databaseAtSchema(f, 4);
   raw.prepare("INSERT INTO calls (run_id, role, model, kind, request_hash, cache_hit, attempts, latency_ms, created_at) VALUES ('r', 'judge', 'scripted:j', 'generate', 'k', 0, 1, 3, 'x')").run();
   raw.close();
   const s = openStore(f);

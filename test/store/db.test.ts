@@ -1,11 +1,11 @@
 import { test } from 'node:test';
+import { databaseAtSchema } from '../helpers/old-db.js';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { UserError } from '../../src/errors.js';
-import { MIGRATIONS } from '../../src/store/migrations.js';
 import { dbInfo, openStore, SCHEMA_VERSION } from '../../src/store/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'w2s-db-'));
@@ -112,14 +112,7 @@ test('dbInfo reports versions, WAL mode, row counts and runs', () => {
 
 test('a version-3 database keeps its judgments through migration 4: sample 0, tokens unknown, samples now distinct', () => {
   const f = file('v3.sqlite');
-  const raw = new Database(f);
-  raw.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
-  for (const m of MIGRATIONS.filter((m) => m.version <= 3)) {
-    raw.exec(m.sql);
-    raw.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(m.version, m.name, 'x');
-  }
-  raw.prepare("INSERT INTO meta (key, value) VALUES ('w2s_version', '0.9.0')").run();
-  raw.prepare("INSERT INTO runs (id, config_json, config_hash, w2s_version, status, created_at, updated_at) VALUES ('r', '{}', 'h', '0.9.0', 'completed', 'x', 'x')").run();
+  const raw = databaseAtSchema(f, 3);
   raw.prepare("INSERT INTO examples (run_id, id, split, text, label) VALUES ('r', 'e', 'test', 't', 1)").run();
   raw.prepare("INSERT INTO judgments (run_id, example_id, judge, order_swapped, p_correct, method, created_at) VALUES ('r', 'e', 'j', 0, 0.75, 'logprobs', 'x')").run();
   raw.close();
