@@ -212,7 +212,8 @@ export function transcriptHtml(
     const sides = Object.entries(t.sides).map(([k, v]) => `${esc(k)}: ${esc(v)}`).join(', ');
     const judgeCalls = calls ? calls.judgments.filter((j) => j.debateId === t.id) : [];
     const judgeCallsHtml = judgeCalls.length ? `<div class="judge-calls"><h5>Judge calls on this transcript</h5>${judgeCalls.map(judgmentCallHtml).join('')}</div>` : '';
-    return `<div class="transcript" data-debate="${esc(t.id)}"><h4>Transcript sample ${t.sample} · ${esc(t.protocol)} · ${esc(t.status)}</h4><p class="note">debate ${esc(t.id)} · sides ${sides}${members.length ? ` · ${esc(members.join(', '))}` : ''}</p>${t.error ? `<p class="bad">${esc(clean(t.error))}</p>` : ''}${verdictHtml ? `<ul class="verdicts">${verdictHtml}</ul>` : ''}${turns || '<p class="empty">No turns.</p>'}${judgeCallsHtml}</div>`;
+    // id: each debate has a stable URL, its example's page with #debate-<id>.
+    return `<div class="transcript" id="debate-${esc(t.id)}" data-debate="${esc(t.id)}"><h4><a href="#debate-${esc(encodeURIComponent(t.id))}">Transcript sample ${t.sample}</a> · ${esc(t.protocol)} · ${esc(t.status)}</h4><p class="note">debate ${esc(t.id)} · sides ${sides}${members.length ? ` · ${esc(members.join(', '))}` : ''}</p>${t.error ? `<p class="bad">${esc(clean(t.error))}</p>` : ''}${verdictHtml ? `<ul class="verdicts">${verdictHtml}</ul>` : ''}${turns || '<p class="empty">No turns.</p>'}${judgeCallsHtml}</div>`;
   });
   const noDebate = judgments.filter((j) => j.debateId === null);
   const blind = noDebate.length ? `<ul class="verdicts">${noDebate.map((j) => `<li class="verdict">judge <b>${esc(j.judge)}</b> (no transcript, ${j.orderSwapped ? 'swapped' : 'original'}): ${j.pCorrect.toFixed(3)}</li>`).join('')}</ul>` : '';

@@ -431,6 +431,10 @@ test('the example page shows each turn\'s and judgment\'s exact prompt, paramete
       await page.goto(`${viewer.url}runs/${encodeURIComponent(runB)}/examples/${encodeURIComponent(exampleId)}`);
       const turns = db.prepare('SELECT t.call_id FROM turns t JOIN debates d ON d.id = t.debate_id WHERE d.run_id = ? AND d.example_id = ?').pluck().all(runB, exampleId) as number[];
       const judgments = db.prepare('SELECT call_id, judge, order_swapped, method FROM judgments WHERE run_id = ? AND example_id = ?').all(runB, exampleId) as { call_id: number; judge: string; order_swapped: number; method: string }[];
+      // Each debate has a stable URL: its example's page with #debate-<id>, an element the page holds once.
+      const debates = db.prepare('SELECT id FROM debates WHERE run_id = ? AND example_id = ?').pluck().all(runB, exampleId) as string[];
+      assert.deepEqual((await attrs(page, 'div.transcript', 'id')).sort(), debates.map((d) => `debate-${d}`).sort(), 'one anchor per debate');
+      assert.deepEqual((await attrs(page, 'div.transcript h4 a', 'href')).sort(), debates.map((d) => `#debate-${encodeURIComponent(d)}`).sort(), 'each links to itself');
       assert.deepEqual((await attrs(page, 'details.turn-call', 'data-call')).map(Number).sort((a, b) => a - b), [...turns].sort((a, b) => a - b));
       assert.deepEqual((await attrs(page, 'details.judgment-call', 'data-call')).map(Number).sort((a, b) => a - b), judgments.map((j) => j.call_id).sort((a, b) => a - b));
       for (const id of [...turns, ...judgments.map((j) => j.call_id)]) {
