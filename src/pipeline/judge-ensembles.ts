@@ -4,7 +4,7 @@ import { createRng, deriveSeed } from '../rng.js';
 import type { ExperimentConfig } from '../config/experiment.js';
 import type { ExampleRow } from '../store/index.js';
 import { checkStop, type StageContext } from './context.js';
-import { judgeProbabilities } from './judges.js';
+import { probabilitiesOn } from './judges.js';
 import { ROLES } from './predictions.js';
 
 /** Folds of a stacked ensemble's cross-fit on train_weak. */
@@ -44,11 +44,18 @@ export function stackingProblem(config: ExperimentConfig, name: string, trainWea
 export async function aggregateJudgeEnsembles(ctx: StageContext): Promise<void> {
   const ensembles = ctx.config.judgeEnsembles ?? [];
   const examples = (split: 'train_weak' | 'train_strong' | 'test'): ExampleRow[] => ctx.store.examples.listExamples(ctx.runId, split);
+  const toLabel = [...examples('train_strong'), ...examples('test')];
+  // Each judge's means are read once, however many ensembles (and splits) it serves.
+  const means = new Map<string, Map<string, number>>();
+  const meansOf = (judge: string): Map<string, number> => {
+    let m = means.get(judge);
+    if (!m) means.set(judge, (m = ctx.store.judgments.meanByExample(ctx.runId, judge)));
+    return m;
+  };
   for (const [index, e] of ensembles.entries()) {
     if (ctx.store.models.getModel(ctx.runId, ROLES.judgeEnsemble, index)) continue;
     checkStop(ctx);
-    const toLabel = [...examples('train_strong'), ...examples('test')];
-    const membersOn = (rows: readonly ExampleRow[]): number[][] => e.members.map((m) => judgeProbabilities(ctx, m, rows.map((r) => r.id)));
+    const membersOn = (rows: readonly ExampleRow[]): number[][] => e.members.map((m) => probabilitiesOn(meansOf(m), rows.map((r) => r.id)));
     const predictions: { exampleId: string; p1: number; debateId: null }[] = [];
     let state: Record<string, unknown> = { aggregate: e.aggregate, members: e.members };
     const seed = deriveSeed(ctx.config.seed, 'judge_ensemble', e.name);

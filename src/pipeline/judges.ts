@@ -87,17 +87,12 @@ export async function runJudges(ctx: StageContext): Promise<void> {
  * A judge's P(correct) per example: the mean over its stored judgments (every transcript in both presentations, an
  * unparsed reply counting as 0.5), i.e. the mean over transcripts of each transcript's two-presentation mean.
  */
-export function judgeProbabilities(ctx: StageContext, judge: string, exampleIds: string[]): number[] {
-  const sums = new Map<string, { sum: number; n: number }>();
-  for (const j of ctx.store.judgments.listJudgments(ctx.runId, { judge })) {
-    const s = sums.get(j.exampleId) ?? { sum: 0, n: 0 };
-    s.sum += j.pCorrect;
-    s.n += 1;
-    sums.set(j.exampleId, s);
-  }
-  return exampleIds.map((id) => {
-    const s = sums.get(id);
-    return s ? s.sum / s.n : 0.5;
-  });
+export function judgeProbabilities(ctx: StageContext, judge: string, exampleIds: readonly string[]): number[] {
+  return probabilitiesOn(ctx.store.judgments.meanByExample(ctx.runId, judge), exampleIds);
+}
+
+/** A judge's stored means (meanByExample) on the given examples; an example it has no judgment of counts as 0.5. */
+export function probabilitiesOn(means: ReadonlyMap<string, number>, exampleIds: readonly string[]): number[] {
+  return exampleIds.map((id) => means.get(id) ?? 0.5);
 }
 

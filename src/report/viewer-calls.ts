@@ -1,5 +1,5 @@
 import { secretRedactor } from '../redact.js';
-import { callTextsReader, type CallMessage, type CallTextsReader, type ExampleCall } from '../store/calls.js';
+import { callTextsReader, type CallMessage, type CallRow, type CallTextsReader, type ExampleCall } from '../store/calls.js';
 import type { DB } from '../store/db.js';
 
 /**
@@ -10,18 +10,8 @@ import type { DB } from '../store/db.js';
  */
 
 /** One call, redacted, as a page shows it. */
-export interface CallView {
-  id: number;
-  model: string;
-  role: string;
-  cacheHit: boolean;
-  attempts: number;
-  latencyMs: number;
-  inputTokens: number;
-  outputTokens: number;
-  costUsd: number;
-  finishReason: string | null;
-  error: string | null;
+export interface CallView
+  extends Pick<CallRow, 'id' | 'model' | 'role' | 'cacheHit' | 'attempts' | 'latencyMs' | 'inputTokens' | 'outputTokens' | 'costUsd' | 'finishReason' | 'error'> {
   /** False for a call made before w2s stored prompts: messages, params and response are then empty. */
   recorded: boolean;
   /** The request parameters as indented JSON (redacted), or null when not recorded. */

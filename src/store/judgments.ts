@@ -33,6 +33,8 @@ export interface JudgmentsTable {
   insertJudgments(rows: readonly NewJudgment[]): number;
   hasJudgment(runId: string, exampleId: string, judge: string, debateId: string | null, orderSwapped: boolean, sample?: number): boolean;
   listJudgments(runId: string, filter?: { judge?: string; exampleId?: string }): JudgmentRow[];
+  /** A judge's mean P(correct) per example over every stored reply (presentations, samples, transcripts). */
+  meanByExample(runId: string, judge: string): Map<string, number>;
 }
 
 interface RawJudgment {
@@ -84,6 +86,7 @@ export function judgmentsTable(db: DB): JudgmentsTable {
     `SELECT * FROM judgments WHERE run_id = @runId AND (@judge IS NULL OR judge = @judge)
        AND (@exampleId IS NULL OR example_id = @exampleId) ORDER BY id`,
   );
+  const means = db.prepare('SELECT example_id AS exampleId, AVG(p_correct) AS p FROM judgments WHERE run_id = ? AND judge = ? GROUP BY example_id');
   const one = (j: NewJudgment): boolean =>
     insert.run(
       j.runId,
@@ -107,6 +110,7 @@ export function judgmentsTable(db: DB): JudgmentsTable {
     insertJudgments: (rows) => many(rows),
     hasJudgment: (runId, exampleId, judge, debateId, orderSwapped, sample = 0) =>
       exists.get(runId, exampleId, judge, debateId ?? '', orderSwapped ? 1 : 0, sample) !== undefined,
+    meanByExample: (runId, judge) => new Map((means.all(runId, judge) as { exampleId: string; p: number }[]).map((r) => [r.exampleId, r.p])),
     listJudgments: (runId, filter = {}) =>
       (list.all({ runId, judge: filter.judge ?? null, exampleId: filter.exampleId ?? null }) as RawJudgment[]).map(toJudgment),
   };
