@@ -216,6 +216,12 @@ export const ExperimentSchema = z
               .min(1)
               .optional()
               .describe('Which transcript samples (0-based) the judge reads; default all of them.'),
+            minCoverage: z
+              .number()
+              .min(0)
+              .max(1)
+              .optional()
+              .describe('Default 0.9. The share of the judge\'s replies that must state a verdict; below it the judge gets no accuracy or PGR and supervises no strong model (its figures read "n/a (k of n judgments parsed)"), nor does a judge ensemble it is a member of.'),
           })
           .strict(),
       )
@@ -310,7 +316,7 @@ export type ExperimentConfig = z.infer<typeof ExperimentSchema>;
  * The judge fields added after runs existed are optional in the schema, so a config that leaves them out keeps its
  * config hash (and its run id); these are their values when left out.
  */
-export const JUDGE_DEFAULTS = { samples: 1, temperature: 0, orders: 'both', template: 'judge/verdict.md' } as const;
+export const JUDGE_DEFAULTS = { samples: 1, temperature: 0, orders: 'both', template: 'judge/verdict.md', minCoverage: 0.9 } as const;
 
 /** A judge's name: its own, or judge<index>. */
 export function judgeName(j: { name?: string }, index: number): string {

@@ -15,8 +15,8 @@ export interface JudgeReply {
   orderSwapped: boolean;
   /** Which sampled reply to this presentation (self-consistency judges sample several; 0 otherwise). */
   sample: number;
-  /** P(the proposed answer is correct) read from this order. */
-  pCorrect: number;
+  /** P(the proposed answer is correct) read from this order; null when the reply stated no verdict. */
+  pCorrect: number | null;
   method: JudgeMethod;
   rawText: string;
   callId: number | null;
@@ -27,10 +27,11 @@ export interface JudgeReply {
 
 export interface Verdict {
   /**
-   * Mean over every reply: with both presentations, the original and the swapped one count equally, which cancels a
-   * judge's preference for the first (or second) option and for the debater called "A" (or "B").
+   * Mean over the replies that stated a verdict: with both presentations, the original and the swapped one count
+   * equally, which cancels a judge's preference for the first (or second) option and for the debater called "A" (or
+   * "B"). Null when no reply stated one: the judge abstained, which is not P = 0.5.
    */
-  pCorrect: number;
+  pCorrect: number | null;
   replies: JudgeReply[];
 }
 
@@ -73,7 +74,7 @@ const ANSWER_VALUE = /^\s*(?:\*\*|\()?([AB])(?:\*\*)?(?:\)|[ \t]*(?:\r?\n|$)|[.,
  * after the reply's LAST "Answer:" marker, or, in a reply without one, at its start (the prompt ends in "Answer:", so
  * the reply begins with the value: "B", "B. The proposed answer ...", "A) ..."). A lowercase letter, a letter that
  * starts a longer phrase ("A careful reader ..."), or letters elsewhere in free text ("The answer a careful reader
- * gives is B") do not count: such replies stay unparsed (stored as method 'unparsed', counted as 0.5).
+ * gives is B") do not count: such replies stay unparsed (stored as method 'unparsed', with no probability).
  */
 export function parseChoice(text: string): 'A' | 'B' | undefined {
   let last: RegExpExecArray | null = null;
@@ -148,7 +149,7 @@ async function judgeOneOrder(input: JudgeInput, swapped: boolean, sample: number
   }
   const choice = parseChoice(result.text);
   if (choice) return { ...common, pCorrect: toCorrect(choice === 'A' ? 1 : 0), method: 'parsed' };
-  return { ...common, pCorrect: 0.5, method: 'unparsed' };
+  return { ...common, pCorrect: null, method: 'unparsed' };
 }
 
 /** The presentations a judge reads, as order_swapped values. */
@@ -167,5 +168,6 @@ export async function judge(input: JudgeInput, skip: (swapped: boolean, sample: 
       if (!skip(swapped, sample)) replies.push(await judgeOneOrder(input, swapped, sample));
     }
   }
-  return { pCorrect: replies.reduce((s, o) => s + o.pCorrect, 0) / Math.max(1, replies.length), replies };
+  const read = replies.flatMap((o) => (o.pCorrect === null ? [] : [o.pCorrect]));
+  return { pCorrect: read.length ? read.reduce((s, p) => s + p, 0) / read.length : null, replies };
 }

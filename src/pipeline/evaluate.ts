@@ -9,7 +9,7 @@ import type { ExampleRow, MetricRow } from '../store/index.js';
 import type { StageContext } from './context.js';
 import { judgeMetrics } from './judge-metrics.js';
 import { judgeName } from '../config/experiment.js';
-import { judgeProbabilities } from './judges.js';
+import { abstentionsOn, probabilitiesOn, silentSubjects } from './judges.js';
 import { predictionsOf, ROLES, seededRole, trainingSeeds } from './predictions.js';
 import { ensembleLabels } from './training.js';
 
@@ -69,8 +69,19 @@ interface TestSplit {
   covers: string;
   /** The majority-class baseline, each prompted judge and judge ensemble: evaluated once, with the primary seed. */
   majority: number[];
-  judges: [name: string, probs: number[]][];
-  judgeEnsembles: [name: string, probs: number[]][];
+  judges: Scored[];
+  judgeEnsembles: Scored[];
+}
+
+/**
+ * A judge or judge ensemble on the test split: its P(correct), or null with why when it gets no figures (below its
+ * minCoverage: see silentSubjects); how many test examples it abstained on (they count as 0.5).
+ */
+interface Scored {
+  name: string;
+  probs: number[] | null;
+  why: string | null;
+  abstained: number;
 }
 
 function testSplit(ctx: StageContext): TestSplit {
@@ -79,6 +90,7 @@ function testSplit(ctx: StageContext): TestSplit {
   const clusters = clustersFromKeys(test.map((e) => e.group));
   const n = test.length;
   const majority = majorityClass(ctx.store.examples.listExamples(ctx.runId, 'train_weak'));
+  const silent = silentSubjects(ctx);
   return {
     ids,
     labels: test.map((e) => e.label as Label),
@@ -86,10 +98,17 @@ function testSplit(ctx: StageContext): TestSplit {
     method: clusters ? 'clustered percentile bootstrap' : 'percentile bootstrap',
     covers: clusters ? `test groups (${new Set(clusters).size} clusters of ${n} examples)` : `test examples (${n})`,
     majority: ids.map(() => majority),
-    judges: ctx.config.judges.map((j, i) => [judgeName(j, i), judgeProbabilities(ctx, judgeName(j, i), ids)]),
-    judgeEnsembles: (ctx.config.judgeEnsembles ?? []).map((e, i) => {
+    judges: ctx.config.judges.map((j, i): Scored => {
+      const name = judgeName(j, i);
+      const why = silent.get(`judge:${name}`) ?? null;
+      const means = ctx.store.judgments.meanByExample(ctx.runId, name);
+      return { name, probs: why ? null : probabilitiesOn(means, ids), why, abstained: abstentionsOn(means, ids) };
+    }),
+    judgeEnsembles: (ctx.config.judgeEnsembles ?? []).map((e, i): Scored => {
+      const why = silent.get(`judge_ensemble:${e.name}`) ?? null;
+      if (why) return { name: e.name, probs: null, why, abstained: 0 };
       const p = predictionsOf(ctx, ROLES.judgeEnsemble, i);
-      return [e.name, ids.map((id) => p.get(id)!)];
+      return { name: e.name, probs: ids.map((id) => p.get(id)!), why, abstained: 0 };
     }),
   };
 }
@@ -122,15 +141,22 @@ function evaluateSeed(ctx: StageContext, split: TestSplit, trainingSeed: number,
     subjects.push(['strong_single', ofRole(ROLES.single)], ['strong_finetune', ofRole(ROLES.finetune)]);
   }
   subjects.push(['strong_naive', ofRole(ROLES.naive)], ['strong', ofRole(ROLES.strong)], ['strong_ceiling', ofRole(ROLES.ceiling)]);
-  for (const [i, [name, probs]] of split.judges.entries()) {
-    if (primary) subjects.push([`judge:${name}`, probs]);
-    subjects.push([`strong_by_judge:${name}`, ofRole(ROLES.byJudge, i)]);
-  }
+  // A judge or ensemble below its minCoverage, and the strong model it did not train, get rows without values.
+  const unscored: [subject: string, why: string][] = [];
+  const notes = new Map<string, string>();
+  const judged = (kind: 'judge' | 'judge_ensemble', s: Scored, member: number): void => {
+    if (s.probs === null) {
+      if (primary) unscored.push([`${kind}:${s.name}`, s.why!]);
+      unscored.push([`strong_by_judge:${s.name}`, `no strong model: ${kind === 'judge' ? 'judge' : 'judge ensemble'} ${s.name} has ${s.why}`]);
+      return;
+    }
+    if (primary) subjects.push([`${kind}:${s.name}`, s.probs]);
+    if (s.abstained) notes.set(`${kind}:${s.name}`, `${s.abstained} of ${n} test examples had no reply stating a verdict and count as P(correct) = 0.5`);
+    subjects.push([`strong_by_judge:${s.name}`, ofRole(ROLES.byJudge, member)]);
+  };
+  split.judges.forEach((s, i) => judged('judge', s, i));
   // Judge ensembles' strong models follow the judges' (training.ts).
-  for (const [i, [name, probs]] of split.judgeEnsembles.entries()) {
-    if (primary) subjects.push([`judge_ensemble:${name}`, probs]);
-    subjects.push([`strong_by_judge:${name}`, ofRole(ROLES.byJudge, split.judges.length + i)]);
-  }
+  split.judgeEnsembles.forEach((s, i) => judged('judge_ensemble', s, split.judges.length + i));
   const seedOf = (subject: string, metric: string): number => deriveSeed(ctx.config.seed, 'bootstrap', subject + suffix, metric);
   const opts = (subject: string, metric: string): BootstrapOptions => ({ random: createRng(seedOf(subject, metric)).random, resamples, level, groups: clusters });
   const metrics: MetricRow[] = [];
@@ -148,9 +174,13 @@ function evaluateSeed(ctx: StageContext, split: TestSplit, trainingSeed: number,
   for (const [subject, probs] of subjects) {
     const acc = accuracyCI(probs, labels, opts(subject, 'accuracy'));
     accuracies.set(subject, acc.value!);
-    metrics.push(booted(subject, 'accuracy', acc));
+    metrics.push(booted(subject, 'accuracy', acc, { note: notes.get(subject) ?? null }));
     metrics.push(booted(subject, 'auroc', aurocCI(probs, labels, opts(subject, 'auroc'))));
     for (const name of ['ece', 'brier'] as const) metrics.push(booted(subject, name, calibrationCI(probs, labels, name, opts(subject, name))));
+  }
+  for (const [subject, why] of unscored) {
+    const names = ['accuracy', 'auroc', 'ece', 'brier', ...(isW2s(subject) ? ['pgr'] : [])];
+    for (const name of names) metrics.push({ runId: ctx.runId, subject: subject + suffix, name, value: null, lo: null, hi: null, n, method: 'not scored', note: why });
   }
   if (primary) {
     const probs = new Map(subjects.filter(([s]) => s.startsWith('judge') || s === 'weak_ensemble'));

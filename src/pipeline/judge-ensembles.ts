@@ -4,7 +4,7 @@ import { createRng, deriveSeed } from '../rng.js';
 import type { ExperimentConfig } from '../config/experiment.js';
 import type { ExampleRow } from '../store/index.js';
 import { checkStop, type StageContext } from './context.js';
-import { probabilitiesOn } from './judges.js';
+import { probabilitiesOn, silentSubjects } from './judges.js';
 import { ROLES } from './predictions.js';
 
 /** Folds of a stacked ensemble's cross-fit on train_weak. */
@@ -40,6 +40,9 @@ export function stackingProblem(config: ExperimentConfig, name: string, trainWea
  * members' log-odds on train_weak, where the gold is known and which no judge ensemble labels: the fit on all of
  * train_weak labels train_strong and test, and train_weak itself gets out-of-fold values (a fold's weights never saw
  * its rows), so even its stored train_weak predictions are honest. Folds keep an example's group together.
+ *
+ * An ensemble with a member below its minCoverage is not built (see silentSubjects): no predictions are stored, and
+ * every later stage and view reports it as n/a with the reason.
  */
 export async function aggregateJudgeEnsembles(ctx: StageContext): Promise<void> {
   const ensembles = ctx.config.judgeEnsembles ?? [];
@@ -52,8 +55,14 @@ export async function aggregateJudgeEnsembles(ctx: StageContext): Promise<void> 
     if (!m) means.set(judge, (m = ctx.store.judgments.meanByExample(ctx.runId, judge)));
     return m;
   };
+  const silent = silentSubjects(ctx);
   for (const [index, e] of ensembles.entries()) {
     if (ctx.store.models.getModel(ctx.runId, ROLES.judgeEnsemble, index)) continue;
+    const why = silent.get(`judge_ensemble:${e.name}`);
+    if (why) {
+      ctx.progress({ stage: 'judge_ensembles', kind: 'info', message: `${describeSubject(`judge_ensemble:${e.name}`, { judgeEnsembles: ensembles })}: not built, ${why}` });
+      continue;
+    }
     checkStop(ctx);
     const membersOn = (rows: readonly ExampleRow[]): number[][] => e.members.map((m) => probabilitiesOn(meansOf(m), rows.map((r) => r.id)));
     const predictions: { exampleId: string; p1: number; debateId: null }[] = [];

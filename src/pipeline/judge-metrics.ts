@@ -63,20 +63,29 @@ export function judgeMetrics(ctx: StageContext, scores: JudgeScores): MetricRow[
     const subject = `judge:${name}`;
     const rows = judgments.get(name)!;
     const unread = rows.filter((r) => r.method === 'unparsed').length;
+    const covers = 'every reply of the judge, in every split it read (train_weak too when a stacked ensemble uses it)';
     out.push({
-      ...base, subject, name: 'parse_coverage', value: rows.length ? 1 - unread / rows.length : null, n: rows.length, method: 'count',
-      covers: 'every reply of the judge, in every split it read (train_weak too when a stacked ensemble uses it)',
-      note: unread ? `${unread} of ${rows.length} replies stated no verdict and count as P(correct) = 0.5` : null,
+      ...base, subject, name: 'parse_coverage', value: rows.length ? 1 - unread / rows.length : null, n: rows.length, method: 'count', covers,
+      note: unread ? `${rows.length - unread} of ${rows.length} judgments parsed; the ${unread} without a verdict count toward no mean` : null,
     });
+    if (j.method === 'logprobs') {
+      // A logprobs judge whose reply came back without usable logprobs was read from its text (or not at all): say how often.
+      const fromLogprobs = rows.filter((r) => r.method === 'logprobs').length;
+      out.push({
+        ...base, subject, name: 'logprob_coverage', value: rows.length ? fromLogprobs / rows.length : null, n: rows.length, method: 'count', covers,
+        note: fromLogprobs < rows.length ? `${rows.length - fromLogprobs} of ${rows.length} replies had no usable logprobs for A or B and were read from their text, if at all` : null,
+      });
+    }
     if ((j.orders ?? JUDGE_DEFAULTS.orders) === 'both') out.push(positionBiasRow(ctx, scores, subject, rows));
     out.push(...usageRows(ctx, subject, usage.get(name)!));
   }
 
-  // Diversity: how often two judges decide alike, and whether their errors fall on the same examples.
+  // Diversity: how often two judges decide alike, and whether their errors fall on the same examples (scored judges only).
   for (let a = 0; a < names.length; a++) {
     for (let b = a + 1; b < names.length; b++) {
-      const pa = scores.probs.get(`judge:${names[a]}`)!;
-      const pb = scores.probs.get(`judge:${names[b]}`)!;
+      const pa = scores.probs.get(`judge:${names[a]}`);
+      const pb = scores.probs.get(`judge:${names[b]}`);
+      if (!pa || !pb) continue;
       const subject = `judge_pair:${names[a]}|${names[b]}`;
       const how = { ...base, subject, method: 'point estimate', covers: split.covers };
       const corr = errorCorrelation(pa, pb, split.labels);
@@ -97,6 +106,7 @@ export function judgeMetrics(ctx: StageContext, scores: JudgeScores): MetricRow[
       method: 'mean of the members\' coverage',
     });
     out.push(...usageRows(ctx, subject, sumUsage(e.members.map((m) => usage.get(m)!))));
+    if (!scores.probs.has(subject)) continue; // not built: a member is below its minCoverage
     out.push(...versus(ctx, scores, subject, e.members));
     out.push(...sizeCurve(ctx, scores, subject, e.members, e.aggregate));
     if (e.aggregate === 'stacked') out.push(...stackedWeights(ctx, subject, index));
@@ -106,16 +116,25 @@ export function judgeMetrics(ctx: StageContext, scores: JudgeScores): MetricRow[
   return out;
 }
 
-/** A judge's P(first option) in each presentation: P(correct) when "correct" is option A, else 1 − P(correct). */
+/**
+ * A judge's P(first option) in each presentation that stated a verdict: P(correct) when "correct" is option A, else
+ * 1 − P(correct). Test examples on which it stated none carry no evidence of a preference and are left out (with
+ * their clusters); the note says how many.
+ */
 function positionBiasRow(ctx: StageContext, scores: JudgeScores, subject: string, rows: readonly JudgmentRow[]): MetricRow {
   const { split } = scores;
   const byExample = new Map<string, number[]>(split.ids.map((id) => [id, []]));
-  for (const r of rows) byExample.get(r.exampleId)?.push(r.orderSwapped ? 1 - r.pCorrect : r.pCorrect);
-  const r = positionBiasCI(split.ids.map((id) => byExample.get(id)!), scores.opts(subject, 'position_bias'));
+  for (const r of rows) if (r.pCorrect !== null) byExample.get(r.exampleId)?.push(r.orderSwapped ? 1 - r.pCorrect : r.pCorrect);
+  const keep = split.ids.flatMap((id, i) => (byExample.get(id)!.length ? [i] : []));
+  const left = split.ids.length - keep.length;
+  const how = { runId: ctx.runId, subject, name: 'position_bias', n: keep.length, method: split.method, covers: split.covers };
+  if (keep.length === 0) return { ...how, value: null, note: 'no test reply stated a verdict' };
+  const opts = scores.opts(subject, 'position_bias');
+  const r = positionBiasCI(keep.map((i) => byExample.get(split.ids[i]!)!), { ...opts, groups: opts.groups && keep.map((i) => opts.groups![i]!) });
   return {
-    runId: ctx.runId, subject, name: 'position_bias', value: r.value, lo: r.lo, hi: r.hi, n: split.ids.length, method: split.method, level: r.level,
-    resamples: r.resamples, undefinedResamples: r.undefinedCount, seed: scores.seedOf(subject, 'position_bias'), covers: split.covers,
-    note: 'mean P(first option) over both presentations of every judged test transcript; 0.5 is no preference',
+    ...how, value: r.value, lo: r.lo, hi: r.hi, level: r.level, resamples: r.resamples, undefinedResamples: r.undefinedCount,
+    seed: scores.seedOf(subject, 'position_bias'),
+    note: `mean P(first option) over both presentations of every judged test transcript; 0.5 is no preference${left ? `; ${left} test examples without any verdict left out` : ''}`,
   };
 }
 
@@ -244,7 +263,7 @@ function frontier(ctx: StageContext, scores: JudgeScores, rows: readonly MetricR
   const subjects = [...scores.probs.keys()].filter((s) => s.startsWith('judge:') || s.startsWith('judge_ensemble:'));
   const axis = priced ? 'cost_usd_per_example' : 'tokens_per_example';
   const cost = (s: string): number | null | undefined => rows.find((r) => r.subject === s && r.name === axis)?.value;
-  if (subjects.some((s) => cost(s) === null || cost(s) === undefined)) return [];
+  if (subjects.length === 0 || subjects.some((s) => cost(s) === null || cost(s) === undefined)) return [];
   const on = costFrontier(subjects.map((s) => ({ name: s, cost: cost(s)!, accuracy: scores.accuracy.get(s)! })));
   const note = `accuracy on test against ${priced ? 'USD' : 'tokens'} per judged example: 1 when no judge or ensemble is at least as accurate for at most its cost`;
   // The axis is in the method, which views read (FRONTIER_METHOD), so they never parse the note.

@@ -84,15 +84,48 @@ export async function runJudges(ctx: StageContext): Promise<void> {
 }
 
 /**
- * A judge's P(correct) per example: the mean over its stored judgments (every transcript in both presentations, an
- * unparsed reply counting as 0.5), i.e. the mean over transcripts of each transcript's two-presentation mean.
+ * A judge's P(correct) per example: the mean over its stored replies that stated a verdict (every transcript, both
+ * presentations, every sample), i.e. over transcripts of each transcript's presentation mean. See probabilitiesOn for
+ * the examples on which it stated none.
  */
 export function judgeProbabilities(ctx: StageContext, judge: string, exampleIds: readonly string[]): number[] {
   return probabilitiesOn(ctx.store.judgments.meanByExample(ctx.runId, judge), exampleIds);
 }
 
-/** A judge's stored means (meanByExample) on the given examples; an example it has no judgment of counts as 0.5. */
+/**
+ * A judge's stored means (meanByExample) on the given examples. An example on which the judge abstained (no reply
+ * stated a verdict) gets 0.5, the no-information value: the views say how many (abstentionsOn), and a judge that
+ * abstains more than its minCoverage allows is not scored at all (silentSubjects).
+ */
 export function probabilitiesOn(means: ReadonlyMap<string, number>, exampleIds: readonly string[]): number[] {
   return exampleIds.map((id) => means.get(id) ?? 0.5);
 }
 
+/** How many of the examples the judge abstained on (no reply stated a verdict). */
+export function abstentionsOn(means: ReadonlyMap<string, number>, exampleIds: readonly string[]): number {
+  return exampleIds.filter((id) => !means.has(id)).length;
+}
+
+/**
+ * The judges and judge ensembles that get no figures, keyed by subject (judge:<name>, judge_ensemble:<name>), with
+ * why in the words every view prints after "n/a": a judge whose share of replies stating a verdict is below its
+ * minCoverage ("3 of 80 judgments parsed, below minCoverage 90%"), and an ensemble with such a member. They get no accuracy
+ * or PGR and supervise no strong model: a judge that says nothing is not a judge, however its 0.5s happen to score.
+ * Computed from the stored judgments, so every stage that asks gets the same answer.
+ */
+export function silentSubjects(ctx: StageContext): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const [index, j] of ctx.config.judges.entries()) {
+    const name = judgeName(j, index);
+    const c = ctx.store.judgments.coverage(ctx.runId, name);
+    const min = j.minCoverage ?? JUDGE_DEFAULTS.minCoverage;
+    if (c.readable === 0 || c.readable / c.replies < min) {
+      out.set(`judge:${name}`, `${c.readable} of ${c.replies} judgments parsed, below minCoverage ${+(100 * min).toFixed(1)}%`);
+    }
+  }
+  for (const e of ctx.config.judgeEnsembles ?? []) {
+    const silent = e.members.filter((m) => out.has(`judge:${m}`));
+    if (silent.length) out.set(`judge_ensemble:${e.name}`, silent.map((m) => `member ${m}: ${out.get(`judge:${m}`)}`).join('; '));
+  }
+  return out;
+}

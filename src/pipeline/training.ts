@@ -10,7 +10,7 @@ import { createBackend } from './backends.js';
 import { debateId, toTurn } from './debates.js';
 import { judgeName } from '../config/experiment.js';
 import { shortName } from '../report/subjects.js';
-import { judgeProbabilities } from './judges.js';
+import { silentSubjects } from './judges.js';
 import { predictionsOf, primarySeed, ROLES, seededRole, trainingSeeds } from './predictions.js';
 
 interface TrainSpec {
@@ -203,6 +203,7 @@ export async function trainStrong(ctx: StageContext): Promise<void> {
   const config = { group: 'strong', context: 'none', features: ctx.config.strong.features };
   const onLabels = (labels: readonly number[]): TrainRow[] => trainSet.map((e, i) => ({ id: e.id, text: e.text, softLabel: soft(labels[i]!) }));
   const of = (preds: Map<string, number>): number[] => trainSet.map((e) => preds.get(e.id)!);
+  const silent = silentSubjects(ctx);
   try {
     for (const trainingSeed of trainingSeeds(ctx.config)) {
       const seeded = (role: string): string => seededRole(ctx.config, role, trainingSeed);
@@ -220,14 +221,21 @@ export async function trainStrong(ctx: StageContext): Promise<void> {
           rows: onLabels(ensembleLabels(ctx, trainSet, trainingSeed, ROLES.memberFinetune)),
         });
       }
+      // A judge supervises on the examples where it stated a verdict; a judge (or ensemble) below its minCoverage not at all.
       for (const [index, j] of ctx.config.judges.entries()) {
         const name = judgeName(j, index);
+        if (silent.has(`judge:${name}`)) continue;
+        const means = ctx.store.judgments.meanByExample(ctx.runId, name);
+        const spoken = trainSet.filter((e) => means.has(e.id));
+        const labels = spoken.length < trainSet.length ? ` (the ${spoken.length} of ${trainSet.length} train_strong examples it stated a verdict on)` : '';
         await trainAndStore(ctx, {
-          ...common, role: ROLES.byJudge, member: index, config: { ...config, labels: `prompted judge ${name}` }, rows: onLabels(judgeProbabilities(ctx, name, trainSet.map((e) => e.id))),
+          ...common, role: ROLES.byJudge, member: index, config: { ...config, labels: `prompted judge ${name}${labels}` },
+          rows: spoken.map((e) => ({ id: e.id, text: e.text, softLabel: soft(means.get(e.id)!) })),
         });
       }
       // Judge ensembles supervise too: their members follow the judges' (member = number of judges + the ensemble's index).
       for (const [index, e] of (ctx.config.judgeEnsembles ?? []).entries()) {
+        if (silent.has(`judge_ensemble:${e.name}`)) continue;
         await trainAndStore(ctx, {
           ...common, role: ROLES.byJudge, member: ctx.config.judges.length + index, config: { ...config, labels: `judge ensemble ${e.name} (${e.aggregate})` },
           rows: onLabels(of(predictionsOf(ctx, ROLES.judgeEnsemble, index))),

@@ -227,6 +227,9 @@ function fixedCI(m: MetricValue | null, digits = 3): string {
 
 const pctCell = (m: MetricValue | null): string => (m ? pctCI(m) : NOT_STORED);
 
+/** A stored figure without a value that says why (a judge below its minCoverage, or the strong model it did not train). */
+const unscored = (m: MetricValue | null): boolean => m !== null && m.value === null && m.note !== null;
+
 /** A judge's coverage counts its replies ("97.5 (240 replies)"); a judge ensemble's is its members' mean. */
 function coverageCell(m: MetricValue | null): string {
   if (!m) return NOT_STORED;
@@ -276,8 +279,10 @@ export function judgesTables(v: JudgesView): JudgesTables {
       'judge or judge ensemble', `accuracy % [${level} CI]`, 'AUROC %', 'ECE', 'Brier', 'coverage %', 'position bias', 'tokens/example', '$/example', 'frontier',
       'strong on its labels: accuracy %', 'strong on its labels: PGR %',
     ],
+    // A judge without figures (below its minCoverage) says why once, in the accuracy cell; its other figures read n/a.
     rows: v.judges.map((j) => [
-      j.description, pctCell(j.accuracy), pctCell(j.auroc), fixedCI(j.ece), fixedCI(j.brier), coverageCell(j.coverage), fixedCI(j.positionBias),
+      j.description, unscored(j.accuracy) ? `n/a (${j.accuracy!.note})` : pctCell(j.accuracy), pctCell(j.auroc), unscored(j.accuracy) ? 'n/a' : fixedCI(j.ece),
+      unscored(j.accuracy) ? 'n/a' : fixedCI(j.brier), coverageCell(j.coverage), fixedCI(j.positionBias),
       j.tokensPerExample ? tokens(j.tokensPerExample.value) : NOT_STORED, j.costUsdPerExample ? usd(j.costUsdPerExample.value) : NOT_STORED, frontierCell(j.onFrontier),
       pctCell(j.strong.accuracy),
       j.strong.pgr ? pgrCell({ value: j.strong.pgr.value, lo: j.strong.pgr.lo, hi: j.strong.pgr.hi, note: j.strong.pgr.note, undefinedResamples: j.strong.pgr.undefinedResamples, resamples: j.strong.pgr.resamples }) : NOT_STORED,
@@ -306,7 +311,7 @@ function judgeNotes(v: JudgesView): string[] {
   const notes: string[] = [];
   const acc = v.judges.find((j) => j.accuracy?.lo !== null && j.accuracy?.lo !== undefined)?.accuracy;
   notes.push(`Accuracy, AUROC, ECE and Brier on ${v.n ?? '?'} test examples${acc ? `; intervals: ${intervalText(acc)}` : ''}.`);
-  notes.push('Coverage: the share of replies whose verdict was read (unread replies count as P(correct) = 0.5); a judge ensemble\'s is the mean of its members\'.');
+  notes.push('Coverage: the share of replies that stated a verdict (a reply without one counts toward no mean); a judge ensemble\'s is the mean of its members\'. A judge below its minCoverage (default 90%), and any judge ensemble it is in, gets no accuracy or PGR and supervises no strong model.');
   // Why a cost is 0 or missing (no price set; tokens not stored), once per reason.
   const costNotes = [...new Set(v.judges.flatMap((j) => [j.tokensPerExample?.note, j.costUsdPerExample?.note]).filter((n): n is string => typeof n === 'string' && n.length > 0))];
   for (const n of costNotes) notes.push(`Tokens and $ per example: ${n}.`);

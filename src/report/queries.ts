@@ -133,7 +133,8 @@ export interface JudgmentView {
   orderSwapped: boolean;
   /** Which of a self-consistency judge's replies to this presentation (0 for a judge that samples one). */
   sample: number;
-  pCorrect: number;
+  /** Null for a reply that stated no verdict (method unparsed). */
+  pCorrect: number | null;
   method: string;
   /** The judge's reply as received. */
   rawText: string | null;

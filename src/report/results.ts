@@ -77,6 +77,15 @@ export function runResults(q: ReportQueries, runs: RunInfo[]): RunResult[] {
   return runs.map((run) => runResult(q, run, byRun.get(run.id) ?? []));
 }
 
+/** A judge's P(correct) as printed: three decimals, or "no verdict" for a reply that stated none. */
+export const verdictP = (p: number | null): string => (p === null ? 'no verdict' : p.toFixed(3));
+
+/** The mean of the P(correct) of replies that stated a verdict; null when none did (the judge abstained). */
+export function meanVerdict(ps: readonly (number | null)[]): number | null {
+  const read = ps.filter((p): p is number => p !== null);
+  return read.length ? read.reduce((s, p) => s + p, 0) / read.length : null;
+}
+
 export const pct = (v: number | null | undefined, digits = 1): string => (v === null || v === undefined || !Number.isFinite(v) ? 'n/a' : (100 * v).toFixed(digits));
 
 /** A difference in percentage points with its sign: "+3.8", "−5.0", or "n/a". */
@@ -165,8 +174,12 @@ function runTableRows(metrics: readonly MetricValue[], config: RunConfigView): s
   const seeds = hasSeeds(metrics);
   return subjects.map((subject) => {
     const pgr = find(metrics, subject, 'pgr');
+    const acc = find(metrics, subject, 'accuracy')!;
     const name = subjectName(subject, ctx);
-    const cells = [name.short, pctCI(intervalOf(find(metrics, subject, 'accuracy'))), pctCI(intervalOf(find(metrics, subject, 'auroc'))), pgr ? pgrCell(pgrOf(pgr)) : ''];
+    // A subject with no figures (a judge below its minCoverage, the strong model it did not train) says why once.
+    const unscored = acc.value === null && acc.note !== null;
+    const pgrText = !pgr ? '' : unscored && pgr.note === acc.note ? 'n/a' : pgrCell(pgrOf(pgr));
+    const cells = [name.short, unscored ? `n/a (${acc.note})` : pctCI(intervalOf(acc)), pctCI(intervalOf(find(metrics, subject, 'auroc'))), pgrText];
     if (!seeds) return [...cells, name.long];
     // Subjects no seed changes (the majority class, the judges) have no over-seeds figures.
     const [accSeeds, pgrSeeds] = [find(metrics, subject, 'accuracy_over_seeds'), find(metrics, subject, 'pgr_over_seeds')];

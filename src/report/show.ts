@@ -2,6 +2,7 @@ import { UserError } from '../errors.js';
 import { secretRedactor } from '../redact.js';
 import { callTextsReader, TEXTS_NOT_RECORDED, type CallMessage, type ExampleCall } from '../store/calls.js';
 import type { ExampleInfo, JudgmentView, PredictionView, ReportQueries, TranscriptView } from './queries.js';
+import { meanVerdict, verdictP } from './results.js';
 import { shortName, type SubjectContext } from './subjects.js';
 
 /** A stored prediction with the model's short name, as every view prints it ("member 0", "strong on judge j1"). */
@@ -83,7 +84,7 @@ export function formatShow(t: ShowTarget, width = 100): string {
   const blind = t.judgments.filter((j) => j.debateId === null);
   if (blind.length) {
     out.push('', 'Judges without a transcript, P(correct):');
-    for (const j of blind) out.push(`  ${judgeName(j.judge)} ${j.orderSwapped ? 'swapped ' : 'original'} ${j.pCorrect.toFixed(3)} (${j.method})`);
+    for (const j of blind) out.push(`  ${judgeName(j.judge)} ${j.orderSwapped ? 'swapped ' : 'original'} ${verdictP(j.pCorrect)} (${j.method})`);
   }
   for (const d of t.transcripts) {
     out.push('', `=== Transcript sample ${d.sample} · ${d.protocol} · ${d.status} · ${d.id}`);
@@ -97,8 +98,8 @@ export function formatShow(t: ShowTarget, width = 100): string {
     if (judges.length) out.push('');
     for (const judge of judges) {
       const js = verdicts.filter((j) => j.judge === judge);
-      const mean = js.reduce((s, j) => s + j.pCorrect, 0) / js.length;
-      out.push(`${judgeName(judge)}: P(correct) = ${mean.toFixed(3)} (${js.map((j) => `${j.orderSwapped ? 'swapped' : 'original'} ${j.pCorrect.toFixed(3)}`).join(', ')})`);
+      const mean = meanVerdict(js.map((j) => j.pCorrect));
+      out.push(`${judgeName(judge)}: P(correct) = ${verdictP(mean)} (${js.map((j) => `${j.orderSwapped ? 'swapped' : 'original'} ${verdictP(j.pCorrect)}`).join(', ')})`);
     }
     for (const p of members.filter((m) => m.debateId === d.id)) out.push(`${nameOf(p)} (read this transcript): P(label 1) = ${p.p1.toFixed(3)}`);
   }
@@ -174,7 +175,7 @@ export function findPromptsTarget(q: ReportQueries, id: string, runId?: string):
 const PARSE_STATUS: Record<string, (p: string) => string> = {
   logprobs: (p) => `logprobs (P(correct) = ${p}, read from the verdict token's logprobs)`,
   parsed: (p) => `parsed (a verdict found in the reply; P(correct) = ${p})`,
-  unparsed: () => 'unparsed (no verdict in the reply; counted as P(correct) = 0.500)',
+  unparsed: () => 'unparsed (no verdict in the reply, so no P(correct): the reply counts toward no mean)',
 };
 
 /**
@@ -196,7 +197,7 @@ function formatPromptCall(call: PromptCall | null): string[] {
 
 function formatEntry(e: PromptEntry): string[] {
   if (e.what === 'turn') return ['', `--- Turn ${e.turn + 1} · debater ${safeText(e.speaker)} (argues ${e.side})`, ...formatPromptCall(e.call)];
-  const parse = (PARSE_STATUS[e.method] ?? ((p: string) => `${e.method} (P(correct) = ${p})`))(e.pCorrect.toFixed(3));
+  const parse = (PARSE_STATUS[e.method] ?? ((p: string) => `${e.method} (P(correct) = ${p})`))(verdictP(e.pCorrect));
   return ['', `--- Judge ${safeText(e.judge)} · ${e.orderSwapped ? 'swapped' : 'original'} order${e.sample ? ` · sample ${e.sample}` : ''}`, `parse: ${parse}`, ...formatPromptCall(e.call)];
 }
 

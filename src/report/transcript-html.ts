@@ -1,5 +1,6 @@
 import { escapeHtml as esc } from './escape.js';
 import type { ExampleInfo, JudgeEnsembleModelView, JudgmentView, PredictionView, TranscriptView } from './queries.js';
+import { meanVerdict, verdictP } from './results.js';
 import { shortName, type SubjectContext } from './subjects.js';
 import { turnKey, type CallView, type ExampleCalls, type JudgmentCall } from './viewer-calls.js';
 
@@ -37,20 +38,20 @@ export const TRANSCRIPT_LEGEND = '<div class="legend">Turn colour = the side its
 /** ✓ right / ✗ wrong, in words as well as colour. */
 const rightHtml = (right: boolean): string => (right ? '<span class="good vs-gold">✓ right</span>' : '<span class="bad vs-gold">✗ wrong</span>');
 
-/** A P(correct) as a decision: above 0.5 "correct", below "incorrect", exactly 0.5 no verdict. */
+/** A P(correct) as a decision: above 0.5 "correct", below "incorrect", exactly 0.5 or none (no reply stated a verdict) undecided. */
 type Decision = 'correct' | 'incorrect' | 'undecided';
-const decide = (p: number): Decision => (p > 0.5 ? 'correct' : p < 0.5 ? 'incorrect' : 'undecided');
+const decide = (p: number | null): Decision => (p === null || p === 0.5 ? 'undecided' : p > 0.5 ? 'correct' : 'incorrect');
 
 /** "correct (right)": a decision and whether it matches the gold label. */
-function decisionHtml(p: number, label: 0 | 1): string {
+function decisionHtml(p: number | null, label: 0 | 1): string {
   const d = decide(p);
-  if (d === 'undecided') return '<span class="undecided">no verdict (0.5)</span>';
+  if (d === 'undecided') return `<span class="undecided">${p === null ? 'no verdict (abstained)' : 'undecided (0.5)'}</span>`;
   const right = (d === 'correct' ? 1 : 0) === label;
   return `${d} <span class="${right ? 'good' : 'bad'}">(${right ? 'right' : 'wrong'})</span>`;
 }
 
 /** The ✓/✗ cell beside a decision (accuracy counts P(correct) > 0.5 as "correct", so 0.5 counts as "incorrect"). */
-const vsGoldCell = (p: number, label: 0 | 1): string => `<td class="vs-gold">${rightHtml((p > 0.5 ? 1 : 0) === label)}</td>`;
+const vsGoldCell = (p: number | null, label: 0 | 1): string => `<td class="vs-gold">${p === null ? '<span class="undecided">—</span>' : rightHtml((p > 0.5 ? 1 : 0) === label)}</td>`;
 
 /**
  * Every judge's verdict on this example (its mean P(correct), and each presentation and sample with the reply as
@@ -60,13 +61,13 @@ const vsGoldCell = (p: number, label: 0 | 1): string => `<td class="vs-gold">${r
 function judgesHtml(ex: ExampleInfo, transcripts: TranscriptView[], predictions: PredictionView[], judgments: JudgmentView[], ensembles: readonly JudgeEnsembleModelView[], clean: (s: string) => string): string {
   const byJudge = new Map<string, JudgmentView[]>();
   for (const j of judgments) byJudge.set(j.judge, [...(byJudge.get(j.judge) ?? []), j]);
-  const mean = (js: readonly JudgmentView[]): number => js.reduce((s, j) => s + j.pCorrect, 0) / js.length;
+  const mean = (js: readonly JudgmentView[]): number | null => meanVerdict(js.map((j) => j.pCorrect));
   const sampleOf = new Map(transcripts.map((t) => [t.id, t.sample]));
   const where = (j: JudgmentView): string => (j.debateId === null ? 'no transcript' : sampleOf.has(j.debateId) ? `transcript ${sampleOf.get(j.debateId)}` : `debate ${j.debateId}`);
   const judgeRows = [...byJudge.entries()].map(([judge, js]) => {
     const p = mean(js);
-    const items = js.map((j) => `<li class="presentation">${esc(where(j))} · ${j.orderSwapped ? 'swapped' : 'original'} · sample ${j.sample}: ${j.pCorrect.toFixed(3)} (${esc(j.method)})${j.rawText !== null ? ` <code class="raw">${esc(clean(j.rawText))}</code>` : ''}</li>`).join('');
-    return `<tr class="judge-verdict" data-judge="${esc(judge)}"><td>${esc(judge)}</td><td class="p">${p.toFixed(3)}</td><td>${decisionHtml(p, ex.label)}</td>${vsGoldCell(p, ex.label)}<td><ul class="presentations">${items}</ul></td></tr>`;
+    const items = js.map((j) => `<li class="presentation">${esc(where(j))} · ${j.orderSwapped ? 'swapped' : 'original'} · sample ${j.sample}: ${verdictP(j.pCorrect)} (${esc(j.method)})${j.rawText !== null ? ` <code class="raw">${esc(clean(j.rawText))}</code>` : ''}</li>`).join('');
+    return `<tr class="judge-verdict" data-judge="${esc(judge)}"><td>${esc(judge)}</td><td class="p">${verdictP(p)}</td><td>${decisionHtml(p, ex.label)}</td>${vsGoldCell(p, ex.label)}<td><ul class="presentations">${items}</ul></td></tr>`;
   });
   const ensembleRows = ensembles.flatMap((e) => {
     const pred = predictions.find((p) => p.role === 'judge_ensemble' && p.member === e.index);
@@ -79,7 +80,7 @@ function judgesHtml(ex: ExampleInfo, transcripts: TranscriptView[], predictions:
       const md = decide(p);
       const disagrees = d !== 'undecided' && md !== 'undecided' && md !== d;
       const weight = e.weights?.byMember[m];
-      return `<li class="member ${disagrees ? 'disagree' : md === 'undecided' ? 'undecided' : 'agree'}" data-member="${esc(m)}">${esc(m)}: ${p.toFixed(3)}, ${md === 'undecided' ? 'no verdict' : md}${weight !== undefined ? ` <span class="note">(weight ${weight.toFixed(3)})</span>` : ''}${disagrees ? ' <span class="mark">✗ disagrees with the ensemble</span>' : ''}</li>`;
+      return `<li class="member ${disagrees ? 'disagree' : md === 'undecided' ? 'undecided' : 'agree'}" data-member="${esc(m)}">${esc(m)}: ${verdictP(p)}, ${md === 'undecided' ? 'no verdict' : md}${weight !== undefined ? ` <span class="note">(weight ${weight.toFixed(3)})</span>` : ''}${disagrees ? ' <span class="mark">✗ disagrees with the ensemble</span>' : ''}</li>`;
     });
     return [`<tr class="ensemble-verdict" data-ensemble="${esc(e.name)}"><td>${esc(e.name)} <span class="note">(${esc(e.aggregate)})</span></td><td class="p">${pred.p1.toFixed(3)}</td><td>${decisionHtml(pred.p1, ex.label)}</td>${vsGoldCell(pred.p1, ex.label)}<td><ul class="members">${members.join('')}</ul></td></tr>`];
   });
@@ -133,13 +134,13 @@ function turnCallHtml(call: CallView | null | undefined): string {
 const PARSE_STATUS: Record<string, string> = {
   logprobs: 'logprobs: P(correct) read from the verdict token\'s logprobs',
   parsed: 'parsed: a verdict was found in the reply',
-  unparsed: 'unparsed: no verdict in the reply, counted as P(correct) = 0.5',
+  unparsed: 'unparsed: no verdict in the reply, so no P(correct); it counts toward no mean',
 };
 
 /** A judgment's call: which presentation, its P(correct) and parse status, the ledger facts; the texts inside. */
 function judgmentCallHtml(j: JudgmentCall): string {
   const parse = PARSE_STATUS[j.method] ?? j.method;
-  const what = `judge <b>${esc(j.judge)}</b> · ${j.orderSwapped ? 'swapped' : 'original'} order · sample ${j.sample} · P(correct) ${j.pCorrect.toFixed(3)} · parse: ${esc(j.method)}`;
+  const what = `judge <b>${esc(j.judge)}</b> · ${j.orderSwapped ? 'swapped' : 'original'} order · sample ${j.sample} · P(correct) ${verdictP(j.pCorrect)} · parse: ${esc(j.method)}`;
   const attrs = `data-judge="${esc(j.judge)}" data-order="${j.orderSwapped ? 'swapped' : 'original'}" data-sample="${j.sample}"`;
   if (j.call === null) return `<div class="judgment-call" ${attrs}><p class="note">${what} · no ledger row for this call</p></div>`;
   return `<details class="call judgment-call" ${attrs} data-call="${j.call.id}"><summary>${what} · ${callFacts(j.call)}</summary><p class="parse-status">Parse status: ${esc(parse)}.</p>${callBody(j.call)}</details>`;
@@ -195,9 +196,9 @@ export function transcriptHtml(
     for (const j of verdicts) byJudge.set(j.judge, [...(byJudge.get(j.judge) ?? []), j]);
     const verdictHtml = [...byJudge.entries()]
       .map(([judge, js]) => {
-        const mean = js.reduce((s, j) => s + j.pCorrect, 0) / js.length;
-        const orders = js.map((j) => `${j.orderSwapped ? 'swapped' : 'original'} ${j.pCorrect.toFixed(3)} (${esc(j.method)})`).join(', ');
-        return `<li class="verdict">judge <b>${esc(judge)}</b>: P(correct) = ${mean.toFixed(3)} ${rightHtml((mean > 0.5 ? 1 : 0) === ex.label)} <span class="note">${orders}</span></li>`;
+        const mean = meanVerdict(js.map((j) => j.pCorrect));
+        const orders = js.map((j) => `${j.orderSwapped ? 'swapped' : 'original'} ${verdictP(j.pCorrect)} (${esc(j.method)})`).join(', ');
+        return `<li class="verdict">judge <b>${esc(judge)}</b>: P(correct) = ${verdictP(mean)} ${mean === null ? '' : rightHtml((mean > 0.5 ? 1 : 0) === ex.label)} <span class="note">${orders}</span></li>`;
       })
       .join('');
     const members = predictions.filter((p) => p.debateId === t.id && p.role === 'weak_member').map((p) => `member ${p.member}: ${p.p1.toFixed(3)}`);
@@ -216,7 +217,7 @@ export function transcriptHtml(
     return `<div class="transcript" id="debate-${esc(t.id)}" data-debate="${esc(t.id)}"><h4><a href="#debate-${esc(encodeURIComponent(t.id))}">Transcript sample ${t.sample}</a> · ${esc(t.protocol)} · ${esc(t.status)}</h4><p class="note">debate ${esc(t.id)} · sides ${sides}${members.length ? ` · ${esc(members.join(', '))}` : ''}</p>${t.error ? `<p class="bad">${esc(clean(t.error))}</p>` : ''}${verdictHtml ? `<ul class="verdicts">${verdictHtml}</ul>` : ''}${turns || '<p class="empty">No turns.</p>'}${judgeCallsHtml}</div>`;
   });
   const noDebate = judgments.filter((j) => j.debateId === null);
-  const blind = noDebate.length ? `<ul class="verdicts">${noDebate.map((j) => `<li class="verdict">judge <b>${esc(j.judge)}</b> (no transcript, ${j.orderSwapped ? 'swapped' : 'original'}): ${j.pCorrect.toFixed(3)}</li>`).join('')}</ul>` : '';
+  const blind = noDebate.length ? `<ul class="verdicts">${noDebate.map((j) => `<li class="verdict">judge <b>${esc(j.judge)}</b> (no transcript, ${j.orderSwapped ? 'swapped' : 'original'}): ${verdictP(j.pCorrect)}</li>`).join('')}</ul>` : '';
   const blindCalls = calls ? calls.judgments.filter((j) => j.debateId === null) : [];
   const blindCallsHtml = blindCalls.length ? `<div class="judge-calls"><h5>Judge calls without a transcript</h5>${blindCalls.map(judgmentCallHtml).join('')}</div>` : '';
   return `<div class="example-detail">${head}${preds}${judgesHtml(ex, transcripts, predictions, judgments, ensembles, clean)}${blind}${blindCallsHtml}${options.legend ? TRANSCRIPT_LEGEND : ''}${blocks.join('') || '<p class="empty">No transcripts.</p>'}</div>`;

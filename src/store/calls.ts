@@ -78,9 +78,9 @@ export type ExampleCall =
       debateId: string | null;
       orderSwapped: boolean;
       sample: number;
-      /** How P(correct) was read from the reply: logprobs, parsed (a verdict in the text) or unparsed (none; 0.5). */
+      /** How P(correct) was read from the reply: logprobs, parsed (a verdict in the text) or unparsed (none: null). */
       method: string;
-      pCorrect: number;
+      pCorrect: number | null;
       callId: number | null;
     };
 

@@ -11,8 +11,8 @@ export interface NewJudgment {
   orderSwapped: boolean;
   /** Which of a self-consistency judge's replies to this presentation (0 for a judge that samples one). */
   sample?: number;
-  /** The judge's probability that the proposed answer is correct. */
-  pCorrect: number;
+  /** The judge's probability that the proposed answer is correct; null exactly when the reply stated no verdict (method 'unparsed'). */
+  pCorrect: number | null;
   method: JudgeMethod;
   rawText?: string | null;
   callId?: number | null;
@@ -33,8 +33,24 @@ export interface JudgmentsTable {
   insertJudgments(rows: readonly NewJudgment[]): number;
   hasJudgment(runId: string, exampleId: string, judge: string, debateId: string | null, orderSwapped: boolean, sample?: number): boolean;
   listJudgments(runId: string, filter?: { judge?: string; exampleId?: string }): JudgmentRow[];
-  /** A judge's mean P(correct) per example over every stored reply (presentations, samples, transcripts). */
+  /**
+   * A judge's mean P(correct) per example over its replies that stated a verdict (presentations, samples, transcripts).
+   * An example none of whose replies stated one is absent: the judge abstained on it.
+   */
   meanByExample(runId: string, judge: string): Map<string, number>;
+  /** How many replies a judge gave in the run, how many stated a verdict, and how many were read from logprobs. */
+  coverage(runId: string, judge: string): JudgeCoverage;
+}
+
+export interface JudgeCoverage {
+  replies: number;
+  /** Replies that stated a verdict (method 'logprobs' or 'parsed'). */
+  readable: number;
+  /** Replies read from the choice tokens' logprobs. */
+  fromLogprobs: number;
+  /** Examples with at least one reply, and with at least one readable reply. */
+  examples: number;
+  examplesReadable: number;
 }
 
 interface RawJudgment {
@@ -45,7 +61,7 @@ interface RawJudgment {
   debate_id: string | null;
   order_swapped: 0 | 1;
   sample: number;
-  p_correct: number;
+  p_correct: number | null;
   method: JudgeMethod;
   raw_text: string | null;
   call_id: number | null;
@@ -86,7 +102,15 @@ export function judgmentsTable(db: DB): JudgmentsTable {
     `SELECT * FROM judgments WHERE run_id = @runId AND (@judge IS NULL OR judge = @judge)
        AND (@exampleId IS NULL OR example_id = @exampleId) ORDER BY id`,
   );
-  const means = db.prepare('SELECT example_id AS exampleId, AVG(p_correct) AS p FROM judgments WHERE run_id = ? AND judge = ? GROUP BY example_id');
+  // AVG skips the NULLs of replies without a verdict; HAVING drops the examples on which the judge abstained entirely.
+  const means = db.prepare(
+    'SELECT example_id AS exampleId, AVG(p_correct) AS p FROM judgments WHERE run_id = ? AND judge = ? GROUP BY example_id HAVING COUNT(p_correct) > 0',
+  );
+  const counts = db.prepare(
+    `SELECT COUNT(*) AS replies, COUNT(p_correct) AS readable, COALESCE(SUM(method = 'logprobs'), 0) AS fromLogprobs,
+       COUNT(DISTINCT example_id) AS examples, COUNT(DISTINCT CASE WHEN p_correct IS NOT NULL THEN example_id END) AS examplesReadable
+     FROM judgments WHERE run_id = ? AND judge = ?`,
+  );
   const one = (j: NewJudgment): boolean =>
     insert.run(
       j.runId,
@@ -110,6 +134,7 @@ export function judgmentsTable(db: DB): JudgmentsTable {
     insertJudgments: (rows) => many(rows),
     hasJudgment: (runId, exampleId, judge, debateId, orderSwapped, sample = 0) =>
       exists.get(runId, exampleId, judge, debateId ?? '', orderSwapped ? 1 : 0, sample) !== undefined,
+    coverage: (runId, judge) => counts.get(runId, judge) as JudgeCoverage,
     meanByExample: (runId, judge) => new Map((means.all(runId, judge) as { exampleId: string; p: number }[]).map((r) => [r.exampleId, r.p])),
     listJudgments: (runId, filter = {}) =>
       (list.all({ runId, judge: filter.judge ?? null, exampleId: filter.exampleId ?? null }) as RawJudgment[]).map(toJudgment),

@@ -262,6 +262,39 @@ ALTER TABLE calls ADD COLUMN response_hash TEXT REFERENCES texts(hash);
 ALTER TABLE calls ADD COLUMN params_json TEXT;
 `,
   },
+  {
+    version: 6,
+    name: 'a reply without a verdict has no probability',
+    sql: `
+-- A judge's reply that states no verdict (method 'unparsed') has no P(correct): NULL, never 0.5, so every average over
+-- judgments (SQL AVG skips NULL) counts only the replies that said something. SQLite cannot drop a NOT NULL, so the
+-- table is rebuilt with the same columns, ids and index.
+CREATE TABLE judgments_v6 (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  example_id TEXT NOT NULL,
+  judge TEXT NOT NULL,
+  debate_id TEXT REFERENCES debates(id) ON DELETE CASCADE,
+  order_swapped INTEGER NOT NULL CHECK (order_swapped IN (0, 1)),
+  p_correct REAL CHECK ((method = 'unparsed') = (p_correct IS NULL)),
+  method TEXT NOT NULL CHECK (method IN ('logprobs', 'parsed', 'unparsed')),
+  raw_text TEXT,
+  call_id INTEGER REFERENCES calls(id),
+  created_at TEXT NOT NULL,
+  sample INTEGER NOT NULL DEFAULT 0,
+  input_tokens INTEGER,
+  output_tokens INTEGER,
+  FOREIGN KEY (run_id, example_id) REFERENCES examples(run_id, id) ON DELETE CASCADE
+);
+INSERT INTO judgments_v6 (id, run_id, example_id, judge, debate_id, order_swapped, p_correct, method, raw_text, call_id, created_at, sample,
+  input_tokens, output_tokens)
+  SELECT id, run_id, example_id, judge, debate_id, order_swapped, CASE WHEN method = 'unparsed' THEN NULL ELSE p_correct END, method, raw_text,
+    call_id, created_at, sample, input_tokens, output_tokens FROM judgments;
+DROP TABLE judgments;
+ALTER TABLE judgments_v6 RENAME TO judgments;
+CREATE UNIQUE INDEX judgments_unique ON judgments(run_id, example_id, judge, IFNULL(debate_id, ''), order_swapped, sample);
+`,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

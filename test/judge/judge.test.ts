@@ -123,16 +123,24 @@ test('renaming leaves consultancy transcripts and the stored turns as they were'
   assert.match(model.prompts[1]!, /speaker="Consultant"/);
 });
 
-test('without logprobs the stated verdict is parsed; an unreadable reply counts as 0.5', async () => {
+test('without logprobs the stated verdict is parsed; an unreadable reply has no probability, not 0.5', async () => {
   const sure = judgeModel((p) => ({ text: /A: The proposed answer is correct/.test(p) ? 'A' : 'B' }));
   const v = await judge({ model: sure, method: 'logprobs', template, task: 't', question: 'q', answer: 'a', turns, protocol: 'debate', maxTokens: 2 });
   assert.equal(v.pCorrect, 1);
   assert.deepEqual(v.replies.map((o) => o.method), ['parsed', 'parsed']);
   const mumble = judgeModel(() => ({ text: 'The answer a careful reader gives is B' }));
   const u = await judge({ model: mumble, method: 'parsed', template, task: 't', question: 'q', answer: 'a', turns, protocol: 'debate', maxTokens: 2 });
-  assert.equal(u.pCorrect, 0.5);
+  assert.equal(u.pCorrect, null, 'a judge whose every reply stated no verdict abstains');
   assert.deepEqual(u.replies.map((o) => o.method), ['unparsed', 'unparsed']);
-  assert.deepEqual(u.replies.map((o) => o.pCorrect), [0.5, 0.5]);
+  assert.deepEqual(u.replies.map((o) => o.pCorrect), [null, null], 'no reply is given a made-up 0.5');
+  // A logprobs judge on a server that returns no logprobs, whose text says nothing either: still no probability.
+  const silent = judgeModel(() => ({ text: 'Once upon a time' }));
+  const s = await judge({ model: silent, method: 'logprobs', template, task: 't', question: 'q', answer: 'a', turns, protocol: 'debate', maxTokens: 2 });
+  assert.equal(s.pCorrect, null, 'a missing logprob does not become 0.5');
+  // One presentation read, the other not: the mean is over the reply that said something (original "A" = correct).
+  const half = judgeModel((p) => ({ text: /A: The proposed answer is correct/.test(p) ? 'A' : 'no idea' }));
+  const h = await judge({ model: half, method: 'parsed', template, task: 't', question: 'q', answer: 'a', turns, protocol: 'debate', maxTokens: 2 });
+  assert.equal(h.pCorrect, 1, 'the unread presentation is left out of the mean, not averaged in as 0.5');
   assert.equal(u.replies[0].rawText, 'The answer a careful reader gives is B', 'the reply is kept for audit');
 });
 

@@ -115,7 +115,8 @@ async function plantedRun() {
       { name: 'j2', model: 'scripted:planted-2' },
       { name: 'copy-a', model: 'scripted:planted-0-copy-a' },
       { name: 'copy-b', model: 'scripted:planted-0-copy-b' },
-      { name: 'lazy', model: 'scripted:lazy', method: 'parsed', maxTokens: 12 },
+      // Half its replies state no verdict: below the default minCoverage (90%), so it is let in explicitly.
+      { name: 'lazy', model: 'scripted:lazy', method: 'parsed', maxTokens: 12, minCoverage: 0.4 },
       { name: 'flip', model: 'scripted:flip' },
     ],
     judgeEnsembles: [
@@ -208,15 +209,21 @@ test('position bias and parse coverage: a judge that always says "A" or nothing 
   const { metrics } = await once();
   // Unbiased: P(first option) is p in one presentation and 1 − p in the other.
   close(metric(metrics, 'judge:j0', 'position_bias').value, 0.5, 'j0 position bias');
-  // Even cases: "A" in both presentations (P(first) = 1); odd cases: no verdict (0.5). Half and half: 0.75.
+  // Even cases: "A" in both presentations (P(first) = 1); odd cases state no verdict and carry no evidence either way,
+  // so they are left out (1000 of the 2000 test rows) rather than counted as 0.5.
   const bias = metric(metrics, 'judge:lazy', 'position_bias');
-  close(bias.value, 0.75, 'lazy position bias');
+  close(bias.value, 1, 'lazy position bias');
   assert.ok(bias.lo! > 0.5, 'the bias is significant');
+  assert.equal(bias.n, 1000, 'position bias is measured on the 1000 test examples with a verdict');
+  assert.match(bias.note ?? '', /1000 test examples without any verdict left out/, 'the note says how many were left out');
   // Every split the lazy judge read (all 200 train rows and the 2000 test rows) is half even, half odd.
   close(metric(metrics, 'judge:lazy', 'parse_coverage').value, 0.5, 'lazy coverage');
   close(metric(metrics, 'judge:j0', 'parse_coverage').value, 1, 'j0 coverage');
   close(metric(metrics, 'judge_ensemble:stacked', 'parse_coverage').value, (1 + 1 + 1 + 0.5) / 4, 'stacked coverage');
-  close(metric(metrics, 'judge:lazy', 'accuracy').value, 0.5, 'lazy accuracy: P(correct) 0.5 everywhere predicts "incorrect"');
+  // "A" in both presentations means "correct" once and "incorrect" once: 0.5; an abstention counts as 0.5 too, and says so.
+  const lazyAccuracy = metric(metrics, 'judge:lazy', 'accuracy');
+  close(lazyAccuracy.value, 0.5, 'lazy accuracy: P(correct) 0.5 everywhere predicts "incorrect"');
+  assert.match(lazyAccuracy.note ?? '', /^1000 of 2000 test examples had no reply stating a verdict and count as P\(correct\) = 0\.5$/, 'the abstentions are counted');
 });
 
 test('stacked: weights fit on train_weak; a member that says nothing gets weight 0; the stored accuracy is what the weights give', async () => {

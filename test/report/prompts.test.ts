@@ -109,7 +109,7 @@ test('show --prompts prints each judge call\'s exact prompt, its raw reply and "
       assert.equal(call.response, seen.reply);
       assert.ok(text.includes(`[user]\n${indented(seen.req.messages[0]!.content)}\n[reply, finish stop]\n${indented(seen.reply)}`), 'prompt and reply, verbatim');
     }
-    assert.match(text, /--- Judge j · original order\nparse: unparsed \(no verdict in the reply; counted as P\(correct\) = 0\.500\)\ncall \d+ · scripted:pr-judge · backend call/);
+    assert.match(text, /--- Judge j · original order\nparse: unparsed \(no verdict in the reply, so no P\(correct\): the reply counts toward no mean\)\ncall \d+ · scripted:pr-judge · backend call/);
     assert.match(text, /--- Judge j · swapped order\nparse: unparsed/);
     assert.match(text, /--- Turn 1 · debater A \(argues (correct|incorrect)\)\ncall \d+ · scripted:pr-debater · backend call\nparams: \{"maxTokens":\d+,"temperature":[\d.]+,"seed":\d+\}\n\[system\]\n {4}You are a skilled debater/);
     // A debate id shows that transcript's calls only.

@@ -20,8 +20,8 @@ test('a new database records its migration and reopening does not migrate again'
   const rows = raw.prepare('SELECT version, name FROM schema_migrations').all();
   const meta = raw.prepare("SELECT value FROM meta WHERE key = 'w2s_version'").get() as { value: string };
   raw.close();
-  assert.deepEqual(rows, [{ version: 1, name: 'initial' }, { version: 2, name: 'groups and metric provenance' }, { version: 3, name: 'run ownership, persisted budgets, cross-process single-flight' }, { version: 4, name: 'judge samples and judgment tokens' }, { version: 5, name: 'call texts: what each model received and returned' }]);
-  assert.equal(SCHEMA_VERSION, 5);
+  assert.deepEqual(rows, [{ version: 1, name: 'initial' }, { version: 2, name: 'groups and metric provenance' }, { version: 3, name: 'run ownership, persisted budgets, cross-process single-flight' }, { version: 4, name: 'judge samples and judgment tokens' }, { version: 5, name: 'call texts: what each model received and returned' }, { version: 6, name: 'a reply without a verdict has no probability' }]);
+  assert.equal(SCHEMA_VERSION, 6);
   assert.match(meta.value, /^\d+\.\d+\.\d+/);
 });
 
@@ -128,6 +128,31 @@ test('a version-3 database keeps its judgments through migration 4: sample 0, to
     assert.equal(store.judgments.insertJudgment({ ...next, sample: 1, inputTokens: 12, outputTokens: 1 }), true, 'another sample is a judgment of its own');
     assert.equal(store.judgments.hasJudgment('r', 'e', 'j', null, false, 1), true);
     assert.equal(store.judgments.listJudgments('r').length, 2);
+  } finally {
+    store.close();
+  }
+});
+
+test('migration 6: a stored reply without a verdict loses its made-up 0.5; ids, values and the unique key survive', () => {
+  const f = file('v5.sqlite');
+  const raw = databaseAtSchema(f, 5);
+  raw.prepare("INSERT INTO examples (run_id, id, split, text, label) VALUES ('r', 'e', 'test', 't', 1)").run();
+  const insert = raw.prepare("INSERT INTO judgments (run_id, example_id, judge, order_swapped, sample, p_correct, method, raw_text, created_at, input_tokens) VALUES ('r', 'e', 'j', ?, 0, ?, ?, ?, 'x', 7)");
+  insert.run(0, 0.75, 'logprobs', 'A');
+  insert.run(1, 0.5, 'unparsed', 'hmm');
+  raw.close();
+
+  const store = openStore(f);
+  try {
+    const rows = store.judgments.listJudgments('r');
+    assert.deepEqual(rows.map((r) => [r.id, r.orderSwapped, r.pCorrect, r.method, r.rawText, r.inputTokens]), [[1, false, 0.75, 'logprobs', 'A', 7], [2, true, null, 'unparsed', 'hmm', 7]], 'the unparsed reply now has no probability');
+    // The mean reads the one reply that said something: 0.75, not (0.75 + 0.5) / 2.
+    assert.deepEqual([...store.judgments.meanByExample('r', 'j')], [['e', 0.75]], 'the mean is over the replies with a verdict');
+    assert.deepEqual(store.judgments.coverage('r', 'j'), { replies: 2, readable: 1, fromLogprobs: 1, examples: 1, examplesReadable: 1 }, 'coverage counts both replies');
+    const again = { runId: 'r', exampleId: 'e', judge: 'j', debateId: null, orderSwapped: true, pCorrect: 1, method: 'parsed' as const };
+    assert.equal(store.judgments.insertJudgment(again), false, 'the unique key is rebuilt');
+    assert.throws(() => store.judgments.insertJudgment({ ...again, sample: 1, pCorrect: 0.5, method: 'unparsed' }), /CHECK constraint/, 'an unparsed reply cannot be stored with a probability');
+    assert.throws(() => store.judgments.insertJudgment({ ...again, sample: 2, pCorrect: null, method: 'parsed' }), /CHECK constraint/, 'a parsed reply must carry one');
   } finally {
     store.close();
   }
