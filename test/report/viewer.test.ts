@@ -69,7 +69,8 @@ registerScript('vw-judge-b', {
     const prompt = req.messages.map((m) => m.content).join('\n');
     judgeSeen.set(prompt, structuredClone(req.messages));
     const swapped = /A: The proposed answer is incorrect\./.test(prompt);
-    // Every fourth crate misread, so the two judges disagree now and then; no cue: no verdict (unparsed).
+    // Every fourth crate misread, so the two judges disagree now and then; no cue: no verdict (unparsed), often enough
+    // that jb is let in below the default minCoverage.
     let correct = prompt.includes('confirmed') ? true : prompt.includes('refuted') ? false : null;
     if (correct === null) return 'Both sound sure; I cannot tell.';
     if (crateOf(prompt) % 4 === 1) correct = !correct;
@@ -88,7 +89,7 @@ async function buildRun(out: string, turns: number): Promise<string> {
     debate: { protocol: 'debate', debaters: ['scripted:vw-debater'], turns, samples: 3, temperature: 1 },
     weak: { features: { kind: 'hashed', dim: 256, ngrams: [1, 1] }, ensemble: { kind: 'debate', size: 3 }, probe: { epochs: 20, lr: 0.05 } },
     strong: { features: { kind: 'hashed', dim: 256, ngrams: [1, 2] } },
-    judges: [{ name: 'ja', model: 'scripted:vw-judge-a', method: 'logprobs' }, { name: 'jb', model: 'scripted:vw-judge-b', method: 'parsed' }],
+    judges: [{ name: 'ja', model: 'scripted:vw-judge-a', method: 'logprobs' }, { name: 'jb', model: 'scripted:vw-judge-b', method: 'parsed', minCoverage: 0.1 }],
     judgeEnsembles: [{ name: 'pair', members: ['ja', 'jb'], aggregate: 'mean' }],
     metrics: { bootstrap: 100 },
   });
@@ -164,8 +165,9 @@ function readRaw(file: string, runId: string): RawExample[] {
       else if (r.role === 'judge_ensemble') e.p.set(`judge_ensemble:${config.judgeEnsembles![r.member]!.name}`, r.p1);
     }
     for (const [ex, ps] of members) byId.get(ex)!.p.set('ensemble', ps.reduce((s, v) => s + v, 0) / ps.length);
+    // A judge's value on an example: the mean of its replies that stated a verdict (NULL p_correct: none stated).
     const judged = new Map<string, number[]>();
-    for (const j of db.prepare('SELECT judge, example_id AS ex, p_correct AS p FROM judgments WHERE run_id = ?').all(runId) as { judge: string; ex: string; p: number }[]) {
+    for (const j of db.prepare('SELECT judge, example_id AS ex, p_correct AS p FROM judgments WHERE run_id = ? AND p_correct IS NOT NULL').all(runId) as { judge: string; ex: string; p: number }[]) {
       const key = `${j.ex}\u0000${j.judge}`;
       judged.set(key, [...(judged.get(key) ?? []), j.p]);
     }
