@@ -17,6 +17,7 @@ import {
 import { UserError } from '../../errors.js';
 import { createRng } from '../../rng.js';
 import { DECLARED_CAPABILITIES } from '../capabilities.js';
+import { firstStop } from '../stop.js';
 import type { ClientOptions } from '../create.js';
 import { checkLocalGguf, isRemoteModelRef } from '../gguf.js';
 import { fileIdentity, formatFileIdentity } from '../file-identity.js';
@@ -368,11 +369,3 @@ function sample(logits: [Token, number][], maxLogit: number, temperature: number
   return logits[i < 0 ? logits.length - 1 : i]![0];
 }
 
-function firstStop(text: string, stops: string[]): number {
-  let best = -1;
-  for (const s of stops) {
-    const at = text.indexOf(s);
-    if (at >= 0 && (best < 0 || at < best)) best = at;
-  }
-  return best;
-}

@@ -4,6 +4,7 @@ import { DECLARED_CAPABILITIES } from '../capabilities.js';
 import type { ClientOptions } from '../create.js';
 import { isRetryableStatus, rootCause } from '../retry.js';
 import { formatModelSpec, type ModelSpec } from '../spec.js';
+import { firstStop } from '../stop.js';
 import {
   ProviderError,
   type EmbedResult,
@@ -57,9 +58,12 @@ export async function createOpenAIClient(spec: ModelSpec, options: ClientOptions
       if (!choice) {
         throw new ProviderError(`${baseURL} returned no choices for model ${spec.model}.`, { retryable: true, code: 'empty_choices' });
       }
+      // Some compatible servers (transformers serve, TGI) leave the stop string in the reply; OpenAI never does.
+      const raw = choice.message?.content ?? '';
+      const cut = firstStop(raw, req.stop);
       return {
-        text: choice.message?.content ?? '',
-        finishReason: mapFinishReason(choice.finish_reason),
+        text: cut >= 0 ? raw.slice(0, cut) : raw,
+        finishReason: cut >= 0 ? 'stop' : mapFinishReason(choice.finish_reason),
         usage: { inputTokens: res.usage?.prompt_tokens ?? 0, outputTokens: res.usage?.completion_tokens ?? 0 },
         ...(k > 0 && { topLogprobs: parseLogprobs(choice.logprobs, k) }),
         ...(res.system_fingerprint ? { fingerprint: res.system_fingerprint } : {}),

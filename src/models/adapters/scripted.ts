@@ -5,6 +5,7 @@ import { UserError } from '../../errors.js';
 import { sha256 } from '../../hash.js';
 import { createRng } from '../../rng.js';
 import { DECLARED_CAPABILITIES } from '../capabilities.js';
+import { firstStop } from '../stop.js';
 import type { ClientOptions } from '../create.js';
 import { formatFileIdentity } from '../file-identity.js';
 import { formatModelSpec, type ModelSpec } from '../spec.js';
@@ -207,12 +208,10 @@ function finishAnswer(req: GenerateRequest, answer: ScriptAnswer): GenerateResul
   const partial: Partial<GenerateResult> = typeof answer === 'string' ? { text: answer } : answer;
   let text = partial.text ?? '';
   let finishReason = partial.finishReason ?? 'stop';
-  for (const stop of req.stop ?? []) {
-    const at = stop === '' ? -1 : text.indexOf(stop);
-    if (at >= 0) {
-      text = text.slice(0, at);
-      finishReason = 'stop';
-    }
+  const at = firstStop(text, req.stop);
+  if (at >= 0) {
+    text = text.slice(0, at);
+    finishReason = 'stop';
   }
   const tokens = words(text);
   if (tokens.length > req.maxTokens) {
