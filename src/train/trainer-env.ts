@@ -66,8 +66,8 @@ export async function ensureTrainerEnv(options: EnsureTrainerEnvOptions = {}): P
   const requirementsPath = options.requirementsPath ?? packageFile('trainers', 'hf', 'requirements.txt');
   const requirements = await readFile(requirementsPath, 'utf8');
   const pipArgs = pipSourceArgs();
-  // The stamp covers the install sources too: moving from the local wheel set to PyPI reinstalls.
-  const requirementsHash = sha256(requirements + '\n' + pipArgs.join(' '));
+  // The stamp covers the install sources and every file the requirements include (-r), so editing one reinstalls.
+  const requirementsHash = sha256([...(await requirementsTexts(requirementsPath)), pipArgs.join(' ')].join('\n'));
   const python = venvPython(venvDir);
   const onLine = options.onLine ?? (() => {});
 
@@ -112,6 +112,17 @@ export async function ensureTrainerEnv(options: EnsureTrainerEnvOptions = {}): P
   } finally {
     await release();
   }
+}
+
+/** A requirements file's text and, in order, the texts of the files it includes with -r (relative to the including file). */
+async function requirementsTexts(path: string, seen = new Set<string>()): Promise<string[]> {
+  const file = resolve(path);
+  if (seen.has(file)) return [];
+  seen.add(file);
+  const text = await readFile(file, 'utf8');
+  const out = [text];
+  for (const m of text.matchAll(/^\s*(?:-r|--requirement)[=\s]+(\S+)/gm)) out.push(...(await requirementsTexts(join(dirname(file), m[1]!), seen)));
+  return out;
 }
 
 function venvPython(venvDir: string): string {
