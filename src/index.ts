@@ -4,6 +4,7 @@ export { ExperimentSchema, type ExperimentConfig, type ExperimentInput, type Mod
 export { loadExperiment, parseExperiment, configHash, experimentJsonSchema } from './config/load.js';
 export { createClient, requireCapability, type ClientOptions } from './models/create.js';
 export { Gateway, BudgetExceededError, type GatewayModel, type GatewayOptions } from './models/gateway.js';
+export { probeCapabilities, type Finding, type ProbeOptions, type ProbeResult } from './models/probe.js';
 export type { ModelClient, GenerateRequest, GenerateResult, Capabilities, ChatMessage, TokenLogprob } from './models/types.js';
 export { openStore, dbInfo, Store } from './store/index.js';
 export { loadDataset } from './data/registry.js';

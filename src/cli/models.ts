@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { createClient, type ClientOptions } from '../models/create.js';
 import { Gateway } from '../models/gateway.js';
 import { UserError } from '../errors.js';
+import { probeCapabilities, type Finding } from '../models/probe.js';
 import type { ModelClient } from '../models/types.js';
 
 interface CheckOptions {
@@ -20,24 +21,28 @@ export interface ModelCheck {
   model: string;
   adapter: string;
   endpoint: string;
-  capabilities: { chat: boolean; logprobs: boolean; embeddings: boolean; seed: boolean };
+  /** Whether it takes chat messages, as the adapter reports it (not probed). */
+  chat: boolean;
+  /** What the model returned when asked, per capability: found, not found, or not tried, with what was seen. */
+  probed: { logprobs: Finding; embeddings: Finding; seed: Finding; probedAt: string };
   generation: { prompt: string; text: string; finishReason: string; inputTokens: number; outputTokens: number; ms: number };
-  /** The first generated token's top alternatives, when the model declares logprobs (null: it does not; [] none came back). */
+  /** The first token's top alternatives from the logprobs probe ([]: none came back; null: the probe failed). */
   logprobs: { token: string; logprob: number }[] | null;
-  /** The embedding size, when the model declares embeddings. */
+  /** The embedding size, when the embedding probe found one. */
   embeddings: { dimensions: number } | null;
 }
 
 /**
- * `w2s models check <spec>`: the first thing a new user runs. Sends the model one short generation (and, when it
- * declares embeddings, one embedding) and only then prints what it is and what it can do: capabilities are shown for a
- * model that answered, never for one that was only parsed. A model that does not answer is one line naming what to fix.
+ * `w2s models check <spec>`: the first thing a new user runs. Sends the model one short generation and, once it has
+ * answered, probes what it really returns (probe.ts): logprobs, embeddings, a seed. Each is printed as found, not
+ * found or not tried, with what the probe saw; the findings replace the model's entry in the probe cache, which runs
+ * read. Only a model that does not answer the test generation fails the check: one line naming what to fix.
  */
 export function register(program: Command): void {
   const models = program.command('models').description('inspect model specs');
   models
     .command('check')
-    .description('reach a model with one short generation, then print its capabilities and the reply')
+    .description('reach a model with one short generation, then probe what it returns (logprobs, embeddings, seed) and print each as found, not found or not tried')
     .argument('<spec>', 'openai:<model>[@<baseURL>] | ollama:<model>[@<host>] | llamacpp:<file.gguf|hf:user/repo:quant> | scripted:<name>')
     .option('--prompt <text>', 'prompt for the test generation', 'Once upon a time')
     .option('--max-tokens <n>', 'tokens to generate', (v) => toInt(v, '--max-tokens'), 24)
@@ -45,7 +50,7 @@ export function register(program: Command): void {
     .option('--threads <n>', 'llamacpp: CPU threads', (v) => toInt(v, '--threads'))
     .option('--api-key-env <name>', 'openai: env var holding the API key')
     .option('--host <url>', 'ollama: host')
-    .option('--json', 'print one JSON document (spec, model, adapter, endpoint, capabilities, generation, logprobs, embeddings)')
+    .option('--json', 'print one JSON document (spec, model, adapter, endpoint, chat, probed, generation, logprobs, embeddings)')
     .action(async (spec: string, opts: CheckOptions) => {
       const clientOptions: ClientOptions = { contextSize: opts.contextSize, threads: opts.threads, apiKeyEnv: opts.apiKeyEnv, host: opts.host };
       let client: ModelClient;
@@ -64,58 +69,46 @@ export function register(program: Command): void {
 }
 
 async function checkModel(spec: string, client: ModelClient, opts: CheckOptions): Promise<ModelCheck> {
-  const model = new Gateway({ retry: { maxAttempts: 2 } }).model(client, 'check');
-  const caps = client.capabilities;
+  const gateway = new Gateway({ retry: { maxAttempts: 2 } });
+  const model = gateway.model(client, 'check');
   const started = performance.now();
   let r: Awaited<ReturnType<typeof model.generate>>;
   try {
-    r = await model.generate({
-      messages: [{ role: 'user', content: opts.prompt }],
-      maxTokens: opts.maxTokens,
-      temperature: 0,
-      seed: 0,
-      topLogprobs: caps.logprobs ? 3 : undefined,
-    });
+    r = await model.generate({ messages: [{ role: 'user', content: opts.prompt }], maxTokens: opts.maxTokens, temperature: 0, seed: 0 });
   } catch (e) {
     throw checkFailed(spec, 'did not answer a test generation', e, `check that ${client.endpoint} is up and serves this model, and the spec`);
   }
   const ms = Math.round(performance.now() - started);
-  let embeddings: ModelCheck['embeddings'] = null;
-  if (caps.embeddings && client.embed) {
-    try {
-      const e = await model.embed(['hello world']);
-      embeddings = { dimensions: e.vectors[0]!.length };
-    } catch (e) {
-      // It generated, so it is reachable; the likely fix is the declared capability.
-      throw checkFailed(spec, 'generated but did not answer an embedding request', e, 'if it has no embeddings, give it "capabilities": {"embeddings": false} in the config');
-    }
-  }
+  // It answered: now what it returns. A probe that fails is reported as not tried, with why; the check still passes.
+  const found = await probeCapabilities(client, { logprobs: true, embeddings: true }, { gateway, seed: true, fresh: true, onError: 'not tried' });
   return {
     spec,
     model: client.id,
     adapter: client.adapter,
     endpoint: client.endpoint,
-    capabilities: { chat: caps.chat, logprobs: caps.logprobs, embeddings: caps.embeddings, seed: caps.seed },
+    chat: client.capabilities.chat,
+    probed: { logprobs: found.logprobs, embeddings: found.embeddings, seed: found.seed, probedAt: found.probedAt },
     generation: { prompt: opts.prompt, text: r.text, finishReason: r.finishReason, inputTokens: r.usage.inputTokens, outputTokens: r.usage.outputTokens, ms },
-    logprobs: caps.logprobs ? (r.topLogprobs?.[0] ?? []).map((t) => ({ token: t.token, logprob: t.logprob })) : null,
-    embeddings,
+    logprobs: found.alternatives ? found.alternatives.map((t) => ({ token: t.token, logprob: t.logprob })) : null,
+    embeddings: found.dimensions ? { dimensions: found.dimensions } : null,
   };
 }
 
+/** A finding as one line: "found: asked for …; 5 came back". */
+const finding = (f: Finding): string => `${f.status}: ${f.detail}`;
+
 function formatCheck(c: ModelCheck): string {
-  const caps = c.capabilities;
   const lines = [
     `model:        ${c.model}`,
     `adapter:      ${c.adapter}`,
     `endpoint:     ${c.endpoint}`,
-    `capabilities: chat=${caps.chat} logprobs=${caps.logprobs} embeddings=${caps.embeddings} seed=${caps.seed}`,
     `generation:   ${JSON.stringify(c.generation.text)}`,
     `              finish=${c.generation.finishReason} tokens in/out=${c.generation.inputTokens}/${c.generation.outputTokens} ${c.generation.ms} ms`,
+    `chat:         ${c.chat ? 'yes' : 'no (prompts are sent as plain text)'}, as the adapter reports it`,
+    `logprobs:     ${finding(c.probed.logprobs)}`,
   ];
-  if (c.logprobs) {
-    lines.push(c.logprobs.length ? `logprobs:     first token ${c.logprobs.map((t) => `${JSON.stringify(t.token)} ${t.logprob.toFixed(2)}`).join(', ')}` : 'logprobs:     requested, but none came back');
-  }
-  if (c.embeddings) lines.push(`embeddings:   ${c.embeddings.dimensions} dimensions`);
+  if (c.logprobs?.length) lines.push(`              first token ${c.logprobs.map((t) => `${JSON.stringify(t.token)} ${t.logprob.toFixed(2)}`).join(', ')}`);
+  lines.push(`embeddings:   ${finding(c.probed.embeddings)}`, `seed:         ${finding(c.probed.seed)}`);
   return `${lines.join('\n')}\n`;
 }
 

@@ -2,6 +2,7 @@ import { JUDGE_DEFAULTS } from '../config/experiment.js';
 import type { Generator } from '../debate/run.js';
 import { render, type Template } from '../debate/templates.js';
 import { formatTranscript, type Turn } from '../debate/transcript.js';
+import { TOP_LOGPROBS } from '../models/capabilities.js';
 import type { TokenLogprob } from '../models/types.js';
 
 export type JudgeMethod = 'logprobs' | 'parsed' | 'unparsed';
@@ -136,7 +137,7 @@ async function judgeOneOrder(input: JudgeInput, swapped: boolean, sample: number
       maxTokens: input.maxTokens,
       temperature: input.temperature ?? JUDGE_DEFAULTS.temperature,
       seed: sample,
-      topLogprobs: input.method === 'logprobs' ? 10 : undefined,
+      topLogprobs: input.method === 'logprobs' ? TOP_LOGPROBS : undefined,
     },
     { sample, signal: input.signal },
   );

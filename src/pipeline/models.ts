@@ -39,7 +39,8 @@ export class ModelPool {
   }
 }
 
-function splitRef(ref: ModelRef): { spec: string; options: ClientOptions } {
+/** A config's model reference as createClient takes it: the spec, and the client's settings (concurrency is the gateway's). */
+export function splitRef(ref: ModelRef): { spec: string; options: ClientOptions } {
   if (typeof ref === 'string') return { spec: ref, options: {} };
   const { spec, concurrency: _perEndpoint, ...options } = ref;
   return { spec, options };

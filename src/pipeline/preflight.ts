@@ -15,7 +15,7 @@ import { judge, presentations } from '../judge/prompted.js';
 import { inspectModel, requireCapability, type ModelInspection } from '../models/create.js';
 import { generateBound, priceOf } from '../models/gateway.js';
 import { parseModelSpec } from '../models/spec.js';
-import type { Capabilities, GenerateRequest } from '../models/types.js';
+import type { GenerateRequest } from '../models/types.js';
 import { loadDebateTemplates } from './debates.js';
 import { stackingProblem } from './judge-ensembles.js';
 import { judgedSplits } from './judges.js';
@@ -48,19 +48,15 @@ export async function preflight(config: ExperimentConfig): Promise<Plan> {
   for (const { where, ref } of modelRefs(config)) await at(where, () => parseModelSpec(modelSpec(ref)));
 
   // The models the run will use: their files, and the capability each role needs, as their clients will declare it.
+  const needs = capabilityNeeds(config);
+  const needAt = (where: string) => needs.find((n) => n.where === where);
   const debaters = protocol === 'none' ? [] : await Promise.all(config.debate.debaters!.map((ref, i) => checkModel(`debate.debaters[${i}]`, ref)));
-  const judges = await Promise.all(
-    config.judges.map((j, i) =>
-      checkModel(`judges[${i}].model`, j.model, j.method === 'logprobs' ? { cap: 'logprobs', role: `judge:${judgeName(j, i)}`, alternative: `set judges[${i}].method to 'parsed'` } : undefined),
-    ),
-  );
+  const judges = await Promise.all(config.judges.map((j, i) => checkModel(`judges[${i}].model`, j.model, needAt(`judges[${i}].model`))));
   const featurizers: Partial<Record<'weak' | 'strong', ModelInspection>> = {};
   for (const group of ['weak', 'strong'] as const) {
     const t = config[group];
     if (t.backend === 'hf') await checkTrainer(group, t.hf!);
-    else if (t.features.kind === 'embedding') {
-      featurizers[group] = await checkModel(`${group}.features.model`, t.features.model, { cap: 'embeddings', role: `${group}_features`, alternative: `use ${group}.features.kind "hashed"` });
-    }
+    else if (t.features.kind === 'embedding') featurizers[group] = await checkModel(`${group}.features.model`, t.features.model, needAt(`${group}.features.model`));
   }
 
   const templates = await loadTemplates(config);
@@ -246,12 +242,49 @@ function modelRefs(config: ExperimentConfig): { where: string; ref: ModelRef }[]
   return out;
 }
 
+/** A role that needs a capability of its model: a logprobs judge needs logprobs, an embedding featurizer embeddings. */
+export interface CapabilityNeed {
+  /** The role's section of the config: `judges[0]`, `weak.features`. */
+  field: string;
+  /** The field that names its model: `judges[0].model`, `weak.features.model`. */
+  where: string;
+  /** The role as the preflight's capability check names it: `judge:j1`, `weak_features`. */
+  role: string;
+  /** The role in words: `judge j1`, `weak featurizer`. */
+  label: string;
+  ref: ModelRef;
+  cap: 'logprobs' | 'embeddings';
+  /** What to do instead, as the preflight says it: `set judges[0].method to 'parsed'`. */
+  alternative: string;
+  /** The same, with the config value as JSON writes it: `set judges[0].method to "parsed"`. */
+  instead: string;
+}
+
+/**
+ * The roles of a config that need a capability of their model (the preflight checks them against what the model
+ * declares; the run then probes the remote ones, see probe-roles.ts). A featurizer of the hf backend needs none.
+ */
+export function capabilityNeeds(config: ExperimentConfig): CapabilityNeed[] {
+  const out: CapabilityNeed[] = [];
+  config.judges.forEach((j, i) => {
+    if (j.method !== 'logprobs') return;
+    const name = judgeName(j, i);
+    out.push({
+      field: `judges[${i}]`, where: `judges[${i}].model`, role: `judge:${name}`, label: `judge ${name}`, ref: j.model, cap: 'logprobs',
+      alternative: `set judges[${i}].method to 'parsed'`, instead: `set judges[${i}].method to "parsed"`,
+    });
+  });
+  for (const group of ['weak', 'strong'] as const) {
+    const t = config[group];
+    if (t.backend === 'hf' || t.features.kind !== 'embedding') continue;
+    const alternative = `use ${group}.features.kind "hashed"`;
+    out.push({ field: `${group}.features`, where: `${group}.features.model`, role: `${group}_features`, label: `${group} featurizer`, ref: t.features.model, cap: 'embeddings', alternative, instead: alternative });
+  }
+  return out;
+}
+
 /** A model's local files and, when its role needs one, the capability, as its client will declare it. */
-async function checkModel(
-  where: string,
-  ref: ModelRef,
-  need?: { cap: keyof Capabilities; role: string; alternative: string },
-): Promise<ModelInspection> {
+async function checkModel(where: string, ref: ModelRef, need?: Pick<CapabilityNeed, 'cap' | 'role' | 'alternative'>): Promise<ModelInspection> {
   return at(where, async () => {
     const m = await inspectModel(modelSpec(ref), typeof ref === 'string' ? {} : { capabilities: ref.capabilities, apiKeyEnv: ref.apiKeyEnv });
     if (need) requireCapability(m, need.cap, need.role, need.alternative);

@@ -14,6 +14,7 @@ import { runJudges } from './judges.js';
 import { ModelPool } from './models.js';
 import { formatPlan, preflight } from './preflight.js';
 import { prepareExamples } from './prepare.js';
+import { probeRoles } from './probe-roles.js';
 import { silent, type ProgressListener } from './progress.js';
 import { trainStrong, trainWeakBaseline, trainWeakEnsemble } from './training.js';
 
@@ -100,7 +101,15 @@ export async function runExperiment(options: RunOptions): Promise<RunOutcome> {
   const plan = await preflight(config);
   progress({ stage: 'preflight', kind: 'info', message: `ok — ${formatPlan(plan)}` });
   const runId = runIdOf(config);
-  if (options.stop?.aborted) return { status: 'interrupted', runId, out, reason: 'stopped by Ctrl-C before the run started; nothing was changed' };
+  const notStarted: RunOutcome = { status: 'interrupted', runId, out, reason: 'stopped by Ctrl-C before the run started; nothing was changed' };
+  if (options.stop?.aborted) return notStarted;
+  // What the remote models of roles that need a capability really return, asked before anything is written.
+  try {
+    await probeRoles(config, { progress, logger: options.logger, stop: options.stop, endpointLimits: options.endpointLimits });
+  } catch (e) {
+    if (e instanceof InterruptedError || options.stop?.aborted) return notStarted;
+    throw e;
+  }
 
   // The cache is opened first, so a bad cache file (another program's, a newer w2s's) stops the run before anything
   // is written to its database.

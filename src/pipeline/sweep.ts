@@ -6,10 +6,11 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Sweep, SweepCell } from '../config/sweep.js';
-import { UserError } from '../errors.js';
+import { InterruptedError, UserError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { EndpointLimits } from '../models/gateway.js';
 import { preflight, type Plan } from './preflight.js';
+import { probeRoles } from './probe-roles.js';
 import type { ProgressListener } from './progress.js';
 import { runExperiment, runIdOf, type RunOutcome } from './run.js';
 
@@ -128,11 +129,22 @@ export async function runSweep(plan: SweepPlan, options: SweepOptions = {}): Pro
     updatedAt: new Date().toISOString(),
     cells: states,
   });
-  mkdirSync(plan.dir, { recursive: true });
-  writeManifest(plan.manifest, manifest());
-
   // One limiter per endpoint for the whole sweep: the first cell to call an endpoint sets its limit from its config.
   const limits = new EndpointLimits();
+  // Every cell's remote models are probed for what its roles need before anything is written (a model probed once
+  // is remembered for the other cells, and for their runs, which probe again).
+  for (const { cell } of plan.cells) {
+    if (options.stop?.aborted) break;
+    try {
+      await probeRoles(cell.config, { logger: options.logger, stop: options.stop, endpointLimits: limits });
+    } catch (e) {
+      if (e instanceof UserError) throw new UserError(`Sweep cell ${cell.label}: ${e.message}`, { cause: e });
+      if (e instanceof InterruptedError || options.stop?.aborted) break;
+      throw e;
+    }
+  }
+  mkdirSync(plan.dir, { recursive: true });
+  writeManifest(plan.manifest, manifest());
   const runCell = async (i: number): Promise<void> => {
     const { cell, out } = plan.cells[i]!;
     const state = states[i]!;

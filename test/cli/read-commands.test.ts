@@ -218,21 +218,22 @@ test('--json: runs, show, table, db info and cache stats each print one JSON doc
 
 // ---- D. models check ----------------------------------------------------------------------------------------------------
 
-test('models check prints capabilities only after the model answered, as text or one JSON document', async () => {
+test('models check prints what the model returned only after it answered, as text or one JSON document', async () => {
   const server = await startOpenAIServer({});
   try {
     const text = await w2s(['models', 'check', `openai:tiny@${server.url}`]);
     assert.equal(text.code, 0, text.stderr);
-    assert.match(text.stdout, /^model: +openai:tiny@.*\nadapter: +openai\nendpoint: +http:\/\/127\.0\.0\.1:\d+\/v1\ncapabilities: chat=true logprobs=true embeddings=true seed=true\ngeneration: +"/);
+    assert.match(text.stdout, /^model: +openai:tiny@.*\nadapter: +openai\nendpoint: +http:\/\/127\.0\.0\.1:\d+\/v1\ngeneration: +"/);
+    assert.match(text.stdout, /^logprobs: +found: /m, 'the logprobs probe found them');
     assert.ok(server.requests.some((q) => q.path === '/v1/chat/completions'), 'a real request reached the server');
     const json = await w2s(['models', 'check', `openai:tiny@${server.url}`, '--json', '--prompt', 'hello there']);
     assert.equal(json.code, 0, json.stderr);
-    const c = JSON.parse(json.stdout) as { spec: string; adapter: string; capabilities: { logprobs: boolean }; generation: { prompt: string; text: string; outputTokens: number }; logprobs: unknown[]; embeddings: { dimensions: number } };
+    const c = JSON.parse(json.stdout) as { spec: string; adapter: string; probed: { logprobs: { status: string } }; generation: { prompt: string; text: string; outputTokens: number }; logprobs: unknown[]; embeddings: { dimensions: number } };
     assert.equal(c.adapter, 'openai');
-    assert.equal(c.capabilities.logprobs, true);
+    assert.equal(c.probed.logprobs.status, 'found');
     assert.equal(c.generation.prompt, 'hello there');
-    assert.ok(c.generation.text.length > 0 && c.generation.outputTokens > 0);
-    assert.ok(c.logprobs.length > 0);
+    assert.ok(c.generation.text.length > 0 && c.generation.outputTokens > 0, 'the test generation answered');
+    assert.ok(c.logprobs.length > 0, 'the first token\'s alternatives came back');
     assert.equal(c.embeddings.dimensions, 8);
   } finally {
     await server.close();

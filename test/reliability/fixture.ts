@@ -6,8 +6,28 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after } from 'node:test';
+import { PROBE_INPUTS } from '../../src/models/probe.js';
 import { openStore } from '../../src/store/index.js';
 import { writeRows } from '../helpers/datasets.js';
+import type { SeenRequest } from '../helpers/openai-server.js';
+import { tempDir } from '../helpers/tmp.js';
+
+/**
+ * The w2s cache folder (capabilities.json, what the run's probe found; file-identity.json) is the test file's own, for
+ * it and the CLIs it spawns: a finding about one test's server never reaches another test file nor the developer's.
+ */
+process.env['W2S_CACHE_DIR'] = tempDir('w2s-cache-');
+
+/**
+ * A request of the run's capability probe (a logprobs judge's model is asked once for logprobs, an embedding
+ * featurizer's once for an embedding, before the run; remembered in W2S_CACHE_DIR for a day).
+ */
+export function isProbeRequest(r: SeenRequest): boolean {
+  const body = r.body as { messages?: { content?: string }[]; input?: unknown } | undefined;
+  if (body?.messages?.length === 1 && body.messages[0]!.content === PROBE_INPUTS.logprobs) return true;
+  const input = Array.isArray(body?.input) ? body.input : [body?.input];
+  return input.length === 1 && input[0] === PROBE_INPUTS.embed;
+}
 
 export const REPO = resolve(import.meta.dirname, '..', '..');
 export const CLI = join(REPO, 'src', 'cli', 'main.ts');

@@ -11,7 +11,7 @@ import { dbInfo, openStore, SCHEMA_VERSION, STOPPED_STATUS, W2S_APPLICATION_ID }
 import { startFaultServer } from '../helpers/fault-server.js';
 import type { SeenRequest } from '../helpers/openai-server.js';
 import { tempDir } from '../helpers/tmp.js';
-import { type CliRun, newestRunId, runCli, smallConfig, spawnCli, waitFor, writeConfig, writeDataset } from './fixture.js';
+import { type CliRun, isProbeRequest, newestRunId, runCli, smallConfig, spawnCli, waitFor, writeConfig, writeDataset } from './fixture.js';
 
 /**
  * One owner per run (a lease), a killed run shown as stopped rather than running forever, and another program's
@@ -22,7 +22,8 @@ import { type CliRun, newestRunId, runCli, smallConfig, spawnCli, waitFor, write
 const reply = (req: SeenRequest): string =>
   (req.body?.messages ?? []).some((m: { role: string }) => m.role === 'system') ? `Argument drawn with seed ${req.body.seed}: my side holds.` : 'A';
 
-const posts = (server: { requests: { method: string }[] }) => server.requests.filter((r) => r.method === 'POST').length;
+/** Model calls, the judge's capability probe left out (the reference run makes it; later runs reuse its finding). */
+const posts = (server: { requests: SeenRequest[] }) => server.requests.filter((r) => r.method === 'POST' && !isProbeRequest(r)).length;
 
 interface Setup {
   dir: string;
