@@ -117,13 +117,17 @@ describe('openai adapter against transformers serve (a real third-party server)'
       assert.ok(e.message.includes(server.url), `the message names the base URL: ${e.message}`);
     });
     const gw = new Gateway({ ledger: store.calls, runId: 'run', retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 1 } });
+    // After a 500 the server may drop the kept-alive connection the client reuses: the next attempt then fails with
+    // ECONNRESET instead (seen here under load). Either is a retryable server-side failure naming the base URL.
+    const serverSide = /answered 500|ECONNRESET/;
     await rejectsProvider(gw.model(missing, 'debater').generate({ messages: STORY, maxTokens: 4 }), (e) => {
-      assert.equal(e.info.status, 500, `the last attempt's error comes out: ${e.message}`);
+      assert.match(e.message, serverSide, `the last attempt's error comes out: ${e.message}`);
+      assert.equal(e.info.retryable, true, 'and it is retryable');
     });
     const row = store.calls.listCalls('run').find((c) => c.model === missing.id);
     assert.ok(row, 'the failed call is in the ledger');
-    assert.equal(row.attempts, 2, 'both attempts were spent on the 500');
-    assert.match(row.error ?? '', /answered 500/, `the ledger keeps the error: ${row.error}`);
+    assert.equal(row.attempts, 2, 'both attempts were spent');
+    assert.match(row.error ?? '', serverSide, `the ledger keeps the error: ${row.error}`);
   });
 
   test('through the gateway: the ledger records endpoint, model, tokens and the reply; a repeat is a cache hit', async () => {
