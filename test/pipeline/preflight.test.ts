@@ -51,6 +51,9 @@ const sum = (byRole: Record<string, number>, match: (role: string) => boolean) =
 
 // An embedding model with a price of its own (the scripted adapter's default embedding).
 registerScript('pf-embedder', {});
+// A judge that states a verdict (the echo model states none, and a judge that never does trains no strong model, which
+// the plan, an upper bound, would still count).
+registerScript('pf-judge', { generate: () => ({ text: 'A', topLogprobs: [[{ token: 'A', logprob: Math.log(0.7) }, { token: 'B', logprob: Math.log(0.3) }]] }) });
 
 test('the planned calls equal the backend calls of real runs, role by role, and the worst-case cost bounds the real cost', async () => {
   const dir = tempDir();
@@ -59,7 +62,7 @@ test('the planned calls equal the backend calls of real runs, role by role, and 
     // Two judges, two seeds, the ensemble ablation, embeddings for both groups: every counted branch at once.
     debate: config(dir, {
       seeds: 2,
-      judges: [{ name: 'j', model: 'scripted:echo', method: 'logprobs' }, { name: 'k', model: 'scripted:echo', method: 'parsed', maxTokens: 4 }],
+      judges: [{ name: 'j', model: 'scripted:pf-judge', method: 'logprobs' }, { name: 'k', model: 'scripted:pf-judge', method: 'parsed', maxTokens: 4 }],
       weak: { features: embedding('scripted:pf-embedder'), ensemble: { kind: 'debate', size: 2, ablation: true }, probe: { epochs: 2 } },
       strong: { features: embedding('scripted:pf-embedder'), probe: { epochs: 2 } },
       gateway: { prices },
@@ -73,12 +76,12 @@ test('the planned calls equal the backend calls of real runs, role by role, and 
     consultancy: config(dir, {
       debate: { protocol: 'consultancy', debaters: ['scripted:echo'], turns: 2, samples: 1, maxTokens: 30, wordLimit: 10, promptsDir: join(REPO, 'prompts') },
       weak: { features: { kind: 'hashed', dim: 64 }, ensemble: { kind: 'finetune', size: 2 }, probe: { epochs: 2 } },
-      judges: [{ name: 'j', model: 'scripted:echo', method: 'logprobs' }],
+      judges: [{ name: 'j', model: 'scripted:pf-judge', method: 'logprobs' }],
       gateway: { prices },
     }),
     none: config(dir, {
       debate: { protocol: 'none' },
-      judges: [{ name: 'j', model: 'scripted:echo', method: 'parsed' }],
+      judges: [{ name: 'j', model: 'scripted:pf-judge', method: 'parsed' }],
       strong: { features: embedding('scripted:pf-embedder'), probe: { epochs: 2 } },
     }),
   };

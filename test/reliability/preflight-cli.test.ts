@@ -89,7 +89,12 @@ test('each bad input: config check and run exit 1 with one line naming the fix, 
 
 test('a good config: config check prints the config and the plan; run prints the plan first and makes that many calls, costing no more than its worst case', async () => {
   const dir = tempDir();
-  const model = `openai:m@${server.url}`;
+  // The judge states a verdict ("A"): a judge that never does trains no strong model, whose calls the plan (an upper
+  // bound) would still count.
+  const lastUser = (req: { body: { messages?: { role: string; content: string }[] } }): string => req.body.messages?.filter((m) => m.role === 'user').pop()?.content ?? '';
+  const speaking = await startFaultServer({ reply: (req) => (/The proposed answer is (in)?correct\./.test(lastUser(req)) ? 'A' : `Echo: ${lastUser(req)}`) });
+  after(() => speaking.close());
+  const model = `openai:m@${speaking.url}`;
   const config = smallConfig({ dataset: writeDataset(dir, 12), debater: model, judge: model, turns: 2, samples: 2 });
   const file = writeConfig(dir, {
     ...config,
