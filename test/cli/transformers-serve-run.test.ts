@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
@@ -20,12 +20,14 @@ const SKIP = transformersServeSkipReason();
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const DATASETS = fileURLToPath(new URL('../../../shared/datasets', import.meta.url));
 const exec = promisify(execFile);
+// The capability probe's findings (and w2s's other per-machine memos) go to a folder of this file's own.
+const CACHE_DIR = tempDir('w2s-tserve-cache-');
 
 async function w2s(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
     const { stdout, stderr } = await exec(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
       cwd: ROOT,
-      env: { ...process.env, OPENAI_API_KEY: '' },
+      env: { ...process.env, OPENAI_API_KEY: '', W2S_CACHE_DIR: CACHE_DIR },
       timeout: 8 * 60_000,
       maxBuffer: 16 << 20,
     });
@@ -136,9 +138,66 @@ describe('w2s run with debaters and a judge on transformers serve', { skip: SKIP
         const call = j.call_id === null ? undefined : byId.get(j.call_id);
         assert.ok(call && call.role === 'judge:tiny', `judgment points at its judge call (${j.call_id})`);
         assert.equal(j.raw_text, call.response, 'the judgment keeps the reply it read');
+        assert.equal(j.p_correct === null, j.method === 'unparsed', 'a reply without a verdict has no probability, never 0.5');
+      }
+
+      // A judge that says nothing is not a judge: below its minCoverage (90 %) it has no accuracy and no PGR, and
+      // trains no strong model; above it, it is scored. Which one applies is counted here from the judgments.
+      const readable = judgments.filter((j) => j.p_correct !== null).length;
+      const metric = (subject: string, name: string) =>
+        db.prepare('SELECT value, note FROM metrics WHERE run_id = ? AND subject = ? AND name = ?').get(runId, subject, name) as { value: number | null; note: string | null };
+      const coverage = metric('judge:tiny', 'parse_coverage');
+      assert.equal(coverage.value, readable / judgments.length, 'the stored coverage is the share of replies with a verdict');
+      const accuracy = metric('judge:tiny', 'accuracy');
+      const byJudge = db.prepare("SELECT COUNT(*) FROM models WHERE run_id = ? AND role = 'strong_by_judge'").pluck().get(runId) as number;
+      if (readable / judgments.length < 0.9) {
+        t.diagnostic(`the judge stated a verdict in ${readable} of ${judgments.length} replies: n/a`);
+        assert.equal(accuracy.value, null, 'a silent judge gets no accuracy');
+        assert.equal(accuracy.note, `${readable} of ${judgments.length} judgments parsed, below minCoverage 90%`, 'and the reason is stored');
+        assert.equal(metric('strong_by_judge:tiny', 'pgr').value, null, 'and no PGR');
+        assert.equal(byJudge, 0, 'and trains no strong model');
+        assert.match(r.stdout, new RegExp(`judge tiny +n/a \\(${readable} of ${judgments.length} judgments parsed`), `the run table says so:\n${r.stdout}`);
+      } else {
+        assert.ok(accuracy.value !== null, 'a judge that states verdicts is scored');
+        assert.equal(byJudge, 1, 'and supervises a strong model');
       }
     } finally {
       db.close();
     }
+  });
+
+  test('models check finds what the server really returns: no logprobs, no embeddings (404); exit 0', { timeout: 5 * 60_000 }, async () => {
+    const spec = `openai:${server.model}@${server.url}`;
+    const r = await w2s(['models', 'check', spec]);
+    assert.equal(r.code, 0, `a missing capability is a finding, not a failure: ${r.stderr}`);
+    assert.match(r.stdout, /^generation: +"/m, `the test generation answered:\n${r.stdout}`);
+    assert.match(r.stdout, /^logprobs: +not found: asked for the top 10 alternatives of 1 token; the reply had none$/m, `logprobs not found:\n${r.stdout}`);
+    assert.match(r.stdout, /^embeddings: +not found: .*404/m, `embeddings not found, with the 404:\n${r.stdout}`);
+    assert.match(r.stdout, /^seed: +(found|not found): /m, `the seed was tried:\n${r.stdout}`);
+  });
+
+  test('a run with a logprobs judge on it stops before any work, in one sentence, and writes nothing', { timeout: 5 * 60_000 }, async () => {
+    const dir = tempDir('w2s-tserve-probe-');
+    const spec = `openai:${server.model}@${server.url}`;
+    const config = {
+      name: 'transformers-serve-logprobs',
+      dataset: { name: 'sciq', dataDir: DATASETS, sizes: { train_weak: 8, train_strong: 8, test: 8 } },
+      debate: { protocol: 'none' },
+      weak: { features: { kind: 'hashed', dim: 64 } },
+      strong: { features: { kind: 'hashed', dim: 64 } },
+      judges: [{ name: 'tiny', model: spec, method: 'logprobs' }],
+    };
+    const file = join(dir, 'config.json');
+    writeFileSync(file, JSON.stringify(config));
+    const out = join(dir, 'results');
+    const r = await w2s(['run', file, '--out', join(out, 'run.sqlite'), '--cache', join(out, 'cache.sqlite')]);
+    assert.equal(r.code, 1, `the run is refused: ${r.stderr}`);
+    const errorLine = r.stderr.trim().split('\n').pop()!;
+    assert.equal(
+      errorLine,
+      `w2s: judges[0] (judge tiny) model ${spec} returned no logprobs when probed (asked for the top 10 alternatives of 1 token; the reply had none); set judges[0].method to "parsed" or use a server that returns logprobs.`,
+      `one sentence naming the role, what the probe saw and the alternative:\n${r.stderr}`,
+    );
+    assert.equal(existsSync(out), false, 'nothing was written');
   });
 });
