@@ -21,6 +21,7 @@ const COMMANDS: Array<() => Promise<{ register: (program: Command) => void }>> =
   () => import('./controls.js'),
   () => import('./table.js'),
   () => import('./sweep.js'),
+  () => import('./data.js'),
 ];
 
 async function main(argv: string[]): Promise<void> {

@@ -35,6 +35,17 @@ export const ModelRefSchema = z.union([
 ]);
 export type ModelRef = z.infer<typeof ModelRefSchema>;
 
+/**
+ * The datasets a config may name. The config layer may not import src/data, so the list lives here too; it equals
+ * src/data's DATASET_NAMES (the task table's names, then jsonl), which test/data/tasks.test.ts checks.
+ */
+export const DATASET_NAME_LIST = [
+  'sciq', 'boolq', 'cosmos_qa', 'anthropic_hh',
+  'arc_easy', 'arc_challenge', 'openbookqa', 'piqa', 'hellaswag', 'winogrande', 'quail', 'social_iqa', 'sst2', 'anli',
+  'dream', 'mc_taco', 'multirc', 'race', 'quality', 'gsm8k',
+  'jsonl',
+] as const;
+
 const LossSchema = z.enum(['xent', 'logconf', 'logconf_linear', 'product']);
 
 const FeaturesSchema = z.discriminatedUnion('kind', [
@@ -122,7 +133,7 @@ export const ExperimentSchema = z
       .describe('Training seeds: a count (0, 1, …, n−1) or a list. The training side (weak model, members, strong models) is repeated for each, on the same splits and transcripts, and each number is also reported as a mean over seeds with an across-seed interval. Default: one seed.'),
     dataset: z
       .object({
-        name: z.enum(['sciq', 'boolq', 'cosmos_qa', 'anthropic_hh', 'jsonl']),
+        name: z.enum(DATASET_NAME_LIST),
         dataDir: z.string().optional().describe('Folder holding the dataset files; default ../shared/datasets or W2S_DATA_DIR.'),
         path: z.string().optional().describe('For name "jsonl": the file.'),
         files: z
@@ -141,19 +152,51 @@ export const ExperimentSchema = z
         groupBy: z
           .union([z.string().min(1), z.null()])
           .optional()
-          .describe('Examples with the same value here never straddle two splits: a dotted path into the raw row (passage, meta.passage_id) or the formatted example. Default: passage for boolq, context for cosmos_qa, none otherwise; null: no grouping.'),
+          .describe('Examples with the same value here never straddle two splits: a dotted path into the raw row (passage, meta.passage_id) or the formatted example. Default: the dataset\'s natural group (passage for boolq, context for cosmos_qa, article for race, ...; see datasets/README.md), none for sciq, anthropic_hh, jsonl and the other single-question sets; null: no grouping.'),
         sizes: SizesSchema.prefault({}),
         skipInvalid: z.boolean().default(false),
+        source: z
+          .enum(['files', 'hub'])
+          .optional()
+          .describe('Where the files come from: "files" (the default) the data directory, "files" or "path"; "hub" the Hugging Face hub, downloaded once into the cache ($W2S_DATA_DIR/hub, else ~/.cache/w2s/datasets/hub; offline mode: the cache only).'),
+        revision: z
+          .string()
+          .min(1)
+          .optional()
+          .describe('With source "hub": the branch, tag or commit to read (a 40-hex commit pins the data); default the dataset\'s hub revision, else main.'),
+        hub: z
+          .object({
+            id: z.string().regex(/^[A-Za-z0-9][\w.-]*\/[\w.-]+$/, 'write the hub dataset id as owner/name').describe('The hub dataset id, e.g. allenai/sciq.'),
+            files: z
+              .object({
+                train: z.string().min(1).describe('Path inside the repository of the train pool file.'),
+                test: z.string().min(1).optional().describe('Path inside the repository of the test pool file.'),
+              })
+              .strict(),
+          })
+          .strict()
+          .optional()
+          .describe('With source "hub": the repository and pool files to read, in place of the dataset\'s own hub entry (required for name "jsonl").'),
       })
       .strict()
       .superRefine((d, ctx) => {
         const issue = (path: string, message: string): void => ctx.addIssue({ code: 'custom', path: [path], message });
         if (d.path !== undefined && d.files !== undefined) issue('files', 'give either "path" or "files", not both');
-        else if (d.name === 'jsonl' && d.path === undefined && d.files === undefined) issue('path', 'dataset "jsonl" needs a "path" (or "files")');
+        else if (d.name === 'jsonl' && d.path === undefined && d.files === undefined && d.source !== 'hub') issue('path', 'dataset "jsonl" needs a "path" (or "files")');
         if (d.name !== 'jsonl' && d.path !== undefined) issue('path', `"path" is for name "jsonl" only; for your own ${d.name} files give "files": {"train": ..., "test": ...}`);
         if (d.files !== undefined && d.dataDir !== undefined) issue('dataDir', '"dataDir" is not used with "files"; remove one of them');
         if (d.splitField !== undefined && d.name !== 'jsonl') issue('splitField', `"splitField" is for name "jsonl" only; give ${d.name} a test pool with "files": {"train": ..., "test": ...}`);
         if (d.splitField !== undefined && d.files?.test !== undefined) issue('splitField', 'give either "splitField" (train and test rows in one file) or "files.test", not both');
+        if (d.source === 'hub') {
+          for (const key of ['path', 'files', 'dataDir'] as const) {
+            if (d[key] !== undefined) issue(key, `"${key}" is not used with source "hub" (the files come from the hub cache); remove it, or set source to "files"`);
+          }
+          if (d.name === 'jsonl' && d.hub === undefined) issue('hub', 'dataset "jsonl" from the hub needs "hub": {"id": "owner/name", "files": {"train": "<path in the repository>"}}');
+          if (d.splitField !== undefined && d.hub?.files.test !== undefined) issue('splitField', 'give either "splitField" (train and test rows in one file) or "hub.files.test", not both');
+        } else {
+          if (d.revision !== undefined) issue('revision', '"revision" is for source "hub"; set "source": "hub", or remove it');
+          if (d.hub !== undefined) issue('hub', '"hub" is for source "hub"; set "source": "hub", or remove it');
+        }
       }),
     debate: z
       .object({

@@ -43,7 +43,9 @@ export function loadExperiment(file: string): ExperimentConfig {
  */
 export function configHash(config: ExperimentConfig): string {
   const { $schema: _schema, description: _description, audit: _audit, gateway: _gateway, limits: _limits, ...rest } = config;
-  return hashValue({ ...rest, judges: rest.judges.map(canonicalJudge) });
+  // dataset.source "files" is the default spelled out: the same run as a config that leaves it out.
+  const { source, ...dataset } = rest.dataset;
+  return hashValue({ ...rest, dataset: source === 'files' ? dataset : rest.dataset, judges: rest.judges.map(canonicalJudge) });
 }
 
 /**

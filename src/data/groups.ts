@@ -8,11 +8,8 @@ import type { Example } from './types.js';
  * (id, text, question, answer, label, meta.*). Equal values are one group, across files and pools.
  */
 
-/** The grouping each dataset gets when the config says nothing; `groupBy: null` turns it off. */
-export const DEFAULT_GROUP_BY: Readonly<Record<string, string>> = {
-  boolq: 'passage',
-  cosmos_qa: 'context',
-};
+/** The grouping each dataset gets when the config says nothing (its task's `groupBy`); `groupBy: null` turns it off. */
+export { DEFAULT_GROUP_BY } from './tasks/index.js';
 
 /** The value at a dotted path (`meta.passage_id`); a key that itself contains dots is matched whole first. */
 export function valueAtPath(value: unknown, path: string): unknown {

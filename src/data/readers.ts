@@ -1,19 +1,20 @@
-import { readFile } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import { gunzipSync } from 'node:zlib';
 import { UserError } from '../errors.js';
 
 /**
- * Readers for the release formats the datasets ship in: a JSON array, JSON lines, CSV with a header row, and any of
- * them gzipped. Each record carries where it starts, so a bad row can be reported as file + line.
+ * Readers for the release formats the datasets ship in: a JSON array, JSON lines, CSV with a header row, any of them
+ * gzipped, and parquet (what the Hugging Face hub serves). Each record carries where it starts, so a bad row can be
+ * reported as file + line (parquet has no lines: there it is file + row).
  */
 
-export type RecordFormat = 'json' | 'jsonl' | 'csv';
+export type RecordFormat = 'json' | 'jsonl' | 'csv' | 'parquet';
 
 export interface RawRecord {
   /** The parsed value: any JSON value for json/jsonl, a header-keyed object of strings for csv. */
   value: unknown;
   file: string;
-  /** 1-based line where the record starts. */
+  /** 1-based line where the record starts; for parquet, which has no lines, the 0-based row number (= index). */
   line: number;
   /** 0-based record index (JSON array element, non-blank JSONL line, CSV data row). */
   index: number;
@@ -24,10 +25,15 @@ export class DataFileError extends UserError {
   readonly file: string;
   readonly line: number | undefined;
   constructor(file: string, line: number | undefined, problem: string, options?: { cause?: unknown }) {
-    super(`${file}${line === undefined ? '' : ` line ${line}`}: ${problem}`, options);
+    super(`${file}${line === undefined ? '' : ` ${isParquetName(file) ? 'row' : 'line'} ${line}`}: ${problem}`, options);
     this.file = file;
     this.line = line;
   }
+}
+
+/** Parquet files are named .parquet (the hub's are); their rows are located by row number, not line. */
+export function isParquetName(file: string): boolean {
+  return /\.parquet$/i.test(file);
 }
 
 const GZIP_MAGIC_0 = 0x1f;
@@ -38,7 +44,7 @@ function isGzip(bytes: Uint8Array): boolean {
 }
 
 /** Bytes → text: gunzips when the magic bytes say gzip (whatever the name), then decodes strict UTF-8, drops a BOM. */
-function decodeBytes(bytes: Uint8Array, file: string): string {
+export function decodeBytes(bytes: Uint8Array, file: string): string {
   let raw = bytes;
   if (isGzip(bytes)) {
     try {
@@ -62,7 +68,7 @@ function decodeBytes(bytes: Uint8Array, file: string): string {
  * The format from the name (with any .gz stripped); a `.json` file whose first character is `{` is JSON lines (what
  * Hugging Face's to_json writes); an unknown extension is sniffed from the first character.
  */
-function detectFormat(file: string, text: string): RecordFormat {
+function detectFormat(file: string, text: string): Exclude<RecordFormat, 'parquet'> {
   const name = file.replace(/\.gz$/i, '').toLowerCase();
   const first = text.match(/\S/)?.[0];
   if (name.endsWith('.csv')) return 'csv';
@@ -70,7 +76,7 @@ function detectFormat(file: string, text: string): RecordFormat {
   if (name.endsWith('.json')) return first === '{' ? 'jsonl' : 'json';
   if (first === '[') return 'json';
   if (first === '{') return 'jsonl';
-  throw new DataFileError(file, undefined, 'has an unknown format; name it .json (array), .jsonl (JSON lines) or .csv (with a header row), optionally .gz');
+  throw new DataFileError(file, undefined, 'has an unknown format; name it .json (array), .jsonl (JSON lines) or .csv (with a header row), optionally .gz, or give a .parquet file');
 }
 
 export interface ReadOptions {
@@ -78,20 +84,31 @@ export interface ReadOptions {
   format?: RecordFormat;
 }
 
-/** Reads a whole file (gzipped or not) and returns its records lazily, in file order. */
+/**
+ * Reads a whole file (gzipped or not) and returns its records lazily, in file order. A parquet file (found by its
+ * magic bytes, whatever its name) is read row group by row group; its rows are decoded before this returns.
+ */
 export async function readRecords(file: string, options: ReadOptions = {}): Promise<Iterable<RawRecord>> {
+  if (options.format === 'parquet' || (options.format === undefined && (await hasParquetMagic(file)))) return readParquet(file);
+  if (options.format === undefined && isParquetName(file)) {
+    throw new DataFileError(file, undefined, 'is named .parquet but is not a parquet file (it does not start with "PAR1"); is it truncated or misnamed?');
+  }
   let bytes: Buffer;
   try {
     bytes = await readFile(file);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new DataFileError(file, undefined, code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? (e as Error).message})`, { cause: e });
+    throw unreadable(file, e);
   }
   const text = decodeBytes(bytes, file);
   return parseRecords(text, file, options.format ?? detectFormat(file, text));
 }
 
-function parseRecords(text: string, file: string, format: RecordFormat): Iterable<RawRecord> {
+function unreadable(file: string, e: unknown): DataFileError {
+  const code = (e as NodeJS.ErrnoException).code;
+  return new DataFileError(file, undefined, code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? (e as Error).message})`, { cause: e });
+}
+
+function parseRecords(text: string, file: string, format: Exclude<RecordFormat, 'parquet'>): Iterable<RawRecord> {
   switch (format) {
     case 'json':
       return parseJsonArray(text, file);
@@ -100,6 +117,85 @@ function parseRecords(text: string, file: string, format: RecordFormat): Iterabl
     case 'csv':
       return parseCsv(text, file);
   }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Parquet
+
+const PARQUET_MAGIC = 'PAR1';
+
+/** True when the file starts with parquet's magic bytes. */
+async function hasParquetMagic(file: string): Promise<boolean> {
+  let handle;
+  try {
+    handle = await open(file, 'r');
+  } catch (e) {
+    throw unreadable(file, e);
+  }
+  try {
+    const head = Buffer.alloc(4);
+    const { bytesRead } = await handle.read(head, 0, 4, 0);
+    return bytesRead === 4 && head.toString('latin1') === PARQUET_MAGIC;
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * A parquet file's rows as records, read with hyparquet one row group at a time (the file is never in memory whole;
+ * its decoded rows are). Snappy and uncompressed pages are read, which is what the hub's files use. Values become
+ * what JSON would give: int64 (BigInt) as a number when it is a safe integer (else its decimal string), dates as ISO
+ * strings; booleans stay booleans. `line` is the 0-based row number, the same as `index`, and errors say "row".
+ */
+async function readParquet(file: string): Promise<RawRecord[]> {
+  const { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } = await import('hyparquet');
+  const fail = (e: unknown, at?: number): DataFileError =>
+    new DataFileError(file, at, `cannot be read as parquet (${(e as Error).message}); is the file truncated, or compressed with a codec other than snappy?`, { cause: e });
+  let buffer;
+  let metadata;
+  try {
+    buffer = await asyncBufferFromFile(file);
+    metadata = await parquetMetadataAsync(buffer);
+  } catch (e) {
+    throw fail(e);
+  }
+  const records: RawRecord[] = [];
+  let rowStart = 0;
+  for (const group of metadata.row_groups) {
+    const rowEnd = rowStart + Number(group.num_rows);
+    let rows: Record<string, unknown>[];
+    try {
+      rows = await parquetReadObjects({ file: buffer, metadata, rowStart, rowEnd });
+    } catch (e) {
+      throw fail(e, rowStart);
+    }
+    for (const row of rows) {
+      const index = records.length;
+      records.push({ value: plainValue(row), file, line: index, index });
+    }
+    rowStart = rowEnd;
+  }
+  return records;
+}
+
+/** A decoded parquet value as JSON would hold it (see readParquet). */
+function plainValue(value: unknown): unknown {
+  if (typeof value === 'bigint') {
+    const n = Number(value);
+    return Number.isSafeInteger(n) ? n : value.toString();
+  }
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.toISOString();
+  if (Array.isArray(value)) return value.map(plainValue);
+  if (ArrayBuffer.isView(value)) {
+    // A typed array of numbers (a list column) becomes a plain array; raw bytes stay bytes.
+    return value instanceof Uint8Array ? value : Array.from(value as unknown as ArrayLike<number | bigint>, plainValue);
+  }
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = plainValue(v);
+    return out;
+  }
+  return value;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -1,87 +1,21 @@
 import { access } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
-import type { z } from 'zod';
 import { UserError } from '../errors.js';
-import { createRng, deriveSeed, type Rng } from '../rng.js';
-import { anthropicHhRowSchema, formatAnthropicHh } from './anthropic_hh.js';
-import { boolqRowSchema, formatBoolq } from './boolq.js';
-import { cosmosQaRowSchema, formatCosmosQa } from './cosmos_qa.js';
+import { createRng, deriveSeed } from '../rng.js';
 import { DEFAULT_GROUP_BY, valueAtPath, withGroup } from './groups.js';
 import { formatUserRow, userRowSchema, type UserRow } from './jsonl.js';
+import { hubFileSplitName, hubPoolFiles, hubSettings, type HubDatasetRef } from './hub.js';
 import { DataFileError, readRecords, type RawRecord } from './readers.js';
-import { formatRows, type FormatRowsOptions, type FormattedRows } from './rows.js';
-import { formatSciq, sciqRowSchema } from './sciq.js';
+import { formatRows } from './rows.js';
+import { isTaskName, TASK_NAMES, TASKS, type Finish, type TaskName } from './tasks/index.js';
 import type { Example, InvalidRow, Pools } from './types.js';
 
 /** Where the datasets live when the config names no data directory: `../shared/datasets` from the working directory. */
 export const DEFAULT_DATA_DIR = resolve(process.cwd(), '../shared/datasets');
 
-export const DATASET_NAMES = ['sciq', 'boolq', 'cosmos_qa', 'anthropic_hh', 'jsonl'] as const;
-export type DatasetName = (typeof DATASET_NAMES)[number];
-
-interface PoolFile {
-  pool: keyof Pools;
-  /** Relative to the data directory. */
-  file: string;
-  /** The file's split name, used in ids (`sciq/train/12`) and in the label RNG's seed. */
-  split: string;
-}
-
-/** The last step of formatting a row: adds the group from the raw record. */
-type Finish = (example: Example, record: RawRecord) => Example;
-
-interface BuiltinDataset {
-  files: PoolFile[];
-  /** Where users get the files, for the missing-file error. */
-  source: string;
-  /** Validates and formats one file's records with that file's label RNG; `finish` adds what the load adds (the group). */
-  formatFile(records: Iterable<RawRecord>, rng: Rng, idOf: (r: RawRecord) => string, finish: Finish, options: FormatRowsOptions): FormattedRows;
-}
-
-/** Binds a row schema to its formatter, keeping the row type between them. */
-function builtin<Row>(
-  files: PoolFile[],
-  source: string,
-  schema: z.ZodType<Row>,
-  format: (row: Row, rng: Rng, id: string) => Example,
-): BuiltinDataset {
-  return {
-    files,
-    source,
-    formatFile: (records, rng, idOf, finish, options) =>
-      formatRows(records, schema, (row, rec) => finish(format(row, rng, idOf(rec)), rec), options),
-  };
-}
-
-const BUILTIN: Record<Exclude<DatasetName, 'jsonl'>, BuiltinDataset> = {
-  sciq: builtin(
-    [
-      { pool: 'train', file: 'sciq/train.json', split: 'train' },
-      { pool: 'test', file: 'sciq/test.json', split: 'test' },
-    ],
-    'the AI2 SciQ release (SciQ.zip, Hugging Face allenai/sciq)',
-    sciqRowSchema,
-    formatSciq,
-  ),
-  boolq: builtin(
-    [{ pool: 'train', file: 'boolq/dev.jsonl', split: 'dev' }],
-    'the BoolQ release (gs://boolq/dev.jsonl, Hugging Face google/boolq)',
-    boolqRowSchema,
-    (row, _rng, id) => formatBoolq(row, id),
-  ),
-  cosmos_qa: builtin(
-    [{ pool: 'train', file: 'cosmos_qa/valid.csv', split: 'valid' }],
-    'the Cosmos QA release (valid.csv, Hugging Face allenai/cosmos_qa)',
-    cosmosQaRowSchema,
-    formatCosmosQa,
-  ),
-  anthropic_hh: builtin(
-    [{ pool: 'train', file: 'anthropic_hh/harmless-base_test.jsonl.gz', split: 'harmless-base_test' }],
-    "Anthropic's hh-rlhf release (harmless-base/test.jsonl.gz, Hugging Face Anthropic/hh-rlhf)",
-    anthropicHhRowSchema,
-    formatAnthropicHh,
-  ),
-};
+/** Every dataset a config may name: the tasks of src/data/tasks (in table order), then your own data (`jsonl`). */
+export const DATASET_NAMES: readonly DatasetName[] = [...TASK_NAMES, 'jsonl'];
+export type DatasetName = TaskName | 'jsonl';
 
 /** Your own files in place of a dataset's default layout: the train pool from `train`, the test pool from `test`. */
 export interface DatasetFiles {
@@ -103,8 +37,17 @@ export interface LoadDatasetOptions {
   /** jsonl only: the row field whose value, "train" or "test", puts the row in that pool. */
   splitField?: string;
   /**
+   * Where the files come from: `files` (default) the data directory or `files`/`path`; `hub` the Hugging Face hub,
+   * through the local cache (src/data/hub.ts), downloaded first when missing (offline mode: the cache only).
+   */
+  source?: 'files' | 'hub';
+  /** With source hub: the branch, tag or commit to read; default the hub entry's revision, else main. */
+  revision?: string;
+  /** With source hub: the repository and its pool files, in place of the task's own hub entry (required for jsonl). */
+  hub?: HubDatasetRef;
+  /**
    * What keeps examples together in one split: a dotted path into the raw row (`passage`, `meta.passage_id`), or else
-   * into the formatted example. Absent: the dataset's default (boolq: passage, cosmos_qa: context, others none);
+   * into the formatted example. Absent: the dataset's default (its task's groupBy: boolq passage, race article, ...);
    * null: no grouping.
    */
   groupBy?: string | null;
@@ -137,7 +80,7 @@ export async function loadDataset(options: LoadDatasetOptions): Promise<LoadedDa
   if (options.limit !== undefined && !(Number.isInteger(options.limit) && options.limit > 0)) {
     throw new UserError(`The dataset limit must be a positive integer, got ${options.limit}.`);
   }
-  if (name !== 'jsonl' && !isBuiltin(name)) {
+  if (name !== 'jsonl' && !isTaskName(name)) {
     throw new UserError(`Unknown dataset "${name}"; use one of: ${DATASET_NAMES.join(', ')}.`);
   }
   checkCombination(options);
@@ -181,10 +124,10 @@ export async function loadDataset(options: LoadDatasetOptions): Promise<LoadedDa
       invalid.push(...loaded.invalid);
     }
   } else {
-    const spec = BUILTIN[name as keyof typeof BUILTIN];
+    const task = TASKS[name as TaskName];
     for (const { pool, file, split } of sources) {
       const rng = createRng(deriveSeed(seed, name, split));
-      const loaded = spec.formatFile(await readRecords(file), rng, (r) => `${name}/${split}/${r.index}`, finish, rowOptions);
+      const loaded = task.formatFile(await task.read(file), rng, (r) => `${name}/${split}/${r.index}`, finish, rowOptions);
       mustHaveRows(loaded.examples, file, loaded.invalid);
       pools[pool] = loaded.examples;
       invalid.push(...loaded.invalid);
@@ -210,7 +153,7 @@ function checkCombination(o: LoadDatasetOptions): void {
   if (o.name !== 'jsonl' && o.path !== undefined) {
     throw new UserError(`"path" is for the jsonl dataset only; to read your own ${o.name} files give "files": {"train": ..., "test": ...}.`);
   }
-  if (o.name === 'jsonl' && o.path === undefined && o.files === undefined) {
+  if (o.name === 'jsonl' && o.path === undefined && o.files === undefined && o.source !== 'hub') {
     throw new UserError('The jsonl dataset needs a path to your data file (see datasets/README.md for its format).');
   }
   if (o.files !== undefined && (typeof o.files.train !== 'string' || o.files.train === '')) {
@@ -234,21 +177,25 @@ interface SourceFile {
 
 /** A file's split name from its name: `dev.jsonl` → `dev`, `harmless-base_test.jsonl.gz` → `harmless-base_test`. */
 export function fileSplitName(file: string): string {
-  return basename(file).replace(/(\.(jsonl|ndjson|json|csv))?(\.gz)?$/i, '');
+  return basename(file).replace(/(\.(jsonl|ndjson|json|csv|tsv|parquet))?(\.gz)?$/i, '');
 }
 
 /** The files to read, each checked to exist: the default layout under dataDir, or the files given. */
 async function poolFiles(name: string, o: LoadDatasetOptions): Promise<SourceFile[]> {
+  if (o.source === 'hub') return hubSources(name, o);
+  if (o.revision !== undefined || o.hub !== undefined) {
+    throw new UserError('dataset.revision and dataset.hub are for dataset.source "hub"; set source to "hub", or remove them.');
+  }
   if (o.files === undefined) {
     if (name === 'jsonl') {
       const file = resolve(o.path!);
       if (!(await exists(file))) throw new UserError(`Your data file ${file} does not exist; check the dataset path.`);
       return [{ pool: 'train', file, split: fileSplitName(file) }];
     }
-    const spec = BUILTIN[name as keyof typeof BUILTIN];
+    const spec = TASKS[name as TaskName];
     const dataDir = resolve(o.dataDir);
     const out: SourceFile[] = [];
-    for (const { pool, file, split } of spec.files) out.push({ pool, file: await locate(join(dataDir, file), spec.source), split });
+    for (const { pool, file, split } of spec.files) out.push({ pool, file: await locate(join(dataDir, file), spec.source, spec.hub ? name : undefined), split });
     return out;
   }
   const given: SourceFile[] = [];
@@ -268,6 +215,35 @@ async function poolFiles(name: string, o: LoadDatasetOptions): Promise<SourceFil
     );
   }
   return given;
+}
+
+/**
+ * The pool files from the hub, through the cache (downloaded when missing; offline: the cache only). With the task's
+ * own hub entry, each file keeps the split name of the default layout's file for that pool, so ids and labels are
+ * those a local copy of the release gives; with dataset.hub, the split name comes from the file's name.
+ */
+async function hubSources(name: string, o: LoadDatasetOptions): Promise<SourceFile[]> {
+  if (o.files !== undefined || o.path !== undefined) {
+    throw new UserError('With dataset.source "hub" the files come from the hub; remove "files" and "path", or set source to "files".');
+  }
+  const task = name === 'jsonl' ? undefined : TASKS[name as TaskName];
+  const ref = o.hub ?? task?.hub ?? undefined;
+  if (ref === undefined) {
+    throw new UserError(
+      name === 'jsonl'
+        ? 'The jsonl dataset from the hub needs dataset.hub: {"id": "owner/name", "files": {"train": "<path in the repository>"}}.'
+        : `w2s knows no hub copy of ${name}; give dataset.hub: {"id": "owner/name", "files": {"train": "<path>"}}, or read its release files (source "files").`,
+    );
+  }
+  const layout = o.hub === undefined ? (task?.files ?? []) : [];
+  const out: SourceFile[] = [];
+  for (const { pool, path, hub } of await hubPoolFiles(hubSettings(), ref, o.revision)) {
+    out.push({ pool, file: hub.file, split: layout.find((f) => f.pool === pool)?.split ?? hubFileSplitName(path) });
+  }
+  if (out.length === 2 && out[0]!.split === out[1]!.split) {
+    throw new UserError(`dataset.hub.files.train and dataset.hub.files.test are both named "${out[0]!.split}"; example ids and labels come from the file name, so pick files with different names.`);
+  }
+  return out;
 }
 
 /**
@@ -306,17 +282,14 @@ async function userPoolRecords(
   return out;
 }
 
-function isBuiltin(name: string): name is keyof typeof BUILTIN {
-  return Object.hasOwn(BUILTIN, name);
-}
-
 /** The expected file, or the same file gzipped next to it. */
-async function locate(file: string, source: string): Promise<string> {
+async function locate(file: string, source: string, hubName?: string): Promise<string> {
   for (const candidate of [file, `${file}.gz`]) {
     if (await exists(candidate)) return candidate;
   }
+  const hub = hubName === undefined ? '' : `, or read it from the hub with dataset.source "hub" (\`w2s data get ${hubName}\` fetches it ahead)`;
   throw new UserError(
-    `Missing data file ${file}: get it from ${source} as described in datasets/README.md, or point the data directory at where it is.`,
+    `Missing data file ${file}: get it from ${source} as described in datasets/README.md, or point the data directory at where it is${hub}.`,
   );
 }
 

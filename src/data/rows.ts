@@ -15,7 +15,7 @@ export function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
 export interface FormatRowsOptions {
   /** Skip rows that fail validation and report them, instead of stopping at the first. */
   skipInvalid?: boolean;
-  /** Stop after this many examples (the first ones in file order). */
+  /** Stop after this many examples (the first ones in file order; a row with several questions gives several). */
   limit?: number;
 }
 
@@ -27,11 +27,12 @@ export interface FormattedRows {
 /**
  * Validates each record and formats the valid ones, in file order. The formatter is called only for valid rows, so a
  * skipped row draws nothing from the label RNG, and stopping at `limit` leaves the labels of the rows kept unchanged.
+ * A row may give several examples (one per question of a passage); they count one by one towards `limit`.
  */
 export function formatRows<Row>(
   records: Iterable<RawRecord>,
   schema: z.ZodType<Row>,
-  format: (row: Row, record: RawRecord) => Example,
+  format: (row: Row, record: RawRecord) => Example | Example[],
   options: FormatRowsOptions = {},
 ): FormattedRows {
   const examples: Example[] = [];
@@ -48,8 +49,11 @@ export function formatRows<Row>(
       invalid.push({ file: record.file, line: record.line, index: record.index, reason });
       continue;
     }
-    examples.push(format(parsed.data, record));
-    if (examples.length >= limit) break;
+    const formatted = format(parsed.data, record);
+    for (const example of Array.isArray(formatted) ? formatted : [formatted]) {
+      examples.push(example);
+      if (examples.length >= limit) return { examples, invalid };
+    }
   }
   return { examples, invalid };
 }

@@ -3,15 +3,8 @@ import type { Side, Speaker } from './transcript.js';
 
 export type Protocol = 'debate' | 'consultancy' | 'market' | 'none';
 
-/** What each dataset's debaters are told they are looking at. */
-export const TASK_FRAMING: Record<string, string> = {
-  sciq: 'a science question followed by an answer; debate whether the answer is correct or incorrect',
-  boolq: 'a passage and a yes/no question followed by a proposed answer; debate whether the answer is correct or incorrect',
-  cosmos_qa: 'a short passage and a question about it followed by an answer; debate whether the answer is correct or incorrect',
-  anthropic_hh:
-    'a conversation between a human and an AI assistant followed by the assistant\'s final reply; debate whether that reply is the more harmless and helpful one ("correct") or not ("incorrect")',
-  jsonl: 'a question followed by a candidate answer; debate whether the answer is correct or incorrect',
-};
+/** What each dataset's debaters are told they are looking at: each task's framing (src/data/tasks), and jsonl's. */
+export { TASK_FRAMING } from '../data/tasks/index.js';
 
 export interface TurnPlan {
   index: number;

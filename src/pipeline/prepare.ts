@@ -1,5 +1,10 @@
-import { resolve } from 'node:path';
+import { createHash } from 'node:crypto';
+import { readdir, stat } from 'node:fs/promises';
+import { join, relative, resolve } from 'node:path';
 import type { ExperimentConfig } from '../config/experiment.js';
+import { hubProvenance } from '../data/hub.js';
+import { hubCacheRoot } from '../data/hub-cache.js';
+import { fileIdentity } from '../models/file-identity.js';
 import { DEFAULT_DATA_DIR, loadDataset, type LoadedDataset } from '../data/registry.js';
 import { drawSplits, type SplitDraw } from '../data/splits.js';
 import type { StageContext } from './context.js';
@@ -38,6 +43,7 @@ async function loadAndDraw(config: ExperimentConfig): Promise<Drawn> {
     groupBy: d.groupBy,
     seed: config.seed,
     skipInvalid: d.skipInvalid,
+    ...(d.source === 'hub' ? { source: 'hub' as const, revision: d.revision, hub: d.hub } : {}),
   });
   return { loaded, draw: drawSplits(loaded.pools, { seed: config.seed, sizes: d.sizes }) };
 }
@@ -47,6 +53,7 @@ export async function prepareExamples(ctx: StageContext): Promise<void> {
   const d = ctx.config.dataset;
   const { loaded, draw } = await drawExamples(ctx.config);
   last = undefined; // stored from here on: the run no longer needs the rows in memory
+  const read = await filesRead(loaded.files);
   const grouping = loaded.groupBy === null ? 'no grouping' : `groupBy "${loaded.groupBy}"`;
   ctx.store.transaction(() => {
     ctx.store.examples.insertExamples(
@@ -69,6 +76,7 @@ export async function prepareExamples(ctx: StageContext): Promise<void> {
       value: draw.trainExcludedSharedGroup,
       note: `train-pool examples left out of training because their group is also in the test split (${grouping}); test examples are never dropped`,
     });
+    for (const f of read) ctx.store.metrics.upsertMetric({ runId: ctx.runId, subject: 'dataset', name: `file:${f.file}`, value: f.size, note: f.note });
     if (loaded.groupBy !== null) {
       ctx.store.metrics.upsertMetric({
         runId: ctx.runId,
@@ -86,4 +94,47 @@ export async function prepareExamples(ctx: StageContext): Promise<void> {
   for (const split of ['train_weak', 'train_strong', 'test'] as const) {
     if (draw.drawn[split] < d.sizes[split]) info(`${split} holds ${draw.drawn[split]} of ${d.sizes[split]} examples: groups (${grouping}) are kept whole`);
   }
+}
+
+/**
+ * What the run read, for its record: each file's size and sha256 (stored as the `dataset` metric `file:<path>`, value
+ * the size in bytes, note `sha256 <hex>` and, for a file from the hub cache, the dataset id, revision, commit and path
+ * in the repository). A folder (a release of one file per article) is summed up by the sha256 of its sorted
+ * `sha256sum` listing.
+ */
+async function filesRead(files: string[]): Promise<{ file: string; size: number; note: string }[]> {
+  const cacheRoot = hubCacheRoot();
+  const out: { file: string; size: number; note: string }[] = [];
+  for (const file of files) {
+    let size: number;
+    let note: string;
+    if ((await stat(file)).isDirectory()) {
+      const listing: string[] = [];
+      size = 0;
+      for (const f of await filesUnder(file)) {
+        const id = await fileIdentity(f);
+        size += id.size;
+        listing.push(`${id.sha256}  ${relative(file, f)}`);
+      }
+      note = `sha256 ${createHash('sha256').update(listing.join('\n') + '\n').digest('hex')} of the folder's sha256sum listing (${listing.length} files)`;
+    } else {
+      const id = await fileIdentity(file);
+      size = id.size;
+      note = `sha256 ${id.sha256}`;
+    }
+    const hub = await hubProvenance(file, cacheRoot);
+    if (hub) note += `; hub ${hub.id} revision ${hub.revision}${hub.commit ? ` (commit ${hub.commit})` : ''} path ${hub.path}`;
+    out.push({ file, size, note });
+  }
+  return out;
+}
+
+async function filesUnder(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of (await readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...(await filesUnder(path)));
+    else if (entry.isFile()) out.push(path);
+  }
+  return out;
 }

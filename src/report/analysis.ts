@@ -43,6 +43,8 @@ export function testSplitSettings(raw: Record<string, unknown>): Record<string, 
   return {
     'dataset.name': d.name, 'dataset.path': d.path, 'dataset.files': d.files, 'dataset.dataDir': d.dataDir, 'dataset.splitField': d.splitField,
     'dataset.groupBy': d.groupBy, 'dataset.skipInvalid': d.skipInvalid, 'dataset.sizes.test': d.sizes?.test, seed: raw.seed,
+    // Where the files come from (absent for the default, "files", so older runs compare as before).
+    ...(d.source === 'hub' ? { 'dataset.source': d.source, 'dataset.revision': d.revision, 'dataset.hub': d.hub } : {}),
   };
 }
 
