@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, readFileSync, statSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve, sep } from 'node:path';
 import { UserError } from '../errors.js';
+import { acquireLockDir } from '../lock-dir.js';
 
 /**
  * The local cache of dataset files fetched from the Hugging Face hub. Layout, under the cache root
@@ -153,54 +154,17 @@ export async function cachedDigest(file: string, entry: ManifestFile | undefined
  * at once. A lock whose process is gone is taken over; onWait is told once when another holder makes us wait.
  */
 export async function withLock<T>(lockDir: string, fn: () => Promise<T>, onWait?: () => void, signal?: AbortSignal): Promise<T> {
-  let told = false;
-  for (;;) {
-    signal?.throwIfAborted();
-    try {
-      await mkdir(lockDir, { recursive: false });
-      break;
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') {
-        await mkdir(join(lockDir, '..'), { recursive: true });
-        continue;
-      }
-      if (code !== 'EEXIST') throw cacheWriteError(lockDir, e);
-    }
-    if (lockIsStale(lockDir)) {
-      await rm(lockDir, { recursive: true, force: true });
-      continue;
-    }
-    if (!told) {
-      onWait?.();
-      told = true;
-    }
-    await new Promise((r) => setTimeout(r, 200));
+  let release: () => Promise<void>;
+  try {
+    release = await acquireLockDir(lockDir, { onWait, signal });
+  } catch (e) {
+    if (signal?.aborted) throw e;
+    throw cacheWriteError(lockDir, e);
   }
   try {
-    await writeFile(join(lockDir, 'pid'), String(process.pid));
     return await fn();
   } finally {
-    await rm(lockDir, { recursive: true, force: true });
-  }
-}
-
-function lockIsStale(lockDir: string): boolean {
-  try {
-    let raw = '';
-    try {
-      raw = readFileSync(join(lockDir, 'pid'), 'utf8').trim();
-    } catch {
-      // not written yet
-    }
-    const pid = Number(raw);
-    // A lock without a pid yet is fresh unless it is old (its holder died between mkdir and writing its pid).
-    if (!Number.isInteger(pid) || pid <= 0) return Date.now() - statSync(lockDir).mtimeMs > 60_000;
-    process.kill(pid, 0);
-    return false;
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    return code === 'ESRCH' || code === 'ENOENT';
+    await release();
   }
 }
 

@@ -1,11 +1,15 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { existsSync, readdirSync } from 'node:fs';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { UserError } from '../errors.js';
 import { sha256 } from '../hash.js';
+import { acquireLockDir } from '../lock-dir.js';
+import { packageFile } from '../package-files.js';
+
+/** Where the package's own files are; here for the callers that imported it from this module. */
+export { packageFile };
 
 /**
  * The reference trainer's Python environment: a venv in a cache folder with trainers/hf/requirements.txt installed.
@@ -43,17 +47,6 @@ const LOCAL_WHEELS = '/opt/wheels';
 
 export function defaultTrainerVenvDir(): string {
   return process.env['W2S_TRAINER_VENV'] || join(homedir(), '.cache', 'w2s', 'trainer-venv');
-}
-
-/** Finds a file shipped with the package (trainers/hf/...), from src/ under tsx or from dist/src/ once built. */
-export function packageFile(...parts: string[]): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    const candidate = join(dir, ...parts);
-    if (existsSync(candidate)) return candidate;
-    dir = dirname(dir);
-  }
-  throw new Error(`package file ${parts.join('/')} not found above ${fileURLToPath(import.meta.url)}`);
 }
 
 export function referenceTrainerPath(): string {
@@ -235,51 +228,12 @@ function runLogged(
 }
 
 /** A lock folder beside the venv, so parallel test files or CLI calls never install into one venv at once. */
-async function acquireLock(
-  lockDir: string,
-  onLine: (line: string) => void,
-  signal?: AbortSignal,
-): Promise<() => Promise<void>> {
-  const deadline = Date.now() + 60 * 60 * 1000;
-  let told = false;
-  for (;;) {
-    signal?.throwIfAborted();
-    try {
-      await mkdir(lockDir);
-      await writeFile(join(lockDir, 'pid'), String(process.pid));
-      return () => rm(lockDir, { recursive: true, force: true });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-    }
-    if (lockIsStale(lockDir)) {
-      await rm(lockDir, { recursive: true, force: true });
-      continue;
-    }
-    if (!told) {
-      onLine(`waiting for another setup of the trainer venv (${lockDir})`);
-      told = true;
-    }
-    if (Date.now() > deadline) throw new UserError(`The trainer venv lock ${lockDir} has been held for an hour; remove it if no setup is running.`);
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-}
-
-function lockIsStale(lockDir: string): boolean {
-  try {
-    let raw = '';
-    try {
-      raw = readFileSync(join(lockDir, 'pid'), 'utf8').trim();
-    } catch {
-      // not written yet
-    }
-    const pid = Number(raw);
-    if (!Number.isInteger(pid) || pid <= 0) {
-      // A lock without a pid yet is fresh unless it is old (its holder died between mkdir and write).
-      return Date.now() - statSync(lockDir).mtimeMs > 60_000;
-    }
-    process.kill(pid, 0);
-    return false;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'ESRCH' || (e as NodeJS.ErrnoException).code === 'ENOENT';
-  }
+function acquireLock(lockDir: string, onLine: (line: string) => void, signal?: AbortSignal): Promise<() => Promise<void>> {
+  return acquireLockDir(lockDir, {
+    signal,
+    pollMs: 1000,
+    maxWaitMs: 60 * 60 * 1000,
+    onWait: () => onLine(`waiting for another setup of the Python environment (${lockDir})`),
+    timeoutError: () => new UserError(`The Python environment lock ${lockDir} has been held for an hour; remove it if no setup is running.`),
+  });
 }

@@ -5,9 +5,10 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { acquireLockDir } from '../../src/lock-dir.js';
 
 const LOCAL_INDEX = '/opt/pypi/simple';
 const LOCAL_INDEX_MORE = '/opt/pypi-more/simple';
@@ -25,8 +26,11 @@ export async function ensurePyarrow(): Promise<string> {
   const python = join(venv, 'bin', 'python');
   if (stampOk(venv, python)) return python;
   await mkdir(dirname(venv), { recursive: true });
-  const lock = `${venv}.lock`;
-  await acquire(lock);
+  const release = await acquireLockDir(`${venv}.lock`, {
+    pollMs: 500,
+    maxWaitMs: 20 * 60 * 1000,
+    timeoutError: () => new Error(`the pyarrow venv lock ${venv}.lock has been held for 20 minutes; remove it if no setup is running`),
+  });
   try {
     if (stampOk(venv, python)) return python;
     if (!existsSync(python)) await run('python3', ['-m', 'venv', venv]);
@@ -40,7 +44,7 @@ export async function ensurePyarrow(): Promise<string> {
     await rename(tmp, join(venv, STAMP));
     return python;
   } finally {
-    await rm(lock, { recursive: true, force: true });
+    await release();
   }
 }
 
@@ -89,40 +93,6 @@ function stampOk(venv: string, python: string): boolean {
     return existsSync(python) && typeof JSON.parse(readFileSync(join(venv, STAMP), 'utf8')).pyarrow === 'string';
   } catch {
     return false;
-  }
-}
-
-async function acquire(lock: string): Promise<void> {
-  const deadline = Date.now() + 20 * 60 * 1000;
-  for (;;) {
-    try {
-      await mkdir(lock);
-      await writeFile(join(lock, 'pid'), String(process.pid));
-      return;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-    }
-    let pid = NaN;
-    try {
-      pid = Number(readFileSync(join(lock, 'pid'), 'utf8'));
-    } catch {
-      // the holder has not written its pid yet
-    }
-    if (Number.isInteger(pid) && !alive(pid)) {
-      await rm(lock, { recursive: true, force: true });
-      continue;
-    }
-    if (Date.now() > deadline) throw new Error(`the pyarrow venv lock ${lock} has been held for 20 minutes; remove it if no setup is running`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
