@@ -1,4 +1,3 @@
-import { access } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import { createRng, deriveSeed } from '../rng.js';
@@ -7,6 +6,7 @@ import { formatUserRow, userRowSchema, type UserRow } from './jsonl.js';
 import { hubFileSplitName, hubPoolFiles, hubSettings, type HubDatasetRef } from './hub.js';
 import { DataFileError, readRecords, type RawRecord } from './readers.js';
 import { formatRows } from './rows.js';
+import { exists } from './tasks/files.js';
 import { isTaskName, TASK_NAMES, TASKS, type Finish, type TaskName } from './tasks/index.js';
 import type { Example, InvalidRow, Pools } from './types.js';
 
@@ -291,15 +291,6 @@ async function locate(file: string, source: string, hubName?: string): Promise<s
   throw new UserError(
     `Missing data file ${file}: get it from ${source} as described in datasets/README.md, or point the data directory at where it is${hub}.`,
   );
-}
-
-async function exists(file: string): Promise<boolean> {
-  try {
-    await access(file);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function mustHaveRows(examples: Example[], file: string, invalid: InvalidRow[], which?: string): void {

@@ -19,7 +19,8 @@ async function readText(file: string): Promise<string> {
   return decodeBytes(bytes, file);
 }
 
-async function exists(file: string): Promise<boolean> {
+/** Whether a file (or folder) is there to read. */
+export async function exists(file: string): Promise<boolean> {
   try {
     await access(file);
     return true;
