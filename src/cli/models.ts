@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { createClient, type ClientOptions } from '../models/create.js';
 import { Gateway } from '../models/gateway.js';
 import { UserError } from '../errors.js';
-import { probeCapabilities, type Finding } from '../models/probe.js';
+import { PROBE_RETRY, probeCapabilities, type Finding } from '../models/probe.js';
 import type { ModelClient } from '../models/types.js';
 
 interface CheckOptions {
@@ -35,8 +35,8 @@ export interface ModelCheck {
 /**
  * `w2s models check <spec>`: the first thing a new user runs. Sends the model one short generation and, once it has
  * answered, probes what it really returns (probe.ts): logprobs, embeddings, a seed. Each is printed as found, not
- * found or not tried, with what the probe saw; the findings replace the model's entry in the probe cache, which runs
- * read. Only a model that does not answer the test generation fails the check: one line naming what to fix.
+ * found or not tried, with what the probe saw; what was found replaces the model's entry in the probe cache, which runs
+ * read (what was not found is never kept). Only a model that does not answer the test generation fails the check: one line naming what to fix.
  */
 export function register(program: Command): void {
   const models = program.command('models').description('inspect model specs');
@@ -69,7 +69,7 @@ export function register(program: Command): void {
 }
 
 async function checkModel(spec: string, client: ModelClient, opts: CheckOptions): Promise<ModelCheck> {
-  const gateway = new Gateway({ retry: { maxAttempts: 2 } });
+  const gateway = new Gateway({ retry: { ...PROBE_RETRY } });
   const model = gateway.model(client, 'check');
   const started = performance.now();
   let r: Awaited<ReturnType<typeof model.generate>>;

@@ -105,6 +105,12 @@ export function register(program: Command): void {
           },
         });
         bar?.clear();
+        // Stopped while probing, before any cell ran: runSweep wrote nothing, so there is no manifest to name.
+        if (stopper.signal.aborted && manifest.cells.every((c) => c.status === 'pending')) {
+          process.stderr.write(`Sweep ${manifest.sweep}: stopped by Ctrl-C before any cell ran; run the same command to start it.\n`);
+          process.exitCode = EXIT_INTERRUPTED;
+          return;
+        }
         process.stdout.write(`\n${formatStatus(manifest)}\n\nSweep ${manifest.sweep}: ${manifest.status}; manifest ${plan.manifest}\n`);
         const code = { completed: 0, running: 0, failed: 1, budget: EXIT_BUDGET, interrupted: EXIT_INTERRUPTED }[manifest.status];
         if (code !== 0) {

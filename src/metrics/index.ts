@@ -37,6 +37,7 @@ export {
 } from './ensemble.js';
 export {
   aggregateJudges,
+  aggregateSpoken,
   fitStacker,
   applyStacker,
   stackedCrossFit,

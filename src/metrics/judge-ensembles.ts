@@ -42,6 +42,21 @@ export function aggregateJudges(memberProbs: readonly (readonly number[])[], how
   throw new RangeError(`aggregateJudges: how must be 'mean', 'vote' or 'logit-mean' (got ${String(how)}).`);
 }
 
+/**
+ * aggregateJudges per example over the members that stated a verdict there (null: the member abstained), so an
+ * abstention is neither a vote for "incorrect" nor a pull toward 0.5; null where every member abstained.
+ */
+export function aggregateSpoken(memberProbs: readonly (readonly (number | null)[])[], how: JudgeAggregate): (number | null)[] {
+  if (memberProbs.every((m) => m.every((p) => p !== null))) return aggregateJudges(memberProbs as number[][], how);
+  const n = memberProbs[0]?.length ?? 0;
+  const out = new Array<number | null>(n);
+  for (let i = 0; i < n; i++) {
+    const spoken = memberProbs.flatMap((m) => (m[i] === null || m[i] === undefined ? [] : [[m[i]!]]));
+    out[i] = spoken.length ? aggregateJudges(spoken, how)[0]! : null;
+  }
+  return out;
+}
+
 // ---- stacking ----
 
 /** A logistic regression on the members' logits: P(label = 1) = σ(intercept + Σ_j weights[j]·logit(clip(p_j))). */

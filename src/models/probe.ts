@@ -11,9 +11,14 @@ import { ProviderError, type ModelClient, type TokenLogprob } from './types.js';
  * What a model really returns, found by asking it, not by what its adapter declares: a server may drop logprobs
  * (Hugging Face `transformers serve`) or have no embedding endpoint. Chat is not probed (the adapter knows it).
  *
- * Findings are remembered per adapter + endpoint + model (a local file model by its content, not its path) in
- * capabilities.json under the w2s cache dir, so a run probes a server once a day, not once per run. A probe that
- * could not reach the model (a connection error, a 5xx) is no finding: it throws, and nothing is remembered.
+ * What was found is remembered per adapter + endpoint + model (a local file model by its content, not its path) in
+ * capabilities.json under the w2s cache dir, so a run probes a server that has it once a day, not once per run. What
+ * was not found is never remembered: the user fixes the server (pulls the model, restarts it with more logprobs) and
+ * the next run asks again. A probe that could not reach the model (a connection error, a 5xx), or a model the server
+ * refuses even without logprobs (not pulled, a wrong name), is no finding: it throws, and nothing is remembered.
+ *
+ * Probe calls go through a gateway of their own (no cache, no ledger, 2 attempts): they are not recorded in a run's
+ * ledger and do not count against --max-calls or --max-cost.
  */
 
 export type ProbeStatus = 'found' | 'not found' | 'not tried';
@@ -41,7 +46,7 @@ export interface ProbeResult {
 }
 
 export interface ProbeOptions {
-  /** The gateway the calls go through (no response cache: a probe is never answered from an old reply). Default: one with 2 attempts. */
+  /** The gateway the calls go through (no response cache: a probe is never answered from an old reply). Default: one with PROBE_RETRY. */
   gateway?: Gateway;
   /** Also try the seed (two calls at temperature 1 with the same seed); default false: 'not tried'. */
   seed?: boolean;
@@ -59,6 +64,14 @@ export interface ProbeOptions {
 
 export const PROBE_MAX_AGE_MS = 24 * 60 * 60 * 1000;
 
+/**
+ * The probe's own retry budget, whatever the run's gateway.maxAttempts: a refusal (a 501 is retryable) is seen in about
+ * a second, not after the run's backoff.
+ */
+export const PROBE_RETRY = { maxAttempts: 2, baseDelayMs: 250, maxDelayMs: 500 } as const;
+
+/** The fewest alternatives of a token that count as logprobs: one is only the sampled token's own logprob. */
+export const MIN_ALTERNATIVES = 2;
 
 /** What the probe sends: fixed, so its requests are recognisable (and the same for every model). */
 export const PROBE_INPUTS = { logprobs: 'Answer with one word: is the sky blue?', seed: 'Write one short sentence about the sea.', embed: 'hello world' } as const;
@@ -95,7 +108,7 @@ export async function probeCapabilities(
   const file = options.cacheFile === undefined ? capabilitiesFile() : options.cacheFile;
   const key = probeKey(client);
   const cached: CachedEntry = file && !options.fresh ? ((await readFindings(file))[key] ?? {}) : {};
-  const gateway = options.gateway ?? new Gateway({ retry: { maxAttempts: 2 } });
+  const gateway = options.gateway ?? new Gateway({ retry: { ...PROBE_RETRY } });
   // A model that declares no embeddings but has the call (a scripted script's narrowing) is still asked.
   const probed = client.embed && !client.capabilities.embeddings ? withCapabilities(client, { embeddings: true }) : client;
   const model = gateway.model(probed, 'probe');
@@ -123,7 +136,8 @@ export async function probeCapabilities(
       finding = notTried(`the probe failed: ${oneLine(e)}`);
     }
     result[cap] = finding;
-    if (finding.status !== 'not tried') fresh[cap] = { ...finding, probedAt: new Date(now()).toISOString() } as CachedFinding;
+    // Only what was found is remembered: a 'not found' is asked again by the next run (the server may be fixed by then).
+    if (finding.status === 'found') fresh[cap] = { status: 'found', detail: finding.detail, probedAt: new Date(now()).toISOString() };
   };
 
   if (want.logprobs) {
@@ -148,19 +162,30 @@ export async function probeCapabilities(
   return result;
 }
 
-/** One short greedy generation asking for as many alternatives of its first token as a logprobs judge does. */
+/**
+ * One short greedy generation asking for as many alternatives of its first token as a logprobs judge does. A refusal
+ * is a finding only when the same request without logprobs is answered (a control): a model the server does not have
+ * (Ollama's 404 for a model not pulled) refuses both, and that error propagates, the adapter's hint with it. A reply
+ * with a single alternative is the sampled token's own logprob (a server that ignores top_logprobs): not found.
+ */
 async function probeLogprobs(model: GatewayModel, signal?: AbortSignal): Promise<{ finding: Finding; alternatives?: TokenLogprob[] }> {
   const asked = `asked for the top ${TOP_LOGPROBS} alternatives of 1 token`;
+  const request = { messages: [{ role: 'user' as const, content: LOGPROBS_PROMPT }], maxTokens: 1, temperature: 0 };
   let first: TokenLogprob[];
   try {
-    const r = await model.generate({ messages: [{ role: 'user', content: LOGPROBS_PROMPT }], maxTokens: 1, temperature: 0, topLogprobs: TOP_LOGPROBS }, { signal });
+    const r = await model.generate({ ...request, topLogprobs: TOP_LOGPROBS }, { signal });
     first = r.topLogprobs?.[0] ?? [];
   } catch (e) {
     const status = refusal(e);
     if (status === undefined) throw e;
-    return { finding: { status: 'not found', detail: `${asked}; the server refused the request with ${serverSaid(e, status)}` } };
+    // The control: refused too, the trouble is the model (or the server), not its logprobs.
+    await model.generate(request, { signal });
+    return { finding: { status: 'not found', detail: `${asked}; the server refused the request with ${serverSaid(e, status)}, and answered it without logprobs` } };
   }
   if (first.length === 0) return { finding: { status: 'not found', detail: `${asked}; the reply had none` }, alternatives: [] };
+  if (first.length < MIN_ALTERNATIVES) {
+    return { finding: { status: 'not found', detail: `${asked}; ${first.length} came back (the sampled token's own: a logprobs judge needs at least ${MIN_ALTERNATIVES})` }, alternatives: first };
+  }
   return { finding: { status: 'found', detail: `${asked}; ${first.length} came back` }, alternatives: first };
 }
 
@@ -201,11 +226,11 @@ function refusal(e: unknown): number | undefined {
 }
 
 /**
- * "404: Not Found": the status and what the server said, without what the adapter wrapped around it (the URL, the
- * status again, its hint on a missing model, which is not what a refused capability means).
+ * "404: Not Found (check the model name and base URL)": the status and what the server said, without the URL and the
+ * status again that the adapter wrapped around it; the adapter's hint is kept (a 404 may mean the model is missing).
  */
 function serverSaid(e: unknown, status: number): string {
-  const said = oneLine(e).replace(/^.*?\banswered \d{3}:\s*/, '').replace(/^\d{3}\s+/, '').replace(/\s*\((check|pull) [^()]*\)$/, '');
+  const said = oneLine(e).replace(/^.*?\banswered \d{3}:\s*/, '').replace(/^\d{3}\s+/, '');
   return said ? `${status}: ${said}` : String(status);
 }
 
@@ -216,8 +241,9 @@ function oneLine(e: unknown): string {
 
 // ---- the findings file --------------------------------------------------------------------------------------------
 
+/** Only what was found is written; a 'not found' in a file from an older w2s is ignored when read. */
 interface CachedFinding {
-  status: 'found' | 'not found';
+  status: 'found';
   detail: string;
   probedAt: string;
 }
@@ -229,7 +255,7 @@ const MAX_ENTRIES = 200;
 
 const isFinding = (f: unknown): f is CachedFinding => {
   const c = f as CachedFinding | null;
-  return typeof c === 'object' && c !== null && (c.status === 'found' || c.status === 'not found') && typeof c.detail === 'string' && Number.isFinite(Date.parse(c.probedAt));
+  return typeof c === 'object' && c !== null && c.status === 'found' && typeof c.detail === 'string' && Number.isFinite(Date.parse(c.probedAt));
 };
 
 /** The findings by model key; {} when the file is missing or unreadable (a bad file costs a probe, never a run). */

@@ -9,6 +9,7 @@ import type { ExampleRow, MetricRow } from '../store/index.js';
 import type { StageContext } from './context.js';
 import { judgeMetrics } from './judge-metrics.js';
 import { judgeName } from '../config/experiment.js';
+import { ensembleAbstentions } from './judge-ensembles.js';
 import { abstentionsOn, probabilitiesOn, silentSubjects } from './judges.js';
 import { predictionsOf, ROLES, seededRole, trainingSeeds } from './predictions.js';
 import { ensembleLabels } from './training.js';
@@ -108,7 +109,8 @@ function testSplit(ctx: StageContext): TestSplit {
       const why = silent.get(`judge_ensemble:${e.name}`) ?? null;
       if (why) return { name: e.name, probs: null, why, abstained: 0 };
       const p = predictionsOf(ctx, ROLES.judgeEnsemble, i);
-      return { name: e.name, probs: ids.map((id) => p.get(id)!), why, abstained: 0 };
+      const abstained = ensembleAbstentions(ctx, i);
+      return { name: e.name, probs: ids.map((id) => p.get(id)!), why, abstained: ids.filter((id) => abstained.has(id)).length };
     }),
   };
 }
@@ -151,8 +153,13 @@ function evaluateSeed(ctx: StageContext, split: TestSplit, trainingSeed: number,
       return;
     }
     if (primary) subjects.push([`${kind}:${s.name}`, s.probs]);
-    if (s.abstained) notes.set(`${kind}:${s.name}`, `${s.abstained} of ${n} test examples had no reply stating a verdict and count as P(correct) = 0.5`);
-    subjects.push([`strong_by_judge:${s.name}`, ofRole(ROLES.byJudge, member)]);
+    if (s.abstained) {
+      const who = kind === 'judge' ? 'had no reply stating a verdict' : 'had no member stating a verdict';
+      notes.set(`${kind}:${s.name}`, `${s.abstained} of ${n} test examples ${who} and count as P(correct) = 0.5`);
+    }
+    // A judge can be scored and still have no verdict on any train_strong example to supervise with (training.ts).
+    if (ctx.store.models.getModel(ctx.runId, seededRole(ctx.config, ROLES.byJudge, trainingSeed), member)) subjects.push([`strong_by_judge:${s.name}`, ofRole(ROLES.byJudge, member)]);
+    else unscored.push([`strong_by_judge:${s.name}`, `no strong model: ${kind === 'judge' ? 'judge' : 'judge ensemble'} ${s.name} stated no verdict on any train_strong example`]);
   };
   split.judges.forEach((s, i) => judged('judge', s, i));
   // Judge ensembles' strong models follow the judges' (training.ts).
@@ -168,7 +175,6 @@ function evaluateSeed(ctx: StageContext, split: TestSplit, trainingSeed: number,
     runId: ctx.runId, subject: subject + suffix, name, value: r.value, lo: r.lo, hi: r.hi, n, method, level, resamples,
     undefinedResamples: r.undefinedCount, seed: seedOf(subject, name), covers: coversOf(subject), ...extra,
   });
-  const point = (subject: string, name: string, value: number): MetricRow => ({ runId: ctx.runId, subject: subject + suffix, name, value, n, method: 'point estimate' });
 
   const byName = new Map(subjects);
   for (const [subject, probs] of subjects) {
@@ -270,6 +276,10 @@ function acrossSeeds(ctx: StageContext, seeds: number[], replicates: SeedEvaluat
   const trained = [...accuracies[0]!.keys()].filter((subject) => accuracies.every((a) => a.has(subject)));
   const out: MetricRow[] = [];
   for (const subject of trained) out.push(row(subject, 'accuracy_over_seeds', accuracies.map((a) => a.get(subject)!), [0, 1]));
+  // The strong models a judge below its minCoverage did not train: no figures over seeds either, and why.
+  for (const m of replicates[0]!.metrics.filter((r) => r.name === 'accuracy' && r.method === 'not scored' && r.subject.startsWith('strong_by_judge:'))) {
+    for (const name of ['accuracy_over_seeds', 'pgr_over_seeds']) out.push({ ...base, subject: m.subject, name, value: null, lo: null, hi: null, method: 'not scored', note: m.note });
+  }
   const gaps = accuracies.map((a) => a.get('strong_ceiling')! - a.get('weak')!);
   const noisy = replicates.filter((r) => !r.gapSignificant).length;
   const gapNote = noisy ? `not significant on the test split for ${noisy} of ${seeds.length} seeds: PGR is not reported` : null;

@@ -1,4 +1,4 @@
-import { aggregateJudges, stackedCrossFit } from '../metrics/index.js';
+import { aggregateSpoken, stackedCrossFit } from '../metrics/index.js';
 import { describeSubject } from '../report/subjects.js';
 import { createRng, deriveSeed } from '../rng.js';
 import type { ExperimentConfig } from '../config/experiment.js';
@@ -65,6 +65,9 @@ export async function aggregateJudgeEnsembles(ctx: StageContext): Promise<void> 
     }
     checkStop(ctx);
     const membersOn = (rows: readonly ExampleRow[]): number[][] => e.members.map((m) => probabilitiesOn(meansOf(m), rows.map((r) => r.id)));
+    // Examples on which every member abstained: stored as 0.5, named in the model's state, supervising nothing.
+    const abstainedOn = toLabel.filter((x) => e.members.every((m) => !meansOf(m).has(x.id))).map((x) => x.id);
+    const abstained = new Set(abstainedOn);
     const predictions: { exampleId: string; p1: number; debateId: null }[] = [];
     let state: Record<string, unknown> = { aggregate: e.aggregate, members: e.members };
     const seed = deriveSeed(ctx.config.seed, 'judge_ensemble', e.name);
@@ -72,7 +75,7 @@ export async function aggregateJudgeEnsembles(ctx: StageContext): Promise<void> 
       const trainWeak = examples('train_weak');
       const fit = stackedCrossFit(stackingSet(trainWeak, membersOn(trainWeak)), membersOn(toLabel), { folds: STACKING_FOLDS, random: createRng(seed).random });
       trainWeak.forEach((x, i) => predictions.push({ exampleId: x.id, p1: fit.train[i]!, debateId: null }));
-      toLabel.forEach((x, i) => predictions.push({ exampleId: x.id, p1: fit.apply[i]!, debateId: null }));
+      toLabel.forEach((x, i) => predictions.push({ exampleId: x.id, p1: abstained.has(x.id) ? 0.5 : fit.apply[i]!, debateId: null }));
       const byMember = (w: readonly number[]): Record<string, number> => Object.fromEntries(e.members.map((m, k) => [m, w[k]!]));
       state = {
         ...state,
@@ -81,9 +84,11 @@ export async function aggregateJudgeEnsembles(ctx: StageContext): Promise<void> 
         fitOn: `train_weak (${trainWeak.length} examples); train_weak's own values are out-of-fold over ${fit.foldModels.length} folds`,
       };
     } else {
-      const p = aggregateJudges(membersOn(toLabel), e.aggregate);
-      toLabel.forEach((x, i) => predictions.push({ exampleId: x.id, p1: p[i]!, debateId: null }));
+      // Each example over the members that stated a verdict on it (a member's abstention is not a vote).
+      const p = aggregateSpoken(e.members.map((m) => toLabel.map((x) => meansOf(m).get(x.id) ?? null)), e.aggregate);
+      toLabel.forEach((x, i) => predictions.push({ exampleId: x.id, p1: p[i] ?? 0.5, debateId: null }));
     }
+    if (abstainedOn.length) state = { ...state, abstainedOn };
     ctx.store.transaction(() => {
       const row = ctx.store.models.insertModel({
         id: `${ctx.runId}/${ROLES.judgeEnsemble}/${index}`, runId: ctx.runId, role: ROLES.judgeEnsemble, member: index, backend: 'aggregate', seed,
@@ -93,4 +98,10 @@ export async function aggregateJudgeEnsembles(ctx: StageContext): Promise<void> 
     });
     ctx.progress({ stage: 'judge_ensembles', kind: 'info', message: `${describeSubject(`judge_ensemble:${e.name}`, { judgeEnsembles: ensembles })} on ${predictions.length} examples` });
   }
+}
+
+/** The examples on which every member of judge ensemble `index` abstained (stored in its model's state). */
+export function ensembleAbstentions(ctx: StageContext, index: number): Set<string> {
+  const state = ctx.store.models.getModel(ctx.runId, ROLES.judgeEnsemble, index)?.state as { abstainedOn?: string[] } | undefined;
+  return new Set(state?.abstainedOn ?? []);
 }

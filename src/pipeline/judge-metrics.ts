@@ -1,7 +1,7 @@
 import { judgeName, JUDGE_DEFAULTS, type ExperimentConfig } from '../config/experiment.js';
 import { modelSpec } from '../config/load.js';
 import {
-  accuracyBySize, aggregateJudges, applyStacker, cohenKappa, costFrontier, errorCorrelation, fitStacker, pairAgreement, pairedBootstrapDiff,
+  accuracyBySize, aggregateSpoken, applyStacker, cohenKappa, costFrontier, errorCorrelation, fitStacker, pairAgreement, pairedBootstrapDiff,
   positionBiasCI, type BootstrapOptions, type Label,
 } from '../metrics/index.js';
 import { priceOf } from '../models/gateway.js';
@@ -76,7 +76,9 @@ export function judgeMetrics(ctx: StageContext, scores: JudgeScores): MetricRow[
         note: fromLogprobs < rows.length ? `${rows.length - fromLogprobs} of ${rows.length} replies had no usable logprobs for A or B and were read from their text, if at all` : null,
       });
     }
-    if ((j.orders ?? JUDGE_DEFAULTS.orders) === 'both') out.push(positionBiasRow(ctx, scores, subject, rows));
+    if ((j.orders ?? JUDGE_DEFAULTS.orders) === 'both') {
+      out.push(scores.probs.has(subject) ? positionBiasRow(ctx, scores, subject, rows) : { ...base, subject, name: 'position_bias', value: null, method: 'not scored', note: 'not scored: below its minCoverage' });
+    }
     out.push(...usageRows(ctx, subject, usage.get(name)!));
   }
 
@@ -117,24 +119,32 @@ export function judgeMetrics(ctx: StageContext, scores: JudgeScores): MetricRow[
 }
 
 /**
- * A judge's P(first option) in each presentation that stated a verdict: P(correct) when "correct" is option A, else
- * 1 − P(correct). Test examples on which it stated none carry no evidence of a preference and are left out (with
- * their clusters); the note says how many.
+ * A judge's P(first option): P(correct) when "correct" is option A, else 1 − P(correct), from the transcripts (and
+ * samples) it read in both presentations with a verdict in each. A reply in one presentation alone would measure the
+ * labels, not a preference for a position; test examples with no such pair are left out (with their clusters), and the
+ * note says how many.
  */
 function positionBiasRow(ctx: StageContext, scores: JudgeScores, subject: string, rows: readonly JudgmentRow[]): MetricRow {
   const { split } = scores;
+  const pairs = new Map<string, { exampleId: string; first: (number | null)[] }>();
+  for (const r of rows) {
+    const key = `${r.exampleId}\u0000${r.debateId ?? ''}\u0000${r.sample}`;
+    const pair = pairs.get(key) ?? { exampleId: r.exampleId, first: [null, null] };
+    pair.first[r.orderSwapped ? 1 : 0] = r.pCorrect === null ? null : r.orderSwapped ? 1 - r.pCorrect : r.pCorrect;
+    pairs.set(key, pair);
+  }
   const byExample = new Map<string, number[]>(split.ids.map((id) => [id, []]));
-  for (const r of rows) if (r.pCorrect !== null) byExample.get(r.exampleId)?.push(r.orderSwapped ? 1 - r.pCorrect : r.pCorrect);
+  for (const { exampleId, first } of pairs.values()) if (first[0] !== null && first[1] !== null) byExample.get(exampleId)?.push(first[0]!, first[1]!);
   const keep = split.ids.flatMap((id, i) => (byExample.get(id)!.length ? [i] : []));
   const left = split.ids.length - keep.length;
   const how = { runId: ctx.runId, subject, name: 'position_bias', n: keep.length, method: split.method, covers: split.covers };
-  if (keep.length === 0) return { ...how, value: null, note: 'no test reply stated a verdict' };
+  if (keep.length === 0) return { ...how, value: null, note: 'no test transcript had a verdict in both presentations' };
   const opts = scores.opts(subject, 'position_bias');
   const r = positionBiasCI(keep.map((i) => byExample.get(split.ids[i]!)!), { ...opts, groups: opts.groups && keep.map((i) => opts.groups![i]!) });
   return {
     ...how, value: r.value, lo: r.lo, hi: r.hi, level: r.level, resamples: r.resamples, undefinedResamples: r.undefinedCount,
     seed: scores.seedOf(subject, 'position_bias'),
-    note: `mean P(first option) over both presentations of every judged test transcript; 0.5 is no preference${left ? `; ${left} test examples without any verdict left out` : ''}`,
+    note: `mean P(first option) over the judged test transcripts with a verdict in both presentations; 0.5 is no preference${left ? `; ${left} test examples without such a pair left out` : ''}`,
   };
 }
 
@@ -237,7 +247,12 @@ function sizeCurve(ctx: StageContext, scores: JudgeScores, subject: string, memb
     const labels = trainWeak.map((e) => e.label);
     combine = (all, subset) => applyStacker(fitStacker(subset.map((k) => fitOn[k]!), labels), subset.map((k) => all[k]!));
   } else {
-    combine = (all, subset) => aggregateJudges(subset.map((k) => all[k]!), aggregate as 'mean' | 'vote' | 'logit-mean');
+    // As the ensemble itself is combined (judge-ensembles.ts): over the subset's members that stated a verdict.
+    const spoken = members.map((m) => {
+      const means = ctx.store.judgments.meanByExample(ctx.runId, m);
+      return split.ids.map((id) => means.get(id) ?? null);
+    });
+    combine = (_all, subset) => aggregateSpoken(subset.map((k) => spoken[k]!), aggregate as 'mean' | 'vote' | 'logit-mean').map((p) => p ?? 0.5);
   }
   // Sizes with more than 1,000 subsets are sampled, from a stream of the ensemble's own.
   const random = createRng(deriveSeed(ctx.config.seed, 'judge_ensemble_sizes', subject)).random;

@@ -14,7 +14,7 @@ import { runJudges } from './judges.js';
 import { ModelPool } from './models.js';
 import { formatPlan, preflight } from './preflight.js';
 import { prepareExamples } from './prepare.js';
-import { probeRoles } from './probe-roles.js';
+import { pendingNeeds, probeRoles } from './probe-roles.js';
 import { silent, type ProgressListener } from './progress.js';
 import { trainStrong, trainWeakBaseline, trainWeakEnsemble } from './training.js';
 
@@ -88,7 +88,10 @@ export function defaultOutPath(config: ExperimentConfig): string {
 
 /**
  * Runs (or resumes) one experiment. The run is identified by its config hash: running the same config against the
- * same database resumes it, and a finished run's rerun reads its stored metrics with no model calls.
+ * same database resumes it, and a finished run's rerun reads its stored metrics with no model calls. Before anything is
+ * written, the remote models of roles whose stages are still to run are probed for the capability they need
+ * (probe-roles.ts; none for a finished run): the probe's calls are not in the run's ledger and do not count against
+ * --max-calls or --max-cost; every call of the stages is, and does.
  */
 export async function runExperiment(options: RunOptions): Promise<RunOutcome> {
   const { config } = options;
@@ -103,9 +106,11 @@ export async function runExperiment(options: RunOptions): Promise<RunOutcome> {
   const runId = runIdOf(config);
   const notStarted: RunOutcome = { status: 'interrupted', runId, out, reason: 'stopped by Ctrl-C before the run started; nothing was changed' };
   if (options.stop?.aborted) return notStarted;
-  // What the remote models of roles that need a capability really return, asked before anything is written.
+  // What the remote models of roles that need a capability really return, asked before anything is written; a role
+  // whose stages this database already finished for this config is not asked (read-only: nothing is created).
   try {
-    await probeRoles(config, { progress, logger: options.logger, stop: options.stop, endpointLimits: options.endpointLimits });
+    const needed = pendingNeeds(config, out, runId);
+    await probeRoles(config, { progress, logger: options.logger, stop: options.stop, endpointLimits: options.endpointLimits, needed });
   } catch (e) {
     if (e instanceof InterruptedError || options.stop?.aborted) return notStarted;
     throw e;

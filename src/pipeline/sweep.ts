@@ -10,7 +10,7 @@ import { InterruptedError, UserError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { EndpointLimits } from '../models/gateway.js';
 import { preflight, type Plan } from './preflight.js';
-import { probeRoles } from './probe-roles.js';
+import { pendingNeeds, probeRoles } from './probe-roles.js';
 import type { ProgressListener } from './progress.js';
 import { runExperiment, runIdOf, type RunOutcome } from './run.js';
 
@@ -106,8 +106,9 @@ export function sweepStatus(cells: readonly CellState[]): SweepStatus {
 
 /**
  * Runs (or resumes) every cell, `jobs` at a time, each an ordinary run with the shared cache and shared endpoint
- * limiters. A cell that fails, or throws, does not stop the others. The manifest is rewritten as each cell starts and
- * ends, so it always says where the sweep stands.
+ * limiters. A cell that fails, or throws, or whose capability probe fails, does not stop the others. The manifest is
+ * rewritten as each cell starts and ends, so it always says where the sweep stands; a sweep stopped (Ctrl-C) while
+ * probing writes none, and returns one with every cell pending.
  */
 export async function runSweep(plan: SweepPlan, options: SweepOptions = {}): Promise<SweepManifest> {
   const jobs = options.jobs ?? 1;
@@ -131,20 +132,26 @@ export async function runSweep(plan: SweepPlan, options: SweepOptions = {}): Pro
   });
   // One limiter per endpoint for the whole sweep: the first cell to call an endpoint sets its limit from its config.
   const limits = new EndpointLimits();
-  // Every cell's remote models are probed for what its roles need before anything is written (a model probed once
-  // is remembered for the other cells, and for their runs, which probe again).
-  for (const { cell } of plan.cells) {
+  // Every cell's remote models are probed for what its roles need before anything is written (a model found once is
+  // remembered for the other cells, and for their runs, which probe again); a cell whose database already finished
+  // the stages that need a capability is not probed. A cell whose probe fails is that cell's failure: it does not run,
+  // the others do.
+  const probeFailed = new Set<number>();
+  for (const [i, { cell, out, runId }] of plan.cells.entries()) {
     if (options.stop?.aborted) break;
     try {
-      await probeRoles(cell.config, { logger: options.logger, stop: options.stop, endpointLimits: limits });
+      await probeRoles(cell.config, { logger: options.logger, stop: options.stop, endpointLimits: limits, needed: pendingNeeds(cell.config, out, runId) });
     } catch (e) {
-      if (e instanceof UserError) throw new UserError(`Sweep cell ${cell.label}: ${e.message}`, { cause: e });
       if (e instanceof InterruptedError || options.stop?.aborted) break;
-      throw e;
+      Object.assign(states[i]!, { status: 'failed', reason: (e as Error).message, finishedAt: new Date().toISOString() });
+      probeFailed.add(i);
     }
   }
+  // Stopped while probing: no cell ran, and nothing is written (no folder, no manifest); every cell is still pending.
+  if (options.stop?.aborted) return manifest();
   mkdirSync(plan.dir, { recursive: true });
   writeManifest(plan.manifest, manifest());
+  for (const i of probeFailed) options.onCell?.(states[i]!, i);
   const runCell = async (i: number): Promise<void> => {
     const { cell, out } = plan.cells[i]!;
     const state = states[i]!;
@@ -179,7 +186,10 @@ export async function runSweep(plan: SweepPlan, options: SweepOptions = {}): Pro
 
   let next = 0;
   const worker = async (): Promise<void> => {
-    while (next < plan.cells.length && !options.stop?.aborted) await runCell(next++);
+    while (next < plan.cells.length && !options.stop?.aborted) {
+      const i = next++;
+      if (!probeFailed.has(i)) await runCell(i);
+    }
   };
   await Promise.all(Array.from({ length: Math.min(jobs, plan.cells.length) }, worker));
   const final = manifest();

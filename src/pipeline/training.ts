@@ -10,6 +10,7 @@ import { createBackend } from './backends.js';
 import { debateId, toTurn } from './debates.js';
 import { judgeName } from '../config/experiment.js';
 import { shortName } from '../report/subjects.js';
+import { ensembleAbstentions } from './judge-ensembles.js';
 import { silentSubjects } from './judges.js';
 import { predictionsOf, primarySeed, ROLES, seededRole, trainingSeeds } from './predictions.js';
 
@@ -227,6 +228,7 @@ export async function trainStrong(ctx: StageContext): Promise<void> {
         if (silent.has(`judge:${name}`)) continue;
         const means = ctx.store.judgments.meanByExample(ctx.runId, name);
         const spoken = trainSet.filter((e) => means.has(e.id));
+        if (spoken.length === 0) continue; // nothing to supervise with: evaluate reports the strong model as not scored
         const labels = spoken.length < trainSet.length ? ` (the ${spoken.length} of ${trainSet.length} train_strong examples it stated a verdict on)` : '';
         await trainAndStore(ctx, {
           ...common, role: ROLES.byJudge, member: index, config: { ...config, labels: `prompted judge ${name}${labels}` },
@@ -236,9 +238,14 @@ export async function trainStrong(ctx: StageContext): Promise<void> {
       // Judge ensembles supervise too: their members follow the judges' (member = number of judges + the ensemble's index).
       for (const [index, e] of (ctx.config.judgeEnsembles ?? []).entries()) {
         if (silent.has(`judge_ensemble:${e.name}`)) continue;
+        const preds = predictionsOf(ctx, ROLES.judgeEnsemble, index);
+        const abstained = ensembleAbstentions(ctx, index);
+        const spoken = trainSet.filter((x) => !abstained.has(x.id));
+        if (spoken.length === 0) continue;
+        const labels = spoken.length < trainSet.length ? ` (the ${spoken.length} of ${trainSet.length} train_strong examples a member stated a verdict on)` : '';
         await trainAndStore(ctx, {
-          ...common, role: ROLES.byJudge, member: ctx.config.judges.length + index, config: { ...config, labels: `judge ensemble ${e.name} (${e.aggregate})` },
-          rows: onLabels(of(predictionsOf(ctx, ROLES.judgeEnsemble, index))),
+          ...common, role: ROLES.byJudge, member: ctx.config.judges.length + index, config: { ...config, labels: `judge ensemble ${e.name} (${e.aggregate})${labels}` },
+          rows: spoken.map((x) => ({ id: x.id, text: x.text, softLabel: soft(preds.get(x.id)!) })),
         });
       }
       await trainAndStore(ctx, {

@@ -31,6 +31,17 @@ export interface TestView {
   groups: (string | null)[];
   /** The stored config's settings that decide the test split (testSplitSettings). */
   data: Record<string, unknown>;
+  /**
+   * Judges and judge ensembles the run did not score (below their minCoverage: see pipeline/judges.ts), with the
+   * stored reason: left out of every table and test, and listed as n/a instead.
+   */
+  unscored: Unscored[];
+}
+
+export interface Unscored {
+  name: string;
+  label: string;
+  note: string;
 }
 
 /**
@@ -78,6 +89,11 @@ export function testView(q: ReportQueries, runId: string): TestView {
     return out;
   };
   const ctx: SubjectContext = config;
+  // A judge below its minCoverage was stored as "not scored": its 0.5s must not turn into an accuracy here either.
+  const unscored: Unscored[] = q.metrics(runId)
+    .filter((m) => m.name === 'accuracy' && m.method === 'not scored' && /^(judge|judge_ensemble|strong_by_judge):[^@]*$/.test(m.subject))
+    .map((m) => ({ name: m.subject, label: subjectName(m.subject, ctx).short, note: m.note ?? 'not scored' }));
+  const isUnscored = (name: string): boolean => unscored.some((u) => u.name === name);
   const named = (name: string, probs: number[]): Subject => {
     const n = subjectName(name, ctx);
     return { name, label: n.short, description: n.long, probs };
@@ -111,6 +127,7 @@ export function testView(q: ReportQueries, runId: string): TestView {
   add('strong_ceiling', aligned(modelKey('strong_ceiling', 0)));
   for (const [judge, byExample] of q.judgeMeans(runId)) {
     if (test.length === 0) break;
+    if (isUnscored(`judge:${judge}`)) continue;
     subjects.push(named(`judge:${judge}`, exampleIds.map((id) => byExample.get(id) ?? 0.5)));
   }
   // Judge ensembles, as stored (member = the ensemble's index in the config's judgeEnsembles).
@@ -120,7 +137,7 @@ export function testView(q: ReportQueries, runId: string): TestView {
   });
   // The strong models trained on each judge's and judge ensemble's labels (member = the judge's index, then the ensembles').
   for (let k = 0; k < config.judges.length + ensembles.length; k++) add(subjectOfRole('strong_by_judge', k, ctx), aligned(modelKey('strong_by_judge', k)));
-  return { runId, exampleIds, labels, subjects, members, groups: test.map((e) => e.group), data: testSplitSettings(config.raw) };
+  return { runId, exampleIds, labels, subjects, members, groups: test.map((e) => e.group), data: testSplitSettings(config.raw), unscored };
 }
 
 /** Restricts a view to the given example ids, in that order (for comparing two runs on the examples they share). */
@@ -192,6 +209,8 @@ export interface Comparison {
   /** Fleiss' kappa across the ensemble members' hard votes. */
   fleiss: number | null;
   bySize: EnsembleSizeAccuracy[];
+  /** Judges and judge ensembles left out because the run did not score them, with the stored reason. */
+  unscored: Unscored[];
 }
 
 export interface CompareOptions {
@@ -258,7 +277,7 @@ export function compareMembers(view: TestView, options: CompareOptions = {}): Co
   const bySize = view.members.length > 0 && n > 0
     ? accuracyBySize(view.members.map((m) => m.probs), labels, { random: createRng(deriveSeed(opts.seed, 'compare-size', view.runId)).random })
     : [];
-  return { mode: 'members', runs: [view.runId], n, level: opts.level, resamples: opts.resamples, subjects, pairs, unpaired: [], kappa: { names: raters.map((r) => r.name), matrix }, fleiss, bySize };
+  return { mode: 'members', runs: [view.runId], n, level: opts.level, resamples: opts.resamples, subjects, pairs, unpaired: [], kappa: { names: raters.map((r) => r.name), matrix }, fleiss, bySize, unscored: view.unscored };
 }
 
 /**
@@ -275,7 +294,8 @@ export function compareRuns(viewA: TestView, viewB: TestView, options: CompareOp
   const inB = new Map(viewB.exampleIds.map((id, i) => [id, viewB.labels[i]]));
   const shared = viewA.exampleIds.filter((id, i) => inB.has(id) && inB.get(id) === viewA.labels[i]);
   const differ = differingSettings(viewA.data, viewB.data);
-  const base = { mode: 'runs' as const, runs: [viewA.runId, viewB.runId], level: opts.level, resamples: opts.resamples, fleiss: null, bySize: [] };
+  const unscored = [...viewA.unscored.map((u) => ({ ...u, name: `A:${u.name}`, label: `A: ${u.label}` })), ...viewB.unscored.map((u) => ({ ...u, name: `B:${u.name}`, label: `B: ${u.label}` }))];
+  const base = { mode: 'runs' as const, runs: [viewA.runId, viewB.runId], level: opts.level, resamples: opts.resamples, fleiss: null, bySize: [], unscored };
   // Decided by the data, not the settings: overlapping test sets are never treated as independent samples.
   if (shared.length === 0) {
     const note = differ.length > 0

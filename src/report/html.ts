@@ -7,7 +7,7 @@ import { compareMembers, labelOf, testView, type Comparison, type TestView } fro
 import { escapeHtml as esc } from './escape.js';
 import type { MetricValue, ReportQueries, RunConfigView, RunInfo } from './queries.js';
 import {
-  accuracyHeader, findTurnSweeps, markdownTable, pct, pctCI, pgrCell, pgrHeader, RESULT_HEADER, resultRows, runDetails, signedPointsCI, type RunResult, type Sweep,
+  accuracyHeader, compareRows, findTurnSweeps, markdownTable, pct, pctCI, pgrCell, pgrHeader, RESULT_HEADER, resultRows, runDetails, signedPointsCI, type RunResult, type Sweep,
 } from './results.js';
 import { SHORT_NAMES, type SubjectContext } from './subjects.js';
 import { DEFAULT_RESULTS, displayPath, locatedResults, openResults, type LocatedRun, type ResultSet } from './results-set.js';
@@ -170,11 +170,6 @@ export function htmlTable(header: string[], rows: string[][], cls = ''): string 
 }
 
 export const COMPARE_HEADER = ['model', 'accuracy % [CI]', 'ECE', 'Brier', 'what it is'];
-
-/** Each model of a comparison by its short name, with what it is last (as `w2s compare` prints it). */
-export function compareRows(c: Comparison): string[][] {
-  return c.subjects.map((s) => [s.label, pctCI(s.accuracy), s.ece.toFixed(3), s.brier.toFixed(3), s.description]);
-}
 
 /** The pairs table: which way Δ goes is in its header (B − A), A being the comparison's reference. */
 export const PAIRS_HEADER = ['A', 'B', 'Δ = B − A, accuracy points [CI]', 'bootstrap p', 'McNemar b/c (b: A right, B wrong; c: A wrong, B right)', 'McNemar p', "Cohen's κ"];

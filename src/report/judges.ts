@@ -30,6 +30,8 @@ export interface JudgeEntry {
   brier: MetricValue | null;
   /** Share of the replies whose verdict was read. */
   coverage: MetricValue | null;
+  /** A logprobs judge's share of replies read from the choice tokens' logprobs (null for other judges). */
+  logprobCoverage: MetricValue | null;
   /** Mean P(first option) over the presentations (0.5 = unbiased); absent for a judge that reads one presentation. */
   positionBias: MetricValue | null;
   tokensPerExample: MetricValue | null;
@@ -127,7 +129,7 @@ export function judgesView(metrics: readonly MetricValue[], config: RunConfigVie
       subject, kind, name, description: describeSubject(subject, ctx),
       members: e ? [...e.members] : null, aggregate: e?.aggregate ?? null,
       accuracy: get(subject, 'accuracy'), auroc: get(subject, 'auroc'), ece: get(subject, 'ece'), brier: get(subject, 'brier'),
-      coverage: get(subject, 'parse_coverage'), positionBias: get(subject, 'position_bias'),
+      coverage: get(subject, 'parse_coverage'), logprobCoverage: get(subject, 'logprob_coverage'), positionBias: get(subject, 'position_bias'),
       tokensPerExample: get(subject, 'tokens_per_example'), costUsdPerExample: get(subject, 'cost_usd_per_example'), onFrontier: get(subject, 'on_frontier'),
       strong: { subject: strong, description: describeSubject(strong, ctx), accuracy: get(strong, 'accuracy'), pgr: get(strong, 'pgr') },
       weights: intercept ? [...weights, { member: 'intercept', weight: intercept }] : weights,
@@ -230,11 +232,15 @@ const pctCell = (m: MetricValue | null): string => (m ? pctCI(m) : NOT_STORED);
 /** A stored figure without a value that says why (a judge below its minCoverage, or the strong model it did not train). */
 const unscored = (m: MetricValue | null): boolean => m !== null && m.value === null && m.note !== null;
 
-/** A judge's coverage counts its replies ("97.5 (240 replies)"); a judge ensemble's is its members' mean. */
-function coverageCell(m: MetricValue | null): string {
+/**
+ * A judge's coverage counts its replies ("97.5 (240 replies)"), and for a logprobs judge how many were read from
+ * logprobs ("97.5 (240 replies; 80.0 from logprobs)"); a judge ensemble's is its members' mean.
+ */
+function coverageCell(m: MetricValue | null, logprobs: MetricValue | null = null): string {
   if (!m) return NOT_STORED;
   if (m.value === null) return m.note ? `n/a (${m.note})` : 'n/a';
-  return m.method === 'count' && m.n !== null ? `${pct(m.value)} (${m.n} replies)` : pct(m.value);
+  const fromLogprobs = logprobs?.value != null ? `; ${pct(logprobs.value)} from logprobs` : '';
+  return m.method === 'count' && m.n !== null ? `${pct(m.value)} (${m.n} replies${fromLogprobs})` : pct(m.value);
 }
 
 const frontierCell = (m: MetricValue | null): string => (!m ? NOT_STORED : m.value === 1 ? '✓' : '');
@@ -282,7 +288,7 @@ export function judgesTables(v: JudgesView): JudgesTables {
     // A judge without figures (below its minCoverage) says why once, in the accuracy cell; its other figures read n/a.
     rows: v.judges.map((j) => [
       j.description, unscored(j.accuracy) ? `n/a (${j.accuracy!.note})` : pctCell(j.accuracy), pctCell(j.auroc), unscored(j.accuracy) ? 'n/a' : fixedCI(j.ece),
-      unscored(j.accuracy) ? 'n/a' : fixedCI(j.brier), coverageCell(j.coverage), fixedCI(j.positionBias),
+      unscored(j.accuracy) ? 'n/a' : fixedCI(j.brier), coverageCell(j.coverage, j.logprobCoverage), fixedCI(j.positionBias),
       j.tokensPerExample ? tokens(j.tokensPerExample.value) : NOT_STORED, j.costUsdPerExample ? usd(j.costUsdPerExample.value) : NOT_STORED, frontierCell(j.onFrontier),
       pctCell(j.strong.accuracy),
       j.strong.pgr ? pgrCell({ value: j.strong.pgr.value, lo: j.strong.pgr.lo, hi: j.strong.pgr.hi, note: j.strong.pgr.note, undefinedResamples: j.strong.pgr.undefinedResamples, resamples: j.strong.pgr.resamples }) : NOT_STORED,
@@ -311,7 +317,7 @@ function judgeNotes(v: JudgesView): string[] {
   const notes: string[] = [];
   const acc = v.judges.find((j) => j.accuracy?.lo !== null && j.accuracy?.lo !== undefined)?.accuracy;
   notes.push(`Accuracy, AUROC, ECE and Brier on ${v.n ?? '?'} test examples${acc ? `; intervals: ${intervalText(acc)}` : ''}.`);
-  notes.push('Coverage: the share of replies that stated a verdict (a reply without one counts toward no mean); a judge ensemble\'s is the mean of its members\'. A judge below its minCoverage (default 90%), and any judge ensemble it is in, gets no accuracy or PGR and supervises no strong model.');
+  notes.push('Coverage: the share of replies that stated a verdict (a reply without one counts toward no mean), and for a logprobs judge the share read from the choice tokens\' logprobs (the rest were read from the text); a judge ensemble\'s is the mean of its members\'. A judge below its minCoverage (default 90%), and any judge ensemble it is in, gets no accuracy or PGR and supervises no strong model.');
   // Why a cost is 0 or missing (no price set; tokens not stored), once per reason.
   const costNotes = [...new Set(v.judges.flatMap((j) => [j.tokensPerExample?.note, j.costUsdPerExample?.note]).filter((n): n is string => typeof n === 'string' && n.length > 0))];
   for (const n of costNotes) notes.push(`Tokens and $ per example: ${n}.`);

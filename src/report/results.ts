@@ -1,5 +1,5 @@
 import { canonicalJson } from '../hash.js';
-import type { Interval } from './analysis.js';
+import type { Comparison, Interval } from './analysis.js';
 import type { MetricValue, ReportQueries, RunConfigView, RunInfo } from './queries.js';
 import { KNOWLEDGE_REGIONS, SHORT_NAMES, subjectName, type SubjectContext } from './subjects.js';
 
@@ -295,4 +295,14 @@ export function findTurnSweeps(runs: RunInfo[]): Sweep[] {
   return [...groups.entries()]
     .filter(([, pts]) => new Set(pts.map((p) => p.turns)).size > 1)
     .map(([key, points]) => ({ key, points: points.sort((a, b) => a.turns - b.turns) }));
+}
+
+/** Each model of a comparison by its short name, with what it is last (as `w2s compare` prints it). */
+export function compareRows(c: Comparison): string[][] {
+  return [...c.subjects.map((s) => [s.label, pctCI(s.accuracy), s.ece.toFixed(3), s.brier.toFixed(3), s.description]), ...unscoredRows(c, 3)];
+}
+
+/** The judges and judge ensembles the run did not score, as rows that say why (n/a in every other column). */
+export function unscoredRows(c: Comparison, others: number): string[][] {
+  return c.unscored.map((u) => [u.label, `n/a (${u.note})`, ...Array.from({ length: others - 1 }, () => 'n/a'), 'not scored']);
 }

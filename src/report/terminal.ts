@@ -1,6 +1,6 @@
 import { labelOf, type Comparison } from './analysis.js';
 import type { ReportQueries } from './queries.js';
-import { accuracyHeader, pct, pctCI, pgrCell, pgrHeader, runDetails, signedPoints, signedPointsCI, textTable } from './results.js';
+import { accuracyHeader, compareRows, pct, pctCI, pgrCell, pgrHeader, runDetails, signedPoints, signedPointsCI, textTable, unscoredRows } from './results.js';
 import { displayPath, locatedResults, type LocatedRun } from './results-set.js';
 
 /**
@@ -59,7 +59,10 @@ export function formatComparison(c: Comparison): string {
   if (c.subjects.length === 0) return `${out.join('\n')}\nNothing to compare: no test examples with predictions.`;
   const name = labelOf(c);
   if (c.unpaired.length) {
-    out.push('', textTable(['model', 'n', `accuracy % [${level} CI]`, 'ECE', 'Brier', 'what it is'], c.subjects.map((s) => [s.label, String(s.n), pctCI(s.accuracy), s.ece.toFixed(3), s.brier.toFixed(3), s.description])));
+    out.push('', textTable(['model', 'n', `accuracy % [${level} CI]`, 'ECE', 'Brier', 'what it is'], [
+      ...c.subjects.map((s) => [s.label, String(s.n), pctCI(s.accuracy), s.ece.toFixed(3), s.brier.toFixed(3), s.description]),
+      ...unscoredRows(c, 3).map(([label, ...rest]) => [label!, '', ...rest]),
+    ]));
     out.push('', `Unpaired differences (Δ = B − A: the accuracy of B minus that of A, in points, each on its own test examples; ${c.resamples} bootstrap resamples of each test set, drawn independently):`);
     out.push(textTable(
       ['A', 'B', 'Δ = B − A, points [CI]', 'bootstrap p', `Newcombe ${level} CI`],
@@ -68,7 +71,7 @@ export function formatComparison(c: Comparison): string {
     out.push("Newcombe's hybrid score interval takes examples as independent; the bootstrap resamples whole groups where a run has them. No McNemar or kappa: they need the same examples in both runs.");
     return out.join('\n');
   }
-  out.push('', textTable(['model', `accuracy % [${level} CI]`, 'ECE', 'Brier', 'what it is'], c.subjects.map((s) => [s.label, pctCI(s.accuracy), s.ece.toFixed(3), s.brier.toFixed(3), s.description])));
+  out.push('', textTable(['model', `accuracy % [${level} CI]`, 'ECE', 'Brier', 'what it is'], compareRows(c)));
   if (c.pairs.length) {
     out.push('', `Paired tests (Δ = B − A: the accuracy of B minus that of A, in points; McNemar b = A right and B wrong, c = A wrong and B right; ${c.resamples} bootstrap resamples):`);
     out.push(textTable(

@@ -80,7 +80,7 @@ function judgesHtml(ex: ExampleInfo, transcripts: TranscriptView[], predictions:
       const md = decide(p);
       const disagrees = d !== 'undecided' && md !== 'undecided' && md !== d;
       const weight = e.weights?.byMember[m];
-      return `<li class="member ${disagrees ? 'disagree' : md === 'undecided' ? 'undecided' : 'agree'}" data-member="${esc(m)}">${esc(m)}: ${verdictP(p)}, ${md === 'undecided' ? 'no verdict' : md}${weight !== undefined ? ` <span class="note">(weight ${weight.toFixed(3)})</span>` : ''}${disagrees ? ' <span class="mark">✗ disagrees with the ensemble</span>' : ''}</li>`;
+      return `<li class="member ${disagrees ? 'disagree' : md === 'undecided' ? 'undecided' : 'agree'}" data-member="${esc(m)}">${esc(m)}: ${p === null ? 'abstained (no reply stated a verdict)' : `${verdictP(p)}, ${md === 'undecided' ? 'undecided' : md}`}${weight !== undefined ? ` <span class="note">(weight ${weight.toFixed(3)})</span>` : ''}${disagrees ? ' <span class="mark">✗ disagrees with the ensemble</span>' : ''}</li>`;
     });
     return [`<tr class="ensemble-verdict" data-ensemble="${esc(e.name)}"><td>${esc(e.name)} <span class="note">(${esc(e.aggregate)})</span></td><td class="p">${pred.p1.toFixed(3)}</td><td>${decisionHtml(pred.p1, ex.label)}</td>${vsGoldCell(pred.p1, ex.label)}<td><ul class="members">${members.join('')}</ul></td></tr>`];
   });

@@ -159,6 +159,9 @@ function calibrationSection(loc: LocatedRun): string {
   const view = testView(loc.q, loc.run.id);
   const subjects = view.subjects.filter((s) => s.name !== 'weak_ensemble_vote');
   if (view.labels.length === 0 || subjects.length === 0) return '<section id="calibration"><h2>Calibration</h2><p class="empty">No test predictions yet.</p></section>';
+  const unscored = view.unscored.length
+    ? `<p class="note unscored">Not scored, so not drawn: ${view.unscored.map((u) => `${esc(u.label)} (n/a: ${esc(u.note)})`).join('; ')}.</p>`
+    : '';
   const figures = subjects.map((s) => {
     const names = subjectName(s.name, loc.run.config);
     const bins = reliabilityBins(s.probs, view.labels, 10);
@@ -174,7 +177,7 @@ function calibrationSection(loc: LocatedRun): string {
     const table = `<table class="bins"><tbody><tr><th>P(correct)</th>${bins.map((b) => `<th>${range(b.lo, b.hi)}</th>`).join('')}</tr><tr><th>examples</th>${counts}</tr><tr><th>fraction correct</th>${observed}</tr></tbody></table>`;
     return `<figure class="cal" data-subject="${esc(s.name)}">${chart}<figcaption>${esc(names.long)}: ${shown.length} bin(s) drawn${hidden.length ? `, ${hidden.length} hidden (fewer than ${MIN_BIN} examples)` : ''}.</figcaption>${table}</figure>`;
   });
-  return `<section id="calibration"><h2>Calibration on the test split</h2><p class="note">Each point is one of 10 equal-width bins of P(correct): the bin's mean P(correct) against the fraction of its ${view.labels.length} test examples whose gold label is correct; the dashed diagonal is perfect calibration. Bins with fewer than ${MIN_BIN} examples are not drawn (their counts are in the table below each diagram). A judge's missing verdicts count as 0.5.</p><div class="cal-grid">${figures.join('')}</div></section>`;
+  return `<section id="calibration"><h2>Calibration on the test split</h2><p class="note">Each point is one of 10 equal-width bins of P(correct): the bin's mean P(correct) against the fraction of its ${view.labels.length} test examples whose gold label is correct; the dashed diagonal is perfect calibration. Bins with fewer than ${MIN_BIN} examples are not drawn (their counts are in the table below each diagram). A judge's abstentions (no reply stating a verdict) count as 0.5.</p>${unscored}<div class="cal-grid">${figures.join('')}</div></section>`;
 }
 
 /** "test split · wrong for member 0 · sorted by judge j1, descending": the list's filter and order, in words. */

@@ -290,6 +290,11 @@ INSERT INTO judgments_v6 (id, run_id, example_id, judge, debate_id, order_swappe
   input_tokens, output_tokens)
   SELECT id, run_id, example_id, judge, debate_id, order_swapped, CASE WHEN method = 'unparsed' THEN NULL ELSE p_correct END, method, raw_text,
     call_id, created_at, sample, input_tokens, output_tokens FROM judgments;
+-- The id sequence carries over, so an id once used (and since deleted) is never given out again.
+UPDATE sqlite_sequence SET seq = (SELECT seq FROM sqlite_sequence WHERE name = 'judgments')
+  WHERE name = 'judgments_v6' AND seq < (SELECT seq FROM sqlite_sequence WHERE name = 'judgments');
+INSERT INTO sqlite_sequence (name, seq) SELECT 'judgments_v6', seq FROM sqlite_sequence
+  WHERE name = 'judgments' AND NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'judgments_v6');
 DROP TABLE judgments;
 ALTER TABLE judgments_v6 RENAME TO judgments;
 CREATE UNIQUE INDEX judgments_unique ON judgments(run_id, example_id, judge, IFNULL(debate_id, ''), order_swapped, sample);

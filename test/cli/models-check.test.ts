@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { startOpenAIServer, type OpenAIServerOptions, type WireServer } from '../helpers/openai-server.js';
+import { freePort, startOpenAIServer, type OpenAIServerOptions, type WireServer } from '../helpers/openai-server.js';
 import { runCli } from '../reliability/fixture.js';
 
 // fixture.ts gave this file its own W2S_CACHE_DIR, which the spawned CLI inherits.
@@ -41,18 +41,18 @@ test('no logprobs and a 404 for embeddings: both printed as not found with what 
     [
       'chat:         yes, as the adapter reports it',
       'logprobs:     not found: asked for the top 10 alternatives of 1 token; the reply had none',
-      'embeddings:   not found: asked to embed one short text; the server answered 404: Not Found',
+      'embeddings:   not found: asked to embed one short text; the server answered 404: Not Found (check the model name and base URL)',
       'seed:         found: the same seed gave the same text twice at temperature 1 (a server that ignores temperature would too)',
     ],
     r.stdout,
   );
   assert.equal(r.stderr, '', 'nothing on stderr');
 
-  // The findings replace the model's entry in the probe cache, which runs read.
+  // The findings replace the model's entry in the probe cache, which runs read: only what was found is kept.
   const models = (JSON.parse(readFileSync(join(cacheDir, 'capabilities.json'), 'utf8')) as { models: Record<string, Record<string, { status: string }>> }).models;
   const entry = models[JSON.stringify(['openai', s.url, 'tiny'])];
   assert.ok(entry, `an entry for the model: ${Object.keys(models).join(', ')}`);
-  assert.deepEqual(Object.fromEntries(Object.entries(entry).map(([k, v]) => [k, v.status])), { logprobs: 'not found', embeddings: 'not found', seed: 'found' });
+  assert.deepEqual(Object.fromEntries(Object.entries(entry).map(([k, v]) => [k, v.status])), { seed: 'found' }, 'the seed found; the missing logprobs and embeddings not remembered');
 
   // A second check probes again (never answered from the cache).
   const before = s.requests.length;
@@ -92,4 +92,23 @@ test('a probe that fails after the model answered is not tried, with why; the ch
     assert.match(c.probed[cap].detail, /^the probe failed: .*500.*overloaded/, cap);
   }
   assert.equal(c.logprobs, null, 'no alternatives: the probe failed');
+});
+
+test('with --endpoints every server of the model is checked in turn; one that does not answer is named, exit 1', async () => {
+  const [up, also] = [await server(), await server()];
+  const both = await runCli(['models', 'check', 'openai:tiny', '--endpoints', `${up.url},${also.url}`]);
+  assert.equal(both.code, 0, both.stderr);
+  const blocks = both.stdout.trimEnd().split('\n\n');
+  assert.equal(blocks.length, 2, `one block per server:\n${both.stdout}`);
+  assert.deepEqual(blocks.map((b) => b.split('\n')[2]), [`endpoint:     ${up.url}`, `endpoint:     ${also.url}`], 'each block names its server');
+  assert.ok(blocks.every((b) => b.includes('generation:   "Echo: Once upon a time"')), 'each server answered the test generation');
+
+  const down = `http://127.0.0.1:${await freePort()}/v1`;
+  const r = await runCli(['models', 'check', 'openai:tiny', '--endpoints', `${up.url},${down}`, '--json']);
+  assert.equal(r.code, 1, r.stderr);
+  const doc = JSON.parse(r.stdout) as { spec: string; endpoints: ({ ok: true; endpoint: string } | { ok: false; endpoint: string; error: string })[] };
+  assert.equal(doc.spec, 'openai:tiny');
+  assert.deepEqual(doc.endpoints.map((e) => [e.ok, e.endpoint]), [[true, up.url], [false, down]], 'the server that answered, then the one that did not');
+  assert.match((doc.endpoints[1] as { error: string }).error, /did not answer a test generation: Could not reach/, 'why it failed');
+  assert.equal(r.stderr, `w2s: 1 of 2 servers of openai:tiny did not answer: ${down} (see above); start them or remove them from endpoints.\n`, 'one error line naming the server');
 });

@@ -1,6 +1,7 @@
 /**
  * The capability probe against real HTTP servers on 127.0.0.1 (the OpenAI and Ollama wire formats): what it finds,
- * what it remembers in capabilities.json, and what it never remembers (a model it could not reach).
+ * what it remembers in capabilities.json (only what it found), and what it never remembers (what it did not find, a
+ * model it could not reach or that the server does not have).
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -8,7 +9,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { createClient } from '../../src/models/create.js';
 import { Gateway } from '../../src/models/gateway.js';
-import { capabilitiesFile, probeCapabilities, probeKey, type ProbeOptions } from '../../src/models/probe.js';
+import { capabilitiesFile, PROBE_RETRY, probeCapabilities, probeKey, type ProbeOptions } from '../../src/models/probe.js';
 import { ProviderError, type ModelClient } from '../../src/models/types.js';
 import { startOllamaServer } from '../helpers/ollama-server.js';
 import { fakeTopLogprobs, freePort, startOpenAIServer, type OpenAIServerOptions, type SeenRequest, type WireServer } from '../helpers/openai-server.js';
@@ -70,11 +71,86 @@ test('logprobs: found when the first token came back with alternatives, not foun
     assert.deepEqual(r.alternatives, [], `logprobs ${mode}: no alternatives`);
   }
 
-  // A server that refuses the parameter outright (400) has no logprobs to give: a finding, not an error.
+  // A server that refuses the parameter outright (400) but answers the same request without it has no logprobs to
+  // give: a finding, not an error.
   const refusing = await openai({ onRequest: (r) => (r.body?.logprobs ? { status: 400, body: { error: { message: 'logprobs are not supported', type: 'invalid_request_error' } } } : undefined) });
   const refused = await probeCapabilities(await client(refusing), { logprobs: true }, { cacheFile: freshFile(), gateway: once() });
   assert.equal(refused.logprobs.status, 'not found', refused.logprobs.detail);
-  assert.equal(refused.logprobs.detail, 'asked for the top 10 alternatives of 1 token; the server refused the request with 400: logprobs are not supported');
+  assert.equal(
+    refused.logprobs.detail,
+    'asked for the top 10 alternatives of 1 token; the server refused the request with 400: logprobs are not supported, and answered it without logprobs',
+    'the refusal, then the control that was answered',
+  );
+  const sentToRefusing = chats(refusing);
+  assert.deepEqual(sentToRefusing.map((q) => [q.body.logprobs ?? null, q.body.max_tokens]), [[true, 1], [null, 1]], 'the probe, then a control without logprobs, of one token');
+  assert.equal(sentToRefusing[1]!.body.messages[0].content, sentToRefusing[0]!.body.messages[0].content, 'the control sends the same prompt');
+});
+
+test('logprobs: a reply with one alternative (the sampled token\'s own: top_logprobs ignored) is not found', async () => {
+  // content[0] has the sampled token's logprob and no alternatives, as a server that ignores top_logprobs sends it.
+  const single = await openai({
+    onRequest: (q) =>
+      q.path.endsWith('/chat/completions')
+        ? {
+            status: 200,
+            body: {
+              id: 'c1', object: 'chat.completion', created: 1, model: 'm',
+              choices: [{ index: 0, message: { role: 'assistant', content: 'Yes' }, logprobs: { content: [{ token: 'Yes', logprob: -0.1, top_logprobs: [] }] }, finish_reason: 'length' }],
+              usage: { prompt_tokens: 9, completion_tokens: 1 },
+            },
+          }
+        : undefined,
+  });
+  const file = freshFile();
+  const c = await client(single);
+  const r = await probeCapabilities(c, { logprobs: true }, { cacheFile: file, gateway: once() });
+  assert.equal(r.logprobs.status, 'not found', r.logprobs.detail);
+  assert.equal(
+    r.logprobs.detail,
+    "asked for the top 10 alternatives of 1 token; 1 came back (the sampled token's own: a logprobs judge needs at least 2)",
+    'the detail says how many came back',
+  );
+  assert.deepEqual(r.alternatives, [{ token: 'Yes', logprob: -0.1 }], 'the one alternative as it came back');
+  assert.equal(existsSync(file), false, 'a not found is not remembered');
+});
+
+test('a model the server does not have refuses the control too: the error propagates with the adapter\'s hint, nothing is remembered', async () => {
+  // OpenAI format: the server knows only "other"; "m" gets its 404 with logprobs and without.
+  const file = freshFile();
+  const s = await openai({ models: ['other'] });
+  await assert.rejects(
+    probeCapabilities(await client(s), { logprobs: true, embeddings: true }, { cacheFile: file, gateway: once() }),
+    (e) => e instanceof ProviderError && e.info.status === 404 && e.message.endsWith('(check the model name and base URL)'),
+    'the 404 propagates with the adapter\'s hint',
+  );
+  assert.deepEqual(chats(s).map((q) => Boolean(q.body.logprobs)), [true, false], 'the probe, then the control without logprobs');
+  assert.equal(existsSync(file), false, 'nothing was remembered');
+
+  // Ollama: a model not yet pulled. After "ollama pull" (here: a server that has it) the next probe finds logprobs.
+  const notPulled = await startOllamaServer({ models: ['other'] });
+  servers.push(notPulled);
+  await assert.rejects(
+    probeCapabilities(await createClient(`ollama:m@${notPulled.url}`), { logprobs: true }, { cacheFile: file, gateway: once() }),
+    (e) => e instanceof ProviderError && e.info.status === 404 && e.message.includes('(pull the model with "ollama pull m" or check its name)'),
+    'the 404 propagates with the pull hint',
+  );
+  assert.equal(chats(notPulled).length, 2, 'the probe and the control');
+  const pulled = await startOllamaServer({ models: ['m'] });
+  servers.push(pulled);
+  const r = await probeCapabilities(await createClient(`ollama:m@${pulled.url}`), { logprobs: true }, { cacheFile: file, gateway: once() });
+  assert.equal(r.logprobs.status, 'found', r.logprobs.detail);
+});
+
+test('the probe\'s own retry budget: 2 attempts with a short backoff, so a 501 refusal is seen in about a second', async () => {
+  assert.deepEqual({ ...PROBE_RETRY }, { maxAttempts: 2, baseDelayMs: 250, maxDelayMs: 500 }, 'two attempts, at most half a second apart');
+  const s = await openai({ onRequest: (r) => (r.body?.logprobs ? { status: 501, body: { error: { message: 'top_logprobs is not implemented', type: 'server_error' } } } : undefined) });
+  const started = performance.now();
+  // No gateway given: the probe's default, PROBE_RETRY.
+  const r = await probeCapabilities(await client(s), { logprobs: true }, { cacheFile: freshFile() });
+  const ms = performance.now() - started;
+  assert.equal(r.logprobs.status, 'not found', r.logprobs.detail);
+  assert.deepEqual(chats(s).map((q) => Boolean(q.body.logprobs)), [true, true, false], 'two attempts with logprobs, then the control');
+  assert.ok(ms < 2_000, `seen in about a second: ${Math.round(ms)} ms`);
 });
 
 test('embeddings: found with the vector\'s size; not found when the endpoint answers 404, 400 or 501', async () => {
@@ -93,7 +169,9 @@ test('embeddings: found with the vector\'s size; not found when the endpoint ans
     // Two attempts: 501 is retryable, and is still a finding once the attempts are spent.
     const n = await probeCapabilities(await client(s), { embeddings: true }, { cacheFile: freshFile(), gateway: new Gateway({ retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 1 } }) });
     assert.equal(n.embeddings.status, 'not found', `${status}: ${n.embeddings.detail}`);
-    assert.equal(n.embeddings.detail, `asked to embed one short text; the server answered ${status}: no embeddings here (${status})`, `${status} named`);
+    // The adapter's hint on a 404 is kept: it may be the model that is missing.
+    const hint = status === 404 ? ' (check the model name and base URL)' : '';
+    assert.equal(n.embeddings.detail, `asked to embed one short text; the server answered ${status}: no embeddings here (${status})${hint}`, `${status} named`);
   }
 });
 
@@ -162,53 +240,77 @@ test('a server error or a refused connection is no finding: it propagates and no
   assert.equal(existsSync(file), false, 'a failed probe is never remembered');
 });
 
-test('the cache: a second probe within 24 h makes no call; an old entry, a corrupt file or fresh: true probe again', async () => {
+test('the cache: only what was found is remembered, and reused for 24 h; a stale or old-style entry, a corrupt file or fresh: true probe again', async () => {
   const file = freshFile();
-  const s = await openai({ logprobs: 'omit' });
+  // The server's options are read per request: changing them is the user fixing the server.
+  const serverOptions: OpenAIServerOptions = { logprobs: 'omit' };
+  const s = await openai(serverOptions);
   const c = await client(s);
   const opts: ProbeOptions = { cacheFile: file, gateway: once() };
   const first = await probeCapabilities(c, { logprobs: true, embeddings: true }, opts);
   assert.equal(first.logprobs.status, 'not found', first.logprobs.detail);
   assert.equal(first.embeddings.status, 'found', first.embeddings.detail);
   assert.equal(s.requests.length, 2, 'one generation and one embedding');
-  const entry = readEntries(file)[probeKey(c)]!;
-  assert.deepEqual(Object.keys(entry).sort(), ['embeddings', 'logprobs'], 'only what was tried is remembered: no seed');
+  assert.deepEqual(Object.keys(readEntries(file)[probeKey(c)]!), ['embeddings'], 'only what was found is remembered: not the missing logprobs, not the untried seed');
 
   const second = await probeCapabilities(c, { logprobs: true, embeddings: true }, opts);
-  assert.equal(s.requests.length, 2, 'the second probe made no call');
-  assert.equal(second.fromCache, true, 'it says it came from the cache');
-  assert.deepEqual([second.logprobs, second.embeddings], [first.logprobs, first.embeddings], 'the same findings');
-  assert.equal(second.probedAt, entry.logprobs!.probedAt < entry.embeddings!.probedAt ? entry.logprobs!.probedAt : entry.embeddings!.probedAt, 'probedAt is the oldest finding used');
+  assert.equal(s.requests.length, 3, 'the logprobs were asked again; the embeddings came from the cache');
+  assert.equal(second.logprobs.status, 'not found', second.logprobs.detail);
+  assert.deepEqual(second.embeddings, first.embeddings, 'the remembered embeddings finding');
+  assert.equal(second.fromCache, false, 'not every finding came from the cache');
+
+  // The user fixes the server: the next probe finds the logprobs at once (no day-long "not found" in the way).
+  serverOptions.logprobs = 'normal';
+  const third = await probeCapabilities(c, { logprobs: true, embeddings: true }, opts);
+  assert.equal(s.requests.length, 4, 'one generation: the logprobs asked again');
+  assert.equal(third.logprobs.status, 'found', third.logprobs.detail);
+  const entry = readEntries(file)[probeKey(c)]!;
+  assert.deepEqual(Object.keys(entry).sort(), ['embeddings', 'logprobs'], 'both are remembered now');
+
+  const fourth = await probeCapabilities(c, { logprobs: true, embeddings: true }, opts);
+  assert.equal(s.requests.length, 4, 'the fourth probe made no call');
+  assert.equal(fourth.fromCache, true, 'it says it came from the cache');
+  assert.deepEqual([fourth.logprobs, fourth.embeddings], [third.logprobs, third.embeddings], 'the same findings');
+  assert.equal(fourth.probedAt, entry.logprobs!.probedAt < entry.embeddings!.probedAt ? entry.logprobs!.probedAt : entry.embeddings!.probedAt, 'probedAt is the oldest finding used');
 
   // One day later (25 h): the logprobs finding is stale, so it is probed again; the other one is kept.
   const hour = 3600_000;
   const old = new Date(Date.now() - 25 * hour).toISOString();
   const young = new Date(Date.now() - 1 * hour).toISOString();
   writeFileSync(file, JSON.stringify({ version: 1, models: { [probeKey(c)]: { logprobs: { status: 'found', detail: 'an old finding', probedAt: old }, embeddings: { status: 'found', detail: 'a young finding', probedAt: young } } } }));
-  const third = await probeCapabilities(c, { logprobs: true, embeddings: true }, opts);
-  assert.equal(s.requests.length, 3, 'only the stale finding was probed again');
-  assert.equal(third.logprobs.status, 'not found', 'the stale "found" was replaced by what the server returns');
-  assert.equal(third.embeddings.detail, 'a young finding', 'the young finding was reused');
-  assert.equal(third.fromCache, false, 'not every finding came from the cache');
-  assert.equal(readEntries(file)[probeKey(c)]!.logprobs!.status, 'not found', 'the file now holds the new finding');
+  const fifth = await probeCapabilities(c, { logprobs: true, embeddings: true }, opts);
+  assert.equal(s.requests.length, 5, 'only the stale finding was probed again');
+  assert.equal(fifth.logprobs.detail, 'asked for the top 10 alternatives of 1 token; 10 came back', 'the stale finding was replaced by what the server returns');
+  assert.equal(fifth.embeddings.detail, 'a young finding', 'the young finding was reused');
+  assert.equal(readEntries(file)[probeKey(c)]!.logprobs!.detail, 'asked for the top 10 alternatives of 1 token; 10 came back', 'the file now holds the new finding');
+
+  // A young "not found" written by an older w2s is not trusted: asked again.
+  writeFileSync(file, JSON.stringify({ version: 1, models: { [probeKey(c)]: { logprobs: { status: 'not found', detail: 'an old refusal', probedAt: young } } } }));
+  const sixth = await probeCapabilities(c, { logprobs: true }, opts);
+  assert.equal(s.requests.length, 6, 'a remembered "not found" costs a probe');
+  assert.equal(sixth.logprobs.status, 'found', sixth.logprobs.detail);
 
   // A corrupt file is no file: probe again, then write a good one.
   writeFileSync(file, '{"version": 1, "models": {');
-  const fourth = await probeCapabilities(c, { logprobs: true }, opts);
-  assert.equal(s.requests.length, 4, 'a corrupt file costs one probe');
-  assert.equal(fourth.logprobs.status, 'not found', fourth.logprobs.detail);
-  assert.equal(readEntries(file)[probeKey(c)]!.logprobs!.status, 'not found', 'the file was rewritten');
+  const seventh = await probeCapabilities(c, { logprobs: true }, opts);
+  assert.equal(s.requests.length, 7, 'a corrupt file costs one probe');
+  assert.equal(seventh.logprobs.status, 'found', seventh.logprobs.detail);
+  assert.equal(readEntries(file)[probeKey(c)]!.logprobs!.status, 'found', 'the file was rewritten');
 
   // fresh (models check): probes whatever the cache holds and replaces the model's entry.
-  const fifth = await probeCapabilities(c, { logprobs: true }, { ...opts, fresh: true, seed: true });
-  assert.equal(s.requests.length, 4 + 1 + 2, 'a fresh probe: one generation for logprobs, two for the seed');
-  assert.equal(fifth.fromCache, false, 'fresh findings');
-  assert.deepEqual(Object.keys(readEntries(file)[probeKey(c)]!).sort(), ['logprobs', 'seed'], 'the entry was replaced by what was probed');
+  const eighth = await probeCapabilities(c, { logprobs: true }, { ...opts, fresh: true, seed: true });
+  assert.equal(s.requests.length, 7 + 1 + 2, 'a fresh probe: one generation for logprobs, two for the seed');
+  assert.equal(eighth.fromCache, false, 'fresh findings');
+  assert.deepEqual(Object.keys(readEntries(file)[probeKey(c)]!).sort(), ['logprobs', 'seed'], 'the entry was replaced by what was found');
+  // A fresh probe that finds nothing drops the model's entry: an old "found" does not outlive the server's change.
+  serverOptions.logprobs = 'omit';
+  await probeCapabilities(c, { logprobs: true }, { ...opts, fresh: true });
+  assert.equal(readEntries(file)[probeKey(c)], undefined, 'no entry left for the model');
 
   // Another model on the same server has its own entry.
   const other = await client(s, 'other');
   await probeCapabilities(other, { logprobs: true }, opts);
-  assert.equal(s.requests.length, 8, 'another model is probed on its own');
+  assert.equal(s.requests.length, 12, 'another model is probed on its own');
 });
 
 test('the default findings file is capabilities.json under $W2S_CACHE_DIR; a local file model is keyed by its content', async () => {

@@ -215,7 +215,7 @@ test('position bias and parse coverage: a judge that always says "A" or nothing 
   close(bias.value, 1, 'lazy position bias');
   assert.ok(bias.lo! > 0.5, 'the bias is significant');
   assert.equal(bias.n, 1000, 'position bias is measured on the 1000 test examples with a verdict');
-  assert.match(bias.note ?? '', /1000 test examples without any verdict left out/, 'the note says how many were left out');
+  assert.match(bias.note ?? '', /1000 test examples without such a pair left out/, 'the note says how many were left out');
   // Every split the lazy judge read (all 200 train rows and the 2000 test rows) is half even, half odd.
   close(metric(metrics, 'judge:lazy', 'parse_coverage').value, 0.5, 'lazy coverage');
   close(metric(metrics, 'judge:j0', 'parse_coverage').value, 1, 'j0 coverage');

@@ -7,7 +7,8 @@ import type { GenerateRequest } from '../../src/models/types.js';
 import { runExperiment } from '../../src/pipeline/run.js';
 import { openReport } from '../../src/report/queries.js';
 import { formatJudges, judgesView } from '../../src/report/judges.js';
-import { formatRunSummary } from '../../src/report/terminal.js';
+import { compareMembers, testView } from '../../src/report/analysis.js';
+import { formatComparison, formatRunSummary } from '../../src/report/terminal.js';
 import { openStore, type MetricRow } from '../../src/store/index.js';
 import { writeJsonl, type DatasetRow } from '../helpers/datasets.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -59,10 +60,13 @@ async function silentRun() {
       { name: 'speaks', model: 'scripted:silent-speaks', method: 'parsed' },
       { name: 'mute', model: 'scripted:silent-mute', method: 'logprobs' },
       { name: 'sparse', model: 'scripted:silent-sparse', method: 'parsed' },
+      { name: 'sparse2', model: 'scripted:silent-sparse', method: 'parsed', maxTokens: 7 },
     ],
     judgeEnsembles: [
       { name: 'with-mute', members: ['speaks', 'mute'] },
       { name: 'with-sparse', members: ['speaks', 'sparse'] },
+      { name: 'vote-three', members: ['sparse', 'sparse2', 'speaks'], aggregate: 'vote' },
+      { name: 'mean-sparse', members: ['sparse', 'sparse2'], aggregate: 'mean' },
     ],
     metrics: { bootstrap: 200 },
   });
@@ -77,16 +81,19 @@ async function silentRun() {
     const byJudge = store.models.listModels(runId, 'strong_by_judge');
     const ensembles = store.models.listModels(runId, 'judge_ensemble').map((m) => m.member);
     const sparseLabels = (byJudge.find((m) => m.member === 2)?.config as { labels?: string } | undefined)?.labels;
+    const ensembleLabels = (byJudge.find((m) => m.member === 7)?.config as { labels?: string } | undefined)?.labels;
     const summary = (() => {
       const q = openReport(out);
       try {
         const run = q.resolveRun(runId);
-        return { table: formatRunSummary(q, runId), judges: formatJudges(judgesView(q.metrics(runId), run.config, runId)) };
+        const c = compareMembers(testView(q, runId), { stored: q.metrics(runId) });
+        const comparison = { text: formatComparison(c), pairs: c.pairs.map((p) => `${p.a}|${p.b}`), unscored: c.unscored.map((u) => u.name) };
+        return { table: formatRunSummary(q, runId), judges: formatJudges(judgesView(q.metrics(runId), run.config, runId)), comparison };
       } finally {
         q.close();
       }
     })();
-    return { metrics: store.metrics.listMetrics(runId), trainStrongCases, muteProbabilities, byJudge, ensembles, summary, sparseLabels };
+    return { metrics: store.metrics.listMetrics(runId), trainStrongCases, muteProbabilities, byJudge, ensembles, summary, sparseLabels, ensembleLabels, comparison: summary.comparison };
   } finally {
     store.close();
   }
@@ -121,13 +128,13 @@ test('a judge below its minCoverage gets no accuracy, AUROC or calibration, and 
 
 test('a silent judge trains no strong model and gets no PGR; an ensemble with it as a member is not built', async () => {
   const { metrics, byJudge, ensembles } = await once();
-  assert.deepEqual(byJudge.map((m) => m.member).sort(), [0, 2, 4], 'strong models for speaks (0), sparse (2) and with-sparse (3 + 1), none for mute or with-mute');
+  assert.deepEqual(byJudge.map((m) => m.member).sort(), [0, 2, 3, 5, 6, 7], 'strong models for speaks (0), sparse (2), sparse2 (3) and the ensembles but with-mute (4 + 1, 4 + 2, 4 + 3); none for mute (1) or with-mute (4)');
   for (const name of ['accuracy', 'pgr']) {
     const m = metric(metrics, 'strong_by_judge:mute', name);
     assert.equal(m.value, null, `strong on mute: no ${name}`);
     assert.equal(m.note, `no strong model: judge mute has ${MUTE_WHY}`, `strong on mute: ${name} says why`);
   }
-  assert.deepEqual(ensembles, [1], 'only with-sparse is built');
+  assert.deepEqual(ensembles, [1, 2, 3], 'every ensemble but with-mute is built');
   const ens = metric(metrics, 'judge_ensemble:with-mute', 'accuracy');
   assert.equal(ens.value, null, 'the ensemble with a silent member has no accuracy');
   assert.equal(ens.note, `member mute: ${MUTE_WHY}`, 'and says which member and why');
@@ -150,6 +157,28 @@ test('a judge above its minCoverage is scored; its abstentions count as 0.5 and 
   assert.ok(model.value !== null, 'strong on sparse is scored');
 });
 
+test('an ensemble reads a member\'s abstention as no vote: one speaking member decides; all silent is an abstention, counted', async () => {
+  const { metrics, ensembleLabels } = await once();
+  // Cases 5 and 25 (label 1): sparse and sparse2 abstain, speaks says "correct": the vote is speaks' alone, right.
+  // Everywhere else all three are right. Counting the abstentions as 0.5 ("incorrect" votes) would give 38 of 40.
+  const vote = metric(metrics, 'judge_ensemble:vote-three', 'accuracy');
+  assert.equal(vote.value, 1, 'the vote ensemble is right on all 40');
+  assert.equal(vote.note, null, 'no test example lacked a verdict from every member');
+  // sparse and sparse2 both abstain on cases 5 and 25: the ensemble abstains there (0.5: wrong on label 1), and says so.
+  const mean = metric(metrics, 'judge_ensemble:mean-sparse', 'accuracy');
+  assert.equal(mean.value, 38 / 40, 'the all-abstaining examples count as 0.5');
+  assert.equal(mean.note, '2 of 40 test examples had no member stating a verdict and count as P(correct) = 0.5', 'and are counted');
+  assert.match(ensembleLabels ?? '', /^judge ensemble mean-sparse \(mean\)( \(the \d+ of 20 train_strong examples a member stated a verdict on\))?$/, `its strong model's labels say what it trained on: ${ensembleLabels}`);
+});
+
+test('compare leaves a judge that was not scored out of every table and test, and lists it as n/a', async () => {
+  const { comparison } = await once();
+  assert.ok(!comparison.text.match(/^judge mute\s+\d/m), `no accuracy for mute in compare:\n${comparison.text}`);
+  assert.ok(comparison.text.includes(`judge mute`) && comparison.text.includes(`n/a (${MUTE_WHY})`), `mute is listed as n/a with the reason:\n${comparison.text}`);
+  assert.ok(!comparison.pairs.some((p) => p.includes('mute')), `no paired test with mute: ${comparison.pairs.join(', ')}`);
+  assert.ok(comparison.unscored.includes('judge_ensemble:with-mute'), `the ensemble with the silent member is listed too: ${comparison.unscored.join(', ')}`);
+});
+
 test('the run table says n/a with the reason, once per row', async () => {
   const { summary: { table: summary, judges } } = await once();
   const muteLine = summary.split('\n').find((l) => /^judge mute\b/.test(l));
@@ -161,5 +190,5 @@ test('the run table says n/a with the reason, once per row', async () => {
   // compare --judges: the accuracy cell says why, the other figures read n/a, coverage is shown.
   const judgeRow = judges.split('\n').find((l) => l.startsWith('prompted judge mute'));
   assert.ok(judgeRow, `a row for mute in compare --judges:\n${judges}`);
-  assert.ok(judgeRow.includes(`n/a (${MUTE_WHY})`) && judgeRow.includes('0.0 (120 replies)'), `why and coverage: ${judgeRow}`);
+  assert.ok(judgeRow.includes(`n/a (${MUTE_WHY})`) && judgeRow.includes('0.0 (120 replies; 0.0 from logprobs)'), `why and coverage: ${judgeRow}`);
 });

@@ -140,6 +140,9 @@ test('migration 6: a stored reply without a verdict loses its made-up 0.5; ids, 
   const insert = raw.prepare("INSERT INTO judgments (run_id, example_id, judge, order_swapped, sample, p_correct, method, raw_text, created_at, input_tokens) VALUES ('r', 'e', 'j', ?, 0, ?, ?, ?, 'x', 7)");
   insert.run(0, 0.75, 'logprobs', 'A');
   insert.run(1, 0.5, 'unparsed', 'hmm');
+  // An id used and deleted before the migration (3) must not be given out again after it.
+  raw.prepare("INSERT INTO judgments (run_id, example_id, judge, order_swapped, sample, p_correct, method, created_at) VALUES ('r', 'e', 'j', 0, 9, 1, 'parsed', 'x')").run();
+  raw.prepare('DELETE FROM judgments WHERE id = 3').run();
   raw.close();
 
   const store = openStore(f);
@@ -153,6 +156,9 @@ test('migration 6: a stored reply without a verdict loses its made-up 0.5; ids, 
     assert.equal(store.judgments.insertJudgment(again), false, 'the unique key is rebuilt');
     assert.throws(() => store.judgments.insertJudgment({ ...again, sample: 1, pCorrect: 0.5, method: 'unparsed' }), /CHECK constraint/, 'an unparsed reply cannot be stored with a probability');
     assert.throws(() => store.judgments.insertJudgment({ ...again, sample: 2, pCorrect: null, method: 'parsed' }), /CHECK constraint/, 'a parsed reply must carry one');
+    store.judgments.insertJudgment({ ...again, sample: 3 });
+    const next = store.judgments.listJudgments('r').at(-1)!.id;
+    assert.ok(next > 3, `the deleted id 3 is not given out again (next id ${next})`);
   } finally {
     store.close();
   }
