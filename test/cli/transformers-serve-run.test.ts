@@ -189,7 +189,7 @@ describe('w2s run with debaters and a judge on transformers serve', { skip: SKIP
     const errorLine = r.stderr.trim().split('\n').pop()!;
     assert.equal(
       errorLine,
-      `w2s: judges[0] (judge tiny) model ${spec} returned no logprobs when probed (asked for the top 10 alternatives of 1 token; the reply had none); set judges[0].method to "parsed" or use a server that returns logprobs.`,
+      `w2s: judges[0] (judge tiny) model ${spec} returned no logprobs when probed (asked for the top 10 alternatives of 1 token; the reply had none); set judges[0].method to "parsed" or use a server that returns logprobs; \`w2s models check ${spec}\` shows what the server returns.`,
       `one sentence naming the role, what the probe saw and the alternative:\n${r.stderr}`,
     );
     assert.equal(existsSync(out), false, 'nothing was written');
