@@ -4,6 +4,7 @@ export { ExperimentSchema, type ExperimentConfig, type ExperimentInput, type Mod
 export { loadExperiment, parseExperiment, configHash, experimentJsonSchema } from './config/load.js';
 export { createClient, requireCapability, type ClientOptions } from './models/create.js';
 export { Gateway, BudgetExceededError, type GatewayModel, type GatewayOptions } from './models/gateway.js';
+export { OpenAIBatchRoute, openaiBatchTransport, batchPriceOf, type BatchTransport, type BatchScheduler } from './models/batch.js';
 export { probeCapabilities, type Finding, type ProbeOptions, type ProbeResult } from './models/probe.js';
 export type { ModelClient, GenerateRequest, GenerateResult, Capabilities, ChatMessage, TokenLogprob } from './models/types.js';
 export { openStore, dbInfo, Store } from './store/index.js';

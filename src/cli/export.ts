@@ -5,10 +5,11 @@ import { EXPORT_FORMATS, EXPORT_WHATS, exportToFile, parseSplits, TRAINING_SPLIT
 const HELP = `
 Shapes:
   calls        jsonl: one ledger row per line (id, run_id, role, model, kind, request_hash, cache_hit, attempts,
-               latency_ms, input_tokens, output_tokens, cost_usd, finish_reason, error, created_at), then what the
-               call sent and got back: params (maxTokens, temperature, seed, topLogprobs, stop, sample), messages
-               ([{role, content}]: chat messages, or an embed call's inputs with role "input") and response (the raw
-               reply; null for embed and failed calls); all three null for calls made before w2s stored them.
+               latency_ms, input_tokens, output_tokens, cost_usd, finish_reason, error, created_at, endpoint: the
+               server that answered), then what the call sent and got back: params (maxTokens, temperature, seed,
+               topLogprobs, stop, sample), messages ([{role, content}]: chat messages, or an embed call's inputs with
+               role "input") and response (the raw reply; null for embed and failed calls); all three null for calls
+               made before w2s stored them.
                csv: the same columns, then params_json, messages_json (JSON text) and response. --no-texts leaves
                the three out. Secrets (URL credentials, sk-… keys, Bearer tokens) are redacted.
   predictions  one row per (model, example): run_id, model_id, role, member, example_id, split, label, debate_id, p1

@@ -3,6 +3,8 @@ import { createClient, type ClientOptions } from '../models/create.js';
 import { Gateway } from '../models/gateway.js';
 import { UserError } from '../errors.js';
 import { PROBE_RETRY, probeCapabilities, type Finding } from '../models/probe.js';
+import { replicaIdentity } from '../models/replicas.js';
+import { formatModelSpec, parseModelSpec } from '../models/spec.js';
 import type { ModelClient } from '../models/types.js';
 
 interface CheckOptions {
@@ -12,6 +14,7 @@ interface CheckOptions {
   threads?: number;
   apiKeyEnv?: string;
   host?: string;
+  endpoints?: string[];
   json?: boolean;
 }
 
@@ -50,9 +53,11 @@ export function register(program: Command): void {
     .option('--threads <n>', 'llamacpp: CPU threads', (v) => toInt(v, '--threads'))
     .option('--api-key-env <name>', 'openai: env var holding the API key')
     .option('--host <url>', 'ollama: host')
-    .option('--json', 'print one JSON document (spec, model, adapter, endpoint, chat, probed, generation, logprobs, embeddings)')
+    .option('--endpoints <urls>', 'openai, ollama: several servers of the model (a config\'s endpoints), comma-separated: each is checked in turn', (v) => v.split(',').map((e) => e.trim()).filter(Boolean))
+    .option('--json', 'print one JSON document (spec, model, adapter, endpoint, chat, probed, generation, logprobs, embeddings); with --endpoints, {spec, endpoints: [one per server]}')
     .action(async (spec: string, opts: CheckOptions) => {
       const clientOptions: ClientOptions = { contextSize: opts.contextSize, threads: opts.threads, apiKeyEnv: opts.apiKeyEnv, host: opts.host };
+      if (opts.endpoints) return checkEndpoints(spec, opts.endpoints, clientOptions, opts);
       let client: ModelClient;
       try {
         client = await createClient(spec, clientOptions);
@@ -66,6 +71,45 @@ export function register(program: Command): void {
         await client.close?.();
       }
     });
+}
+
+/** One server's check: what checkModel found, or why it failed. */
+export type EndpointCheck = (ModelCheck & { ok: true }) | { ok: false; endpoint: string; error: string };
+
+/**
+ * `models check <spec> --endpoints a,b`: each server of the model checked in turn, as the spec with that endpoint
+ * would be (a run spreads calls over all of them, so each must answer). Prints every check; the servers that did not
+ * answer make one error line naming each, exit 1.
+ */
+async function checkEndpoints(spec: string, endpoints: string[], clientOptions: ClientOptions, opts: CheckOptions): Promise<void> {
+  const parsed = parseModelSpec(spec);
+  if (clientOptions.host !== undefined) throw new UserError(`Give the servers of ${spec} either with --host or with --endpoints, not both.`);
+  const { specs } = replicaIdentity(parsed, endpoints);
+  const checks: EndpointCheck[] = [];
+  for (const one of specs) {
+    const single = formatModelSpec(one);
+    try {
+      const client = await createClient(single, clientOptions).catch((e) => {
+        throw checkFailed(single, 'could not be set up', e);
+      });
+      try {
+        checks.push({ ok: true, ...(await checkModel(single, client, opts)) });
+      } finally {
+        await client.close?.();
+      }
+    } catch (e) {
+      checks.push({ ok: false, endpoint: one.endpoint!, error: (e as Error).message });
+    }
+  }
+  process.stdout.write(
+    opts.json
+      ? `${JSON.stringify({ spec: formatModelSpec(parsed), endpoints: checks }, null, 2)}\n`
+      : checks.map((c) => (c.ok ? formatCheck(c) : `endpoint:     ${c.endpoint}\nfailed:       ${c.error}\n`)).join('\n'),
+  );
+  const failed = checks.filter((c): c is Extract<EndpointCheck, { ok: false }> => !c.ok);
+  if (failed.length > 0) {
+    throw new UserError(`${failed.length} of ${checks.length} servers of ${formatModelSpec(parsed)} did not answer: ${failed.map((f) => f.endpoint).join(', ')} (see above); start them or remove them from endpoints.`);
+  }
 }
 
 async function checkModel(spec: string, client: ModelClient, opts: CheckOptions): Promise<ModelCheck> {

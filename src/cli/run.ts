@@ -40,7 +40,8 @@ export function register(program: Command): void {
     .option('--max-calls <n>', 'the run\'s total model calls, over all its resumes (kept with the run; cached answers are free)', wholeNumber('--max-calls'))
     .option('--wait', 'if another process is running this run, wait for it to finish and then resume (default: refuse)')
     .option('--max-cost <usd>', 'the run\'s total cost in USD, over all its resumes (kept with the run; from gateway.prices)', positiveNumber('--max-cost'))
-    .action(async (configPath: string, opts: { out?: string; cache: string | boolean; retryFailed?: boolean; skipInvalid?: boolean; maxCalls?: number; maxCost?: number; wait?: boolean }) => {
+    .option('--batch', 'send every openai model\'s calls through the Batch API (lower price, answers within 24 h; a model\'s own "batch" setting wins)')
+    .action(async (configPath: string, opts: { out?: string; cache: string | boolean; retryFailed?: boolean; skipInvalid?: boolean; maxCalls?: number; maxCost?: number; wait?: boolean; batch?: boolean }) => {
       const config = loadExperiment(configPath);
       // Part of the config (and so of the run's identity): skipping rows can change the splits.
       if (opts.skipInvalid) config.dataset.skipInvalid = true;
@@ -70,6 +71,7 @@ export function register(program: Command): void {
           maxCalls: opts.maxCalls,
           maxCostUsd: opts.maxCost,
           waitForOwner: opts.wait,
+          batch: opts.batch,
           progress,
           // Log lines go above the live progress line, not onto it.
           logger: createLogger({ level: verbose ? 'debug' : 'warn', write: (line) => progress.print(line) }),

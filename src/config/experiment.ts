@@ -1,7 +1,8 @@
 import { z } from 'zod';
 
 /**
- * One experiment is one JSON config. Everything has a default except the dataset and the models.
+ * One experiment is one JSON config. Everything has a default except the dataset and the models. Paths inside it are
+ * relative to the config file (config/paths.ts lists the fields that hold one).
  * The JSON Schema published at schema/experiment.schema.json is generated from this (npm run schema).
  */
 
@@ -22,13 +23,24 @@ export const ModelRefSchema = z.union([
       spec: z.string().min(1),
       apiKeyEnv: z.string().optional().describe('Environment variable holding this model\'s API key (default OPENAI_API_KEY).'),
       host: z.string().optional(),
+      endpoints: z
+        .array(z.string().min(1))
+        .min(1)
+        .optional()
+        .describe(
+          'openai, ollama: several servers of this model (e.g. vLLM replicas), for a spec without @<baseURL>. Each call goes to the least busy server that is up; one that fails (connection error, timeout, 5xx, 429) is taken out for a cool-down (2 s, doubling with each failure in a row, at most 60 s) and its calls are retried on another. concurrency applies to each server.',
+        ),
       timeoutMs: z.number().int().positive().optional(),
       contextSize: z.number().int().positive().optional().describe('llamacpp: context size in tokens.'),
       threads: z.number().int().positive().optional().describe('llamacpp: CPU threads per context.'),
       poolSize: z.number().int().positive().optional().describe('llamacpp: contexts kept for this model; calls beyond it wait.'),
       gpu: z.union([z.literal(false), z.literal('auto'), z.literal('cuda'), z.literal('vulkan'), z.literal('metal')]).optional(),
       cacheDir: z.string().optional().describe('llamacpp: where hf: models are downloaded.'),
-      concurrency: z.number().int().positive().optional().describe('Concurrent calls to this model\'s endpoint.'),
+      concurrency: z.number().int().positive().optional().describe('Concurrent calls to this model\'s endpoint (to each of its endpoints).'),
+      batch: z
+        .boolean()
+        .optional()
+        .describe('openai: send this role\'s calls through the Batch API (lower price, answers within 24 h): a debate turn for every example at once, all judge calls, all embeddings. Not part of the run\'s identity. Default: gateway.batch (or w2s run --batch).'),
       capabilities: capabilityOverrides.optional(),
     })
     .strict(),
@@ -79,13 +91,36 @@ const ProbeSchema = z
 
 const HfTrainerSchema = z
   .object({
-    baseModel: z.string().min(1).describe('Hub id, local directory, or .gguf file.'),
+    baseModel: z.string().min(1).describe('Hub id, local directory, or .gguf file; a local one is relative to the config file.'),
     mode: z.enum(['full', 'lora', 'head']).default('lora'),
-    command: z.array(z.string()).optional().describe('Trainer executable and arguments; default: the reference trainer in trainers/hf.'),
+    command: z.array(z.string()).optional().describe('Trainer executable and arguments; default: the reference trainer in trainers/hf. The executable (when it has a slash) and arguments that start with ./ or ../ or end in .py are relative to the config file.'),
     params: z.record(z.string(), z.unknown()).default({}),
     parallel: z.number().int().positive().default(1).describe('Ensemble members trained at once.'),
+    processes: z
+      .number()
+      .int()
+      .positive()
+      .default(1)
+      .describe('Processes per node for data-parallel fine-tuning and prediction under torchrun (torch.distributed), e.g. one per GPU; batchSize stays the global batch. Above 1, the trainer runs under torchrun.'),
+    launcher: z
+      .enum(['auto', 'torchrun'])
+      .default('auto')
+      .describe('"auto": torchrun when processes > 1 or nnodes > 1, else one plain process; "torchrun": always torchrun, even for one process.'),
+    nnodes: z
+      .number()
+      .int()
+      .positive()
+      .default(1)
+      .describe('Nodes taking part (torchrun --nnodes). Above 1, start the other nodes yourself (docs/trainer-protocol.md) and set rdzvEndpoint.'),
+    rdzvEndpoint: z.string().min(1).optional().describe('host:port of the c10d rendezvous every node joins (torchrun --rdzv-endpoint); with nnodes > 1 only.'),
+    rdzvId: z.string().min(1).default('w2s').describe('Rendezvous id every node passes (torchrun --rdzv-id).'),
   })
-  .strict();
+  .strict()
+  .superRefine((hf, ctx) => {
+    if (hf.nnodes > 1 && !hf.rdzvEndpoint) ctx.addIssue({ code: 'custom', path: ['rdzvEndpoint'], message: 'nnodes > 1 needs rdzvEndpoint, the host:port of the rendezvous every node joins' });
+    if (hf.nnodes === 1 && hf.rdzvEndpoint) ctx.addIssue({ code: 'custom', path: ['rdzvEndpoint'], message: 'rdzvEndpoint is for several nodes; set nnodes too, or leave it out' });
+    if (hf.nnodes > 1 && hf.parallel > 1) ctx.addIssue({ code: 'custom', path: ['parallel'], message: 'several nodes meet at one rendezvous, so only one launch at a time: parallel must be 1 when nnodes > 1' });
+  });
 
 /** How one group of models (weak or strong) is trained. */
 const TrainerFields = z
@@ -134,8 +169,8 @@ export const ExperimentSchema = z
     dataset: z
       .object({
         name: z.enum(DATASET_NAME_LIST),
-        dataDir: z.string().optional().describe('Folder holding the dataset files; default ../shared/datasets or W2S_DATA_DIR.'),
-        path: z.string().optional().describe('For name "jsonl": the file.'),
+        dataDir: z.string().optional().describe('Folder holding the dataset files, relative to the config file; default W2S_DATA_DIR, else ../shared/datasets from the working directory.'),
+        path: z.string().optional().describe('For name "jsonl": the file, relative to the config file.'),
         files: z
           .object({
             train: z.string().min(1).describe('The train pool: train_weak and train_strong are drawn from it (and test too when there is no test file).'),
@@ -143,7 +178,7 @@ export const ExperimentSchema = z
           })
           .strict()
           .optional()
-          .describe('Your own files in the dataset\'s release format, in place of the default layout under dataDir (any dataset, jsonl too); relative to the working directory.'),
+          .describe('Your own files in the dataset\'s release format, in place of the default layout under dataDir (any dataset, jsonl too); relative to the config file.'),
         splitField: z
           .string()
           .min(1)
@@ -207,7 +242,11 @@ export const ExperimentSchema = z
         maxTokens: z.number().int().positive().default(200),
         wordLimit: z.number().int().positive().default(150),
         temperature: z.number().min(0).max(2).default(0.7),
-        promptsDir: z.string().default('prompts'),
+        promptsDir: z
+          .string()
+          .min(1)
+          .optional()
+          .describe('Folder of prompt templates (debate/, judge/), relative to the config file; default the prompts shipped with w2s.'),
       })
       .strict()
       .prefault({}),
@@ -226,8 +265,9 @@ export const ExperimentSchema = z
         .prefault({}),
     })
       .strict()
-      .refine(hasHfSection, HF_SECTION_MISSING),
-    strong: TrainerSchema,
+      .refine(hasHfSection, HF_SECTION_MISSING)
+      .prefault({}),
+    strong: TrainerSchema.prefault({}),
     judges: z
       .array(
         z
@@ -286,7 +326,7 @@ export const ExperimentSchema = z
       .describe('Ensembles of prompted judges: each is scored like a judge, supervises a strong model of its own, and is compared with its best member and the weak-model ensemble.'),
     gateway: z
       .object({
-        cache: z.string().optional().describe('Shared response cache file; default results/cache.sqlite.'),
+        cache: z.string().optional().describe('Shared response cache file, relative to the config file; default results/cache.sqlite in the working directory.'),
         concurrency: z.number().int().positive().default(4),
         maxAttempts: z.number().int().min(1).max(20).default(6),
         timeoutMs: z.number().int().positive().default(120_000),
@@ -300,6 +340,21 @@ export const ExperimentSchema = z
           .record(z.string(), z.object({ inputPerMTok: z.number().min(0), outputPerMTok: z.number().min(0) }).strict())
           .default({})
           .describe('USD per million tokens, keyed by model spec. Local models cost 0.'),
+        batch: z
+          .boolean()
+          .optional()
+          .describe('Send every openai model\'s calls through the Batch API (as w2s run --batch); a model\'s own "batch" setting wins.'),
+        batchPollMs: z.number().int().positive().default(30_000).describe('How often a batch in flight is polled, in milliseconds.'),
+        batchPrices: z
+          .record(z.string(), z.object({ inputPerMTok: z.number().min(0), outputPerMTok: z.number().min(0) }).strict())
+          .optional()
+          .describe('USD per million tokens of batched calls, keyed by model spec; a model not listed pays its prices entry less batchDiscount.'),
+        batchDiscount: z
+          .number()
+          .min(0)
+          .max(1)
+          .default(0.5)
+          .describe('The share of its prices entry a batched call saves when batchPrices does not list its model (OpenAI: 0.5, half price).'),
       })
       .strict()
       .prefault({}),

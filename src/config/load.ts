@@ -1,13 +1,20 @@
 import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { UserError } from '../errors.js';
 import { hashValue } from '../hash.js';
 import { ExperimentSchema, JUDGE_DEFAULTS, type ExperimentConfig, type ModelRef } from './experiment.js';
+import { CONFIG_ORIGIN, configOrigin, relativeConfigPaths, resolveConfigPaths } from './paths.js';
 
-/** Validates a parsed config; an error names the field path and what was expected. */
-export function parseExperiment(raw: unknown, source = 'config'): ExperimentConfig {
-  const result = ExperimentSchema.safeParse(raw);
-  if (result.success) return result.data;
+/**
+ * Validates a parsed config; an error names the field path and what was expected. Its relative paths are made absolute
+ * against `dir`: the config file's folder (loadExperiment), else the working directory.
+ */
+export function parseExperiment(raw: unknown, source = 'config', dir = process.cwd()): ExperimentConfig {
+  const isObject = raw !== null && typeof raw === 'object' && !Array.isArray(raw);
+  const resolved = isObject ? resolveConfigPaths(raw, dir) : raw;
+  const result = ExperimentSchema.safeParse(resolved);
+  if (result.success) return isObject ? Object.assign(result.data, { [CONFIG_ORIGIN]: configOrigin(resolved as object) }) : result.data;
   const issue = result.error.issues[0]!;
   const path = issue.path.length ? issue.path.map(String).join('.') : '(top level)';
   throw new UserError(`${source}: field ${path}: ${describeIssue(issue)}.`);
@@ -32,7 +39,7 @@ export function loadExperiment(file: string): ExperimentConfig {
   } catch (e) {
     throw new UserError(`Config ${file} is not valid JSON: ${(e as Error).message}.`);
   }
-  return parseExperiment(raw, file);
+  return parseExperiment(raw, file, dirname(resolve(file)));
 }
 
 /**
@@ -42,10 +49,42 @@ export function loadExperiment(file: string): ExperimentConfig {
  * spending limits (so raising a limit resumes the run).
  */
 export function configHash(config: ExperimentConfig): string {
-  const { $schema: _schema, description: _description, audit: _audit, gateway: _gateway, limits: _limits, ...rest } = config;
+  // Paths as written, relative to the config's folder: moving the checkout or the config folder keeps the run.
+  const { $schema: _schema, description: _description, audit: _audit, gateway: _gateway, limits: _limits, ...rest } = withoutBatch(relativeConfigPaths(config));
   // dataset.source "files" is the default spelled out: the same run as a config that leaves it out.
   const { source, ...dataset } = rest.dataset;
-  return hashValue({ ...rest, dataset: source === 'files' ? dataset : rest.dataset, judges: rest.judges.map(canonicalJudge) });
+  // Prompts left out are w2s's own, which was "prompts" (under the working directory) before they came with the
+  // package: hashed under that name, runs made from the repository keep their ids.
+  const debate = rest.debate.promptsDir === undefined ? { ...rest.debate, promptsDir: 'prompts' } : rest.debate;
+  return hashValue({
+    ...rest, dataset: source === 'files' ? dataset : rest.dataset, debate, judges: rest.judges.map(canonicalJudge), weak: withoutLaunch(rest.weak), strong: withoutLaunch(rest.strong),
+  });
+}
+
+/**
+ * How the hf trainer is launched (processes, torchrun, nodes, rendezvous) says how training runs, not what it computes
+ * (several processes give one process's results up to float summation order: docs/trainer-protocol.md), so it is left
+ * out: runs made before it existed keep their ids, and changing it resumes the same run.
+ */
+function withoutLaunch<T extends { hf?: object }>(trainer: T): T {
+  if (!trainer.hf) return trainer;
+  const { processes: _p, launcher: _l, nnodes: _n, rdzvEndpoint: _e, rdzvId: _i, ...hf } = trainer.hf as Record<string, unknown>;
+  return { ...trainer, hf };
+}
+
+/**
+ * A model's "batch" setting says how its calls are sent, not what they compute: it is left out, and a model ref that
+ * then names only its spec is hashed as the spec string, so turning batching on or off resumes the same run.
+ */
+function withoutBatch<T>(value: T): T {
+  if (Array.isArray(value)) return value.map(withoutBatch) as T;
+  if (value === null || typeof value !== 'object') return value;
+  const o = value as Record<string, unknown>;
+  if (typeof o.spec === 'string' && 'batch' in o) {
+    const { batch: _batch, ...ref } = o;
+    return (Object.keys(ref).length === 1 ? ref.spec : ref) as T;
+  }
+  return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, withoutBatch(v)])) as T;
 }
 
 /**

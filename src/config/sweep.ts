@@ -1,9 +1,11 @@
 import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { UserError } from '../errors.js';
 import { hashValue } from '../hash.js';
 import type { ExperimentConfig } from './experiment.js';
 import { configHash, parseExperiment } from './load.js';
+import { CONFIG_ORIGIN, configOrigin, resolveConfigPaths } from './paths.js';
 
 /**
  * A sweep file: a base experiment config and the config paths to vary over it. Every cell is an ordinary experiment
@@ -30,7 +32,7 @@ export const SweepSchema = z
     description: z.string().optional().describe('Printed first by `w2s sweep`.'),
     base: z
       .union([z.string().min(1), z.record(z.string(), z.unknown())])
-      .describe('The experiment config every cell starts from: an object, or the path of a config file (relative to the working directory).'),
+      .describe('The experiment config every cell starts from: an object, or the path of a config file (relative to the sweep file; the paths inside a base file are relative to that file).'),
     axes: z.record(PathKey, Values).default({}).describe('Config paths and their values, crossed with each other.'),
     zip: z
       .array(z.record(PathKey, Values).refine((g) => Object.keys(g).length > 0, 'a zip group needs at least one path'))
@@ -117,17 +119,26 @@ function readJson(file: string, what: string): unknown {
 }
 
 export function loadSweep(file: string): Sweep {
-  return parseSweep(readJson(file, 'sweep file'), file);
+  return parseSweep(readJson(file, 'sweep file'), file, dirname(resolve(file)));
 }
 
-/** Validates a sweep and expands it into cells, every cell's config validated: a bad path or value fails here. */
-export function parseSweep(raw: unknown, source = 'sweep'): Sweep {
+/**
+ * Validates a sweep and expands it into cells, every cell's config validated: a bad path or value fails here. Paths
+ * are relative to the sweep file's folder `dir` (default the working directory): `base` when it names a file, and the
+ * paths the sweep sets; a base file's own paths are relative to the base file. A cell's hash takes its paths relative
+ * to the base file's folder (else `dir`), so neither depends on where the two files are, only on where they are from
+ * each other.
+ */
+export function parseSweep(raw: unknown, source = 'sweep', dir = process.cwd()): Sweep {
   const result = SweepSchema.safeParse(raw);
   if (!result.success) throw userError(source, result);
   const file = result.data;
-  const base = typeof file.base === 'string' ? readJson(file.base, 'base config') : file.base;
+  const baseFile = typeof file.base === 'string' ? resolve(dir, file.base) : undefined;
+  const base = baseFile ? readJson(baseFile, 'base config') : file.base;
   if (!base || typeof base !== 'object' || Array.isArray(base)) throw new UserError(`${source}: field base: the base config must be a JSON object.`);
-  return { file, source, cells: expandCells(file, base as Record<string, unknown>, source) };
+  // A base file's paths are its own folder's; what is left relative after that is the sweep's.
+  const resolvedBase = baseFile ? resolveConfigPaths(base as Record<string, unknown>, dirname(baseFile)) : (base as Record<string, unknown>);
+  return { file, source, cells: expandCells(file, resolvedBase, source, dir) };
 }
 
 /** One value of one factor of the product: the paths it sets, and its part of the cell's name. */
@@ -136,7 +147,7 @@ interface Choice {
   name: string[];
 }
 
-function expandCells(file: SweepFile, base: Record<string, unknown>, source: string): SweepCell[] {
+function expandCells(file: SweepFile, base: Record<string, unknown>, source: string, dir: string): SweepCell[] {
   const paths = [...Object.keys(file.axes), ...file.zip.flatMap((g) => Object.keys(g)), ...(file.cells ?? []).flatMap((c) => Object.keys(c).filter((p) => p !== '$name'))];
   const key = shortKeys(paths);
   const part = (path: string, value: unknown): string => `${key(path)}=${valueText(value)}`;
@@ -168,10 +179,11 @@ function expandCells(file: SweepFile, base: Record<string, unknown>, source: str
   return combos.map((combo) => {
     const label = `${file.name}/${combo.name.join(',')}`;
     const slug = slugOf(combo.name);
-    const raw = structuredClone(base);
+    // structuredClone drops symbol keys: carry the base's origin (what its folder resolved) over by hand.
+    const raw: Record<string, unknown> = Object.assign(structuredClone(base), { [CONFIG_ORIGIN]: configOrigin(base) });
     for (const [p, v] of combo.set) setPath(raw, p, structuredClone(v), `${source}: cell ${label}`);
     raw.name = `${file.name}.${slug}`;
-    const config = parseExperiment(raw, `${source}: cell ${label}`);
+    const config = parseExperiment(raw, `${source}: cell ${label}`, dir);
     // A guard for any section that drops keys it does not know instead of refusing them: a path the parsed config
     // lacks was dropped, and would silently change nothing.
     for (const [p] of combo.set) {

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
 import { sha256 } from '../hash.js';
+import { defaultPromptsDir } from '../package-files.js';
 
 /** A prompt template with `{{slot}}` placeholders; its hash is stored with every turn that used it. */
 export interface Template {
@@ -17,6 +18,11 @@ export function parseTemplate(name: string, text: string): Template {
   const slots = new Set<string>();
   for (const m of text.matchAll(SLOT)) slots.add(m[1]!);
   return { name, text, hash: sha256(text), slots };
+}
+
+/** The prompts folder a debate section names, else the prompts shipped with w2s (whatever the working directory). */
+export function promptsDirOf(debate: { promptsDir?: string }): string {
+  return debate.promptsDir ?? defaultPromptsDir();
 }
 
 export function loadTemplate(dir: string, name: string): Template {

@@ -102,6 +102,8 @@ export interface JudgeInput {
   /** Default 0. */
   temperature?: number;
   signal?: AbortSignal;
+  /** Ask for every reply at once rather than one after another (a judge whose calls go out in one batch). */
+  concurrent?: boolean;
 }
 
 /**
@@ -163,12 +165,13 @@ export function presentations(orders: JudgeInput['orders'] = JUDGE_DEFAULTS.orde
  * `samples` times each, and averages every reply. `skip(swapped, sample)` leaves out replies already stored.
  */
 export async function judge(input: JudgeInput, skip: (swapped: boolean, sample: number) => boolean = () => false): Promise<Verdict> {
-  const replies: JudgeReply[] = [];
+  const wanted: [swapped: boolean, sample: number][] = [];
   for (const swapped of presentations(input.orders)) {
-    for (let sample = 0; sample < (input.samples ?? JUDGE_DEFAULTS.samples); sample++) {
-      if (!skip(swapped, sample)) replies.push(await judgeOneOrder(input, swapped, sample));
-    }
+    for (let sample = 0; sample < (input.samples ?? JUDGE_DEFAULTS.samples); sample++) if (!skip(swapped, sample)) wanted.push([swapped, sample]);
   }
+  const replies: JudgeReply[] = [];
+  if (input.concurrent) replies.push(...(await Promise.all(wanted.map(([swapped, sample]) => judgeOneOrder(input, swapped, sample)))));
+  else for (const [swapped, sample] of wanted) replies.push(await judgeOneOrder(input, swapped, sample));
   const read = replies.flatMap((o) => (o.pCorrect === null ? [] : [o.pCorrect]));
   return { pCorrect: read.length ? read.reduce((s, p) => s + p, 0) / read.length : null, replies };
 }

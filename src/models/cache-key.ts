@@ -54,6 +54,30 @@ export function generateKeyParts(client: ClientIdentity, req: GenerateRequest, s
   };
 }
 
+/**
+ * cacheKey(generateKeyParts(client, req, sample)), computed without building the parts and sorting their keys: the same
+ * canonical JSON written out in key order (the gateway's hot path; test/models/cache-key-content.test.ts checks the two
+ * agree).
+ */
+export function generateKey(client: ClientIdentity, req: GenerateRequest, sample = 0): string {
+  const q = JSON.stringify;
+  let s =
+    client.contentId !== undefined
+      ? `{"adapter":${q(client.adapter)},"content":${q(client.contentId)},"kind":"generate"`
+      : `{"adapter":${q(client.adapter)},"endpoint":${q(client.endpoint)},"kind":"generate","model":${q(client.model)}`;
+  s += req.maxTokens === undefined ? ',"request":{"messages":[' : `,"request":{"maxTokens":${q(req.maxTokens)},"messages":[`;
+  for (let i = 0; i < req.messages.length; i++) {
+    const m = req.messages[i]!;
+    s += `${i === 0 ? '' : ','}{"content":${q(m.content)},"role":${q(m.role)}}`;
+  }
+  s += ']';
+  if (req.seed !== undefined) s += `,"seed":${q(req.seed)}`;
+  if (req.stop && req.stop.length > 0) s += `,"stop":${q(req.stop)}`;
+  if (req.temperature !== undefined) s += `,"temperature":${q(req.temperature)}`;
+  if (req.topLogprobs) s += `,"topLogprobs":${q(req.topLogprobs)}`;
+  return sha256(`${s}},"sample":${q(sample)}}`);
+}
+
 export function embedKeyParts(client: ClientIdentity, text: string): EmbedKeyParts {
   return { ...answererParts(client), kind: 'embed', text };
 }

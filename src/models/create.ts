@@ -2,6 +2,7 @@ import { UserError } from '../errors.js';
 import { openaiApiKey } from './api-key.js';
 import { DECLARED_CAPABILITIES } from './capabilities.js';
 import { checkLocalGguf, isRemoteModelRef } from './gguf.js';
+import { replicaIdentity, replicaSet } from './replicas.js';
 import { formatModelSpec, parseModelSpec, type AdapterName, type ModelSpec } from './spec.js';
 import type { Capabilities, ModelClient } from './types.js';
 
@@ -13,6 +14,11 @@ export interface ClientOptions {
   timeoutMs?: number;
   /** ollama: host when the spec names none (default OLLAMA_HOST, then http://127.0.0.1:11434). */
   host?: string;
+  /**
+   * openai, ollama: several servers of the model (base URLs or hosts), for a spec that names none; the gateway spreads
+   * calls over them and works around one that fails (replicas.ts).
+   */
+  endpoints?: readonly string[];
   /** llamacpp: context size in tokens (default 512). */
   contextSize?: number;
   /** llamacpp: CPU threads (default: all cores but one). */
@@ -49,8 +55,25 @@ export async function createClient(spec: string, options: ClientOptions = {}): P
       { cause: e },
     );
   }
-  const client = await factory(parsed, options);
+  let client: ModelClient;
+  if (options.endpoints !== undefined) {
+    const identity = checkedReplicas(parsed, options);
+    const { endpoints: _set, ...each } = options;
+    const replicas = await Promise.all(identity.specs.map((s) => factory(s, each)));
+    client = replicaSet(identity, replicas);
+  } else {
+    client = await factory(parsed, options);
+  }
   return options.capabilities ? withCapabilities(client, options.capabilities) : client;
+}
+
+/** A ref's endpoints, checked (replicaIdentity); an ollama ref gives either host or endpoints. */
+function checkedReplicas(parsed: ModelSpec, options: ClientOptions) {
+  const identity = replicaIdentity(parsed, options.endpoints ?? []);
+  if (options.host !== undefined) {
+    throw new UserError(`Model ${formatModelSpec(parsed)} has both host and endpoints; list every server in endpoints and remove host.`);
+  }
+  return identity;
 }
 
 /** What can be known of a model without loading it or reaching its server (see inspectModel). */
@@ -70,14 +93,15 @@ export interface ModelInspection {
  */
 export async function inspectModel(spec: string, options: ClientOptions = {}): Promise<ModelInspection> {
   const parsed = parseModelSpec(spec);
+  const replicas = options.endpoints !== undefined ? checkedReplicas(parsed, options) : undefined;
   let declared: Capabilities = { ...DECLARED_CAPABILITIES[parsed.adapter] };
   if (parsed.adapter === 'llamacpp' && !isRemoteModelRef(parsed.model)) await checkLocalGguf(parsed.model);
-  if (parsed.adapter === 'openai') openaiApiKey(parsed, options.apiKeyEnv);
+  if (parsed.adapter === 'openai') for (const s of replicas?.specs ?? [parsed]) openaiApiKey(s, options.apiKeyEnv);
   if (parsed.adapter === 'scripted') {
     const scripted = await import('./adapters/scripted.js');
     declared = scripted.scriptCapabilities(scripted.resolveScript(parsed.model).script);
   }
-  return { id: formatModelSpec(parsed), model: parsed.model, capabilities: { ...declared, ...options.capabilities } };
+  return { id: replicas?.id ?? formatModelSpec(parsed), model: parsed.model, capabilities: { ...declared, ...options.capabilities } };
 }
 
 /** The same client declaring different capabilities; every call still goes to the original. */

@@ -6,8 +6,10 @@ import { silentLogger, type Logger } from '../log.js';
 import { redactSecrets as redact } from '../redact.js';
 import { newClaimOwner, type CacheEntry, type CacheStore } from '../store/cache.js';
 import type { CallKind, CallMessage, CallRecord, CallTexts, Ledger } from '../store/calls.js';
-import { cacheKey, describeKey, embedKeyParts, generateKeyParts } from './cache-key.js';
-import { DEFAULT_RETRY, sleep, withRetry, type RetryOptions } from './retry.js';
+import { cacheKey, describeKey, embedKeyParts, generateKey, generateKeyParts } from './cache-key.js';
+import { DEFAULT_COOLDOWN, EndpointHealth, endpointFailure, type Cooldown } from './replicas.js';
+import { DEFAULT_RETRY, retryAfterOf, sleep, withRetry, type RetryOptions } from './retry.js';
+import { WriteBatch } from './write-batch.js';
 import { ProviderError, type EmbedResult, type GenerateRequest, type GenerateResult, type ModelClient, type Usage } from './types.js';
 
 /** USD per million tokens. */
@@ -62,6 +64,11 @@ export interface GatewayOptions {
    */
   limits?: EndpointLimits;
   retry?: Partial<RetryOptions>;
+  /**
+   * How long an endpoint of a replica set (a model ref's endpoints) stays out after failing: baseMs after a first
+   * failure, doubling with each failure in a row, at most maxMs (default 2 s and 60 s; see replicas.ts).
+   */
+  endpointCooldown?: Partial<Cooldown>;
   /** Keyed by client id or, failing that, backend model name; a model without a price costs 0 (local models). */
   prices?: Record<string, Price>;
   /** Limits on the run's total spend: `spent` plus what this gateway pays. */
@@ -83,6 +90,8 @@ export interface GatewayOptions {
 
 export interface CallOptions {
   signal?: AbortSignal;
+  /** Send the call in a provider batch through this route instead of calling the backend (see the batch hook below). */
+  batch?: BatchRoute;
 }
 
 export interface GenerateOptions extends CallOptions {
@@ -145,9 +154,13 @@ const DEFAULT_CLAIM_TTL_MS = 30_000;
 const DEFAULT_CLAIM_POLL_MS = 250;
 const DEFAULT_STOP_GRACE_MS = 5_000;
 
-/** One concurrency limiter per endpoint (keyed by ModelClient.endpoint); give one to several gateways to share them. */
+/**
+ * One concurrency limiter per endpoint (keyed by ModelClient.endpoint), and which endpoints of replica sets are taken
+ * out; give one to several gateways to share them.
+ */
 export class EndpointLimits {
   readonly byEndpoint = new Map<string, LimitFunction>();
+  readonly health = new EndpointHealth();
 }
 
 function checkWholePositive(n: number, what: string): void {
@@ -180,8 +193,8 @@ function hitRow(base: CallBase, finishReason: string | null = null): LedgerRow {
   return { ...base, cacheHit: true, attempts: 0, inputTokens: 0, outputTokens: 0, costUsd: 0, finishReason };
 }
 
-/** A call that reached the backend, answered or (with error) failed. */
-function missRow(base: CallBase, o: { attempts: number; usage: Usage; costUsd: number; finishReason: string | null; error?: string }): LedgerRow {
+/** A call that reached the backend, answered or (with error) failed; endpoint: where its last attempt went. */
+function missRow(base: CallBase, o: { attempts: number; usage: Usage; costUsd: number; finishReason: string | null; error?: string; endpoint?: string }): LedgerRow {
   const row: LedgerRow = {
     ...base,
     cacheHit: false,
@@ -191,6 +204,7 @@ function missRow(base: CallBase, o: { attempts: number; usage: Usage; costUsd: n
     costUsd: o.costUsd,
     finishReason: o.finishReason,
   };
+  if (o.endpoint !== undefined) row.endpoint = o.endpoint;
   if (o.error !== undefined) row.error = o.error;
   return row;
 }
@@ -208,6 +222,52 @@ export function generateBound(req: GenerateRequest): Usage {
 /** A model's price: by its client id (the canonical spec), else its backend model name; none for local models. */
 export function priceOf(prices: Record<string, Price> | undefined, client: Pick<ModelClient, 'id' | 'model'>): Price | undefined {
   return prices?.[client.id] ?? prices?.[client.model];
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Batch hook. A call made with CallOptions.batch is answered by a provider batch (src/models/batch.ts) instead of a
+// backend call: the cache, single-flight claims, the budget and the ledger row are the ordinary ones; only the
+// concurrency slot and the retries are skipped (a batch holds no connection, and an item it did not answer falls back
+// to an ordinary call, retries included). See Gateway.callBatched.
+
+/** One request for a batch: a generate request, or the texts of an embed call that the cache did not hold. */
+export type BatchItem =
+  | { kind: 'generate'; requestHash: string; req: GenerateRequest }
+  | { kind: 'embed'; requestHash: string; texts: string[]; keys: string[] };
+
+/** A route's answer to an item; shared: an identical item of another caller was in the same batch, and paid there. */
+export interface BatchAnswer {
+  value: GenerateResult | EmbedResult;
+  shared: boolean;
+  /** Called once the answer is cached and recorded (or failed to be): the route marks its batch read after that. */
+  recorded?: () => void;
+}
+
+/**
+ * Where batched calls go: one per model. submit resolves once the item's batch is done, or rejects with a
+ * BatchItemError for an item the batch did not answer (an error line, an expired or failed batch), which the gateway
+ * then makes as an ordinary call; any other rejection (a stop) ends the call with no ledger row, since the batch goes
+ * on and a resumed run reads its answer.
+ */
+export interface BatchRoute {
+  /** What a batched call costs, USD per million tokens (undefined: free). */
+  readonly price: Price | undefined;
+  submit(item: BatchItem, signal?: AbortSignal): Promise<BatchAnswer>;
+}
+
+/** An item a batch did not answer; the message says why (the batch's id, the error line's code and message). */
+export class BatchItemError extends Error {
+  override readonly name = 'BatchItemError';
+}
+
+interface BatchCall {
+  route: BatchRoute;
+  item: BatchItem;
+}
+
+/** USD for usage at a price (none: free). */
+export function costAt(p: Price | undefined, usage: Usage): number {
+  return p ? (usage.inputTokens * p.inputPerMTok + usage.outputTokens * p.outputPerMTok) / 1e6 : 0;
 }
 
 /**
@@ -228,6 +288,11 @@ export class Gateway {
   private readonly now: () => number;
   private readonly limiters: Map<string, LimitFunction>;
   private readonly endpointConcurrency = new Map<string, number>();
+  /** Endpoints of replica sets taken out after failing, until their cool-down ends. */
+  private readonly health: EndpointHealth;
+  private readonly cooldown: Cooldown;
+  /** Where the next replica scan starts, so endpoints equally busy take turns. */
+  private rotation = 0;
   /** Worst-case cost of the calls in flight (for budget.maxCostUsd). */
   private reservedUsd = 0;
   private readonly spent: Spent;
@@ -235,6 +300,11 @@ export class Gateway {
   private readonly cutOff = new AbortController();
   /** Generate calls on their way to the backend, by cache key. */
   private readonly inflight = new Map<string, Promise<GenerateResult>>();
+  /** Cache and ledger writes, committed once per event-loop turn (write-batch.ts). */
+  private readonly writes: WriteBatch;
+  /** Keys this gateway holds a cache claim on, renewed together by one timer while any is held. */
+  private readonly heldClaims = new Set<string>();
+  private renewal: ReturnType<typeof setInterval> | undefined;
   private readonly counters: Omit<GatewayStats, 'queued'> = {
     calls: 0,
     hits: 0,
@@ -252,6 +322,8 @@ export class Gateway {
   constructor(private readonly options: GatewayOptions = {}) {
     this.cache = options.cache ?? null;
     this.limiters = options.limits?.byEndpoint ?? new Map();
+    this.health = options.limits?.health ?? new EndpointHealth();
+    this.cooldown = { ...DEFAULT_COOLDOWN, ...options.endpointCooldown };
     this.ledger = options.ledger ?? null;
     this.runId = options.runId ?? null;
     this.payer = options.payer ?? this.runId;
@@ -266,6 +338,7 @@ export class Gateway {
     this.log = options.logger ?? silentLogger;
     this.now = options.now ?? (() => performance.now());
     this.spent = options.spent ?? { calls: 0, costUsd: 0 };
+    this.writes = new WriteBatch(this.cache, this.ledger);
     // Every call in flight listens on these two (AbortSignal.any): as many listeners as calls, not a leak.
     setMaxListeners(0, this.cutOff.signal);
     if (options.stop) setMaxListeners(0, options.stop);
@@ -369,7 +442,7 @@ export class Gateway {
   }
 
   /** Puts the lost ledger row back, from the usage stored with the answer (attempts and latency are unknown: 1 and 0). */
-  private recordRecovered(client: ModelClient, role: string, key: string, start: number, hit: GenerateResult, sent: Sent): number | null {
+  private recordRecovered(client: ModelClient, role: string, key: string, start: number, hit: GenerateResult, sent: Sent): Promise<number | null> {
     const usage = hit.usage ?? ZERO_USAGE;
     const costUsd = this.cost(client, usage);
     // Paid, and missing from the ledger the budget's earlier spend was read from: it counts now.
@@ -380,9 +453,32 @@ export class Gateway {
     return this.record(missRow({ ...base, latencyMs: 0 }, { attempts: 1, usage, costUsd, finishReason: hit.finishReason ?? null }));
   }
 
-  private record(row: LedgerRow): number | null {
-    if (!this.ledger) return null;
-    return this.ledger.insertCall({ ...row, runId: this.runId, error: row.error == null ? null : redact(row.error) });
+  /** Queues the ledger row (committed with the others of this event-loop turn); its id once committed. */
+  private record(row: LedgerRow): Promise<number | null> {
+    if (!this.ledger) return Promise.resolve(null);
+    return this.writes.record({ ...row, runId: this.runId, error: row.error == null ? null : redact(row.error) });
+  }
+
+  /**
+   * The ledger id once both of a call's writes are committed. The answer's cache write (kept) is not the call's: one
+   * that fails is a warning, the call still answers (it is paid and in the ledger), and the claim is released.
+   */
+  private async committed(kept: Promise<void> | void, recorded: Promise<number | null>, client: ModelClient, requestHash: string): Promise<number | null> {
+    // Both settle in the same flush; allSettled handles both at once, so neither is ever an unhandled rejection.
+    const [k, r] = await Promise.allSettled([kept, recorded]);
+    if (k.status === 'rejected') {
+      this.log.warn(`could not store ${client.id}'s answer in the cache: ${(k.reason as Error).message}`, { request: requestHash.slice(0, 16) });
+    }
+    if (r.status === 'rejected') throw r.reason;
+    return r.value;
+  }
+
+  /** A cached entry, read without a write; the hit is counted in the next batch. */
+  private lookup(cache: CacheStore, key: string): CacheEntry | undefined {
+    if (!cache.peekCached) return cache.getCachedEntry(key);
+    const entry = cache.peekCached(key);
+    if (entry !== undefined && cache.countHit) this.writes.cacheWrite(() => cache.countHit!(key)).catch(() => {}); // a hit count is statistics only
+    return entry;
   }
 
   /**
@@ -397,28 +493,49 @@ export class Gateway {
     sent: Sent,
     bound: Usage,
     signal: AbortSignal | undefined,
-    fn: (signal: AbortSignal) => Promise<T>,
+    /** One attempt, on target: the client itself, or for a replica set the endpoint chosen for the attempt. */
+    fn: (signal: AbortSignal, target: ModelClient) => Promise<T>,
     /** response: the reply's text as the ledger stores it (null for embed calls). */
     summarise: (value: T) => { usage: Usage; finishReason: string | null; response: string | null },
-    /** Caches the answer. Runs right before the ledger row, with no await between, so a crash can't land between them. */
-    keep: (value: T) => void,
+    /**
+     * Caches the answer: queues its cache write right before the ledger row, so both commit at the end of this turn,
+     * the cache first (see WriteBatch).
+     */
+    keep: (value: T) => Promise<void> | void,
+    /** Send it in a provider batch instead (the batch hook below); fn is then the fallback for an item the batch did not answer. */
+    batch?: BatchCall,
   ): Promise<{ value: T; callId: number | null }> {
+    if (batch) {
+      const direct = () => this.callBackend(client, role, kind, requestHash, sent, bound, signal, fn, summarise, keep);
+      return this.callBatched(client, role, kind, requestHash, sent, bound, signal, summarise, keep, batch, direct);
+    }
     const c = this.counters;
     const worstCaseUsd = this.cost(client, bound);
     this.checkStop();
     this.checkBudget(worstCaseUsd);
-    return this.limiter(client)(async () => {
+    // Several servers of one model (a model ref's endpoints): each attempt takes a slot on the endpoint chosen for it.
+    const replicas = client.replicas && client.replicas.length > 0 ? client.replicas : undefined;
+    /** The client of the current attempt: the endpoint the ledger names. */
+    let target = client;
+    let admitted = false;
+    /** When the call took its first slot: its latency in the ledger excludes the wait for it. */
+    let start = 0;
+    /** On taking the call's first slot: calls queued behind a stop, or behind the one that spent the budget, must not start. */
+    const admit = () => {
       signal?.throwIfAborted();
-      // Re-checked in the slot: calls queued behind a stop, or behind the one that spent the budget, must not start.
       this.checkStop();
       this.checkBudget(worstCaseUsd);
       this.reservedUsd += worstCaseUsd;
       c.backendCalls++;
       c.inFlight++;
+      admitted = true;
+      start = this.now();
+    };
+    const run = async () => {
+      if (!replicas) admit();
       let attempts = 0;
-      const start = this.now();
       try {
-        const value = await withRetry(fn, this.retry, {
+        const value = await withRetry((s) => fn(s, target), this.retry, {
           signal: signal ? AbortSignal.any([signal, this.cutOff.signal]) : this.cutOff.signal,
           sleep: this.backoffSleep(),
           random: this.options.random,
@@ -432,18 +549,31 @@ export class Gateway {
             this.log.info(`retrying ${client.id} after ${reason} in ${(delayMs / 1000).toFixed(1)} s`, {
               attempt,
               of: this.retry.maxAttempts,
+              ...(replicas && { endpoint: target.endpoint }),
             });
           },
+          ...(replicas && {
+            around: <R>(_attempt: number, attempt: () => Promise<R>) =>
+              this.replicaAttempt(replicas, attempt, (r) => {
+                target = r;
+                if (!admitted) admit();
+              }),
+            // Another endpoint that is up takes the retry at once; the backoff is for waiting on the same servers.
+            delay: ({ delayMs }) => (this.healthyReplica(replicas, target) ? 0 : delayMs),
+          }),
         });
         const { usage, finishReason, response } = summarise(value);
         const costUsd = this.cost(client, usage);
         c.inputTokens += usage.inputTokens;
         c.outputTokens += usage.outputTokens;
         c.costUsd += costUsd;
-        keep(value);
-        const callId = this.record(missRow(this.callBase(client, role, kind, requestHash, start, withResponse(sent, response)), { attempts, usage, costUsd, finishReason }));
-        return { value, callId };
+        const kept = keep(value);
+        const recorded = this.record(missRow(this.callBase(client, role, kind, requestHash, start, withResponse(sent, response)), { attempts, usage, costUsd, finishReason, endpoint: target.endpoint }));
+        // Committed after the slot is given back: the next call need not wait for this one's writes.
+        return { value, kept, recorded };
       } catch (e) {
+        // Refused before its first attempt (a stop, the budget): it never reached a backend, so it has no ledger row.
+        if (!admitted) throw e;
         c.errors++;
         // A server may echo the request's credentials in its error text; scrub them before the error travels on
         // to debate rows, run status, stderr and stack traces.
@@ -452,13 +582,145 @@ export class Gateway {
           if (e.stack) e.stack = redact(e.stack);
         }
         const error = e instanceof Error ? e.message : String(e);
-        this.record(missRow(this.callBase(client, role, kind, requestHash, start, withResponse(sent, null)), { attempts, usage: ZERO_USAGE, costUsd: 0, finishReason: 'error', error }));
+        await this.record(
+          missRow(this.callBase(client, role, kind, requestHash, start, withResponse(sent, null)), { attempts, usage: ZERO_USAGE, costUsd: 0, finishReason: 'error', error, endpoint: target.endpoint }),
+        );
         throw e;
       } finally {
-        c.inFlight--;
-        this.reservedUsd -= worstCaseUsd;
+        if (admitted) {
+          c.inFlight--;
+          this.reservedUsd -= worstCaseUsd;
+        }
       }
-    });
+    };
+    // One endpoint: the call holds its slot from the first attempt to the last, backoff included (as it always did).
+    const done = replicas ? await run() : await this.limiter(client)(run);
+    return { value: done.value, callId: await this.committed(done.kept, done.recorded, client, requestHash) };
+  }
+
+  /**
+   * One attempt of a call to a replica set: on the least busy endpoint that is up, in a slot of its own limiter. An
+   * endpoint that fails the attempt the way a server that is down or overloaded does is taken out for its cool-down
+   * (EndpointHealth); one that answers is back for good. onSlot runs as the attempt takes its slot.
+   */
+  private async replicaAttempt<R>(replicas: readonly ModelClient[], attempt: () => Promise<R>, onSlot: (r: ModelClient) => void): Promise<R> {
+    for (;;) {
+      const r = this.pickReplica(replicas);
+      const outcome = await this.limiter(r)(async (): Promise<{ value: R } | undefined> => {
+        // Taken out while this call waited in its queue, and another is up: queue there instead.
+        if (this.health.isOut(r.endpoint, this.now()) && this.healthyReplica(replicas, r)) return undefined;
+        onSlot(r);
+        try {
+          const value = await attempt();
+          this.health.succeeded(r.endpoint);
+          return { value };
+        } catch (e) {
+          if (endpointFailure(e) && !this.cutOff.signal.aborted) {
+            const ms = this.health.failed(r.endpoint, this.now(), this.cooldown, retryAfterOf(e));
+            if (ms > 0) this.log.warn(`${r.endpoint} taken out for ${(ms / 1000).toFixed(1)} s after: ${redact((e as Error).message)}`);
+          }
+          throw e;
+        }
+      });
+      if (outcome) return outcome.value;
+    }
+  }
+
+  /**
+   * The endpoint for the next attempt: the least busy (calls running and queued per slot) of those that are up,
+   * starting the scan at a rotating place so that ties take turns; when every one is out, the one back soonest.
+   */
+  private pickReplica(replicas: readonly ModelClient[]): ModelClient {
+    const now = this.now();
+    const n = replicas.length;
+    const first = this.rotation++ % n;
+    let best: ModelClient | undefined;
+    let bestLoad = Infinity;
+    let soonest = replicas[first]!;
+    for (let i = 0; i < n; i++) {
+      const r = replicas[(first + i) % n]!;
+      if (this.health.isOut(r.endpoint, now)) {
+        if (this.health.outUntil(r.endpoint) < this.health.outUntil(soonest.endpoint)) soonest = r;
+        continue;
+      }
+      const l = this.limiter(r);
+      const load = (l.activeCount + l.pendingCount) / l.concurrency;
+      if (load < bestLoad) {
+        best = r;
+        bestLoad = load;
+      }
+    }
+    return best ?? soonest;
+  }
+
+  /** Whether an endpoint other than `except` is up now. */
+  private healthyReplica(replicas: readonly ModelClient[], except: ModelClient): boolean {
+    const now = this.now();
+    return replicas.some((r) => r !== except && !this.health.isOut(r.endpoint, now));
+  }
+
+  /**
+   * The batch hook's part of a call (see BatchRoute): admitted against the budget at the batch price before its batch
+   * is submitted (so --max-calls and --max-cost count it then), answered by the route, then cached and recorded as one
+   * paid ledger row, as callBackend does. An item the batch did not answer is recorded as a failed call and made again
+   * through `direct`, an ordinary call with its own row.
+   */
+  private async callBatched<T>(
+    client: ModelClient,
+    role: string,
+    kind: CallKind,
+    requestHash: string,
+    sent: Sent,
+    bound: Usage,
+    signal: AbortSignal | undefined,
+    summarise: (value: T) => { usage: Usage; finishReason: string | null; response: string | null },
+    keep: (value: T) => Promise<void> | void,
+    batch: BatchCall,
+    direct: () => Promise<{ value: T; callId: number | null }>,
+  ): Promise<{ value: T; callId: number | null }> {
+    const c = this.counters;
+    const worstCaseUsd = costAt(batch.route.price, bound);
+    this.checkStop();
+    this.checkBudget(worstCaseUsd);
+    this.reservedUsd += worstCaseUsd;
+    c.backendCalls++;
+    const start = this.now();
+    let answer: BatchAnswer | BatchItemError;
+    try {
+      answer = await batch.route.submit(batch.item, signal);
+    } catch (e) {
+      if (!(e instanceof BatchItemError)) throw e;
+      answer = e;
+    } finally {
+      // Released before a fallback call reserves its own.
+      this.reservedUsd -= worstCaseUsd;
+    }
+    if (answer instanceof BatchItemError) {
+      c.errors++;
+      const error = redact(answer.message);
+      await this.record(missRow(this.callBase(client, role, kind, requestHash, start, withResponse(sent, null)), { attempts: 1, usage: ZERO_USAGE, costUsd: 0, finishReason: 'error', error, endpoint: client.endpoint }));
+      this.log.info(`${client.id}: ${error}; making it as an ordinary call`);
+      return direct();
+    }
+    try {
+      const value = answer.value as T;
+      const { usage, finishReason, response } = summarise(value);
+      if (answer.shared) {
+        // Another caller's identical item paid for it: this one is answered as a cache hit would be.
+        c.backendCalls--;
+        c.hits++;
+        return { value, callId: await this.record(hitRow(this.callBase(client, role, kind, requestHash, start, withResponse(sent, response)), finishReason)) };
+      }
+      const costUsd = costAt(batch.route.price, usage);
+      c.inputTokens += usage.inputTokens;
+      c.outputTokens += usage.outputTokens;
+      c.costUsd += costUsd;
+      const kept = keep(value);
+      const recorded = this.record(missRow(this.callBase(client, role, kind, requestHash, start, withResponse(sent, response)), { attempts: 1, usage, costUsd, finishReason, endpoint: client.endpoint }));
+      return { value, callId: await this.committed(kept, recorded, client, requestHash) };
+    } finally {
+      answer.recorded?.();
+    }
   }
 
   /** The wait before a retry; a stop ends it at once, and no retry starts after a stop. */
@@ -488,14 +750,14 @@ export class Gateway {
     // A stop's cut-off ends the wait too: a waiter is a call in flight.
     const abort = signal ? AbortSignal.any([signal, this.cutOff.signal]) : this.cutOff.signal;
     let wait = this.claimPollMs / 5;
-    while (!this.tryClaim(cache, key)) {
+    while (!(await this.tryClaim(cache, key))) {
       this.log.debug(`waiting for another process's call ${key.slice(0, 16)}`);
       // Reads only, no write lock, until the other claim is gone (answered, failed or expired).
       do {
         await sleep(wait, abort);
         wait = Math.min(wait * 2, this.claimPollMs);
       } while (cache.isClaimed(key));
-      const entry = cache.getCachedEntry(key);
+      const entry = this.lookup(cache, key);
       if (entry !== undefined) return entry;
     }
     return undefined;
@@ -503,33 +765,33 @@ export class Gateway {
 
   private async generate(client: ModelClient, role: string, req: GenerateRequest, opts: GenerateOptions): Promise<GenerateResult & CallMeta> {
     const sample = opts.sample ?? 0;
-    const parts = generateKeyParts(client, req, sample);
-    const key = cacheKey(parts);
+    const key = generateKey(client, req, sample);
     const cache = this.useCache();
     this.counters.calls++;
     const start = this.now();
     // What the model reads, recorded with every ledger row of this request: a miss, a hit, a shared answer, a failure.
     const sent: Sent = { messages: req.messages, params: requestParams(req, sample) };
-    const answerFromCache = (entry: CacheEntry): GenerateResult & CallMeta => {
+    const answerFromCache = async (entry: CacheEntry): Promise<GenerateResult & CallMeta> => {
       const hit = entry.response as GenerateResult;
       this.counters.hits++;
-      const callId = this.unrecordedPayment(entry.paidByRun, key)
+      const callId = await (this.unrecordedPayment(entry.paidByRun, key)
         ? this.recordRecovered(client, role, key, start, hit, sent)
-        : this.record(hitRow(this.callBase(client, role, 'generate', key, start, withResponse(sent, hit.text ?? null)), hit.finishReason ?? null));
+        : this.record(hitRow(this.callBase(client, role, 'generate', key, start, withResponse(sent, hit.text ?? null)), hit.finishReason ?? null)));
       return { ...hit, callId, cacheHit: true, requestHash: key };
     };
     if (cache) {
-      const entry = cache.getCachedEntry(key);
+      const entry = this.lookup(cache, key);
       if (entry !== undefined) return answerFromCache(entry);
       // describeKey hashes the messages again: pay for it only when the line is printed.
-      if (this.log.level === 'debug') this.log.debug(`cache miss ${key.slice(0, 16)}`, { role, ...describeKey(parts) });
+      if (this.log.level === 'debug') this.log.debug(`cache miss ${key.slice(0, 16)}`, { role, ...describeKey(generateKeyParts(client, req, sample)) });
       // The same request already in flight (two roles or stages asking at once): share its answer, as a cache hit
       // would, instead of paying twice. If it fails, this call makes its own attempt.
-      const pending = this.inflight.get(key); // looked up before any await, so the first caller registers first
+      // (A batched call skips this: its route shares identical requests itself, so waiting callers are seen as waiting.)
+      const pending = opts.batch ? undefined : this.inflight.get(key); // looked up before any await, so the first caller registers first
       const shared = pending && (await pending.catch(() => undefined));
       if (shared) {
         this.counters.hits++;
-        const callId = this.record(hitRow(this.callBase(client, role, 'generate', key, start, withResponse(sent, shared.text ?? null)), shared.finishReason ?? null));
+        const callId = await this.record(hitRow(this.callBase(client, role, 'generate', key, start, withResponse(sent, shared.text ?? null)), shared.finishReason ?? null));
         return { ...shared, callId, cacheHit: true, requestHash: key };
       }
     }
@@ -539,7 +801,7 @@ export class Gateway {
         if (entry !== undefined) return answerFromCache(entry);
       }
       // Renewed while the call runs (queued for a slot included), so only a dead process's claim expires.
-      const renewal = cache ? setInterval(() => this.renewClaim(cache, key), this.claimTtlMs / 3).unref() : undefined;
+      if (cache) this.holdClaim(cache, key);
       try {
         const { value, callId } = await this.callBackend(
           client,
@@ -549,18 +811,19 @@ export class Gateway {
           sent,
           generateBound(req),
           opts.signal,
-          (signal) => client.generate(req, signal),
+          (signal, target) => target.generate(req, signal),
           (r) => ({ usage: r.usage ?? ZERO_USAGE, finishReason: r.finishReason ?? null, response: r.text ?? null }),
-          (r) => cache?.putCached(key, 'generate', client.id, r, this.payer),
+          (r) => (cache ? this.storeAnswer(cache, key, client.id, r) : undefined),
+          opts.batch && { route: opts.batch, item: { kind: 'generate', requestHash: key, req } },
         );
         // Storing the answer ended the claim (putCached): a waiting process now finds the answer.
         return { ...value, callId, cacheHit: false, requestHash: key };
       } catch (e) {
         // A failed call gives its claim up, so a waiting process calls itself.
-        if (cache) this.guardClaim(() => cache.releaseClaim(key, this.claimOwner), key);
+        if (cache) await this.guardClaim(() => cache.releaseClaim(key, this.claimOwner), key);
         throw e;
       } finally {
-        clearInterval(renewal);
+        if (cache) this.dropClaim(key);
       }
     };
     if (!cache) return call();
@@ -577,26 +840,59 @@ export class Gateway {
     }
   }
 
-  /** A claim that cannot be written (the cache locked past its busy timeout) is no reason to fail the call: make it unclaimed. */
-  private tryClaim(cache: CacheStore, key: string): boolean {
+  /**
+   * Claims key in the next batch of cache writes. A claim that cannot be written (the cache locked past its busy
+   * timeout) is no reason to fail the call: make it unclaimed.
+   */
+  private async tryClaim(cache: CacheStore, key: string): Promise<boolean> {
     try {
-      return cache.claim(key, this.claimOwner, this.claimTtlMs);
+      return await this.writes.cacheWrite(() => cache.claim(key, this.claimOwner, this.claimTtlMs));
     } catch (e) {
       this.log.warn(`could not claim call ${key.slice(0, 16)} in the cache, calling without a claim: ${(e as Error).message}`);
       return true;
     }
   }
 
-  private renewClaim(cache: CacheStore, key: string): void {
-    this.guardClaim(() => {
-      if (!cache.renewClaim(key, this.claimOwner, this.claimTtlMs)) this.log.warn(`lost the claim on call ${key.slice(0, 16)}: it expired and another process took it over`);
-    }, key);
+  /** Stores an answer (ending the claim on it in the same write); if that write fails, the claim is released instead. */
+  private storeAnswer(cache: CacheStore, key: string, model: string, answer: GenerateResult): Promise<void> {
+    return this.writes.cacheWrite(() => {
+      try {
+        cache.putCached(key, 'generate', model, answer, this.payer);
+      } catch (e) {
+        cache.releaseClaim(key, this.claimOwner);
+        throw e;
+      }
+    });
   }
 
-  /** A failed claim write (a lock held past the busy timeout) must not fail a call, nor crash from a timer: the claim just expires. */
-  private guardClaim(fn: () => void, key: string): void {
+  /** Keeps the claim on key renewed until dropClaim: one timer renews every claim held, in one write. */
+  private holdClaim(cache: CacheStore, key: string): void {
+    this.heldClaims.add(key);
+    this.renewal ??= setInterval(() => {
+      const keys = [...this.heldClaims];
+      void this.writes
+        .cacheWrite(() => keys.filter((k) => !cache.renewClaim(k, this.claimOwner, this.claimTtlMs)))
+        .then(
+          (lost) => {
+            for (const k of lost) if (this.heldClaims.has(k)) this.log.warn(`lost the claim on call ${k.slice(0, 16)}: it expired and another process took it over`);
+          },
+          (e) => this.log.warn(`could not renew ${keys.length} cache claims: ${(e as Error).message}`),
+        );
+    }, this.claimTtlMs / 3).unref();
+  }
+
+  private dropClaim(key: string): void {
+    this.heldClaims.delete(key);
+    if (this.heldClaims.size === 0 && this.renewal !== undefined) {
+      clearInterval(this.renewal);
+      this.renewal = undefined;
+    }
+  }
+
+  /** A failed claim write (a lock held past the busy timeout) must not fail a call: the claim just expires. */
+  private async guardClaim(fn: () => void, key: string): Promise<void> {
     try {
-      fn();
+      await this.writes.cacheWrite(fn);
     } catch (e) {
       this.log.warn(`could not update the cache claim on call ${key.slice(0, 16)}: ${(e as Error).message}`);
     }
@@ -618,8 +914,8 @@ export class Gateway {
     texts.forEach((text, i) => {
       const key = keys[i]!;
       if (found.has(key) || missing.has(key)) return;
-      const hit = cache?.getCached(key) as number[] | undefined;
-      if (hit !== undefined) found.set(key, hit);
+      const hit = cache && (this.lookup(cache, key)?.response as number[] | undefined);
+      if (hit !== undefined && hit !== null) found.set(key, hit);
       else missing.set(key, text);
     });
     let usage = ZERO_USAGE;
@@ -629,7 +925,7 @@ export class Gateway {
     const sent: Sent = { messages: texts.map((content): CallMessage => ({ role: 'input', content })), params: {} };
     if (cacheHit) {
       this.counters.hits++;
-      callId = this.record(hitRow(this.callBase(client, role, 'embed', requestHash, start, withResponse(sent, null))));
+      callId = await this.record(hitRow(this.callBase(client, role, 'embed', requestHash, start, withResponse(sent, null))));
     } else {
       if (cache) {
         const { adapter, endpoint, model } = client;
@@ -645,15 +941,16 @@ export class Gateway {
         sent,
         { inputTokens: missTexts.reduce((n, t) => n + Buffer.byteLength(t) + 2, 0), outputTokens: 0 },
         opts.signal,
-        async (signal) => {
-          const r = await embedFn(missTexts, signal);
+        async (signal, target) => {
+          const r = await (target === client ? embedFn(missTexts, signal) : target.embed!(missTexts, signal));
           if (r.vectors.length !== missTexts.length) {
             throw new ProviderError(`${client.id} returned ${r.vectors.length} embeddings for ${missTexts.length} texts`, { retryable: false });
           }
           return r;
         },
         (r) => ({ usage: r.usage ?? ZERO_USAGE, finishReason: null, response: null }),
-        (r) => r.vectors.forEach((v, i) => cache?.putCached(missKeys[i]!, 'embed', client.id, v)),
+        (r) => (cache ? this.writes.cacheWrite(() => r.vectors.forEach((v, i) => cache.putCached(missKeys[i]!, 'embed', client.id, v))) : undefined),
+        opts.batch && { route: opts.batch, item: { kind: 'embed', requestHash, texts: missTexts, keys: missKeys } },
       );
       usage = res.value.usage ?? ZERO_USAGE;
       callId = res.callId;

@@ -85,6 +85,13 @@ export interface RetryHooks {
   onRetry?: (info: { attempt: number; delayMs: number; error: unknown }) => void;
   /** Called when each attempt starts (1-based), so a caller can count attempts even when the last one fails. */
   onAttempt?: (attempt: number) => void;
+  /**
+   * Runs each attempt, its timeout included: e.g. inside a concurrency slot of the endpoint chosen for it, so time
+   * spent queued is not counted against the attempt. Default: at once.
+   */
+  around?: <T>(attempt: number, run: () => Promise<T>) => Promise<T>;
+  /** The wait before the next attempt, given the backoff's: e.g. 0 when another endpoint can take it at once. */
+  delay?: (info: { attempt: number; delayMs: number; error: unknown }) => number;
 }
 
 /**
@@ -98,11 +105,14 @@ export async function withRetry<T>(fn: (signal: AbortSignal, attempt: number) =>
     hooks.signal?.throwIfAborted();
     hooks.onAttempt?.(attempt);
     try {
-      return await attemptWithTimeout(fn, attempt, opts.timeoutMs, hooks.signal);
+      if (!hooks.around) return await attemptWithTimeout(fn, attempt, opts.timeoutMs, hooks.signal);
+      const n = attempt;
+      return await hooks.around(n, () => attemptWithTimeout(fn, n, opts.timeoutMs, hooks.signal));
     } catch (e) {
       if (hooks.signal?.aborted) throw hooks.signal.reason;
       if (attempt >= opts.maxAttempts || !isRetryable(e)) throw e;
-      const delayMs = backoffDelay(attempt, opts, retryAfterOf(e), hooks.random);
+      const backoff = backoffDelay(attempt, opts, retryAfterOf(e), hooks.random);
+      const delayMs = hooks.delay ? hooks.delay({ attempt, delayMs: backoff, error: e }) : backoff;
       hooks.onRetry?.({ attempt, delayMs, error: e });
       await wait(delayMs, hooks.signal);
     }

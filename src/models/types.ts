@@ -71,6 +71,12 @@ export interface ModelClient {
    * sends more, so waiting happens in its queue, before a call's timeout starts, rather than inside the adapter.
    */
   readonly maxConcurrency?: number;
+  /**
+   * Several servers of one model (a model ref's `endpoints`, see replicas.ts), each a client of its own: the gateway
+   * sends each attempt to the least busy one that is up, with a concurrency limit per server. The set's own generate
+   * and embed (outside a gateway) go to the first.
+   */
+  readonly replicas?: readonly ModelClient[];
   generate(req: GenerateRequest, signal?: AbortSignal): Promise<GenerateResult>;
   embed?(texts: string[], signal?: AbortSignal): Promise<EmbedResult>;
   /** Release sockets, contexts, native memory. */

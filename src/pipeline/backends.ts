@@ -16,7 +16,18 @@ export async function createBackend(ctx: StageContext, group: 'weak' | 'strong',
     // Artifacts sit beside the experiment's database, one folder per run.
     const db = ctx.store.file;
     const workDir = join(dirname(db), `${basename(db, extname(db))}-artifacts`, ctx.runId, group);
-    return createExternalBackend({ command: hf.command, baseModel: hf.baseModel, mode: hf.mode, params: hf.params, workDir });
+    return createExternalBackend({
+      command: hf.command,
+      baseModel: hf.baseModel,
+      mode: hf.mode,
+      params: hf.params,
+      workDir,
+      processes: hf.processes,
+      launcher: hf.launcher,
+      nnodes: hf.nnodes,
+      rdzvEndpoint: hf.rdzvEndpoint,
+      rdzvId: hf.rdzvId,
+    });
   }
   const f = trainer.features;
   const featurizer =

@@ -2,6 +2,7 @@ import type { ExperimentConfig } from '../config/experiment.js';
 import { InterruptedError } from '../errors.js';
 import { BudgetExceededError, type Gateway } from '../models/gateway.js';
 import type { Store } from '../store/index.js';
+import type { Batching } from './batching.js';
 import type { ModelPool } from './models.js';
 import type { ProgressListener } from './progress.js';
 
@@ -17,6 +18,8 @@ export interface StageContext {
   stop: AbortSignal;
   /** Redo debates and judgments that failed in an earlier run. */
   retryFailed: boolean;
+  /** The run's Batch API routes and their scheduler, when a model batches (see batching.ts). */
+  batching?: Batching;
 }
 
 export { InterruptedError };
@@ -54,4 +57,18 @@ export async function settleAll(jobs: Array<() => Promise<void>>, limit: (fn: ()
   const results = await Promise.allSettled(jobs.map((job) => limit(job)));
   const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failure) throw failure.reason;
+}
+
+/**
+ * settleAll for a stage whose jobs may call a model that batches: those jobs (batched: true) go through the run's
+ * batching, all at once, so their requests leave in one batch per turn (see batching.ts); the rest run under limit.
+ */
+export async function settleStage(
+  ctx: StageContext,
+  stage: string,
+  jobs: { run: () => Promise<void>; batched: boolean }[],
+  limit: (fn: () => Promise<void>) => Promise<void>,
+): Promise<void> {
+  if (ctx.batching && jobs.some((j) => j.batched)) return ctx.batching.runJobs(stage, jobs, limit);
+  return settleAll(jobs.map((j) => j.run), limit);
 }

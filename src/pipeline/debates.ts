@@ -2,11 +2,11 @@ import pLimit from 'p-limit';
 import { modelSpec } from '../config/load.js';
 import { planDebate, TASK_FRAMING, type Protocol } from '../debate/protocols.js';
 import { runDebate, type DebateTemplates } from '../debate/run.js';
-import { loadTemplate } from '../debate/templates.js';
+import { loadTemplate, promptsDirOf } from '../debate/templates.js';
 import type { Side, Turn } from '../debate/transcript.js';
 import { deriveSeed } from '../rng.js';
 import type { ExampleRow, TurnRow } from '../store/index.js';
-import { checkStop, endsTheRun, PartialFailureError, settleAll, type StageContext } from './context.js';
+import { checkStop, endsTheRun, PartialFailureError, settleStage, type StageContext } from './context.js';
 import { outOfSamplePredictions } from './predictions.js';
 
 export function debateId(runId: string, exampleId: string, protocol: string, sample: number): string {
@@ -33,7 +33,7 @@ export async function runDebates(ctx: StageContext): Promise<void> {
   const cfg = ctx.config.debate;
   const protocol = cfg.protocol as Protocol;
   if (protocol === 'none') return;
-  const templates = loadDebateTemplates(cfg.promptsDir);
+  const templates = loadDebateTemplates(promptsDirOf(cfg));
   const debaterRefs = cfg.debaters!;
   const a = await ctx.models.forRole(debaterRefs[0]!, 'debater');
   const b = debaterRefs[1] ? await ctx.models.forRole(debaterRefs[1], 'debater') : a;
@@ -52,8 +52,12 @@ export async function runDebates(ctx: StageContext): Promise<void> {
   const limit = pLimit(Math.max(1, ctx.config.gateway.concurrency * 2));
   ctx.progress({ stage: 'debates', kind: 'start', total, message: `${protocol}, ${cfg.turns} turns, ${cfg.samples} per example, debaters ${debaterRefs.map(modelSpec).join(' vs ')}` });
 
-  await settleAll(
-    jobs.map(({ example, sample }) => async () => {
+  // With a debater that batches, every debate runs at once and each turn goes out for all of them in one batch.
+  const batched = debaterRefs.some((ref) => ctx.batching?.isBatched(ref) === true);
+  await settleStage(
+    ctx,
+    'debates',
+    jobs.map(({ example, sample }) => ({ batched, run: async () => {
       const id = debateId(ctx.runId, example.id, protocol, sample);
       const existing = ctx.store.debates.getDebate(id);
       if (existing?.status === 'completed' || existing?.status === 'failed') {
@@ -86,7 +90,7 @@ export async function runDebates(ctx: StageContext): Promise<void> {
         ctx.store.debates.failDebate(id, message);
       }
       ctx.progress({ stage: 'debates', kind: 'tick', done: ++done, total });
-    }),
+    } })),
     limit,
   );
   if (failed) throw new PartialFailureError('debates', failed, total, firstError);

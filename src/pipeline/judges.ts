@@ -2,10 +2,10 @@ import pLimit from 'p-limit';
 import { JUDGE_DEFAULTS, judgeName, type ExperimentConfig } from '../config/experiment.js';
 import { modelSpec } from '../config/load.js';
 import { TASK_FRAMING } from '../debate/protocols.js';
-import { loadTemplate } from '../debate/templates.js';
+import { loadTemplate, promptsDirOf } from '../debate/templates.js';
 import { judge, presentations } from '../judge/prompted.js';
 import type { Split } from '../store/index.js';
-import { checkStop, endsTheRun, PartialFailureError, settleAll, type StageContext } from './context.js';
+import { checkStop, endsTheRun, PartialFailureError, settleStage, type StageContext } from './context.js';
 import { toTurn } from './debates.js';
 
 /** The judges that stacked judge ensembles fit their weights on: they also judge train_weak, where the gold is known. */
@@ -29,18 +29,20 @@ export async function runJudges(ctx: StageContext): Promise<void> {
   const task = TASK_FRAMING[ctx.config.dataset.name]!;
   const protocol = ctx.config.debate.protocol;
   const limit = pLimit(Math.max(1, ctx.config.gateway.concurrency * 2));
-  const jobs: Array<() => Promise<void>> = [];
+  const jobs: { run: () => Promise<void>; batched: boolean }[] = [];
   let done = 0;
   let failed = 0;
   let firstError = '';
   for (const [index, j] of judges.entries()) {
     const name = judgeName(j, index);
-    const template = loadTemplate(ctx.config.debate.promptsDir, j.template ?? JUDGE_DEFAULTS.template);
+    const template = loadTemplate(promptsDirOf(ctx.config.debate), j.template ?? JUDGE_DEFAULTS.template);
     const orders = j.orders ?? JUDGE_DEFAULTS.orders;
     const samples = j.samples ?? JUDGE_DEFAULTS.samples;
     const model = await ctx.models.forRole(j.model, `judge:${name}`, j.method === 'logprobs' ? ['logprobs'] : []);
     const examples = judgedSplits(ctx.config, name).flatMap((split) => ctx.store.examples.listExamples(ctx.runId, split));
     const reads = (sample: number): boolean => j.transcripts === undefined || j.transcripts.includes(sample);
+    // A judge that batches asks for all its replies to a transcript at once, so they all go out in one batch.
+    const batched = ctx.batching?.isBatched(j.model) === true;
     for (const example of examples) {
       const transcripts = protocol === 'none'
         ? [null]
@@ -48,7 +50,7 @@ export async function runJudges(ctx: StageContext): Promise<void> {
       for (const t of transcripts) {
         const debateId = t?.id ?? null;
         const stored = (swapped: boolean, sample: number): boolean => ctx.store.judgments.hasJudgment(ctx.runId, example.id, name, debateId, swapped, sample);
-        jobs.push(async () => {
+        jobs.push({ batched, run: async () => {
           if (presentations(orders).every((swapped) => Array.from({ length: samples }, (_, s) => s).every((s) => stored(swapped, s)))) {
             ctx.progress({ stage: 'judges', kind: 'tick', done: ++done, total: jobs.length });
             return;
@@ -59,6 +61,7 @@ export async function runJudges(ctx: StageContext): Promise<void> {
               {
                 model, method: j.method, template, task, question: example.question ?? example.text, answer: example.answer ?? '',
                 turns: t ? t.turns.map(toTurn) : [], protocol, maxTokens: j.maxTokens, orders, samples, temperature: j.temperature ?? JUDGE_DEFAULTS.temperature,
+                concurrent: batched,
               },
               stored,
             );
@@ -74,12 +77,12 @@ export async function runJudges(ctx: StageContext): Promise<void> {
             firstError ||= (e as Error).message;
           }
           ctx.progress({ stage: 'judges', kind: 'tick', done: ++done, total: jobs.length });
-        });
+        } });
       }
     }
   }
   ctx.progress({ stage: 'judges', kind: 'start', total: jobs.length, message: judges.map((j, i) => `${judgeName(j, i)}=${modelSpec(j.model)}`).join(', ') });
-  await settleAll(jobs, limit);
+  await settleStage(ctx, 'judges', jobs, limit);
   if (failed) throw new PartialFailureError('judgments', failed, jobs.length, firstError);
 }
 

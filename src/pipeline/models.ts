@@ -2,6 +2,7 @@ import type { ModelRef } from '../config/experiment.js';
 import { createClient, requireCapability, type ClientOptions } from '../models/create.js';
 import type { Gateway, GatewayModel } from '../models/gateway.js';
 import type { Capabilities, ModelClient } from '../models/types.js';
+import type { Batching } from './batching.js';
 
 /**
  * The models one experiment uses. A spec named in several roles is one client (one llama.cpp model in memory, one
@@ -10,7 +11,11 @@ import type { Capabilities, ModelClient } from '../models/types.js';
 export class ModelPool {
   private clients = new Map<string, Promise<ModelClient>>();
 
-  constructor(private readonly gateway: Gateway) {}
+  constructor(
+    private readonly gateway: Gateway,
+    /** When set, a role whose ref batches gets a model whose calls go through its Batch API route. */
+    private readonly batching?: Batching,
+  ) {}
 
   async client(ref: ModelRef): Promise<ModelClient> {
     const { spec, options } = splitRef(ref);
@@ -28,8 +33,10 @@ export class ModelPool {
     const client = await this.client(ref);
     for (const cap of needs) requireCapability(client, cap, role);
     const concurrency = typeof ref === 'string' ? undefined : ref.concurrency;
-    if (concurrency) this.gateway.setConcurrency(client.endpoint, concurrency);
-    return this.gateway.model(client, role);
+    // A model with several servers (endpoints): the limit holds for each server.
+    if (concurrency) for (const c of client.replicas ?? [client]) this.gateway.setConcurrency(c.endpoint, concurrency);
+    const model = this.gateway.model(client, role);
+    return this.batching ? this.batching.wrap(model, ref) : model;
   }
 
   async close(): Promise<void> {
@@ -39,9 +46,12 @@ export class ModelPool {
   }
 }
 
-/** A config's model reference as createClient takes it: the spec, and the client's settings (concurrency is the gateway's). */
+/**
+ * A config's model reference as createClient takes it: the spec, and the client's settings (concurrency is the
+ * gateway's, batch the pipeline's: a batched and a direct role share one client).
+ */
 export function splitRef(ref: ModelRef): { spec: string; options: ClientOptions } {
   if (typeof ref === 'string') return { spec: ref, options: {} };
-  const { spec, concurrency: _perEndpoint, ...options } = ref;
+  const { spec, concurrency: _perEndpoint, batch: _batch, ...options } = ref;
   return { spec, options };
 }

@@ -7,7 +7,7 @@ import { modelSpec } from '../config/load.js';
 import type { SplitName } from '../data/types.js';
 import { planDebate, TASK_FRAMING, type Protocol } from '../debate/protocols.js';
 import { runDebate, type DebateTemplates, type Generator } from '../debate/run.js';
-import { loadTemplate, type Template } from '../debate/templates.js';
+import { loadTemplate, promptsDirOf, type Template } from '../debate/templates.js';
 import { withTranscript, type Turn } from '../debate/transcript.js';
 import { UserError } from '../errors.js';
 import { JUDGE_DEFAULTS, judgeName } from '../config/experiment.js';
@@ -46,6 +46,15 @@ export async function preflight(config: ExperimentConfig): Promise<Plan> {
   const protocol = config.debate.protocol as Protocol;
   // Every spec parses, even in a section this config leaves unused (a typo there is still a typo).
   for (const { where, ref } of modelRefs(config)) await at(where, () => parseModelSpec(modelSpec(ref)));
+  // The Batch API is OpenAI's: "batch" on another adapter's model is a mistake, said before anything runs.
+  for (const { where, ref } of modelRefs(config)) {
+    if (typeof ref !== 'string' && ref.batch && parseModelSpec(ref.spec).adapter !== 'openai') {
+      throw new UserError(`${where}: "batch" sends calls through the OpenAI Batch API, which ${ref.spec} does not have; remove "batch" from it.`);
+    }
+    if (typeof ref !== 'string' && ref.batch && (ref as { endpoints?: unknown }).endpoints !== undefined) {
+      throw new UserError(`${where}: "batch" sends calls to one server's Batch API, but ${ref.spec} lists several endpoints; remove "batch" or "endpoints".`);
+    }
+  }
 
   // The models the run will use: their files, and the capability each role needs, as their clients will declare it.
   const needs = capabilityNeeds(config);
@@ -68,7 +77,7 @@ export async function preflight(config: ExperimentConfig): Promise<Plan> {
   const longestText = longest(examples.map((e) => e.text));
 
   // Every prompt, rendered by the code that renders it in the run (an unknown or missing slot fails here) and measured.
-  const prompts = await at(`The prompts in ${resolve(config.debate.promptsDir)}`, () =>
+  const prompts = await at(`The prompts in ${resolve(promptsDirOf(config.debate))}`, () =>
     measurePrompts(config, templates, longest(examples.map((e) => e.question ?? e.text)), longest(examples.map((e) => e.answer ?? ''))),
   );
 
@@ -286,7 +295,7 @@ export function capabilityNeeds(config: ExperimentConfig): CapabilityNeed[] {
 /** A model's local files and, when its role needs one, the capability, as its client will declare it. */
 async function checkModel(where: string, ref: ModelRef, need?: Pick<CapabilityNeed, 'cap' | 'role' | 'alternative'>): Promise<ModelInspection> {
   return at(where, async () => {
-    const m = await inspectModel(modelSpec(ref), typeof ref === 'string' ? {} : { capabilities: ref.capabilities, apiKeyEnv: ref.apiKeyEnv });
+    const m = await inspectModel(modelSpec(ref), typeof ref === 'string' ? {} : { capabilities: ref.capabilities, apiKeyEnv: ref.apiKeyEnv, endpoints: ref.endpoints, host: ref.host });
     if (need) requireCapability(m, need.cap, need.role, need.alternative);
     return m;
   });
@@ -294,12 +303,12 @@ async function checkModel(where: string, ref: ModelRef, need?: Pick<CapabilityNe
 
 /** The prompts the run will load (debates.ts loads all three debate templates; judges.ts the verdict). */
 async function loadTemplates(config: ExperimentConfig): Promise<{ debate?: DebateTemplates; judge: Map<string, Template> }> {
-  const dir = config.debate.promptsDir;
+  const dir = promptsDirOf(config.debate);
   const usesDebate = config.debate.protocol !== 'none';
   if (!usesDebate && config.judges.length === 0) return { judge: new Map() };
   const info = await stat(dir).catch(() => undefined);
   if (!info?.isDirectory()) {
-    throw new UserError(`debate.promptsDir ${resolve(dir)} is not a folder; point it at a prompts folder such as the w2s repository's prompts/.`);
+    throw new UserError(`debate.promptsDir ${resolve(dir)} is not a folder; point it at a prompts folder such as the w2s repository's prompts/, or leave it out for the prompts w2s ships.`);
   }
   return {
     debate: usesDebate ? loadDebateTemplates(dir) : undefined,

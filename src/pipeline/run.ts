@@ -6,6 +6,7 @@ import type { Logger } from '../log.js';
 import { UserError } from '../errors.js';
 import { describeOwner, LEASE_HEARTBEAT_MS, openStore, type MetricRow, type RunLimits, type RunRow, type Store } from '../store/index.js';
 import { auditLeaks } from './audit.js';
+import { Batching } from './batching.js';
 import { checkStop, InterruptedError, PartialFailureError, type StageContext } from './context.js';
 import { runDebates } from './debates.js';
 import { evaluate } from './evaluate.js';
@@ -40,6 +41,8 @@ export interface RunOptions {
   waitForOwner?: boolean;
   /** Per-endpoint concurrency limiters shared with other runs in this process (a sweep's cells); default: the run's own. */
   endpointLimits?: EndpointLimits;
+  /** Send every openai model's calls through the Batch API (w2s run --batch); a model ref's own "batch" setting wins. */
+  batch?: boolean;
 }
 
 export type RunOutcome =
@@ -167,10 +170,15 @@ export async function runExperiment(options: RunOptions): Promise<RunOutcome> {
       stopGraceMs: config.gateway.stopGraceMs,
       logger: options.logger,
     });
-    models = new ModelPool(gateway);
+    // The Batch API routes, when a model batches (batching.ts); batches are kept in the run's database.
+    const batching = new Batching({
+      config, all: options.batch, store, runId, cache: options.noCache ? null : (cacheStore ?? store).cache, stop, progress, logger: options.logger,
+    });
+    const batched = batching.any ? batching : undefined;
+    models = new ModelPool(gateway, batched);
     // The live counters (calls, hits, retries, tokens, cost, back-offs) for the progress display.
     progress({ stage: 'run', kind: 'info', stats: () => gateway.stats() });
-    const ctx: StageContext = { config, runId, store, gateway, models, progress, stop, retryFailed: options.retryFailed ?? false };
+    const ctx: StageContext = { config, runId, store, gateway, models, progress, stop, retryFailed: options.retryFailed ?? false, batching: batched };
     for (const stage of STAGES) {
       if (store.stages.isStageDone(runId, stage.name)) {
         progress({ stage: stage.name, kind: 'skip' });
@@ -178,11 +186,14 @@ export async function runExperiment(options: RunOptions): Promise<RunOutcome> {
       }
       checkStop(ctx);
       progress({ stage: stage.name, kind: 'start' });
+      // A training stage's embeddings, fetched ahead in one batch when its featurizer model batches.
+      await batched?.prefetchEmbeddings(ctx, stage.name);
       await stage.run(ctx);
       store.stages.markStageDone(runId, stage.name);
       progress({ stage: stage.name, kind: 'end' });
     }
     store.runs.setRunStatus(runId, 'completed');
+    if (batched) progress({ stage: 'run', kind: 'info', message: batchSummary(batched) });
     return { status: 'completed', runId, out, metrics: store.metrics.listMetrics(runId) };
   } catch (e) {
     // Another process owns the run now: its status is that process's to write.
@@ -211,6 +222,13 @@ export async function runExperiment(options: RunOptions): Promise<RunOutcome> {
     claim.release();
     store.close();
   }
+}
+
+/** What this session's batches did, in one line. */
+function batchSummary(b: Batching): string {
+  const s = b.stats();
+  const back = s.fellBack ? `, ${s.fellBack} made as ordinary calls` : '';
+  return `batches: ${s.submitted} submitted, ${s.resumed} resumed; ${s.answered} requests answered${back}`;
 }
 
 interface Claim {

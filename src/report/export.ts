@@ -49,7 +49,7 @@ export function parseSplits(text: string): Split[] {
 export const CHAT_SYSTEM =
   'You judge debates about whether a proposed answer to a question is correct. Read the question, the proposed answer and the debate, then reply with one word: correct or incorrect.';
 
-const CALL_COLUMNS = ['id', 'run_id', 'role', 'model', 'kind', 'request_hash', 'cache_hit', 'attempts', 'latency_ms', 'input_tokens', 'output_tokens', 'cost_usd', 'finish_reason', 'error', 'created_at'];
+const CALL_COLUMNS = ['id', 'run_id', 'role', 'model', 'kind', 'request_hash', 'cache_hit', 'attempts', 'latency_ms', 'input_tokens', 'output_tokens', 'cost_usd', 'finish_reason', 'error', 'created_at', 'endpoint'];
 /** The calls' text columns (CSV; JSONL has params, messages and response). */
 const CALL_TEXT_COLUMNS = ['params_json', 'messages_json', 'response'];
 const PREDICTION_COLUMNS = ['run_id', 'model_id', 'role', 'member', 'example_id', 'split', 'label', 'debate_id', 'p1'];

@@ -21,6 +21,16 @@ export interface CacheStore {
   putCached(key: string, kind: CallKind, model: string, response: unknown, paidByRun?: string | null): void;
   /** Like getCached, with the run that paid for the entry (null when unknown). */
   getCachedEntry(key: string): CacheEntry | undefined;
+  /** Like getCachedEntry, without counting a hit: a read only, no write (the gateway counts its hits in its batch). */
+  peekCached?(key: string): CacheEntry | undefined;
+  /** Counts a hit of key (see peekCached). */
+  countHit?(key: string): void;
+  /**
+   * Runs fn, whose writes (puts, claims, releases, hit counts) then commit together: one IMMEDIATE transaction, so the
+   * gateway pays one commit per event-loop turn instead of one per write. A write fn makes that throws is undone alone
+   * (each put is its own savepoint; a claim or a release is one statement).
+   */
+  transaction?<T>(fn: () => T): T;
   /**
    * Claims the right to call the backend for key, so other processes sharing this cache wait for the answer instead
    * of paying for it too. True when owner now holds the claim: there was none, the one there was dead (expired, or
@@ -89,9 +99,9 @@ function ownerAlive(owner: string): boolean {
 const SIZE = 'length(key) + length(CAST(response_json AS BLOB))';
 
 export function cacheTable(db: DB): CacheTable {
-  // One statement both counts the hit and returns the response; a read-only DB can only look.
-  const hit = db.readonly ? null : db.prepare('UPDATE cache SET hits = hits + 1 WHERE key = ? RETURNING response_json, paid_by_run');
+  // A lookup reads; only a hit writes (its count), so a miss takes no write lock. A read-only DB can only look.
   const look = db.prepare('SELECT response_json, paid_by_run FROM cache WHERE key = ?');
+  const hit = db.readonly ? null : db.prepare('UPDATE cache SET hits = hits + 1 WHERE key = ?');
   const put = db.prepare(
     `INSERT INTO cache (key, kind, model, response_json, created_at, paid_by_run) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING`,
   );
@@ -123,13 +133,27 @@ export function cacheTable(db: DB): CacheTable {
     dropClaims?.run(key);
   });
 
+  const peek = (key: string): CacheEntry | undefined => {
+    const row = look.get(key) as { response_json: string; paid_by_run: string | null } | undefined;
+    return row === undefined ? undefined : { response: JSON.parse(row.response_json), paidByRun: row.paid_by_run };
+  };
+  const inOneCommit = db.transaction((fn: () => unknown) => fn());
+
   return {
     getCached(key) {
       return this.getCachedEntry(key)?.response;
     },
     getCachedEntry(key) {
-      const row = (hit ?? look).get(key) as { response_json: string; paid_by_run: string | null } | undefined;
-      return row === undefined ? undefined : { response: JSON.parse(row.response_json), paidByRun: row.paid_by_run };
+      const entry = peek(key);
+      if (entry !== undefined) hit?.run(key);
+      return entry;
+    },
+    peekCached: peek,
+    countHit(key) {
+      hit?.run(key);
+    },
+    transaction<T>(fn: () => T): T {
+      return db.readonly ? fn() : (inOneCommit.immediate(fn) as T);
     },
     putCached(key, kind, model, response, paidByRun = null) {
       store(key, kind, model, JSON.stringify(response), paidByRun);

@@ -42,6 +42,11 @@ export interface CallRecord {
   error?: string | null;
   /** What the call sent and got back; absent: not recorded (the row says so: params null). */
   texts?: CallTexts | null;
+  /**
+   * Where a backend call went (schema 8): the endpoint of its last attempt, the one that answered (a base URL, host or
+   * model file); null for cache hits and for calls made before schema 8.
+   */
+  endpoint?: string | null;
 }
 
 export interface CallRow extends Required<Omit<CallRecord, 'texts'>> {
@@ -101,6 +106,11 @@ export interface CallTextsReader {
 /** What the gateway needs to record calls; implemented by the calls table. */
 export interface Ledger {
   insertCall(row: CallRecord): number;
+  /**
+   * Several rows in one transaction (one commit), in order: each row's id, or the Error that row failed with (a row
+   * and its texts are undone alone; the others are kept). The gateway writes a turn's rows this way.
+   */
+  insertCalls?(rows: readonly CallRecord[]): (number | Error)[];
   /** Whether the run's ledger already holds a successful backend call (not a cache hit) for this request. */
   hasPaidCall(runId: string | null, requestHash: string): boolean;
 }
@@ -153,6 +163,7 @@ interface RawCall {
   created_at: string;
   response_hash: string | null;
   params_json: string | null;
+  endpoint: string | null;
 }
 
 function toCall(r: RawCall): CallRow {
@@ -174,6 +185,7 @@ function toCall(r: RawCall): CallRow {
     createdAt: r.created_at,
     responseHash: r.response_hash,
     params: r.params_json === null ? null : (JSON.parse(r.params_json) as Record<string, unknown>),
+    endpoint: r.endpoint ?? null,
   };
 }
 
@@ -246,8 +258,8 @@ const TOTALS = `COUNT(*) AS calls, COALESCE(SUM(cache_hit), 0) AS hits,
 export function callsTable(db: DB): CallsTable {
   const insert = db.prepare(
     `INSERT INTO calls (run_id, role, model, kind, request_hash, cache_hit, attempts, latency_ms, input_tokens,
-       output_tokens, cost_usd, finish_reason, error, created_at, response_hash, params_json)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       output_tokens, cost_usd, finish_reason, error, created_at, response_hash, params_json, endpoint)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
   // A text already stored (same sha256) is left as it is: each text is one row however many calls send it.
   const putText = db.prepare('INSERT OR IGNORE INTO texts (hash, text) VALUES (?, ?)');
@@ -296,6 +308,7 @@ export function callsTable(db: DB): CallsTable {
       new Date().toISOString(),
       responseHash,
       params,
+      r.endpoint ?? null,
     );
     return Number(info.lastInsertRowid);
   };
@@ -321,22 +334,45 @@ export function callsTable(db: DB): CallsTable {
     }
     return id;
   });
+  /** Remembers the texts a commit stored, unless the caller's own transaction commits (or rolls back) them later. */
+  const remember = (added: readonly string[], outer: boolean): void => {
+    if (outer || added.length === 0) return;
+    if (committed.size + added.length > COMMITTED_MEMO) committed.clear();
+    for (const h of added) committed.add(h);
+  };
   const insertCall = (r: CallRecord): number => {
     if (!r.texts) return row(r, null, null);
-    // Inside a caller's transaction the texts are committed (or rolled back) later: remember nothing then.
     const outer = db.inTransaction;
     const added: string[] = [];
     const id = insertWithTexts(r, r.texts, added);
-    if (!outer) {
-      if (committed.size + added.length > COMMITTED_MEMO) committed.clear();
-      for (const h of added) committed.add(h);
-    }
+    remember(added, outer);
     return id;
+  };
+  const insertMany = db.transaction((rows: readonly CallRecord[], added: string[]): (number | Error)[] =>
+    rows.map((r) => {
+      const mine: string[] = [];
+      try {
+        // A row with texts is its own savepoint (insertWithTexts nested in this transaction); one without is one statement.
+        const id = r.texts ? insertWithTexts(r, r.texts, mine) : row(r, null, null);
+        added.push(...mine);
+        return id;
+      } catch (e) {
+        return e instanceof Error ? e : new Error(String(e));
+      }
+    }),
+  );
+  const insertCalls = (rows: readonly CallRecord[]): (number | Error)[] => {
+    const outer = db.inTransaction;
+    const added: string[] = [];
+    const ids = insertMany(rows, added);
+    remember(added, outer);
+    return ids;
   };
 
   return {
     ...reader,
     insertCall,
+    insertCalls,
     hasPaidCall(runId, requestHash) {
       return paid.get(requestHash, runId) !== undefined;
     },

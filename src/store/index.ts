@@ -13,6 +13,7 @@ import { metricsTable, type MetricsTable } from './metrics.js';
 import { stagesTable, type StagesTable } from './stages.js';
 import { leasesTable, runLiveness, type DisplayedRunStatus, type LeaseRow, type LeasesTable } from './leases.js';
 import { limitsTable, type LimitsTable } from './limits.js';
+import { batchesTable, type BatchesTable } from './batches.js';
 
 export * from './runs.js';
 export * from './examples.js';
@@ -25,6 +26,7 @@ export * from './metrics.js';
 export * from './stages.js';
 export * from './leases.js';
 export * from './limits.js';
+export * from './batches.js';
 export { openDb, schemaVersion, W2S_APPLICATION_ID, type DB, type OpenOptions } from './db.js';
 export { SCHEMA_VERSION } from './migrations.js';
 
@@ -46,6 +48,8 @@ export class Store {
   /** Who owns (may write) each run: one process at a time. */
   readonly leases: LeasesTable;
   readonly limits: LimitsTable;
+  /** Batches sent to a provider's Batch API, so a resumed run polls them instead of submitting again. */
+  readonly batches: BatchesTable;
 
   constructor(
     readonly db: DB,
@@ -62,6 +66,7 @@ export class Store {
     this.stages = stagesTable(db);
     this.leases = leasesTable(db);
     this.limits = limitsTable(db);
+    this.batches = batchesTable(db);
   }
 
   get readonly(): boolean {

@@ -300,6 +300,63 @@ ALTER TABLE judgments_v6 RENAME TO judgments;
 CREATE UNIQUE INDEX judgments_unique ON judgments(run_id, example_id, judge, IFNULL(debate_id, ''), order_swapped, sample);
 `,
   },
+  {
+    version: 7,
+    name: 'provider batches: submitted batch ids and the requests they carry',
+    sql: `
+-- A batch sent to a provider's Batch API (OpenAI: a JSONL file of requests answered within 24 h at a lower price).
+-- Stored before the file is uploaded and updated as it goes, so a run killed while a batch is in flight finds it again
+-- and polls it instead of submitting (and paying for) its requests a second time.
+CREATE TABLE batches (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  run_id TEXT REFERENCES runs(id) ON DELETE CASCADE,
+  -- The client id (canonical model spec) and the provider endpoint every request of the batch goes to.
+  model TEXT NOT NULL,
+  endpoint TEXT NOT NULL,
+  -- The uploaded JSONL file and the provider's batch id: null until uploaded and created.
+  input_file_id TEXT,
+  batch_id TEXT UNIQUE,
+  -- 'submitting' (stored, not yet created), the provider's status as last polled (validating, in_progress,
+  -- finalizing, completed, failed, expired, cancelling, cancelled), 'done' (its results were read and stored) or
+  -- 'abandoned' (never created: its requests were submitted again).
+  status TEXT NOT NULL,
+  requests INTEGER NOT NULL,
+  -- request_counts as last polled: {"total", "completed", "failed"}.
+  counts_json TEXT,
+  output_file_id TEXT,
+  error_file_id TEXT,
+  error TEXT,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  finished_at TEXT
+);
+CREATE INDEX batches_run ON batches(run_id, status);
+
+-- The requests of a batch: one row per cache key. A chat request is one key at position 0; an embeddings request
+-- carries one key per input text, at its position. request_hash is what the gateway's ledger row for the request
+-- is keyed by (the cache key of a chat request; the hash of its texts' keys for an embeddings request).
+CREATE TABLE batch_requests (
+  batch INTEGER NOT NULL REFERENCES batches(id) ON DELETE CASCADE,
+  custom_id TEXT NOT NULL,
+  request_hash TEXT NOT NULL,
+  position INTEGER NOT NULL,
+  cache_key TEXT NOT NULL,
+  PRIMARY KEY (batch, custom_id, position)
+) WITHOUT ROWID;
+CREATE INDEX batch_requests_hash ON batch_requests(request_hash);
+`,
+  },
+  {
+    version: 8,
+    name: 'the endpoint each call went to',
+    sql: `
+-- Where a call that reached a backend went: the base URL (openai), host (ollama) or model file (llamacpp) of its last
+-- attempt, i.e. the server that answered it, or for a failed call the last one tried. A model with several servers
+-- (a model ref's endpoints) spreads its calls over them, so this says which one each call used. Null for calls
+-- answered without a backend (cache hits) and for calls made before version 8.
+ALTER TABLE calls ADD COLUMN endpoint TEXT;
+`,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -3,6 +3,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createHash } from 'node:crypto';
+import { constants as osConstants } from 'node:os';
 import { UserError } from '../errors.js';
 import { hashValue } from '../hash.js';
 import { ensureTrainerEnv, referenceTrainerPath } from './trainer-env.js';
@@ -37,6 +38,31 @@ export interface ExternalBackendOptions {
   env?: Record<string, string>;
   /** The trainer's stderr lines (its free-form log). */
   onLog?: (line: string) => void;
+  /**
+   * Processes per node for data-parallel training and prediction under torchrun (torch.distributed); default 1.
+   * Above 1 (or with launcher "torchrun") w2s runs the trainer through `python -m torch.distributed.run` from the
+   * reference trainer's venv; the protocol is the same (docs/trainer-protocol.md, "Several processes and nodes").
+   */
+  processes?: number;
+  /** "auto" (default): torchrun when processes > 1 or nnodes > 1; "torchrun": always, even for one process. */
+  launcher?: TrainerLauncher;
+  /** Nodes taking part (torchrun --nnodes); above 1, the other nodes are started by you and rdzvEndpoint is needed. */
+  nnodes?: number;
+  /** host:port of the c10d rendezvous every node joins (torchrun --rdzv-endpoint); only with nnodes > 1. */
+  rdzvEndpoint?: string;
+  /** The rendezvous id every node passes (torchrun --rdzv-id); default "w2s". */
+  rdzvId?: string;
+}
+
+export type TrainerLauncher = 'auto' | 'torchrun';
+
+/** How w2s starts the trainer under torchrun: the settings of ExternalBackendOptions that concern it. */
+export interface TorchrunSettings {
+  processes?: number | undefined;
+  launcher?: TrainerLauncher | undefined;
+  nnodes?: number | undefined;
+  rdzvEndpoint?: string | undefined;
+  rdzvId?: string | undefined;
 }
 
 /** The state an external TrainedModel carries (serialisable). */
@@ -59,11 +85,14 @@ export function createExternalBackend(options: ExternalBackendOptions): FineTune
   }
   const name = options.name ?? 'hf';
   const workDir = resolve(options.workDir);
+  const distributed = usesTorchrun(options);
   let command: Promise<string[]> | undefined;
   const getCommand = (): Promise<string[]> =>
-    (command ??= options.command
-      ? Promise.resolve(options.command)
-      : defaultTrainerCommand(options.onLog));
+    (command ??= distributed
+      ? ensureTrainerEnv({ onLine: options.onLog }).then((env) => torchrunCommand(env.python, options, options.command))
+      : options.command
+        ? Promise.resolve(options.command)
+        : defaultTrainerCommand(options.onLog));
   const run = async (request: Record<string, unknown>, signal?: AbortSignal, onEvent?: (e: TrainerEvent) => void) =>
     runTrainer(await getCommand(), request, {
       signal,
@@ -168,6 +197,41 @@ export async function checkTrainer(command?: string[], signal?: AbortSignal): Pr
   return runTrainer(command ?? (await defaultTrainerCommand()), { protocol: TRAINER_PROTOCOL, op: 'check' }, { signal });
 }
 
+/** Whether these settings launch the trainer under torchrun; refuses settings torchrun cannot take. */
+export function usesTorchrun(s: TorchrunSettings): boolean {
+  const processes = s.processes ?? 1;
+  const nnodes = s.nnodes ?? 1;
+  if (!Number.isInteger(processes) || processes < 1) throw new UserError(`The hf backend's processes must be a whole number >= 1, got ${String(s.processes)}.`);
+  if (!Number.isInteger(nnodes) || nnodes < 1) throw new UserError(`The hf backend's nnodes must be a whole number >= 1, got ${String(s.nnodes)}.`);
+  if (s.launcher !== undefined && s.launcher !== 'auto' && s.launcher !== 'torchrun') {
+    throw new UserError(`The hf backend's launcher must be "auto" or "torchrun", got "${String(s.launcher)}".`);
+  }
+  if (nnodes > 1 && !s.rdzvEndpoint) {
+    throw new UserError('The hf backend needs rdzvEndpoint (host:port of the rendezvous every node joins) when nnodes > 1.');
+  }
+  if (nnodes === 1 && s.rdzvEndpoint) {
+    throw new UserError('The hf backend\'s rdzvEndpoint is for several nodes; set nnodes too, or leave rdzvEndpoint out.');
+  }
+  return s.launcher === 'torchrun' || processes > 1 || nnodes > 1;
+}
+
+/**
+ * The torchrun launch of a trainer: `python -m torch.distributed.run` (the venv's torch) with the reference trainer,
+ * or with `trainer` (a command of your own, run with --no-python). One node: a standalone rendezvous on a free port,
+ * so launches running side by side never meet. Several: the c10d rendezvous at rdzvEndpoint, which the other nodes
+ * join with the same --nnodes, --rdzv-endpoint and --rdzv-id (docs/trainer-protocol.md). No restarts: a rank that
+ * fails ends the launch.
+ */
+export function torchrunCommand(python: string, s: TorchrunSettings, trainer?: string[]): string[] {
+  const nnodes = s.nnodes ?? 1;
+  const args = [python, '-m', 'torch.distributed.run', '--nproc-per-node', String(s.processes ?? 1), '--max-restarts', '0'];
+  if (nnodes > 1) args.push('--nnodes', String(nnodes), '--rdzv-backend', 'c10d', '--rdzv-endpoint', s.rdzvEndpoint!, '--rdzv-id', s.rdzvId ?? 'w2s');
+  else args.push('--standalone');
+  if (trainer && trainer.length > 0) args.push('--no-python', ...trainer);
+  else args.push(referenceTrainerPath());
+  return args;
+}
+
 /** The reference trainer, run by the venv's python (set up on first use). */
 async function defaultTrainerCommand(onLine?: (line: string) => void): Promise<string[]> {
   const env = await ensureTrainerEnv({ onLine });
@@ -217,7 +281,8 @@ export function runTrainer(
   return new Promise((resolvePromise, reject) => {
     const child = spawn(exe, args, {
       stdio: ['pipe', 'pipe', 'pipe'],
-      env: { ...process.env, ...opts.env, PYTHONUNBUFFERED: '1', W2S_TRAINER_PROTOCOL: TRAINER_PROTOCOL },
+      // W2S_TRAINER_SPEAKER: under torchrun, the rank that reads this process's stdin is on this node.
+      env: { ...process.env, ...opts.env, PYTHONUNBUFFERED: '1', W2S_TRAINER_PROTOCOL: TRAINER_PROTOCOL, W2S_TRAINER_SPEAKER: '1' },
     });
     const tail: string[] = [];
     const remember = (line: string) => {
@@ -225,6 +290,7 @@ export function runTrainer(
       tail.push(line);
       if (tail.length > TAIL) tail.shift();
     };
+    const torchrun = torchrunFailureReader();
     let result: TrainerEvent | undefined;
     let reported: TrainerEvent | undefined;
     let hello: TrainerEvent | undefined;
@@ -268,6 +334,7 @@ export function runTrainer(
     });
     lines(child.stderr, (line) => {
       remember(line);
+      torchrun.read(line);
       opts.onLog?.(line);
     });
     child.stdin.on('error', () => {
@@ -307,12 +374,99 @@ export function runTrainer(
         resolvePromise(result);
         return;
       }
+      const failure = torchrun.failure();
+      if (failure) {
+        // The lines before torchrun's own traceback and summary: the ranks' logs and torchrun's notices.
+        const before = torchrun.linesBefore();
+        const its = before.length ? `; the last lines before it stopped:\n${before.join('\n')}` : '';
+        reject(new TrainerProcessError(`The trainer's ${describeRankFailure(failure)}; torchrun stopped the other ranks${its}`, code, before));
+        return;
+      }
       const how = sig ? `was killed by ${sig}` : code === 0 ? 'exited without a result' : `exited with code ${code}`;
       reject(new TrainerProcessError(`The trainer (${command.join(' ')}) ${how}${shown}`, code, last));
     });
 
     child.stdin.end(JSON.stringify(request));
   });
+}
+
+/** The first failure torchrun reports when a launch fails (its "Root Cause" section on stderr). */
+export interface TorchrunFailure {
+  rank: number;
+  localRank?: number;
+  host?: string;
+  exitCode?: number;
+  signal?: string;
+}
+
+/**
+ * Reads torchrun's stderr: the failure summary it prints when a rank fails (the rank, its host, its exit code or
+ * signal), and the lines before torchrun's own traceback (the ranks' logs, which the reference trainer prefixes with
+ * "[rank N] ", and torchrun's notices).
+ */
+export function torchrunFailureReader(): { read(line: string): void; failure(): TorchrunFailure | undefined; linesBefore(): string[] } {
+  let section: Partial<TorchrunFailure> | undefined;
+  let found: TorchrunFailure | undefined;
+  const recent: string[] = [];
+  return {
+    read(line: string) {
+      if (line.trim() !== '') {
+        recent.push(line);
+        if (recent.length > 200) recent.shift();
+      }
+      if (/Root Cause \(first observed failure\)/.test(line)) {
+        section = {};
+        return;
+      }
+      if (!section) return;
+      const field = /^\s*(host|rank|exitcode|traceback)\s*:\s*(.*)$/.exec(line);
+      if (field) {
+        const value = field[2]!.trim();
+        if (field[1] === 'host') section.host = value;
+        else if (field[1] === 'rank') {
+          const m = /^(\d+)(?:\s*\(local_rank:\s*(\d+)\))?/.exec(value);
+          if (m) {
+            section.rank = Number(m[1]);
+            if (m[2] !== undefined) section.localRank = Number(m[2]);
+          }
+        } else if (field[1] === 'exitcode') {
+          const m = /^(-?\d+)/.exec(value);
+          if (m) section.exitCode = Number(m[1]);
+          const sig = /\((SIG[A-Z0-9]+)\)/.exec(value);
+          if (sig) section.signal = sig[1];
+        }
+      } else if (/^\s*=+\s*$/.test(line)) {
+        if (section.rank !== undefined && !found) found = section as TorchrunFailure;
+        section = undefined;
+      }
+    },
+    failure: () => found ?? (section?.rank !== undefined ? (section as TorchrunFailure) : undefined),
+    linesBefore: () => {
+      // torchrun's own traceback ends in ChildFailedError and its summary follows: cut at that traceback's start.
+      const lastIndex = (xs: string[], re: RegExp) => xs.reduce((at, l, i) => (re.test(l) ? i : at), -1);
+      const raised = lastIndex(recent, /ChildFailedError/);
+      if (raised < 0) return recent.slice(-TAIL);
+      const start = lastIndex(recent.slice(0, raised), /^Traceback \(most recent call last\):/);
+      return recent.slice(0, start < 0 ? raised : start).slice(-TAIL);
+    },
+  };
+}
+
+/** "rank 1 (local rank 1 on host-a) was killed by signal 9 (SIGKILL)", from torchrun's summary. */
+export function describeRankFailure(f: TorchrunFailure): string {
+  const where = [f.localRank !== undefined ? `local rank ${f.localRank}` : '', f.host ? `on ${f.host}` : ''].filter(Boolean).join(' ');
+  const code = f.exitCode;
+  let how = code === undefined ? 'failed' : `exited with code ${code}`;
+  if (code !== undefined && code < 0) {
+    const name = f.signal ?? signalName(-code);
+    const why = -code === 9 ? ': out of memory, or killed by hand' : '';
+    how = `was killed by signal ${-code}${name ? ` (${name}${why})` : why}`;
+  }
+  return `rank ${f.rank}${where ? ` (${where})` : ''} ${how}`;
+}
+
+function signalName(n: number): string | undefined {
+  return Object.entries(osConstants.signals).find(([, v]) => v === n)?.[0];
 }
 
 function abortReason(signal: AbortSignal): unknown {

@@ -13,7 +13,8 @@ import { UserError } from '../errors.js';
 import { createRng, deriveSeed } from '../rng.js';
 import { computeLoss, LOSS_NAMES, type LossContext } from './losses.js';
 import { adamStep, cosineLr, createAdam, lbfgs } from './optim.js';
-import { addRowGrad, featureMatrix, matrixLogits, rowLogits, type FeatureLayout, type FeatureMatrix } from './sparse.js';
+import { objectiveKernels, type KernelPreference, type ObjectiveKernels } from './kernels.js';
+import { addRowGrad, featureMatrix, rowLogits, type FeatureLayout, type FeatureMatrix } from './sparse.js';
 
 export type { FeatureLayout } from './sparse.js';
 import type { LossName } from './types.js';
@@ -55,6 +56,10 @@ export interface LogisticOptions {
   /** How features are read (default 'auto': through CSR when under 10% non-zero). Results are the same either way;
    *  'dense' and 'sparse' force a reader. */
   layout?: FeatureLayout;
+  /** How L-BFGS computes over dense features (default 'auto': WebAssembly SIMD with helper threads where available,
+   *  else JavaScript); 'single' keeps to the calling thread, 'js' forces JavaScript. The numbers are the same bit for
+   *  bit every way (./kernels.ts). */
+  kernels?: KernelPreference;
   /** Loss parameters passed to computeLoss (auxCoef, warmupFrac, alpha, beta). */
   lossParams?: Pick<LossContext, 'auxCoef' | 'warmupFrac' | 'alpha' | 'beta'>;
   signal?: AbortSignal;
@@ -143,6 +148,7 @@ function resolveOptions(opts: LogisticOptions): Resolved {
     lbfgsIterations: opts.lbfgsIterations ?? 100,
     lbfgsTolerance: opts.lbfgsTolerance ?? 1e-4,
     layout: opts.layout ?? 'auto',
+    kernels: opts.kernels ?? 'auto',
     lossParams: opts.lossParams,
     signal: opts.signal,
     onProgress: opts.onProgress,
@@ -155,11 +161,14 @@ function resolveOptions(opts: LogisticOptions): Resolved {
   if (o.layout !== 'auto' && o.layout !== 'dense' && o.layout !== 'sparse') {
     throw new UserError(`The probe layout must be "auto", "dense" or "sparse", got "${String(o.layout)}".`);
   }
+  if (o.kernels !== 'auto' && o.kernels !== 'single' && o.kernels !== 'js') {
+    throw new UserError(`The probe kernels must be "auto", "single" or "js", got "${String(o.kernels)}".`);
+  }
   return o;
 }
 
 /** The optimiser and head settings of a fit, as resolveOptions fills them in. */
-export type LogisticHyperparams = Omit<Resolved, 'loss' | 'seed' | 'layout' | 'lossParams' | 'signal' | 'onProgress'>;
+export type LogisticHyperparams = Omit<Resolved, 'loss' | 'seed' | 'layout' | 'kernels' | 'lossParams' | 'signal' | 'onProgress'>;
 
 /** Throws a UserError naming the first bad hyperparameter. Exported so the probe can refuse a typo before featurizing. */
 export function checkHyperparams(o: LogisticHyperparams): void {
@@ -205,9 +214,20 @@ function checkData(data: TrainSet): void {
     if (!(sum > 0)) throw new UserError('Sample weights must not all be zero.');
   }
   // v·0 is NaN exactly when v is not finite: one branch-free pass, and a search for the row only on failure.
-  let probe = 0;
-  for (let j = 0; j < x.length; j++) probe += x[j]! * 0;
-  if (probe !== 0) {
+  // Four independent sums, so the additions do not wait on one another.
+  let p0 = 0;
+  let p1 = 0;
+  let p2 = 0;
+  let p3 = 0;
+  const end4 = x.length - (x.length % 4);
+  for (let j = 0; j < end4; j += 4) {
+    p0 += x[j]! * 0;
+    p1 += x[j + 1]! * 0;
+    p2 += x[j + 2]! * 0;
+    p3 += x[j + 3]! * 0;
+  }
+  for (let j = end4; j < x.length; j++) p0 += x[j]! * 0;
+  if (p0 + p1 + p2 + p3 !== 0) {
     const j = x.findIndex((v) => !Number.isFinite(v));
     throw new Error(`Feature value at row ${Math.floor(j / d)} is not finite.`);
   }
@@ -370,91 +390,99 @@ async function trainLbfgs(
   const rounds = o.loss === 'xent' ? 1 : o.epochs;
   const totalSteps = rounds * o.lbfgsIterations;
   const progressEvery = Math.max(1, Math.floor(totalSteps / 100));
-  let sw = 0;
-  for (let i = 0; i < n; i++) sw += weight[i]!;
   const hasBias = o.bias;
   const labels: number[][] = new Array(n);
   for (let i = 0; i < n; i++) labels[i] = [soft[2 * i]!, soft[2 * i + 1]!];
-  const target = new Float64Array(2 * n);
-  const z = new Float64Array(2 * n);
   const lossCurve: number[] = [];
   const pause = makeYielder(o.signal);
   let steps = 0;
   let evaluations = 0;
-
-  const forward = (p: Float64Array): void => {
-    matrixLogits(x, p, hasBias ? p[2 * d]! : 0, hasBias ? p[2 * d + 1]! : 0, z);
-  };
-
-  // Weighted cross-entropy to the fixed target, plus L2; returns the data loss separately for the curve.
-  let lastDataLoss = NaN;
-  const objective = (p: Float64Array, g: Float64Array): number => {
-    forward(p);
-    g.fill(0);
-    let loss = 0;
-    for (let i = 0; i < n; i++) {
-      const wi = weight[i]!;
-      if (wi === 0) continue;
-      const z0 = z[2 * i]!;
-      const z1 = z[2 * i + 1]!;
-      const m = Math.max(z0, z1);
-      const e0 = Math.exp(z0 - m);
-      const e1 = Math.exp(z1 - m);
-      const lse = m + Math.log(e0 + e1);
-      const t0 = target[2 * i]!;
-      const t1 = target[2 * i + 1]!;
-      let l = 0;
-      if (t0 !== 0) l -= t0 * (z0 - lse);
-      if (t1 !== 0) l -= t1 * (z1 - lse);
-      loss += wi * l;
-      const ts = t0 + t1;
-      const c = wi / sw;
-      const g0 = ((e0 / (e0 + e1)) * ts - t0) * c;
-      const g1 = ((e1 / (e0 + e1)) * ts - t1) * c;
-      addRowGrad(x, i, g0, g1, g);
-      if (hasBias) {
-        g[2 * d] = g[2 * d]! + g0;
-        g[2 * d + 1] = g[2 * d + 1]! + g1;
+  let sw = 0;
+  for (let i = 0; i < n; i++) sw += weight[i]!;
+  const kernels = objectiveKernels(x, weight, sw, o.kernels);
+  try {
+    const target = kernels.target;
+    const objective = xentObjective(kernels, sw, o.l2, hasBias);
+    for (let r = 0; r < rounds; r++) {
+      await pause();
+      // The weights start at zero, so before the first round every logit is exactly 0 (0 plus ±0 terms).
+      if (r === 0) kernels.z.fill(0);
+      else kernels.logits(params, hasBias ? params[2 * d]! : 0, hasBias ? params[2 * d + 1]! : 0);
+      const z = kernels.z;
+      const logits: number[][] = new Array(n);
+      for (let i = 0; i < n; i++) logits[i] = [z[2 * i]!, z[2 * i + 1]!];
+      const res = computeLoss(o.loss, logits, labels, { step: r, totalSteps: rounds, ...o.lossParams });
+      for (let i = 0; i < n; i++) {
+        target[2 * i] = res.target[i]![0]!;
+        target[2 * i + 1] = res.target[i]![1]!;
       }
+      const base = steps;
+      const result = await lbfgs(objective.evaluate, params, {
+        maxIterations: o.lbfgsIterations,
+        gradTolerance: o.lbfgsTolerance,
+        onIteration: async (it, f) => {
+          steps = base + it;
+          if (o.onProgress && (steps % progressEvery === 0 || steps === totalSteps)) o.onProgress(steps, totalSteps, f);
+          await pause();
+        },
+      });
+      steps = base + result.iterations;
+      evaluations += result.evaluations;
+      // The data loss at the accepted point: the last evaluation's unless that was a rejected line-search trial.
+      if (!objective.lastPointIs(params)) {
+        objective.evaluate(params, new Float64Array(params.length));
+        evaluations++;
+      }
+      lossCurve.push(objective.lastDataLoss());
+    }
+  } finally {
+    kernels.close();
+  }
+  return { lossCurve, steps, evaluations };
+}
+
+/** The full-batch L-BFGS objective of trainLbfgs, with the data loss and the point of its last evaluation. */
+export interface XentObjective {
+  /** Writes the gradient at p (2×d weights, then 2 biases with a bias) into g and returns the objective. */
+  evaluate: (p: Float64Array, g: Float64Array) => number;
+  /** The weighted mean loss, without the L2 term, at the last evaluated point. */
+  lastDataLoss: () => number;
+  /** Whether p holds exactly the last evaluated point. */
+  lastPointIs: (p: Float64Array) => boolean;
+}
+
+/**
+ * Σ_i w_i·ℓ_i / Σ_i w_i + (l2/2)·‖W‖², ℓ_i the cross-entropy of row i's logits to its target (kernels.target), and
+ * its gradient; rows with weight 0 count for nothing. sw is Σ_i w_i. The sums over rows are the kernels'
+ * (./kernels.ts).
+ */
+export function xentObjective(kernels: ObjectiveKernels, sw: number, l2: number, hasBias: boolean): XentObjective {
+  let lastDataLoss = NaN;
+  let lastPoint: Float64Array | null = null;
+  const evaluate = (p: Float64Array, g: Float64Array): number => {
+    const d = (p.length - (hasBias ? 2 : 0)) / 2;
+    const [loss, gb0, gb1] = kernels.evaluate(p, hasBias ? p[2 * d]! : 0, hasBias ? p[2 * d + 1]! : 0, g);
+    if (hasBias) {
+      g[2 * d] = gb0;
+      g[2 * d + 1] = gb1;
     }
     lastDataLoss = loss / sw;
     let reg = 0;
-    if (o.l2 > 0) {
+    if (l2 > 0) {
       for (let j = 0; j < 2 * d; j++) {
         reg += p[j]! * p[j]!;
-        g[j] = g[j]! + o.l2 * p[j]!;
+        g[j] = g[j]! + l2 * p[j]!;
       }
     }
-    return lastDataLoss + (o.l2 / 2) * reg;
+    if (!lastPoint || lastPoint.length !== p.length) lastPoint = new Float64Array(p.length);
+    lastPoint.set(p);
+    return lastDataLoss + (l2 / 2) * reg;
   };
-
-  for (let r = 0; r < rounds; r++) {
-    await pause();
-    forward(params);
-    const logits: number[][] = new Array(n);
-    for (let i = 0; i < n; i++) logits[i] = [z[2 * i]!, z[2 * i + 1]!];
-    const res = computeLoss(o.loss, logits, labels, { step: r, totalSteps: rounds, ...o.lossParams });
-    for (let i = 0; i < n; i++) {
-      target[2 * i] = res.target[i]![0]!;
-      target[2 * i + 1] = res.target[i]![1]!;
-    }
-    const base = steps;
-    const result = await lbfgs(objective, params, {
-      maxIterations: o.lbfgsIterations,
-      gradTolerance: o.lbfgsTolerance,
-      onIteration: async (it, f) => {
-        steps = base + it;
-        if (o.onProgress && (steps % progressEvery === 0 || steps === totalSteps)) o.onProgress(steps, totalSteps, f);
-        await pause();
-      },
-    });
-    steps = base + result.iterations;
-    // The last evaluation may have been a rejected line-search trial: re-evaluate at the accepted point.
-    objective(params, new Float64Array(params.length));
-    evaluations += result.evaluations + 1;
-    lossCurve.push(lastDataLoss);
-  }
-  return { lossCurve, steps, evaluations };
+  return {
+    evaluate,
+    lastDataLoss: () => lastDataLoss,
+    lastPointIs: (p) => lastPoint !== null && lastPoint.length === p.length && lastPoint.every((v, j) => Object.is(v, p[j]!)),
+  };
 }
 
 /** Logits (row-major n×2) for row-major n×d features, standardising with the head's stored statistics. Sparse
@@ -476,7 +504,10 @@ export function predictLogits(head: LogisticHead, x: Float32Array, n: number, la
       c1 -= w[d + j]! * st.mean[j]!;
     }
   }
-  return matrixLogits(featureMatrix(x, n, d, layout), w, c0, c1, new Float64Array(2 * n));
+  // One pass: the JavaScript kernels (the same sums as training's), not worth copying the features for WebAssembly.
+  const k = objectiveKernels(featureMatrix(x, n, d, layout), null, n, 'js');
+  k.logits(w, c0, c1);
+  return k.z;
 }
 
 /** P(label 1) per row: softmax of the two logits. */

@@ -66,7 +66,22 @@ export function toCsr(x: Float32Array, n: number, d: number, maxNonZeros = Infin
 export function featureMatrix(x: Float32Array, n: number, d: number, layout: FeatureLayout = 'auto'): FeatureMatrix {
   if (layout === 'dense') return { n, d, x, csr: null };
   const maxNonZeros = layout === 'sparse' ? Infinity : SPARSE_MAX_DENSITY * n * d;
+  // Dense features are told apart by a count that stops at the limit (a tenth of the matrix, nothing written), not
+  // by building CSR until it overflows.
+  if (layout === 'auto' && nonZerosOver(x, maxNonZeros)) return { n, d, x, csr: null };
   return { n, d, x, csr: toCsr(x, n, d, maxNonZeros) };
+}
+
+/** Whether x has more than limit non-zeros, scanning only until it knows. */
+function nonZerosOver(x: Float32Array, limit: number): boolean {
+  let count = 0;
+  const len = x.length;
+  for (let start = 0; start < len; start += 4096) {
+    const end = Math.min(len, start + 4096);
+    for (let k = start; k < end; k++) if (x[k] !== 0) count++;
+    if (count > limit) return true;
+  }
+  return false;
 }
 
 /** out[0] = b0 + Σ_j w[j]·x_ij and out[1] = b1 + Σ_j w[d+j]·x_ij, for w the row-major 2×d weights. */

@@ -17,6 +17,20 @@ test('a minimal config gets every default', () => {
   assert.equal(c.metrics.bootstrap, 1000);
 });
 
+test('weak and strong may be left out: they get the defaults of the fields inside', () => {
+  const c = parseExperiment({ dataset: { name: 'sciq' }, debate: { protocol: 'none' } });
+  const spelled = parseExperiment(minimal);
+  assert.deepEqual(c.weak, spelled.weak, 'weak: {} spelled out');
+  assert.deepEqual(c.strong, spelled.strong, 'strong: {} spelled out');
+  assert.equal(configHash(c), configHash(spelled), 'the same run');
+  assert.equal(c.weak.backend, 'probe', 'the probe backend');
+  assert.equal(c.strong.features.kind, 'hashed', 'hashed features');
+  // With a debate protocol, the debaters are the only models it needs.
+  const debate = parseExperiment({ dataset: { name: 'sciq' }, debate: { debaters: ['scripted:echo'] } });
+  assert.equal(debate.weak.ensemble.size, 4, 'a debate ensemble of 4');
+  assert.equal(debate.debate.samples, 4, 'reading 4 transcripts');
+});
+
 test('errors name the field path and what was expected', () => {
   assert.throws(() => parseExperiment({ ...minimal, dataset: { name: 'squad' } }), (e: unknown) => {
     assert.ok(e instanceof UserError);
@@ -65,4 +79,15 @@ test('every example config is valid', () => {
   }
   // The main command's first screen says what a 260K-parameter story model can and cannot show.
   assert.match(loadExperiment('examples/quick.json').description!, /stories260K.*near chance.*not that debate helps/s);
+});
+
+test('how the hf trainer is launched (processes, torchrun, nodes) is not part of the run id', () => {
+  const one = loadExperiment('examples/hf-trainer.json');
+  const hf = one.weak.hf!;
+  const torchrun = { ...one, weak: { ...one.weak, hf: { ...hf, processes: 2, launcher: 'torchrun' as const, rdzvId: 'mine' } } };
+  assert.equal(configHash(torchrun), configHash(one), 'two processes under torchrun compute what one does: the same run');
+  // The id the example had before the launch settings existed (its paths relative to examples/, as since 16.1).
+  assert.equal(configHash(one).slice(0, 12), 'b0e2228efe16', 'runs made before the launch settings keep their ids');
+  const other = { ...one, weak: { ...one.weak, hf: { ...hf, params: { ...hf.params, lr: 0.5 } } } };
+  assert.notEqual(configHash(other), configHash(one), 'a training setting is part of it');
 });

@@ -220,6 +220,11 @@ export interface OpenAIServerOptions {
 }
 
 export async function startOpenAIServer(opts: OpenAIServerOptions = {}): Promise<WireServer> {
+  return startWireServer(openAIHandler(opts), { onRequest: opts.onRequest, latencyMs: opts.latencyMs, basePath: '/v1' });
+}
+
+/** The OpenAI server's answers (models, chat completions, embeddings), for servers that add paths to them. */
+export function openAIHandler(opts: OpenAIServerOptions = {}): (req: SeenRequest) => WireResponse {
   const dim = opts.embeddingDim ?? 8;
   const created = 1_700_000_000;
   const error = (status: number, message: string, type: string, code: string | null = null): WireResponse => ({
@@ -227,71 +232,68 @@ export async function startOpenAIServer(opts: OpenAIServerOptions = {}): Promise
     body: { error: { message, type, param: null, code } },
   });
 
-  return startWireServer(
-    (req) => {
-      if (opts.apiKey && req.headers.authorization !== `Bearer ${opts.apiKey}`) {
-        return error(401, 'Incorrect API key provided.', 'invalid_request_error', 'invalid_api_key');
-      }
-      const body = req.body ?? {};
-      const knownModel = (m: unknown) => !opts.models || opts.models.includes(String(m));
-      if (req.method === 'GET' && req.path === '/v1/models') {
-        const ids = opts.models ?? ['test-model'];
-        return { status: 200, body: { object: 'list', data: ids.map((id) => ({ id, object: 'model', created, owned_by: 'test' })) } };
-      }
-      if (req.method === 'POST' && req.path === '/v1/chat/completions') {
-        if (!knownModel(body.model)) return error(404, `The model \`${body.model}\` does not exist.`, 'invalid_request_error', 'model_not_found');
-        if (body.stream) return error(400, 'This test server does not stream.', 'invalid_request_error');
-        const maxTokens = body.max_completion_tokens ?? body.max_tokens;
-        const stop = typeof body.stop === 'string' ? [body.stop] : body.stop;
-        const c = fakeCompletion(body.messages, maxTokens, stop);
-        const k = Number(body.top_logprobs ?? 0);
-        let logprobs: unknown = null;
-        if (body.logprobs) {
-          const mode = opts.logprobs ?? 'normal';
-          if (mode === 'normal') {
-            logprobs = {
-              content: c.tokens.map((t) => ({ token: t, logprob: -0.25, bytes: null, top_logprobs: fakeTopLogprobs(t, k).map((x) => ({ ...x, bytes: null })) })),
-              refusal: null,
-            };
-          } else if (mode === 'legacy') {
-            logprobs = { tokens: c.tokens, top_logprobs: c.tokens.map((t) => Object.fromEntries(fakeTopLogprobs(t, k).map((x) => [x.token, x.logprob]))) };
-          }
+  return (req) => {
+    if (opts.apiKey && req.headers.authorization !== `Bearer ${opts.apiKey}`) {
+      return error(401, 'Incorrect API key provided.', 'invalid_request_error', 'invalid_api_key');
+    }
+    const body = req.body ?? {};
+    const knownModel = (m: unknown) => !opts.models || opts.models.includes(String(m));
+    if (req.method === 'GET' && req.path === '/v1/models') {
+      const ids = opts.models ?? ['test-model'];
+      return { status: 200, body: { object: 'list', data: ids.map((id) => ({ id, object: 'model', created, owned_by: 'test' })) } };
+    }
+    if (req.method === 'POST' && req.path === '/v1/chat/completions') {
+      if (!knownModel(body.model)) return error(404, `The model \`${body.model}\` does not exist.`, 'invalid_request_error', 'model_not_found');
+      if (body.stream) return error(400, 'This test server does not stream.', 'invalid_request_error');
+      const maxTokens = body.max_completion_tokens ?? body.max_tokens;
+      const stop = typeof body.stop === 'string' ? [body.stop] : body.stop;
+      const c = fakeCompletion(body.messages, maxTokens, stop);
+      const k = Number(body.top_logprobs ?? 0);
+      let logprobs: unknown = null;
+      if (body.logprobs) {
+        const mode = opts.logprobs ?? 'normal';
+        if (mode === 'normal') {
+          logprobs = {
+            content: c.tokens.map((t) => ({ token: t, logprob: -0.25, bytes: null, top_logprobs: fakeTopLogprobs(t, k).map((x) => ({ ...x, bytes: null })) })),
+            refusal: null,
+          };
+        } else if (mode === 'legacy') {
+          logprobs = { tokens: c.tokens, top_logprobs: c.tokens.map((t) => Object.fromEntries(fakeTopLogprobs(t, k).map((x) => [x.token, x.logprob]))) };
         }
-        const choice: Record<string, unknown> = {
-          index: 0,
-          message: { role: 'assistant', content: c.text, refusal: null },
-          finish_reason: c.finish,
-        };
-        if ((opts.logprobs ?? 'normal') !== 'omit') choice.logprobs = logprobs;
-        return {
-          status: 200,
-          body: {
-            id: `chatcmpl-${req.n}`,
-            object: 'chat.completion',
-            created,
-            model: body.model,
-            system_fingerprint: opts.fingerprint ?? 'fp_test',
-            choices: [choice],
-            usage: { prompt_tokens: c.promptTokens, completion_tokens: c.tokens.length, total_tokens: c.promptTokens + c.tokens.length },
-          },
-        };
       }
-      if (req.method === 'POST' && req.path === '/v1/embeddings') {
-        if (!knownModel(body.model)) return error(404, `The model \`${body.model}\` does not exist.`, 'invalid_request_error', 'model_not_found');
-        const inputs: string[] = Array.isArray(body.input) ? body.input : [body.input];
-        if (inputs.some((x) => typeof x !== 'string')) return error(400, 'input must be a string or a list of strings', 'invalid_request_error');
-        return {
-          status: 200,
-          body: {
-            object: 'list',
-            model: body.model,
-            data: inputs.map((text, index) => ({ object: 'embedding', index, embedding: fakeEmbedding(text, dim) })),
-            usage: { prompt_tokens: inputs.reduce((s, t) => s + fakeTokens(t).length, 0), total_tokens: 0 },
-          },
-        };
-      }
-      return error(404, `Unknown path ${req.method} ${req.path}`, 'invalid_request_error');
-    },
-    { onRequest: opts.onRequest, latencyMs: opts.latencyMs, basePath: '/v1' },
-  );
+      const choice: Record<string, unknown> = {
+        index: 0,
+        message: { role: 'assistant', content: c.text, refusal: null },
+        finish_reason: c.finish,
+      };
+      if ((opts.logprobs ?? 'normal') !== 'omit') choice.logprobs = logprobs;
+      return {
+        status: 200,
+        body: {
+          id: `chatcmpl-${req.n}`,
+          object: 'chat.completion',
+          created,
+          model: body.model,
+          system_fingerprint: opts.fingerprint ?? 'fp_test',
+          choices: [choice],
+          usage: { prompt_tokens: c.promptTokens, completion_tokens: c.tokens.length, total_tokens: c.promptTokens + c.tokens.length },
+        },
+      };
+    }
+    if (req.method === 'POST' && req.path === '/v1/embeddings') {
+      if (!knownModel(body.model)) return error(404, `The model \`${body.model}\` does not exist.`, 'invalid_request_error', 'model_not_found');
+      const inputs: string[] = Array.isArray(body.input) ? body.input : [body.input];
+      if (inputs.some((x) => typeof x !== 'string')) return error(400, 'input must be a string or a list of strings', 'invalid_request_error');
+      return {
+        status: 200,
+        body: {
+          object: 'list',
+          model: body.model,
+          data: inputs.map((text, index) => ({ object: 'embedding', index, embedding: fakeEmbedding(text, dim) })),
+          usage: { prompt_tokens: inputs.reduce((s, t) => s + fakeTokens(t).length, 0), total_tokens: 0 },
+        },
+      };
+    }
+    return error(404, `Unknown path ${req.method} ${req.path}`, 'invalid_request_error');
+  };
 }

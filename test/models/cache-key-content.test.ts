@@ -5,7 +5,7 @@ import { join, relative } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { hashValue, sha256 } from '../../src/hash.js';
 import { registerScript, unregisterScript } from '../../src/models/adapters/scripted.js';
-import { cacheKey, describeKey, embedKeyParts, generateKeyParts } from '../../src/models/cache-key.js';
+import { cacheKey, describeKey, embedKeyParts, generateKey, generateKeyParts } from '../../src/models/cache-key.js';
 import { createClient } from '../../src/models/create.js';
 import { defaultMemoFile, fileIdentity, forgetFileIdentities, hashFile, type FileIdentity } from '../../src/models/file-identity.js';
 import { Gateway } from '../../src/models/gateway.js';
@@ -255,4 +255,23 @@ describe('scripted fixtures are keyed by their bytes', () => {
       unregisterScript('content-key-script');
     }
   });
+});
+
+test('the gateway\'s fast generate key is the hash of the canonical parts, for every shape of request', () => {
+  const remote = { adapter: 'openai', endpoint: 'http://127.0.0.1:8000/v1', model: 'm' };
+  const local = { adapter: 'llamacpp', endpoint: '/models/x.gguf', model: '/models/x.gguf', contentId: 'size:1:sha256:ab' };
+  const requests = [
+    { messages: [{ role: 'user' as const, content: 'q' }], maxTokens: 16 },
+    { messages: [{ role: 'system' as const, content: 'be "brief"\n\u2028é' }, { role: 'user' as const, content: '' }], maxTokens: 1, temperature: 0, seed: 0 },
+    { messages: [{ role: 'user' as const, content: 'q' }], maxTokens: 16, temperature: 0.7, seed: 42, stop: ['\n', 'END'], topLogprobs: 5 },
+    { messages: [{ role: 'user' as const, content: 'q' }], maxTokens: 16, stop: [], topLogprobs: 0 },
+    { messages: [], maxTokens: 3 },
+  ];
+  for (const client of [remote, local]) {
+    for (const req of requests) {
+      for (const sample of [0, 3]) {
+        assert.equal(generateKey(client, req, sample), cacheKey(generateKeyParts(client, req, sample)), `${client.adapter} ${JSON.stringify(req)} sample ${sample}`);
+      }
+    }
+  }
 });

@@ -478,3 +478,49 @@ test('a call that finishes within the grace period is kept', async () => {
   stop.abort();
   assert.equal((await call).text, 'echo slow');
 });
+
+test('the writes of calls that end in one event-loop turn share one commit, and each call returns only once its row is committed', async () => {
+  const s = fresh();
+  const batches: number[] = [];
+  const ledger = { ...s.calls, insertCalls: (rows: Parameters<NonNullable<typeof s.calls.insertCalls>>[0]) => (batches.push(rows.length), s.calls.insertCalls!(rows)) };
+  let cacheCommits = 0;
+  const cache = { ...s.cache, transaction: <T>(fn: () => T): T => (cacheCommits++, s.cache.transaction!(fn)) };
+  const gw = new Gateway({ cache, ledger, runId: 'run', concurrency: 20 });
+  // A second connection to the file sees only committed rows.
+  const reader = openStore(s.file, { readonly: true });
+  try {
+    const m = gw.model(fake(), 'debater');
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => m.generate(ask(`together ${i}`))));
+    // The fake backend answers at once: all 20 answers arrive in one turn, and their rows go in one transaction.
+    assert.deepEqual(batches, [20], 'one ledger commit for the 20 rows');
+    assert.equal(cacheCommits, 2, 'one cache commit for the 20 claims, one for the 20 answers');
+    const committed = reader.db.prepare('SELECT id FROM calls ORDER BY id').all() as { id: number }[];
+    assert.deepEqual(committed.map((r) => r.id), results.map((r) => r.callId).sort((a, b) => a! - b!), 'every row a caller was handed is committed');
+    assert.equal((reader.db.prepare('SELECT COUNT(*) AS n FROM cache').get() as { n: number }).n, 20, 'and every answer is in the cache');
+    assert.equal((reader.db.prepare('SELECT COUNT(*) AS n FROM cache_claims').get() as { n: number }).n, 0, 'with no claim left');
+    // One call on its own: committed by the time it returns, too.
+    const one = await m.generate(ask('alone'));
+    assert.equal((reader.db.prepare('SELECT COUNT(*) AS n FROM calls WHERE id = ?').get(one.callId) as { n: number }).n, 1, 'a lone call\'s row is committed when it returns');
+  } finally {
+    reader.close();
+    s.close();
+  }
+});
+
+test('an answer the cache cannot store is still returned and recorded; its claim is released', async () => {
+  const s = fresh();
+  const lines: string[] = [];
+  const cache = {
+    ...s.cache,
+    putCached: () => {
+      throw new Error('disk full (test)');
+    },
+  };
+  const gw = new Gateway({ cache, ledger: s.calls, runId: 'run', logger: createLogger({ level: 'warn', write: (l) => lines.push(l) }) });
+  const r = await gw.model(fake(), 'debater').generate(ask('unstorable'));
+  assert.equal(r.text, 'echo unstorable', 'the paid answer is returned');
+  assert.equal(s.calls.getCall(r.callId!)?.cacheHit, false, 'and recorded as paid');
+  assert.equal(s.cache.isClaimed(r.requestHash), false, 'its claim released, so another process may call');
+  assert.ok(lines.some((l) => l.includes('could not store') && l.includes('disk full (test)')), `a warning says why: ${lines.join(' | ')}`);
+  s.close();
+});

@@ -19,8 +19,9 @@ import { tempDir } from '../helpers/tmp.js';
 process.env['W2S_CACHE_DIR'] = tempDir('w2s-cache-');
 
 /**
- * A request of the run's capability probe (a logprobs judge's model is asked once for logprobs, an embedding
- * featurizer's once for an embedding, before the run; remembered in W2S_CACHE_DIR for a day).
+ * A request of the run's capability probe (a logprobs judge's model is asked once for logprobs, and when refused once
+ * more without them; an embedding featurizer's once for an embedding; before the run; what was found is remembered in
+ * W2S_CACHE_DIR for a day).
  */
 export function isProbeRequest(r: SeenRequest): boolean {
   const body = r.body as { messages?: { content?: string }[]; input?: unknown } | undefined;

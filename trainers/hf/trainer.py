@@ -6,6 +6,9 @@ the head is zero-initialised and has no bias. Modes: full fine-tune, LoRA (peft)
 
 Usage:
   trainer.py < request.json          one train/predict/check request on stdin, JSONL events on stdout
+  torchrun --nproc-per-node N trainer.py < request.json
+                                      the same request, data-parallel over N processes (torch.distributed): one rank
+                                      reads the request and speaks the protocol, the others follow it
   trainer.py selftest-losses FILE     compute the losses on shared test vectors, print them as one JSON line
 """
 from __future__ import annotations
@@ -32,6 +35,9 @@ sys.stdout = sys.stderr
 
 
 def emit(obj: dict) -> None:
+    """Writes one protocol line; under torchrun only the speaker rank writes (see Dist)."""
+    if not DIST.is_speaker:
+        return
     _PROTO_OUT.write(json.dumps(obj, allow_nan=False) + "\n")
     _PROTO_OUT.flush()
 
@@ -42,6 +48,241 @@ class TrainerError(Exception):
     def __init__(self, code: str, message: str):
         super().__init__(message)
         self.code = code
+
+
+class Terminated(BaseException):
+    """SIGTERM under torchrun: the launcher is stopping every rank (one of them failed, or it was told to stop)."""
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Data parallelism (torch.distributed under torchrun). Without torchrun the world is one process and every method
+# below is a no-op, so the single-process path is the same code.
+# ---------------------------------------------------------------------------------------------------------------
+
+ERROR_KEY = "w2s/error/"
+
+
+class Dist:
+    """The process group as the trainer uses it.
+
+    One rank, the *speaker*, reads the request from stdin, writes every protocol line to stdout and alone writes the
+    artifact; it broadcasts the request to the others. The speaker is the local rank 0 of the node whose environment
+    has W2S_TRAINER_SPEAKER=1 (w2s sets it on the torchrun it starts; under SLURM only task 0, whose stdin srun
+    connects with --input=0, qualifies), else global rank 0. torchrun's c10d rendezvous numbers nodes by host name,
+    so on several nodes the speaker need not be rank 0.
+
+    A rank that fails writes its error under w2s/error/<rank> in the process group's store before it exits; the
+    speaker reports that rank's error as its own, naming the rank. A rank that dies without a word (SIGKILL, the OOM
+    killer) is named by torchrun's failure summary, which w2s reads from stderr."""
+
+    def __init__(self):
+        env = os.environ
+        self.world = int(env.get("WORLD_SIZE") or 1)
+        self.rank = int(env.get("RANK") or 0)
+        self.local_rank = int(env.get("LOCAL_RANK") or 0)
+        self.local_world = int(env.get("LOCAL_WORLD_SIZE") or 1)
+        self.speaker = self.rank if self.world <= 1 else -1  # unknown until init(): nobody speaks before
+        self.on = False
+        self.store = None
+
+    @property
+    def is_speaker(self) -> bool:
+        return self.rank == self.speaker
+
+    def init(self) -> None:
+        if self.world <= 1:
+            return
+        from datetime import timedelta
+
+        import torch
+        import torch.distributed as dist
+
+        timeout = timedelta(seconds=float(os.environ.get("W2S_TRAINER_DIST_TIMEOUT") or 1800))
+        # gloo carries CPU tensors (the request, row shards, CPU gradients); NCCL carries CUDA gradients.
+        backend = "cpu:gloo,cuda:nccl" if torch.cuda.is_available() else "gloo"
+        dist.init_process_group(backend=backend, timeout=timeout)
+        self.on = True
+        try:
+            self.store = dist.distributed_c10d._get_default_store()
+        except Exception:  # noqa: BLE001 - without the store, failures are still named by torchrun's summary
+            self.store = None
+        env = os.environ
+        claim = self.local_rank == 0 and env.get("W2S_TRAINER_SPEAKER") == "1" and env.get("SLURM_PROCID", "0") == "0"
+        claims = self.gather_floats([1.0 if claim else 0.0], [1] * self.world)
+        claimed = [r for r, c in enumerate(claims) if c[0] == 1.0]
+        self.speaker = claimed[0] if claimed else 0
+        if len(claimed) > 1 and self.is_speaker:
+            print(f"ranks {claimed} all hold W2S_TRAINER_SPEAKER=1; rank {self.speaker} speaks", file=sys.stderr)
+
+    def close(self) -> None:
+        if self.on:
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
+            self.on = False
+
+    def broadcast(self, obj):
+        """The speaker's object on every rank."""
+        if not self.on:
+            return obj
+        import torch
+        import torch.distributed as dist
+
+        box = [obj if self.is_speaker else None]
+        dist.broadcast_object_list(box, src=self.speaker, device=torch.device("cpu"))
+        return box[0]
+
+    def share(self, items: list) -> list:
+        """This rank's part of one batch: items[rank::world]. The union over ranks is the batch, nothing repeated."""
+        return items[self.rank :: self.world] if self.on else items
+
+    def share_sizes(self, n: int) -> list:
+        return [len(range(r, n, self.world)) for r in range(self.world)] if self.on else [n]
+
+    def gather_floats(self, values: list, sizes: list) -> list:
+        """Every rank's list of floats (rank r holds sizes[r] of them), on every rank, exact (float64)."""
+        if not self.on:
+            return [list(values)]
+        import torch
+        import torch.distributed as dist
+
+        width = max(max(sizes), 1)
+        mine = torch.zeros(width, dtype=torch.float64)
+        if values:
+            mine[: len(values)] = torch.tensor(values, dtype=torch.float64)
+        out = [torch.zeros(width, dtype=torch.float64) for _ in range(self.world)]
+        dist.all_gather(out, mine)
+        return [t[: sizes[r]].tolist() for r, t in enumerate(out)]
+
+    def unshare(self, n: int, values: list) -> list:
+        """Inverse of share(): this rank's values for its share of n items -> all n values in item order."""
+        if not self.on:
+            return list(values)
+        parts = self.gather_floats(values, self.share_sizes(n))
+        out = [0.0] * n
+        for r, part in enumerate(parts):
+            out[r :: self.world] = part
+        return out
+
+    def sum(self, value: float) -> float:
+        if not self.on:
+            return value
+        import torch
+        import torch.distributed as dist
+
+        t = torch.tensor([value], dtype=torch.float64)
+        dist.all_reduce(t)
+        return float(t[0])
+
+    def sum_grads(self, params, bucket_elems: int = 1 << 25) -> None:
+        """Sums every trainable parameter's gradient over the ranks (flattened buckets, one all_reduce each).
+
+        Each rank's loss is already divided by the global batch's weight, so the sum is the single-process gradient.
+        A rank without rows in a step contributes zeros."""
+        if not self.on:
+            return
+        import torch
+        import torch.distributed as dist
+        from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
+
+        groups: dict = {}
+        for p in params:
+            if p.grad is None:
+                p.grad = torch.zeros_like(p)
+            groups.setdefault((p.grad.dtype, p.grad.device), []).append(p.grad)
+        for grads in groups.values():
+            i = 0
+            while i < len(grads):
+                bucket, size = [], 0
+                while i < len(grads) and (not bucket or size + grads[i].numel() <= bucket_elems):
+                    bucket.append(grads[i])
+                    size += grads[i].numel()
+                    i += 1
+                flat = _flatten_dense_tensors(bucket)
+                dist.all_reduce(flat)
+                for dst, src in zip(bucket, _unflatten_dense_tensors(flat, bucket)):
+                    dst.copy_(src)
+
+    def sync_params(self, modules) -> None:
+        """Every rank starts from the speaker's weights (they load the same files with the same seed; this makes
+        it so whatever a loader does)."""
+        if not self.on:
+            return
+        import torch.distributed as dist
+
+        for m in modules:
+            for p in m.parameters():
+                if p.requires_grad:
+                    dist.broadcast(p.data, src=self.speaker)
+
+    def report(self, code: str, message: str) -> None:
+        """A failing non-speaker rank leaves its error for the speaker (best effort)."""
+        if self.store is None:
+            return
+        try:
+            import socket
+
+            payload = {"code": code, "message": message, "host": socket.gethostname(), "local_rank": self.local_rank}
+            self.store.set(f"{ERROR_KEY}{self.rank}", json.dumps(payload))
+        except Exception:  # noqa: BLE001
+            pass
+
+    def peer_error(self, wait: float):
+        """The lowest-ranked error another rank reported, waiting up to `wait` seconds for one."""
+        if self.store is None:
+            return None
+        deadline = time.time() + wait
+        while True:
+            for r in range(self.world):
+                if r == self.rank:
+                    continue
+                try:
+                    if self.store.check([f"{ERROR_KEY}{r}"]):
+                        return r, json.loads(self.store.get(f"{ERROR_KEY}{r}"))
+                except Exception:  # noqa: BLE001 - the store went away with the launcher
+                    return None
+            if time.time() >= deadline:
+                return None
+            time.sleep(0.1)
+
+
+DIST = Dist()
+
+
+def comm_error(e: BaseException) -> bool:
+    """An exception from a collective: usually another rank died, and torchrun is about to say which."""
+    try:
+        import torch.distributed as dist
+
+        if isinstance(e, getattr(dist, "DistError", ())):
+            return True
+    except Exception:  # noqa: BLE001
+        pass
+    text = str(e)
+    return any(k in text for k in ("gloo", "NCCL", "Connection closed by peer", "Connection reset by peer", "Broken pipe"))
+
+
+class _RankPrefixed:
+    """stderr under torchrun: each line starts with [rank N], so interleaved logs (and w2s's error tail) say whose."""
+
+    def __init__(self, stream, prefix: str):
+        self._s, self._p, self._bol = stream, prefix, True
+
+    def write(self, text: str) -> int:
+        out = []
+        for piece in text.splitlines(keepends=True):
+            if self._bol:
+                out.append(self._p)
+            out.append(piece)
+            self._bol = piece.endswith("\n")
+        self._s.write("".join(out))
+        return len(text)
+
+    def flush(self) -> None:
+        self._s.flush()
+
+    def __getattr__(self, name):
+        return getattr(self._s, name)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -329,13 +570,20 @@ def collate(seqs, pad_id: int, device):
 
 
 def pick_device(requested: str):
+    """Under torchrun, "auto" and "cuda" (no index) mean the GPU of the rank's local rank."""
     import torch
 
     if requested and requested != "auto":
-        return torch.device(requested)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    return torch.device("cpu")
+        device = torch.device(requested)
+    elif torch.cuda.is_available():
+        device = torch.device("cuda")
+    else:
+        device = torch.device("cpu")
+    if device.type == "cuda" and device.index is None and DIST.on:
+        device = torch.device("cuda", DIST.local_rank)
+    if device.type == "cuda" and device.index is not None:
+        torch.cuda.set_device(device)
+    return device
 
 
 def pick_precision(requested: str, device) -> str:
@@ -352,12 +600,12 @@ def pick_precision(requested: str, device) -> str:
 
 def set_threads(requested, device) -> None:
     """CPU threads: torch's default (all cores, busy-waiting) collapses on a shared machine, so 0 means half the
-    cores, at most 8."""
+    cores, at most 8, shared among the processes torchrun starts on this node; a number is per process."""
     import torch
 
     n = int(requested or 0)
     if n <= 0 and device.type == "cpu":
-        n = max(1, min(8, (os.cpu_count() or 2) // 2))
+        n = max(1, min(8, (os.cpu_count() or 2) // 2) // max(1, DIST.local_world))
     if n > 0:
         torch.set_num_threads(n)
 
@@ -370,6 +618,24 @@ def seed_everything(seed: int) -> None:
     np.random.seed(seed % (2**32))
     torch.manual_seed(seed)
     torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def fault_injection():
+    """For tests: W2S_TRAINER_FAULT=<rank>:<step> makes that rank SIGKILL itself after that optimiser step, as the
+    OOM killer would; <rank>:<step>:raise makes it raise an exception there instead."""
+    spec = os.environ.get("W2S_TRAINER_FAULT")
+    if not spec:
+        return None
+    rank, step, *how = spec.split(":")
+    return int(rank), int(step), (how or ["kill"])[0]
+
+
+def inject_fault(fault, step: int) -> None:
+    if fault is None or fault[:2] != (DIST.rank, step):
+        return
+    if fault[2] == "raise":
+        raise RuntimeError(f"injected fault on rank {DIST.rank} after step {step} (W2S_TRAINER_FAULT)")
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -408,19 +674,29 @@ def check_rows(rows, train: bool):
                 raise TrainerError("bad_request", f"row {i} ({r['id']}) has a negative or non-numeric weight")
 
 
-def batch_hard0(logits_of, chunks, labels, device):
+def batch_hard0(logits_of, chunks, labels, device, batch=None):
     """logconf under gradient accumulation: the hardening threshold must be the quantile over the whole optimizer
     batch, not over each minibatch (8 rows), but a minibatch's backward pass cannot wait for the other minibatches
     without keeping every graph alive (the memory accumulation exists to save). So a first pass, without gradients,
     computes every minibatch's predictions and hardens them over the batch; the training pass then uses those hard
     labels. It costs one extra forward pass per step (logconf with accumulation only). The RNG state is restored
-    after the first pass, so dropout (if the trunk trains with it) draws the same masks in both passes."""
+    after the first pass, so dropout (if the trunk trains with it) draws the same masks in both passes.
+
+    Under torchrun `chunks` are this rank's share of the global `batch` (row indices, batch[rank::world]): every
+    rank's P(class 0) is gathered, the threshold is taken over the whole global batch, and this rank's rows come
+    back, as the single process hardens them."""
     import torch
 
     accel = device.type != "cpu"  # the CPU generator is always forked; an accelerator's only when named
     fork = torch.random.fork_rng(devices=[device] if accel else [], device_type=device.type if accel else None)
     with fork, torch.no_grad():
-        probs = torch.cat([torch.softmax(logits_of(sub, no_grad=True).float(), dim=-1) for sub in chunks])
+        parts = [torch.softmax(logits_of(sub, no_grad=True).float(), dim=-1) for sub in chunks]
+    probs = torch.cat(parts) if parts else torch.zeros((0, 2))
+    if DIST.on:
+        p0 = DIST.unshare(len(batch), probs[:, 0].cpu().tolist())
+        full = torch.tensor(p0, dtype=torch.float64).to(torch.float32)
+        every = logconf_hard0(torch.stack([full, 1 - full], dim=1), labels[batch])
+        return DIST.share(every)
     y = torch.cat([labels[sub] for sub in chunks]).to(probs.device)
     return logconf_hard0(probs, y)
 
@@ -456,6 +732,7 @@ def do_train(req: dict) -> None:
     trunk, head = build_classifier(trunk, mode, hp.get("lora") or {})
     trunk.to(device)
     head.to(device)
+    DIST.sync_params([trunk, head])
 
     encoded, dropped, truncated = encode(tokenizer, [r["text"] for r in rows], int(hp["max_ctx"]), hp["overflow"])
     keep = [i for i, e in enumerate(encoded) if e is not None]
@@ -486,7 +763,9 @@ def do_train(req: dict) -> None:
     scaler = torch.amp.GradScaler("cuda") if precision == "fp16" else None
     frozen = mode == "head"
     trunk.train(not frozen)
+    # Every rank draws the same permutation; under torchrun each takes its share of every global batch (below).
     gen = torch.Generator().manual_seed(seed)
+    fault = fault_injection()
 
     curve = []
     step = 0
@@ -496,10 +775,13 @@ def do_train(req: dict) -> None:
         order = torch.randperm(n, generator=gen).tolist()
         for start in range(0, n, batch):
             idx = order[start : start + batch]
+            # Data parallel: this rank's rows are idx[rank::world], so the ranks' rows together are exactly this
+            # global batch; every rank divides by the whole batch's weight and the gradients are summed over ranks.
+            mine = DIST.share(idx)
             opt.zero_grad(set_to_none=True)
             wsum = float(weights[idx].sum()) or 1.0
             step_loss = 0.0
-            chunks = [idx[j : j + mb] for j in range(0, len(idx), mb)]
+            chunks = [mine[j : j + mb] for j in range(0, len(mine), mb)]
 
             def logits_of(sub, no_grad=False):
                 input_ids, mask = collate([seqs[k] for k in sub], tokenizer.pad_token_id or 0, device)
@@ -509,8 +791,8 @@ def do_train(req: dict) -> None:
                 return forward_logits(trunk, head, input_ids, mask, frozen or no_grad)
 
             hard0 = None
-            if loss_name in ("logconf", "logconf_linear") and len(chunks) > 1:
-                hard0 = batch_hard0(logits_of, chunks, labels, device)
+            if loss_name in ("logconf", "logconf_linear") and (len(chunks) > 1 or DIST.on):
+                hard0 = batch_hard0(logits_of, chunks, labels, device, idx)
             for j, sub in enumerate(chunks):
                 logits = logits_of(sub)
                 y = labels[sub].to(device)
@@ -523,6 +805,8 @@ def do_train(req: dict) -> None:
                 else:
                     loss.backward()
                 step_loss += float(loss.detach())
+            DIST.sum_grads(params)
+            step_loss = DIST.sum(step_loss)
             if scaler is not None:
                 scaler.step(opt)
                 scaler.update()
@@ -533,6 +817,7 @@ def do_train(req: dict) -> None:
                 sched.step()
             step += 1
             seen += len(idx)
+            inject_fault(fault, step)
             eps = seen / max(time.time() - started, 1e-9)
             curve.append({"step": step, "loss": step_loss, "lr": lr})
             emit(
@@ -548,6 +833,8 @@ def do_train(req: dict) -> None:
             )
 
     elapsed = time.time() - started
+    if not DIST.is_speaker:
+        return  # every rank holds the same weights; the speaker alone writes them
     os.makedirs(out_dir, exist_ok=True)
     weights_files = save_weights(out_dir, trunk, head, mode)
     stats = {
@@ -565,6 +852,7 @@ def do_train(req: dict) -> None:
         "curve": curve,
         "device": str(device),
         "precision": precision,
+        "world_size": DIST.world,
     }
     manifest = {
         "protocol": PROTOCOL,
@@ -669,8 +957,13 @@ def do_predict(req: dict) -> None:
     with torch.no_grad():
         for start in range(0, len(order), bs):
             idx = order[start : start + bs]
-            input_ids, mask = collate([encoded[i] for i in idx], tokenizer.pad_token_id or 0, device)
-            p = torch.softmax(forward_logits(trunk, head, input_ids, mask, True), dim=-1)[:, 1].tolist()
+            # Under torchrun each rank predicts its share of the batch; the speaker gathers them in request order.
+            mine = DIST.share(idx)
+            p = []
+            if mine:
+                input_ids, mask = collate([encoded[i] for i in mine], tokenizer.pad_token_id or 0, device)
+                p = torch.softmax(forward_logits(trunk, head, input_ids, mask, True), dim=-1)[:, 1].tolist()
+            p = DIST.unshare(len(idx), p)
             for i, v in zip(idx, p):
                 probs[i] = v
             done += len(idx)
@@ -699,6 +992,27 @@ def do_check(_req: dict) -> None:
     emit({"type": "result", "op": "check", **info})
 
 
+def read_request() -> dict:
+    try:
+        req = json.loads(sys.stdin.read())
+    except json.JSONDecodeError as e:
+        raise TrainerError("bad_request", f"the request on stdin is not JSON: {e}") from e
+    if not isinstance(req, dict):
+        raise TrainerError("bad_request", "the request must be a JSON object")
+    if req.get("protocol") != PROTOCOL:
+        raise TrainerError("protocol", f"this trainer speaks {PROTOCOL}, the request says {req.get('protocol')!r}")
+    if req.get("op") not in HANDLERS:
+        raise TrainerError("bad_request", f"unknown op {req.get('op')!r}; expected train, predict or check")
+    return req
+
+
+HANDLERS = {"train": do_train, "predict": do_predict, "check": do_check}
+
+
+def _terminated(_signum, _frame):
+    raise Terminated()
+
+
 def main(argv) -> int:
     if len(argv) >= 2 and argv[0] == "selftest-losses":
         selftest_losses(argv[1])
@@ -706,34 +1020,92 @@ def main(argv) -> int:
     if argv and argv[0] in ("-h", "--help"):
         print(__doc__)
         return 0
-    # SIGINT stops at the next Python instruction (KeyboardInterrupt); SIGTERM is treated the same way.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-    emit({"type": "hello", "protocol": PROTOCOL, "trainer": TRAINER, "version": TRAINER_VERSION})
+    if DIST.world > 1:
+        # torchrun forwards w2s's SIGINT (abort) to every rank; it sends SIGTERM when it stops the ranks itself.
+        signal.signal(signal.SIGTERM, _terminated)
+        sys.stdout = sys.stderr = _RankPrefixed(sys.__stderr__, f"[rank {DIST.rank}] ")
+    else:
+        # SIGINT stops at the next Python instruction (KeyboardInterrupt); SIGTERM is treated the same way.
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        try:
-            req = json.loads(sys.stdin.read())
-        except json.JSONDecodeError as e:
-            raise TrainerError("bad_request", f"the request on stdin is not JSON: {e}") from e
-        if not isinstance(req, dict):
-            raise TrainerError("bad_request", "the request must be a JSON object")
-        if req.get("protocol") != PROTOCOL:
-            raise TrainerError("protocol", f"this trainer speaks {PROTOCOL}, the request says {req.get('protocol')!r}")
-        op = req.get("op")
-        handler = {"train": do_train, "predict": do_predict, "check": do_check}.get(op)
-        if handler is None:
-            raise TrainerError("bad_request", f"unknown op {op!r}; expected train, predict or check")
-        handler(req)
-        return 0
-    except KeyboardInterrupt:
+        return serve()
+    except KeyboardInterrupt:  # also when the signal lands while another failure is being reported
         emit({"type": "error", "code": "interrupted", "message": "interrupted by a signal; nothing was saved"})
         return 130
+    except Terminated:
+        return 143
+
+
+def serve() -> int:
+    try:
+        DIST.init()
+        emit({"type": "hello", "protocol": PROTOCOL, "trainer": TRAINER, "version": TRAINER_VERSION})
+        # The speaker reads the request; a bad one is reported before the others are told to stop.
+        msg = None
+        if DIST.is_speaker:
+            try:
+                msg = {"request": read_request()}
+            except TrainerError as e:
+                emit({"type": "error", "code": e.code, "message": str(e)})
+                msg = {"failed": e.code}
+        msg = DIST.broadcast(msg)
+        if "failed" in msg:
+            return 2
+        HANDLERS[msg["request"]["op"]](msg["request"])
+        DIST.close()
+        return 0
+    except Terminated:
+        return stopped_by_launcher()
     except TrainerError as e:
+        if not DIST.is_speaker:
+            print(f"error ({e.code}): {e}", file=sys.stderr)
+            DIST.report(e.code, str(e))
+            return 2
         emit({"type": "error", "code": e.code, "message": str(e)})
         return 2
+    except KeyboardInterrupt:
+        raise
     except Exception as e:  # noqa: BLE001 - report every failure as a protocol line, with the traceback on stderr
         traceback.print_exc(file=sys.stderr)
-        emit({"type": "error", "code": "internal", "message": f"{type(e).__name__}: {e}"})
+        try:
+            return failed(e)
+        except Terminated:
+            return stopped_by_launcher()
+
+
+def failed(e: Exception) -> int:
+    """An unexpected exception. Under torchrun a failed collective usually means another rank died: the rank then
+    waits (at most 10 s) for torchrun to stop it, so that torchrun names the rank that died, not this one."""
+    message = f"{type(e).__name__}: {e}"
+    if DIST.on and comm_error(e):
+        peer = DIST.peer_error(wait=0.5)
+        if peer is None:
+            time.sleep(10)  # torchrun's SIGTERM (Terminated) normally ends this wait
+            peer = DIST.peer_error(wait=0)
+        if peer is not None and DIST.is_speaker:
+            emit_peer_error(*peer)
+            return 1
+        message = f"rank {DIST.rank} lost contact with the other ranks ({message}); another rank or node stopped, see its log"
+    if not DIST.is_speaker:
+        DIST.report("internal", message)
         return 1
+    emit({"type": "error", "code": "internal", "message": message})
+    return 1
+
+
+def stopped_by_launcher() -> int:
+    """SIGTERM from torchrun: another rank failed. The speaker reports that rank's error when it left one; a rank that
+    died silently is named by torchrun's failure summary on stderr, which w2s reads."""
+    if DIST.is_speaker:
+        peer = DIST.peer_error(wait=0)  # a rank that left an error wrote it before it exited, which torchrun saw
+        if peer is not None:
+            emit_peer_error(*peer)
+    return 143
+
+
+def emit_peer_error(rank: int, err: dict) -> None:
+    where = f"rank {rank} (local rank {err.get('local_rank')} on {err.get('host')})"
+    emit({"type": "error", "code": err.get("code", "internal"), "message": f"{where}: {err.get('message')}", "rank": rank})
 
 
 if __name__ == "__main__":

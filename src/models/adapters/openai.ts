@@ -37,64 +37,86 @@ export async function createOpenAIClient(spec: ModelSpec, options: ClientOptions
     capabilities: { ...DECLARED_CAPABILITIES.openai },
 
     async generate(req: GenerateRequest, signal?: AbortSignal): Promise<GenerateResult> {
-      const k = req.topLogprobs ?? 0;
-      const body: OpenAI.Chat.ChatCompletionCreateParamsNonStreaming = {
-        model: spec.model,
-        messages: req.messages.map((m) => ({ role: m.role, content: m.content })),
-        // api.openai.com wants max_completion_tokens (reasoning models reject max_tokens); compatible servers know max_tokens.
-        ...(isOfficial ? { max_completion_tokens: req.maxTokens } : { max_tokens: req.maxTokens }),
-        ...(req.temperature !== undefined && { temperature: req.temperature }),
-        ...(req.seed !== undefined && { seed: req.seed }),
-        ...(req.stop && req.stop.length > 0 && { stop: req.stop }),
-        ...(k > 0 && { logprobs: true, top_logprobs: k }),
-      };
       let res: OpenAI.Chat.ChatCompletion;
       try {
-        res = await client.chat.completions.create(body, { signal });
+        res = await client.chat.completions.create(chatCompletionBody(spec.model, isOfficial, req), { signal });
       } catch (e) {
         throw fail(e, signal);
       }
-      const choice = res?.choices?.[0];
-      if (!choice) {
-        throw new ProviderError(`${baseURL} returned no choices for model ${spec.model}.`, { retryable: true, code: 'empty_choices' });
-      }
-      // Some compatible servers (transformers serve, TGI) leave the stop string in the reply; OpenAI never does.
-      const raw = choice.message?.content ?? '';
-      const cut = firstStop(raw, req.stop);
-      return {
-        text: cut >= 0 ? raw.slice(0, cut) : raw,
-        finishReason: cut >= 0 ? 'stop' : mapFinishReason(choice.finish_reason),
-        usage: { inputTokens: res.usage?.prompt_tokens ?? 0, outputTokens: res.usage?.completion_tokens ?? 0 },
-        ...(k > 0 && { topLogprobs: parseLogprobs(choice.logprobs, k) }),
-        ...(res.system_fingerprint ? { fingerprint: res.system_fingerprint } : {}),
-      };
+      return chatCompletionResult(res, req, baseURL, spec.model);
     },
 
     async embed(texts: string[], signal?: AbortSignal): Promise<EmbedResult> {
       if (texts.length === 0) return { vectors: [], usage: { inputTokens: 0, outputTokens: 0 } };
       let res: OpenAI.CreateEmbeddingResponse;
       try {
-        // 'float' explicitly: the client's default (base64) is not understood by every compatible server.
-        res = await client.embeddings.create({ model: spec.model, input: texts, encoding_format: 'float' }, { signal });
+        res = await client.embeddings.create(embeddingsBody(spec.model, texts), { signal });
       } catch (e) {
         throw fail(e, signal);
       }
-      const data = [...(res?.data ?? [])].sort((a, b) => a.index - b.index);
-      if (data.length !== texts.length) {
-        throw new ProviderError(`${baseURL} returned ${data.length} embeddings for ${texts.length} inputs.`, {
-          retryable: true,
-          code: 'bad_response',
-        });
-      }
-      return {
-        vectors: data.map((d) => Array.from(d.embedding)),
-        usage: { inputTokens: res.usage?.prompt_tokens ?? 0, outputTokens: 0 },
-      };
+      return embeddingsResult(res, texts.length, baseURL);
     },
 
     async close() {
       // The client holds no resources beyond keep-alive sockets, which the process releases.
     },
+  };
+}
+
+/**
+ * The chat completion request body for a generate request. api.openai.com wants max_completion_tokens (reasoning models
+ * reject max_tokens); compatible servers know max_tokens. Shared with the Batch API (src/models/batch.ts), whose JSONL
+ * lines carry the same body, so a batched request and a direct one are the same request.
+ */
+export function chatCompletionBody(model: string, isOfficial: boolean, req: GenerateRequest): OpenAI.Chat.ChatCompletionCreateParamsNonStreaming {
+  const k = req.topLogprobs ?? 0;
+  return {
+    model,
+    messages: req.messages.map((m) => ({ role: m.role, content: m.content })),
+    ...(isOfficial ? { max_completion_tokens: req.maxTokens } : { max_tokens: req.maxTokens }),
+    ...(req.temperature !== undefined && { temperature: req.temperature }),
+    ...(req.seed !== undefined && { seed: req.seed }),
+    ...(req.stop && req.stop.length > 0 && { stop: req.stop }),
+    ...(k > 0 && { logprobs: true, top_logprobs: k }),
+  };
+}
+
+/** A chat completion's answer to a generate request (a direct call's or a batch line's body). */
+export function chatCompletionResult(res: OpenAI.Chat.ChatCompletion, req: GenerateRequest, baseURL: string, model: string): GenerateResult {
+  const k = req.topLogprobs ?? 0;
+  const choice = res?.choices?.[0];
+  if (!choice) {
+    throw new ProviderError(`${baseURL} returned no choices for model ${model}.`, { retryable: true, code: 'empty_choices' });
+  }
+  // Some compatible servers (transformers serve, TGI) leave the stop string in the reply; OpenAI never does.
+  const raw = choice.message?.content ?? '';
+  const cut = firstStop(raw, req.stop);
+  return {
+    text: cut >= 0 ? raw.slice(0, cut) : raw,
+    finishReason: cut >= 0 ? 'stop' : mapFinishReason(choice.finish_reason),
+    usage: { inputTokens: res.usage?.prompt_tokens ?? 0, outputTokens: res.usage?.completion_tokens ?? 0 },
+    ...(k > 0 && { topLogprobs: parseLogprobs(choice.logprobs, k) }),
+    ...(res.system_fingerprint ? { fingerprint: res.system_fingerprint } : {}),
+  };
+}
+
+/** The embeddings request body. 'float' explicitly: the client's default (base64) is not understood by every compatible server. */
+export function embeddingsBody(model: string, texts: string[]): OpenAI.EmbeddingCreateParams {
+  return { model, input: texts, encoding_format: 'float' };
+}
+
+/** An embeddings response's vectors, in input order. */
+export function embeddingsResult(res: OpenAI.CreateEmbeddingResponse, count: number, baseURL: string): EmbedResult {
+  const data = [...(res?.data ?? [])].sort((a, b) => a.index - b.index);
+  if (data.length !== count) {
+    throw new ProviderError(`${baseURL} returned ${data.length} embeddings for ${count} inputs.`, {
+      retryable: true,
+      code: 'bad_response',
+    });
+  }
+  return {
+    vectors: data.map((d) => Array.from(d.embedding)),
+    usage: { inputTokens: res.usage?.prompt_tokens ?? 0, outputTokens: 0 },
   };
 }
 
@@ -150,7 +172,7 @@ export function parseRetryAfter(headers: { get(name: string): string | null } | 
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
-function toProviderError(
+export function toProviderError(
   e: unknown,
   ctx: { baseURL: string; envName: string; timeoutMs: number; signal?: AbortSignal },
 ): unknown {
