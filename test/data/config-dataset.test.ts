@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { resolve } from 'node:path';
 import { test } from 'node:test';
 import { parseExperiment } from '../../src/config/load.js';
 import { UserError } from '../../src/errors.js';
@@ -18,8 +19,9 @@ test('dataset: groupBy, files and splitField are optional and have no defaults (
   assert.deepEqual(Object.keys(d).sort(), ['name', 'sizes', 'skipInvalid']);
   assert.equal(parse({ name: 'boolq', groupBy: null }).groupBy, null);
   assert.equal(parse({ name: 'jsonl', path: 'x.jsonl', groupBy: 'meta.pair', splitField: 'split' }).groupBy, 'meta.pair');
-  assert.deepEqual(parse({ name: 'boolq', files: { train: 'train.jsonl', test: 'dev.jsonl' } }).files, { train: 'train.jsonl', test: 'dev.jsonl' });
-  assert.deepEqual(parse({ name: 'jsonl', files: { train: 'a.jsonl' } }).files, { train: 'a.jsonl' });
+  // Paths in a config built in code are resolved against the working directory (a config file's, against its folder).
+  assert.deepEqual(parse({ name: 'boolq', files: { train: 'train.jsonl', test: 'dev.jsonl' } }).files, { train: resolve('train.jsonl'), test: resolve('dev.jsonl') }, 'files resolved');
+  assert.deepEqual(parse({ name: 'jsonl', files: { train: 'a.jsonl' } }).files, { train: resolve('a.jsonl') }, 'no test file added');
 });
 
 test('dataset: impossible combinations are one sentence naming the field to fix', () => {
