@@ -5,7 +5,7 @@ import { compareRuns, testSplitSettings, type TestView } from '../../src/report/
 /** A run's test split with one subject, as testView builds it from a database. */
 function view(runId: string, ids: string[], labels: (0 | 1)[], probs: number[], seed: number): TestView {
   const subject = { name: 'weak_ensemble', label: 'weak ensemble', description: 'ensemble', probs };
-  return { runId, exampleIds: ids, labels, subjects: [subject], members: [], groups: ids.map(() => null), data: testSplitSettings({ dataset: { name: 'jsonl', path: 'x.jsonl', sizes: { test: ids.length } }, seed }) } as unknown as TestView;
+  return { runId, exampleIds: ids, labels, subjects: [subject], members: [], groups: ids.map(() => null), unscored: [], data: testSplitSettings({ dataset: { name: 'jsonl', path: 'x.jsonl', sizes: { test: ids.length } }, seed }) } as unknown as TestView;
 }
 
 test('runs whose test sets overlap are paired on the overlap, never treated as independent, and the note says so', () => {
