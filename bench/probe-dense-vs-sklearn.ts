@@ -14,8 +14,9 @@
  *   W2S_PYTHON=/path/to/python node --import tsx bench/probe-dense-vs-sklearn.ts [--n 10000] [--d 1024]
  *     [--test 2000] [--reps 5] [--C 1] [--noise 0.3]
  *
- * W2S_PROBE_KERNELS=js times the JavaScript kernels instead of WebAssembly; W2S_PROBE_MODULE=/abs/path/logistic.ts
- * times another copy of the probe (the "before" figures of BENCHMARKS.md §6b came from the previous commit's).
+ * W2S_PROBE_KERNELS=single|js times WebAssembly without the helper thread, or the JavaScript kernels;
+ * W2S_PROBE_MODULE=/abs/path/logistic.ts times another copy of the probe (BENCHMARKS.md §6b's "before": a copy of
+ * src/ with the probe files of 4523efa^).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -95,7 +96,7 @@ try {
   const xte = readF32(paths.xtest, testN * d);
   const soft = new Float64Array(2 * n);
   train.y.forEach((y, i) => (soft[2 * i + y] = 1));
-  const kernels = (process.env.W2S_PROBE_KERNELS ?? 'auto') as 'auto' | 'js';
+  const kernels = (process.env.W2S_PROBE_KERNELS ?? 'auto') as 'auto' | 'single' | 'js';
   const opts = { optimizer: 'lbfgs' as const, loss: 'xent' as const, seed: 0, l2: 1 / (n * C), bias: true, lbfgsIterations: MAX_ITER, lbfgsTolerance: TOL, kernels };
 
   const python = process.env.W2S_PYTHON ?? 'python3';

@@ -8,7 +8,10 @@
 import os from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { createRng } from '../src/rng.js';
-import { predictProba, trainLogistic } from '../src/train/logistic.js';
+import type * as Logistic from '../src/train/logistic.js';
+
+// W2S_PROBE_MODULE points at another copy of logistic.ts (e.g. an older commit's, checked out elsewhere) to time it.
+const { predictProba, trainLogistic }: typeof Logistic = await import(process.env.W2S_PROBE_MODULE ?? '../src/train/logistic.js');
 
 export interface ProbeBenchResult {
   bench: 'probe-train';

@@ -10,7 +10,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { loadDataset } from '../src/data/registry.js';
 import { hashedNgramFeaturizer } from '../src/train/featurizers.js';
-import { predictProba, trainLogistic } from '../src/train/logistic.js';
+import type * as Logistic from '../src/train/logistic.js';
+
+// W2S_PROBE_MODULE points at another copy of logistic.ts (e.g. an older commit's, checked out elsewhere) to time it.
+const { predictProba, trainLogistic }: typeof Logistic = await import(process.env.W2S_PROBE_MODULE ?? '../src/train/logistic.js');
 
 const trainN = Number(process.argv[2] ?? 4000);
 const testN = Number(process.argv[3] ?? 1000);

@@ -6,19 +6,20 @@
  *   ℓ_i = −Σ_k t_ik·log softmax(z_i)_k,  c_i = w_i·(softmax(z_i)·Σ_k t_ik − t_i) / Σ_i w_i
  *   L = Σ_i w_i·ℓ_i,   B = Σ_i c_i,   G_k,j = Σ_i c_ik·x_ij   over the rows with w_i ≠ 0
  *
- * The rows are taken in two fixed halves, [0, h) and [h, n) with h = min(n, 4·⌈n/8⌉); each of L, B and G is summed in
- * row order within a half, and the two half-sums are added. That split depends on n alone, so every implementation
- * here returns the same numbers bit for bit, whichever runs and however many threads it uses; only the order of the
- * additions differs from one pass over all rows.
+ * The rows are taken in P = min(8, ⌈n/256⌉) consecutive parts of 4·⌈n/(4P)⌉ rows (the last ones shorter or empty);
+ * each of L, B and G is summed in row order within a part, and the part sums are added in part order. The parts
+ * depend on n alone, so every implementation here returns the same numbers bit for bit, whichever runs and however
+ * many threads it uses; up to 256 rows (one part) they are the sums of one pass over the rows, beyond that only the
+ * order of the additions differs from it.
  *
  *  - WebAssembly SIMD (128-bit, f64x2), assembled below into a module specialised to d (row strides become constant
  *    load offsets): z keeps [z_i0, z_i1] in one vector, four rows at a time, against weights stored interleaved as
  *    [W0_j, W1_j]; G keeps [G_k,j, G_k,j+1] in one vector and adds four rows into it before storing it back. Base
- *    WebAssembly SIMD has no fused multiply-add, so nothing is contracted. A half goes block by block of rows (z,
+ *    WebAssembly SIMD has no fused multiply-add, so nothing is contracted. A part goes block by block of rows (z,
  *    then ℓ and c, then G) so that a block's features are still in cache for their second read. The features are
  *    copied once per fit into the module's shared memory: n·d·4 bytes more for the length of the fit.
- *  - A helper thread: the calling thread and a helper worker each claim a half from a shared counter. The calling
- *    thread claims too, so a busy or not yet started helper costs speed, never a result.
+ *  - A helper thread: the calling thread and a helper worker claim parts from a shared counter. The calling thread
+ *    claims too, so a busy or not yet started helper costs speed, never a result.
  *  - Plain JavaScript (dense rows blocked four at a time, or CSR), where WebAssembly is unavailable, the features
  *    would not fit in its 32-bit memory, or they are mostly zeros.
  */
@@ -49,7 +50,7 @@ export interface ObjectiveKernels {
   logits(w: Float64Array, b0: number, b1: number): void;
   /** L, B and G at weights w and biases b0, b1: writes G (2×d) into g[0 .. 2d) and returns [L, B0, B1]. */
   evaluate(w: Float64Array, b0: number, b1: number, g: Float64Array): [number, number, number];
-  /** Halves the helper thread has computed so far (0 without one). */
+  /** Parts the helper thread has computed so far (0 without one). */
   helperTasks(): number;
   /** Releases the features' copy and the helper's hold on it; the kernels must not be used afterwards. */
   close(): void;
@@ -75,8 +76,11 @@ export function objectiveKernels(
   return plainKernels('js', m, w, sw);
 }
 
-/** The first row of the second half. */
-export const halfSplit = (n: number): number => Math.min(n, 4 * Math.ceil(n / 8));
+/** The parts the rows are summed in: how many, and the rows in each (a multiple of four). */
+export function rowParts(n: number): { count: number; size: number } {
+  const count = Math.min(8, Math.ceil(n / 256));
+  return { count, size: 4 * Math.ceil(n / count / 4) };
+}
 
 /** About 1 MiB of float32 features per block (half a core's L2), in whole groups of four rows. */
 const blockRowsFor = (d: number): number => Math.max(4, 4 * Math.floor(65536 / d));
@@ -133,10 +137,29 @@ function rowTerms(
   acc[k + 2] = gb1;
 }
 
-/** [L, B0, B1] and G from the two halves' sums (acc: L, B0, B1 of each half; g0 and g1: each half's G). */
-function combineHalves(acc: Float64Array, g0: Float64Array, g1: Float64Array, d: number, out: Float64Array): [number, number, number] {
-  for (let j = 0; j < 2 * d; j++) out[j] = g0[j]! + g1[j]!;
-  return [acc[0]! + acc[3]!, acc[1]! + acc[4]!, acc[2]! + acc[5]!];
+/** [L, B0, B1] and G (into out) from the parts' sums, added in part order (acc: L, B0, B1 of each part; g: each
+ *  part's G, 2d values apart). */
+function combineParts(
+  count: number,
+  acc: Float64Array,
+  g: Float64Array,
+  d: number,
+  out: Float64Array,
+): [number, number, number] {
+  for (let j = 0; j < 2 * d; j++) {
+    let v = g[j]!;
+    for (let k = 1; k < count; k++) v += g[2 * d * k + j]!;
+    out[j] = v;
+  }
+  let loss = acc[0]!;
+  let b0 = acc[1]!;
+  let b1 = acc[2]!;
+  for (let k = 1; k < count; k++) {
+    loss += acc[3 * k]!;
+    b0 += acc[3 * k + 1]!;
+    b1 += acc[3 * k + 2]!;
+  }
+  return [loss, b0, b1];
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -148,9 +171,9 @@ function plainKernels(kind: 'js' | 'csr', m: FeatureMatrix, weight: Float64Array
   const z = new Float64Array(2 * n);
   const target = new Float64Array(2 * n);
   const coef = new Float64Array(2 * n);
-  const acc = new Float64Array(6);
-  const halves = [new Float64Array(2 * d), new Float64Array(2 * d)];
-  const h = halfSplit(n);
+  const parts = rowParts(n);
+  const acc = new Float64Array(3 * parts.count);
+  const partsG = new Float64Array(2 * d * parts.count);
   const block = csr ? 1024 : blockRowsFor(d);
   const logitsRows = (w: Float64Array, b0: number, b1: number, s: number, e: number): void => {
     if (csr) csrLogits(csr.rowPtr, csr.col, csr.val, d, w, b0, b1, z, s, e);
@@ -165,18 +188,18 @@ function plainKernels(kind: 'js' | 'csr', m: FeatureMatrix, weight: Float64Array
     },
     evaluate(w, b0, b1, g) {
       acc.fill(0);
-      for (let half = 0; half < 2; half++) {
-        const gh = halves[half]!;
-        gh.fill(0);
-        for (let s = half === 0 ? 0 : h, end = half === 0 ? h : n; s < end; s += block) {
+      partsG.fill(0);
+      for (let part = 0; part < parts.count; part++) {
+        const gp = partsG.subarray(2 * d * part, 2 * d * (part + 1));
+        for (let s = part * parts.size, end = Math.min(n, s + parts.size); s < end; s += block) {
           const e = Math.min(end, s + block);
           logitsRows(w, b0, b1, s, e);
-          rowTerms(z, target, weight, sw, coef, s, e, acc, 3 * half);
-          if (csr) csrAddGrad(csr.rowPtr, csr.col, csr.val, d, coef, gh, s, e);
-          else denseAddGrad(x, d, coef, gh, s, e);
+          rowTerms(z, target, weight, sw, coef, s, e, acc, 3 * part);
+          if (csr) csrAddGrad(csr.rowPtr, csr.col, csr.val, d, coef, gp, s, e);
+          else denseAddGrad(x, d, coef, gp, s, e);
         }
       }
-      return combineHalves(acc, halves[0]!, halves[1]!, d, g);
+      return combineParts(parts.count, acc, partsG, d, g);
     },
     helperTasks: () => 0,
     close() {},
@@ -286,19 +309,21 @@ function denseAddGrad(x: Float32Array, d: number, coef: Float64Array, g: Float64
 /** Rows per block in the unrolled WebAssembly loops (four rows' accumulators fit the 16 vector registers). */
 const R = 4;
 
-// Control words (Int32, shared): the current evaluation's task word (generation << 16 | next half), halves finished,
-// session closed, halves the helper computed, helpers that joined the session.
+// Control words (Int32, shared): the current evaluation's task word (generation << 16 | next part), parts finished,
+// session closed, parts the helper computed, parts the helper failed to compute (a bit each: the calling thread
+// recomputes them).
 const WORD = 0;
 const DONE = 1;
 const CLOSED = 2;
 const HELPED = 3;
-const JOINED = 4;
+const FAILED = 4;
 
 /** Where things lie in a session's memory (byte offsets) and its sizes. */
 interface Layout {
   n: number;
   d: number;
-  h: number;
+  parts: number;
+  partRows: number;
   block: number;
   sw: number;
   rowBytes: number;
@@ -307,9 +332,9 @@ interface Layout {
   target: number;
   weight: number;
   coef: number;
-  /** Each half's G (2×d), the second 16·d bytes after the first. */
+  /** Each part's G (2×d), 16·d bytes apart. */
   g: number;
-  /** L, B0, B1 of each half (6 values), then b0, b1. */
+  /** b0, b1, then L, B0, B1 of each part. */
   acc: number;
 }
 
@@ -319,42 +344,44 @@ interface Exports {
 }
 
 /**
- * Half `half` of an evaluation: block by block, z, then ℓ and c (rowTerms), then G into the half's own G. Self-
+ * Part `part` of an evaluation: block by block, z, then ℓ and c (rowTerms), then G into the part's own G. Self-
  * contained: the helper thread runs its source text (with rowTerms').
  */
-function runHalf(ex: Exports, buf: ArrayBufferLike, L: Layout, half: number): void {
+function runPart(ex: Exports, buf: ArrayBufferLike, L: Layout, part: number): void {
   const f64 = new Float64Array(buf);
   const z = new Float64Array(buf, L.z, 2 * L.n);
   const target = new Float64Array(buf, L.target, 2 * L.n);
   const weight = new Float64Array(buf, L.weight, L.n);
   const coef = new Float64Array(buf, L.coef, 2 * L.n);
-  const acc = new Float64Array(buf, L.acc, 8);
-  const g = L.g + half * 16 * L.d;
+  const acc = new Float64Array(buf, L.acc, 2 + 3 * L.parts);
+  const g = L.g + part * 16 * L.d;
   f64.fill(0, g / 8, g / 8 + 2 * L.d);
-  acc[3 * half] = 0;
-  acc[3 * half + 1] = 0;
-  acc[3 * half + 2] = 0;
-  const end = half === 0 ? L.h : L.n;
-  for (let s = half === 0 ? 0 : L.h; s < end; s += L.block) {
+  acc[2 + 3 * part] = 0;
+  acc[3 + 3 * part] = 0;
+  acc[4 + 3 * part] = 0;
+  const end = Math.min(L.n, (part + 1) * L.partRows);
+  for (let s = part * L.partRows; s < end; s += L.block) {
     const rows = Math.min(end - s, L.block);
-    ex.logits(s * L.rowBytes, L.wp, L.z + 16 * s, rows, acc[6]!, acc[7]!);
-    rowTerms(z, target, weight, L.sw, coef, s, s + rows, acc, 3 * half);
+    ex.logits(s * L.rowBytes, L.wp, L.z + 16 * s, rows, acc[0]!, acc[1]!);
+    rowTerms(z, target, weight, L.sw, coef, s, s + rows, acc, 2 + 3 * part);
     ex.grad(s * L.rowBytes, L.coef + 16 * s, g, rows, L.d);
   }
 }
 
 /**
  * A helper worker (CommonJS, evaluated): for each session posted to it, instantiates the module on the session's
- * shared memory and claims halves until the session closes or no evaluation starts for 2 s; then waits for the
+ * shared memory and claims parts until the session closes or no evaluation starts for 2 s; then waits for the
  * next session.
  */
 const HELPER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const __name = (f) => f;
-const [WORD, DONE, CLOSED, HELPED, JOINED] = [${WORD}, ${DONE}, ${CLOSED}, ${HELPED}, ${JOINED}];
+const [WORD, DONE, CLOSED, HELPED, FAILED] = [${WORD}, ${DONE}, ${CLOSED}, ${HELPED}, ${FAILED}];
+let broken = false;
 ${rowTerms.toString()}
-${runHalf.toString()}
+${runPart.toString()}
 parentPort.on('message', (s) => {
+  if (broken) return;
   let ex;
   try {
     ex = new WebAssembly.Instance(s.module, { e: { m: s.memory } }).exports;
@@ -362,7 +389,6 @@ parentPort.on('message', (s) => {
     return;
   }
   const ctl = new Int32Array(s.control);
-  Atomics.add(ctl, JOINED, 1);
   let seen = -1;
   while (!Atomics.load(ctl, CLOSED)) {
     const w = Atomics.load(ctl, WORD);
@@ -370,16 +396,23 @@ parentPort.on('message', (s) => {
       if (Atomics.wait(ctl, WORD, w, 2000) === 'timed-out') break;
       continue;
     }
-    const half = w & 0xffff;
-    if (w === 0 || half >= 2) {
+    const part = w & 0xffff;
+    if (w === 0 || part >= s.layout.parts) {
       seen = w;
       continue;
     }
     if (Atomics.compareExchange(ctl, WORD, w, w + 1) !== w) continue;
-    runHalf(ex, s.memory.buffer, s.layout, half);
-    Atomics.add(ctl, HELPED, 1);
+    try {
+      runPart(ex, s.memory.buffer, s.layout, part);
+      Atomics.add(ctl, HELPED, 1);
+    } catch {
+      // Hand the part back and take no more (this thread's copy of the code cannot run here).
+      Atomics.or(ctl, FAILED, 1 << part);
+      broken = true;
+    }
     Atomics.add(ctl, DONE, 1);
     Atomics.notify(ctl, DONE);
+    if (broken) break;
   }
 });
 `;
@@ -392,7 +425,7 @@ function helperThread(): Worker | null {
     helper = null;
     if (availableParallelism() > 1) {
       try {
-        const w = new Worker(HELPER_SOURCE, { eval: true, execArgv: [], env: {}, stdout: true, stderr: true });
+        const w = new Worker(HELPER_SOURCE, { eval: true, execArgv: [], env: {} });
         w.unref();
         const drop = (): void => {
           if (helper === w) helper = null;
@@ -401,26 +434,35 @@ function helperThread(): Worker | null {
         w.on('exit', drop);
         helper = w;
       } catch {
-        helper = null; // no threads here: the calling thread computes both halves
+        helper = null; // no threads here: the calling thread computes every part
       }
     }
   }
   return helper;
 }
 
-function wasmKernels(x: Float32Array, n: number, d: number, weight: Float64Array, sw: number, parallel: boolean): ObjectiveKernels | null {
-  // Memory: X (n·d f32) | WP (d × [W0_j, W1_j]) | Z, target, coef (n × 2 each) | weight (n) | G (2 halves × 2d) |
-  // acc (2 halves × [L, B0, B1]), b0, b1.
+function wasmKernels(
+  x: Float32Array,
+  n: number,
+  d: number,
+  weight: Float64Array,
+  sw: number,
+  parallel: boolean,
+): ObjectiveKernels | null {
+  // Memory: X (n·d f32) | WP (d × [W0_j, W1_j]) | Z, target, coef (n × 2 each) | weight (n) | G (parts × 2d) |
+  // b0, b1, then [L, B0, B1] of each part.
+  const parts = rowParts(n);
   const wp = align16(n * d * 4);
   const z = wp + 16 * d;
   const target = z + 16 * n;
   const coef = target + 16 * n;
   const weightOff = coef + 16 * n;
   const g = align16(weightOff + 8 * n);
-  const acc = g + 32 * d;
-  const total = acc + 64;
+  const acc = g + 16 * d * parts.count;
+  const total = acc + 8 * (2 + 3 * parts.count);
   const L: Layout = {
-    n, d, h: halfSplit(n), block: blockRowsFor(d), sw, rowBytes: 4 * d, wp, z, target, weight: weightOff, coef, g, acc,
+    n, d, parts: parts.count, partRows: parts.size, block: blockRowsFor(d), sw, rowBytes: 4 * d,
+    wp, z, target, weight: weightOff, coef, g, acc,
   };
   let module: WebAssembly.Module | null;
   let memory: WebAssembly.Memory;
@@ -438,8 +480,8 @@ function wasmKernels(x: Float32Array, n: number, d: number, weight: Float64Array
   new Float32Array(buf, 0, n * d).set(x);
   new Float64Array(buf, weightOff, n).set(weight);
   const wpView = new Float64Array(buf, wp, 2 * d);
-  const accView = new Float64Array(buf, acc, 8);
-  const ctl = new Int32Array(new SharedArrayBuffer(4 * 8));
+  const accView = new Float64Array(buf, acc, 2 + 3 * parts.count);
+  const ctl = new Int32Array(new SharedArrayBuffer(4 * 5));
   const worker = parallel ? helperThread() : null;
   worker?.postMessage({ module, memory, control: ctl.buffer, layout: L });
   let gen = 0;
@@ -451,8 +493,8 @@ function wasmKernels(x: Float32Array, n: number, d: number, weight: Float64Array
       wpView[2 * j] = w[j]!;
       wpView[2 * j + 1] = w[d + j]!;
     }
-    accView[6] = b0;
-    accView[7] = b1;
+    accView[0] = b0;
+    accView[1] = b1;
   };
 
   return {
@@ -465,28 +507,30 @@ function wasmKernels(x: Float32Array, n: number, d: number, weight: Float64Array
     },
     evaluate(w, b0, b1, out) {
       setWeights(w, b0, b1);
-      // Publish the halves; claim them alongside the helper; wait for any the helper took.
+      // Publish the parts; claim them alongside the helper; wait for any the helper took.
       gen = (gen % 32767) + 1;
       Atomics.store(ctl, DONE, 0);
       Atomics.store(ctl, WORD, gen << 16);
       if (worker) Atomics.notify(ctl, WORD);
       for (;;) {
         const word = Atomics.load(ctl, WORD);
-        const half = word & 0xffff;
-        if (half >= 2) break;
+        const part = word & 0xffff;
+        if (part >= parts.count) break;
         if (Atomics.compareExchange(ctl, WORD, word, word + 1) !== word) continue;
-        runHalf(ex, buf, L, half);
+        runPart(ex, buf, L, part);
         Atomics.add(ctl, DONE, 1);
       }
       for (let waited = 0; ; ) {
         const done = Atomics.load(ctl, DONE);
-        if (done >= 2) break;
-        // A helper only stops mid-half if its thread dies; do not wait for it forever.
+        if (done >= parts.count) break;
+        // A helper only stops mid-part if its thread dies; do not wait for it forever.
         if (Atomics.wait(ctl, DONE, done, 1000) === 'timed-out' && (waited += 1000) >= 120_000) {
           throw new Error('The probe helper thread stopped responding.');
         }
       }
-      return combineHalves(accView, new Float64Array(buf, g, 2 * d), new Float64Array(buf, g + 16 * d, 2 * d), d, out);
+      const failed = Atomics.exchange(ctl, FAILED, 0);
+      for (let part = 0; part < parts.count; part++) if (failed & (1 << part)) runPart(ex, buf, L, part);
+      return combineParts(parts.count, accView.subarray(2), new Float64Array(buf, g, 2 * d * parts.count), d, out);
     },
     helperTasks: () => Atomics.load(ctl, HELPED),
     close() {

@@ -66,9 +66,11 @@ export function toCsr(x: Float32Array, n: number, d: number, maxNonZeros = Infin
 export function featureMatrix(x: Float32Array, n: number, d: number, layout: FeatureLayout = 'auto'): FeatureMatrix {
   if (layout === 'dense') return { n, d, x, csr: null };
   const maxNonZeros = layout === 'sparse' ? Infinity : SPARSE_MAX_DENSITY * n * d;
-  // Dense features are told apart by a count that stops at the limit (a tenth of the matrix, nothing written), not
-  // by building CSR until it overflows.
-  if (layout === 'auto' && nonZerosOver(x, maxNonZeros)) return { n, d, x, csr: null };
+  // Mostly non-zero features are told apart by counting (nothing written) over the first fifth of the matrix, which
+  // passes the limit when over half of it is non-zero; otherwise toCsr decides, giving up once past the limit.
+  if (layout === 'auto' && nonZerosOver(x.subarray(0, Math.min(x.length, 2 * maxNonZeros)), maxNonZeros)) {
+    return { n, d, x, csr: null };
+  }
   return { n, d, x, csr: toCsr(x, n, d, maxNonZeros) };
 }
 

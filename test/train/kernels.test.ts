@@ -69,14 +69,15 @@ function kernelsFor(set: RandomSet, which: Which): ObjectiveKernels {
 }
 
 test('every kernel gives the loss and gradient of a plain reference implementation, dense and sparse', () => {
-  // d = 1031 makes blocks of 252 rows, so the halves of 1,101 rows (552 and 549) span three blocks each and the second
-  // ends on a partial group of four; d odd and d = 1 exercise the odd last column of the vectorised gradient.
+  // 701 rows make three parts of 236, 236 and 229 rows (the last ends on a partial group of four); d = 3001 makes
+  // blocks of 84 rows, so a part spans three blocks. Up to 256 rows are one part. d odd and d = 1 exercise the odd
+  // last column of the vectorised gradient.
   const cases = [
-    { n: 1101, d: 1031, sparse: false },
+    { n: 701, d: 3001, sparse: false },
     { n: 37, d: 64, sparse: false },
     { n: 9, d: 1, sparse: false },
     { n: 1, d: 5, sparse: false },
-    { n: 200, d: 300, sparse: true },
+    { n: 600, d: 300, sparse: true },
   ];
   for (const { n, d, sparse } of cases) {
     const set = randomSet(n, d, n * 7 + d, sparse);
@@ -137,8 +138,8 @@ test('logits are bit for bit those of the plain row-by-row loop; closed kernels 
   }
 });
 
-test('the helper thread takes half the work and changes no number', async () => {
-  // 2,000 × 300 is above the size that wakes the helper.
+test('the helper thread takes parts of the work and changes no number', async () => {
+  // 2,000 × 300 is above the size that wakes the helper; 2,000 rows are 8 parts.
   const set = randomSet(2000, 300, 11, false);
   const w = set.params.subarray(0, 600);
   const plain = kernelsFor(set, 'js');
@@ -157,7 +158,7 @@ test('the helper thread takes half the work and changes no number', async () => 
       rounds++;
       await new Promise((resolve) => setTimeout(resolve, 20));
     } while (k.helperTasks() === 0 && Date.now() < until);
-    if (availableParallelism() > 1) assert.ok(k.helperTasks() > 0, `the helper thread took no half in ${rounds} rounds`);
+    if (availableParallelism() > 1) assert.ok(k.helperTasks() > 0, `the helper thread took no part in ${rounds} rounds`);
   } finally {
     k.close();
   }
@@ -185,5 +186,6 @@ test('L-BFGS on dense features fits the same head with every kernel', async () =
   await assert.rejects(
     trainLogistic({ x: set.x, n: set.n, d: set.d, soft: set.target }, { ...opts, kernels: 'gpu' as 'js' }),
     /kernels must be "auto", "single" or "js"/,
+    'an unknown kernels option is refused',
   );
 });
