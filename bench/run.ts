@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 
-const BENCHES = ['gateway-overhead', 'cache-rerun', 'store-writes', 'call-texts', 'rss-run', 'probe-train', 'probe-vs-sklearn', 'orchestration', 'judge-ensembles', 'export-memory', 'bootstrap', 'controls-coverage', 'scale'];
+const BENCHES = ['gateway-overhead', 'cache-rerun', 'store-writes', 'call-texts', 'rss-run', 'probe-train', 'probe-vs-sklearn', 'probe-dense-vs-sklearn', 'orchestration', 'judge-ensembles', 'export-memory', 'bootstrap', 'controls-coverage', 'scale'];
 const only = process.argv.slice(2);
 console.log(JSON.stringify({ bench: 'machine', date: new Date().toISOString(), node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, memGb: Math.round(totalmem() / 2 ** 30) }));
 for (const name of BENCHES) {
