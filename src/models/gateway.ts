@@ -265,6 +265,25 @@ interface BatchCall {
   item: BatchItem;
 }
 
+/** One call that reaches a backend or a batch: what its ledger row, budget check and cache write need. */
+interface BackendCall<T> {
+  client: ModelClient;
+  role: string;
+  kind: CallKind;
+  requestHash: string;
+  sent: Sent;
+  /** The worst-case usage, reserved against the budget until the call settles. */
+  bound: Usage;
+  signal: AbortSignal | undefined;
+  /** response: the reply's text as the ledger stores it (null for embed calls). */
+  summarise: (value: T) => { usage: Usage; finishReason: string | null; response: string | null };
+  /**
+   * Caches the answer: queues its cache write right before the ledger row, so both commit at the end of this turn,
+   * the cache first (see WriteBatch).
+   */
+  keep: (value: T) => Promise<void> | void;
+}
+
 /** USD for usage at a price (none: free). */
 export function costAt(p: Price | undefined, usage: Usage): number {
   return p ? (usage.inputTokens * p.inputPerMTok + usage.outputTokens * p.outputPerMTok) / 1e6 : 0;
@@ -422,12 +441,6 @@ export class Gateway {
     }
   }
 
-  private cost(client: ModelClient, usage: Usage): number {
-    const p = priceOf(this.options.prices, client);
-    if (!p) return 0;
-    return (usage.inputTokens * p.inputPerMTok + usage.outputTokens * p.outputPerMTok) / 1e6;
-  }
-
   /** The shared part of a ledger row; latency runs from start to now. */
   private callBase(client: ModelClient, role: string, kind: CallKind, requestHash: string, start: number, texts: CallTexts): CallBase {
     return { role, model: client.id, kind, requestHash, latencyMs: this.now() - start, texts };
@@ -444,7 +457,7 @@ export class Gateway {
   /** Puts the lost ledger row back, from the usage stored with the answer (attempts and latency are unknown: 1 and 0). */
   private recordRecovered(client: ModelClient, role: string, key: string, start: number, hit: GenerateResult, sent: Sent): Promise<number | null> {
     const usage = hit.usage ?? ZERO_USAGE;
-    const costUsd = this.cost(client, usage);
+    const costUsd = costAt(priceOf(this.options.prices, client), usage);
     // Paid, and missing from the ledger the budget's earlier spend was read from: it counts now.
     this.counters.backendCalls++;
     this.counters.costUsd += costUsd;
@@ -486,31 +499,16 @@ export class Gateway {
    * for a call that reached the backend, failed or not.
    */
   private async callBackend<T>(
-    client: ModelClient,
-    role: string,
-    kind: CallKind,
-    requestHash: string,
-    sent: Sent,
-    bound: Usage,
-    signal: AbortSignal | undefined,
+    call: BackendCall<T>,
     /** One attempt, on target: the client itself, or for a replica set the endpoint chosen for the attempt. */
     fn: (signal: AbortSignal, target: ModelClient) => Promise<T>,
-    /** response: the reply's text as the ledger stores it (null for embed calls). */
-    summarise: (value: T) => { usage: Usage; finishReason: string | null; response: string | null },
-    /**
-     * Caches the answer: queues its cache write right before the ledger row, so both commit at the end of this turn,
-     * the cache first (see WriteBatch).
-     */
-    keep: (value: T) => Promise<void> | void,
     /** Send it in a provider batch instead (the batch hook below); fn is then the fallback for an item the batch did not answer. */
     batch?: BatchCall,
   ): Promise<{ value: T; callId: number | null }> {
-    if (batch) {
-      const direct = () => this.callBackend(client, role, kind, requestHash, sent, bound, signal, fn, summarise, keep);
-      return this.callBatched(client, role, kind, requestHash, sent, bound, signal, summarise, keep, batch, direct);
-    }
+    if (batch) return this.callBatched(call, batch, () => this.callBackend(call, fn));
+    const { client, role, kind, requestHash, sent, bound, signal, summarise } = call;
     const c = this.counters;
-    const worstCaseUsd = this.cost(client, bound);
+    const worstCaseUsd = costAt(priceOf(this.options.prices, client), bound);
     this.checkStop();
     this.checkBudget(worstCaseUsd);
     // Several servers of one model (a model ref's endpoints): each attempt takes a slot on the endpoint chosen for it.
@@ -562,13 +560,7 @@ export class Gateway {
             delay: ({ delayMs }) => (this.healthyReplica(replicas, target) ? 0 : delayMs),
           }),
         });
-        const { usage, finishReason, response } = summarise(value);
-        const costUsd = this.cost(client, usage);
-        c.inputTokens += usage.inputTokens;
-        c.outputTokens += usage.outputTokens;
-        c.costUsd += costUsd;
-        const kept = keep(value);
-        const recorded = this.record(missRow(this.callBase(client, role, kind, requestHash, start, withResponse(sent, response)), { attempts, usage, costUsd, finishReason, endpoint: target.endpoint }));
+        const { kept, recorded } = this.recordPaid(call, value, start, priceOf(this.options.prices, client), attempts, target.endpoint);
         // Committed after the slot is given back: the next call need not wait for this one's writes.
         return { value, kept, recorded };
       } catch (e) {
@@ -581,10 +573,7 @@ export class Gateway {
           e.message = redact(e.message);
           if (e.stack) e.stack = redact(e.stack);
         }
-        const error = e instanceof Error ? e.message : String(e);
-        await this.record(
-          missRow(this.callBase(client, role, kind, requestHash, start, withResponse(sent, null)), { attempts, usage: ZERO_USAGE, costUsd: 0, finishReason: 'error', error, endpoint: target.endpoint }),
-        );
+        await this.recordFailure(call, start, attempts, e instanceof Error ? e.message : String(e), target.endpoint);
         throw e;
       } finally {
         if (admitted) {
@@ -665,21 +654,9 @@ export class Gateway {
    * paid ledger row, as callBackend does. An item the batch did not answer is recorded as a failed call and made again
    * through `direct`, an ordinary call with its own row.
    */
-  private async callBatched<T>(
-    client: ModelClient,
-    role: string,
-    kind: CallKind,
-    requestHash: string,
-    sent: Sent,
-    bound: Usage,
-    signal: AbortSignal | undefined,
-    summarise: (value: T) => { usage: Usage; finishReason: string | null; response: string | null },
-    keep: (value: T) => Promise<void> | void,
-    batch: BatchCall,
-    direct: () => Promise<{ value: T; callId: number | null }>,
-  ): Promise<{ value: T; callId: number | null }> {
+  private async callBatched<T>(call: BackendCall<T>, batch: BatchCall, direct: () => Promise<{ value: T; callId: number | null }>): Promise<{ value: T; callId: number | null }> {
     const c = this.counters;
-    const worstCaseUsd = costAt(batch.route.price, bound);
+    const worstCaseUsd = costAt(batch.route.price, call.bound);
     this.checkStop();
     this.checkBudget(worstCaseUsd);
     this.reservedUsd += worstCaseUsd;
@@ -687,7 +664,7 @@ export class Gateway {
     const start = this.now();
     let answer: BatchAnswer | BatchItemError;
     try {
-      answer = await batch.route.submit(batch.item, signal);
+      answer = await batch.route.submit(batch.item, call.signal);
     } catch (e) {
       if (!(e instanceof BatchItemError)) throw e;
       answer = e;
@@ -698,29 +675,42 @@ export class Gateway {
     if (answer instanceof BatchItemError) {
       c.errors++;
       const error = redact(answer.message);
-      await this.record(missRow(this.callBase(client, role, kind, requestHash, start, withResponse(sent, null)), { attempts: 1, usage: ZERO_USAGE, costUsd: 0, finishReason: 'error', error, endpoint: client.endpoint }));
-      this.log.info(`${client.id}: ${error}; making it as an ordinary call`);
+      await this.recordFailure(call, start, 1, error, call.client.endpoint);
+      this.log.info(`${call.client.id}: ${error}; making it as an ordinary call`);
       return direct();
     }
     try {
       const value = answer.value as T;
-      const { usage, finishReason, response } = summarise(value);
       if (answer.shared) {
         // Another caller's identical item paid for it: this one is answered as a cache hit would be.
         c.backendCalls--;
         c.hits++;
-        return { value, callId: await this.record(hitRow(this.callBase(client, role, kind, requestHash, start, withResponse(sent, response)), finishReason)) };
+        const { finishReason, response } = call.summarise(value);
+        return { value, callId: await this.record(hitRow(this.callBase(call.client, call.role, call.kind, call.requestHash, start, withResponse(call.sent, response)), finishReason)) };
       }
-      const costUsd = costAt(batch.route.price, usage);
-      c.inputTokens += usage.inputTokens;
-      c.outputTokens += usage.outputTokens;
-      c.costUsd += costUsd;
-      const kept = keep(value);
-      const recorded = this.record(missRow(this.callBase(client, role, kind, requestHash, start, withResponse(sent, response)), { attempts: 1, usage, costUsd, finishReason, endpoint: client.endpoint }));
-      return { value, callId: await this.committed(kept, recorded, client, requestHash) };
+      const { kept, recorded } = this.recordPaid(call, value, start, batch.route.price, 1, call.client.endpoint);
+      return { value, callId: await this.committed(kept, recorded, call.client, call.requestHash) };
     } finally {
       answer.recorded?.();
     }
+  }
+
+  /** A paid answer: counts its usage and cost, then queues its cache write and its ledger row (they commit together). */
+  private recordPaid<T>(call: BackendCall<T>, value: T, start: number, price: Price | undefined, attempts: number, endpoint: string): { kept: Promise<void> | void; recorded: Promise<number | null> } {
+    const { usage, finishReason, response } = call.summarise(value);
+    const costUsd = costAt(price, usage);
+    const c = this.counters;
+    c.inputTokens += usage.inputTokens;
+    c.outputTokens += usage.outputTokens;
+    c.costUsd += costUsd;
+    const kept = call.keep(value);
+    const recorded = this.record(missRow(this.callBase(call.client, call.role, call.kind, call.requestHash, start, withResponse(call.sent, response)), { attempts, usage, costUsd, finishReason, endpoint }));
+    return { kept, recorded };
+  }
+
+  /** The ledger row of a call that reached a backend (or a batch) and failed: it paid nothing. */
+  private recordFailure<T>(call: BackendCall<T>, start: number, attempts: number, error: string, endpoint: string): Promise<number | null> {
+    return this.record(missRow(this.callBase(call.client, call.role, call.kind, call.requestHash, start, withResponse(call.sent, null)), { attempts, usage: ZERO_USAGE, costUsd: 0, finishReason: 'error', error, endpoint }));
   }
 
   /** The wait before a retry; a stop ends it at once, and no retry starts after a stop. */
@@ -803,17 +793,19 @@ export class Gateway {
       // Renewed while the call runs (queued for a slot included), so only a dead process's claim expires.
       if (cache) this.holdClaim(cache, key);
       try {
-        const { value, callId } = await this.callBackend(
-          client,
-          role,
-          'generate',
-          key,
-          sent,
-          generateBound(req),
-          opts.signal,
+        const { value, callId } = await this.callBackend<GenerateResult>(
+          {
+            client,
+            role,
+            kind: 'generate',
+            requestHash: key,
+            sent,
+            bound: generateBound(req),
+            signal: opts.signal,
+            summarise: (r) => ({ usage: r.usage ?? ZERO_USAGE, finishReason: r.finishReason ?? null, response: r.text ?? null }),
+            keep: (r) => (cache ? this.storeAnswer(cache, key, client.id, r) : undefined),
+          },
           (signal, target) => target.generate(req, signal),
-          (r) => ({ usage: r.usage ?? ZERO_USAGE, finishReason: r.finishReason ?? null, response: r.text ?? null }),
-          (r) => (cache ? this.storeAnswer(cache, key, client.id, r) : undefined),
           opts.batch && { route: opts.batch, item: { kind: 'generate', requestHash: key, req } },
         );
         // Storing the answer ended the claim (putCached): a waiting process now finds the answer.
@@ -933,14 +925,18 @@ export class Gateway {
       }
       const missKeys = [...missing.keys()];
       const missTexts = [...missing.values()];
-      const res = await this.callBackend(
-        client,
-        role,
-        'embed',
-        requestHash,
-        sent,
-        { inputTokens: missTexts.reduce((n, t) => n + Buffer.byteLength(t) + 2, 0), outputTokens: 0 },
-        opts.signal,
+      const res = await this.callBackend<EmbedResult>(
+        {
+          client,
+          role,
+          kind: 'embed',
+          requestHash,
+          sent,
+          bound: { inputTokens: missTexts.reduce((n, t) => n + Buffer.byteLength(t) + 2, 0), outputTokens: 0 },
+          signal: opts.signal,
+          summarise: (r) => ({ usage: r.usage ?? ZERO_USAGE, finishReason: null, response: null }),
+          keep: (r) => (cache ? this.writes.cacheWrite(() => r.vectors.forEach((v, i) => cache.putCached(missKeys[i]!, 'embed', client.id, v))) : undefined),
+        },
         async (signal, target) => {
           const r = await (target === client ? embedFn(missTexts, signal) : target.embed!(missTexts, signal));
           if (r.vectors.length !== missTexts.length) {
@@ -948,8 +944,6 @@ export class Gateway {
           }
           return r;
         },
-        (r) => ({ usage: r.usage ?? ZERO_USAGE, finishReason: null, response: null }),
-        (r) => (cache ? this.writes.cacheWrite(() => r.vectors.forEach((v, i) => cache.putCached(missKeys[i]!, 'embed', client.id, v))) : undefined),
         opts.batch && { route: opts.batch, item: { kind: 'embed', requestHash, texts: missTexts, keys: missKeys } },
       );
       usage = res.value.usage ?? ZERO_USAGE;
