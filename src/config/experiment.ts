@@ -247,6 +247,22 @@ export const ExperimentSchema = z
           .min(1)
           .optional()
           .describe('Folder of prompt templates (debate/, judge/), relative to the config file; default the prompts shipped with w2s.'),
+        passage: z
+          .enum(['debaters', 'all', 'none'])
+          .optional()
+          .describe('Who reads the example\'s passage (SciQ support, BoolQ passage, CosmosQA context, dataset.passageField for jsonl): "debaters" (hidden from every judge and weak model; debaters quote it and the judge sees which quotes are verified), "all", or "none". Default: as the task formats it.'),
+        roles: z
+          .enum(['assigned', 'open'])
+          .optional()
+          .describe('"open": each debater (consultant) first chooses the answer it argues, and the choice is recorded; default "assigned" (sides drawn at random).'),
+        bestOf: z
+          .number()
+          .int()
+          .min(2)
+          .max(16)
+          .optional()
+          .describe('Best-of-N: each turn samples N candidate arguments, scores each by debate.scorer\'s probability for the debater\'s own side, keeps the best and stores all.'),
+        scorer: ModelRefSchema.optional().describe('The judge model that scores best-of-N candidates (a logprobs judge); default the first judge\'s model.'),
       })
       .strict()
       .prefault({}),

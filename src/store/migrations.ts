@@ -357,6 +357,43 @@ CREATE INDEX batch_requests_hash ON batch_requests(request_hash);
 ALTER TABLE calls ADD COLUMN endpoint TEXT;
 `,
   },
+  {
+    version: 9,
+    name: 'passages, quotes, two-choice answers, open roles, imported transcripts, best-of-N candidates',
+    sql: `
+-- debate.passage: the passage the debaters read, kept apart from the question and text that judges and weak models
+-- read (null when the run gives no one a passage to quote). Two-choice tasks: the second answer (answer B); label 1
+-- still means the example's answer (answer A) is the right one.
+ALTER TABLE examples ADD COLUMN passage TEXT;
+ALTER TABLE examples ADD COLUMN alternative TEXT;
+
+-- Quotes a turn made from the passage, and how many matched it (normalised: case, punctuation, whitespace). Null when
+-- the example has no passage to check against.
+ALTER TABLE turns ADD COLUMN quotes INTEGER CHECK (quotes IS NULL OR quotes >= 0);
+ALTER TABLE turns ADD COLUMN quotes_verified INTEGER CHECK (quotes_verified IS NULL OR (quotes_verified >= 0 AND quotes_verified <= quotes));
+
+-- debate.roles: 'open' when each debater chose the side it argues (sides_json holds its choice), else 'assigned'.
+ALTER TABLE debates ADD COLUMN roles TEXT NOT NULL DEFAULT 'assigned' CHECK (roles IN ('assigned', 'open'));
+-- Transcripts written elsewhere (w2s import): JSON provenance (file, its sha256, line, the source's metadata); null
+-- for transcripts w2s generated.
+ALTER TABLE debates ADD COLUMN source_json TEXT;
+
+-- Best-of-N debaters: every candidate argument of a turn, its score (the scoring judge's probability for the
+-- debater's own side; null if unscored) and which one became the turn.
+CREATE TABLE turn_candidates (
+  debate_id TEXT NOT NULL REFERENCES debates(id) ON DELETE CASCADE,
+  idx INTEGER NOT NULL,
+  candidate INTEGER NOT NULL CHECK (candidate >= 0),
+  text TEXT NOT NULL,
+  score REAL CHECK (score IS NULL OR (score >= 0 AND score <= 1)),
+  kept INTEGER NOT NULL DEFAULT 0 CHECK (kept IN (0, 1)),
+  call_id INTEGER REFERENCES calls(id),
+  score_call_id INTEGER REFERENCES calls(id),
+  created_at TEXT NOT NULL,
+  PRIMARY KEY (debate_id, idx, candidate)
+);
+`,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

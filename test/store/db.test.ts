@@ -20,8 +20,8 @@ test('a new database records its migration and reopening does not migrate again'
   const rows = raw.prepare('SELECT version, name FROM schema_migrations').all();
   const meta = raw.prepare("SELECT value FROM meta WHERE key = 'w2s_version'").get() as { value: string };
   raw.close();
-  assert.deepEqual(rows, [{ version: 1, name: 'initial' }, { version: 2, name: 'groups and metric provenance' }, { version: 3, name: 'run ownership, persisted budgets, cross-process single-flight' }, { version: 4, name: 'judge samples and judgment tokens' }, { version: 5, name: 'call texts: what each model received and returned' }, { version: 6, name: 'a reply without a verdict has no probability' }, { version: 7, name: 'provider batches: submitted batch ids and the requests they carry' }, { version: 8, name: 'the endpoint each call went to' }], 'every migration, once, in order');
-  assert.equal(SCHEMA_VERSION, 8, 'the newest migration is the schema version');
+  assert.deepEqual(rows, [{ version: 1, name: 'initial' }, { version: 2, name: 'groups and metric provenance' }, { version: 3, name: 'run ownership, persisted budgets, cross-process single-flight' }, { version: 4, name: 'judge samples and judgment tokens' }, { version: 5, name: 'call texts: what each model received and returned' }, { version: 6, name: 'a reply without a verdict has no probability' }, { version: 7, name: 'provider batches: submitted batch ids and the requests they carry' }, { version: 8, name: 'the endpoint each call went to' }, { version: 9, name: 'passages, quotes, two-choice answers, open roles, imported transcripts, best-of-N candidates' }], 'every migration, once, in order');
+  assert.equal(SCHEMA_VERSION, 9, 'the newest migration is the schema version');
   assert.match(meta.value, /^\d+\.\d+\.\d+/);
 });
 
