@@ -13,10 +13,17 @@ export interface Template {
 }
 
 const SLOT = /\{\{(\w+)\}\}/g;
+/**
+ * An optional part: `{{#name}}…{{/name}}` shows its body only when the slot `name` is filled with a non-empty value.
+ * A tag followed by a line break takes the break with it, so a section on lines of its own leaves no blank line.
+ */
+const SECTION = /\{\{#(\w+)\}\}\n?([\s\S]*?)\{\{\/\1\}\}\n?/g;
+const SECTION_TAG = /\{\{[#/](\w+)\}\}/g;
 
 export function parseTemplate(name: string, text: string): Template {
   const slots = new Set<string>();
   for (const m of text.matchAll(SLOT)) slots.add(m[1]!);
+  for (const m of text.matchAll(SECTION_TAG)) slots.add(m[1]!);
   return { name, text, hash: sha256(text), slots };
 }
 
@@ -44,6 +51,10 @@ export function render(t: Template, values: Record<string, string | number>): st
   for (const key of Object.keys(values)) {
     if (!t.slots.has(key)) throw new UserError(`Prompt template ${t.name} does not use {{${key}}}; add it so the prompt carries that content.`);
   }
-  // One pass, so a value containing "{{x}}" is never expanded again.
-  return t.text.replace(SLOT, (_, slot: string) => String(values[slot]));
+  // Sections first, then one pass over the slots, so a value containing "{{x}}" is never expanded again.
+  return withSections(t.text, values).replace(SLOT, (_, slot: string) => String(values[slot]));
+}
+
+function withSections(text: string, values: Record<string, string | number>): string {
+  return text.replace(SECTION, (_, slot: string, body: string) => (String(values[slot]) === '' ? '' : withSections(body, values)));
 }

@@ -102,3 +102,10 @@ test('templates refuse unfilled and unused slots', () => {
   assert.throws(() => render(t, { name: 'a', extra: 'b' }), /does not use \{\{extra\}\}/);
   assert.throws(() => loadTemplate('prompts/debate', 'missing.md'), /missing\.md is missing/);
 });
+
+test('a template section shows only when its slot is filled, and leaves no blank line when it is not', () => {
+  const t = parseTemplate('t', '<q>\n{{q}}\n</q>\n{{#passage}}\n<passage>\n{{passage}}\n</passage>\n{{/passage}}\nAnswer: {{#b}}either {{a}} or {{b}}{{/b}}.');
+  assert.equal(render(t, { q: 'Why?', passage: '', a: 'x', b: '' }), '<q>\nWhy?\n</q>\nAnswer: .', 'empty slots drop their sections whole');
+  assert.equal(render(t, { q: 'Why?', passage: 'P {{b}}', a: 'x', b: 'y' }), '<q>\nWhy?\n</q>\n<passage>\nP {{b}}\n</passage>\nAnswer: either x or y.', 'filled slots show their sections; a value is never expanded');
+  assert.throws(() => render(t, { q: 'Why?', a: 'x', b: '' }), /uses \{\{passage\}\}/, 'a section\'s slot must be filled, if only with ""');
+});
