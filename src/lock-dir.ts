@@ -4,7 +4,8 @@ import { dirname, join } from 'node:path';
 
 /**
  * A lock between processes on one machine: a folder (mkdir is atomic) holding the holder's pid. A lock whose process
- * is gone, or that never got its pid written within a minute, is stale and taken over. Used where several processes
+ * is gone, or that never got its pid written within a minute, is stale and taken over (one waiter at a time, see
+ * removeStale). Used where several processes
  * (test files, CLI calls) may set up or fetch the same thing at once: a Python venv, a downloaded file.
  */
 export interface LockOptions {
@@ -36,10 +37,7 @@ export async function acquireLockDir(lockDir: string, options: LockOptions = {})
       }
       if (code !== 'EEXIST') throw e;
     }
-    if (lockIsStale(lockDir)) {
-      await rm(lockDir, { recursive: true, force: true });
-      continue;
-    }
+    if (lockIsStale(lockDir) && (await removeStale(lockDir))) continue;
     if (!told) {
       options.onWait?.();
       told = true;
@@ -49,8 +47,45 @@ export async function acquireLockDir(lockDir: string, options: LockOptions = {})
   }
 }
 
+/** A takeover guard older than this was left by a process that died while taking a lock over (it takes milliseconds). */
+const GUARD_STALE_MS = 10_000;
+
+/**
+ * Removes a stale lock; false when another process is taking it over now (the caller waits, then looks again). Judging
+ * a lock stale and removing it is not one step: two waiters may both judge it stale, and the slower one would remove
+ * the lock the faster one has just made. So a takeover holds a second lock folder (`<lock>.takeover`, mkdir is
+ * atomic), and looks again under it: a lock made anew in the meantime is live (or has no pid yet and is new), and stays.
+ */
+async function removeStale(lockDir: string): Promise<boolean> {
+  const guard = `${lockDir}.takeover`;
+  try {
+    await mkdir(guard);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    try {
+      if (Date.now() - statSync(guard).mtimeMs > GUARD_STALE_MS) await rm(guard, { recursive: true, force: true });
+    } catch {
+      // gone already
+    }
+    return false;
+  }
+  try {
+    // Under the guard a stale lock cannot change before it is removed (its holder is dead, and every other takeover
+    // waits); a lock that is gone is left alone, since an acquirer may make it anew at any moment.
+    if (holderGone(lockDir, false)) await rm(lockDir, { recursive: true, force: true });
+  } finally {
+    await rm(guard, { recursive: true, force: true });
+  }
+  return true;
+}
+
 /** Whether a lock folder's holder is gone (its pid is not running, or it never wrote one and is over a minute old). */
 export function lockIsStale(lockDir: string): boolean {
+  return holderGone(lockDir, true);
+}
+
+/** lockIsStale, saying `ifAbsent` for a lock folder that does not exist. */
+function holderGone(lockDir: string, ifAbsent: boolean): boolean {
   try {
     let raw = '';
     try {
@@ -64,6 +99,6 @@ export function lockIsStale(lockDir: string): boolean {
     return false;
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    return code === 'ESRCH' || code === 'ENOENT';
+    return code === 'ESRCH' || (code === 'ENOENT' && ifAbsent);
   }
 }

@@ -3,9 +3,11 @@
  * one JSONL file, uploaded (`POST /v1/files`, purpose "batch"), made a batch (`POST /v1/batches`, completion window
  * 24h), polled (`GET /v1/batches/{id}`) until it ends, and answered from its output and error files
  * (`GET /v1/files/{id}/content`), matched by custom_id. Each batch is stored with its requests' keys before it is
- * uploaded (store/batches.ts), so a run killed while one is in flight finds it again on resume and polls it; it never
- * submits a stored request twice. An item the batch did not answer (an error line, an expired, failed or cancelled
- * batch) rejects with a BatchItemError, which the gateway makes as an ordinary call.
+ * uploaded (store/batches.ts), so a run killed while one is in flight finds it again on resume and polls it. Once a
+ * stored batch is followed, every request it carries counts as in flight: an item asking for one of them, in this flush
+ * or a later one, waits on it instead of being submitted (and paid for) again. An item the batch did not answer (an
+ * error line, an expired, failed or cancelled batch) rejects with a BatchItemError, which the gateway makes as an
+ * ordinary call.
  *
  * When to submit is the caller's choice: the route queues items and submits them on flush(), and tells a
  * BatchScheduler (src/pipeline/batching.ts) as each item is queued and settled, so it can flush once every job of a
@@ -17,7 +19,7 @@ import { silentLogger, type Logger } from '../log.js';
 import type { BatchesTable, BatchCounts, BatchRequestRow } from '../store/batches.js';
 import { chatCompletionResult, embeddingsBody, embeddingsResult, chatCompletionBody, toProviderError } from './adapters/openai.js';
 import { openaiApiKey, openaiBaseURL } from './api-key.js';
-import { BatchItemError, type BatchAnswer, type BatchItem, type BatchRoute, type Price } from './gateway.js';
+import { BatchItemError, priceOf, type BatchAnswer, type BatchItem, type BatchRoute, type Price } from './gateway.js';
 import { DEFAULT_RETRY, sleep as defaultSleep, withRetry, type RetryOptions } from './retry.js';
 import { parseModelSpec } from './spec.js';
 import { ProviderError, type ModelClient } from './types.js';
@@ -150,9 +152,11 @@ export function parseBatchResults(...files: string[]): Map<string, LineResult> {
       }
       const bodyError = (row.response?.body as { error?: { code?: string; message?: string } } | undefined)?.error;
       const e = row.error ?? bodyError;
-      const words = [e?.code, e?.message].filter(Boolean).join(': ') || (typeof status === 'number' ? `HTTP ${status}` : 'no response');
+      const words = [e?.code, e?.message].filter(Boolean).join(': ');
+      const error =
+        typeof status === 'number' && !row.error ? (words ? `HTTP ${status}: ${words}` : `HTTP ${status}`) : words || (typeof status === 'number' ? `HTTP ${status}` : 'no response');
       // An answer seen in the output file is not undone by a stray error line for the same request.
-      if (out.get(row.custom_id)?.ok !== true) out.set(row.custom_id, { ok: false, error: typeof status === 'number' && !row.error ? `HTTP ${status}: ${words}` : words });
+      if (out.get(row.custom_id)?.ok !== true) out.set(row.custom_id, { ok: false, error });
     }
   }
   return out;
@@ -212,6 +216,8 @@ export interface BatchRouteOptions {
 }
 
 interface Waiter {
+  /** Settled: answered, failed, or given up by its caller's signal; later calls do nothing. */
+  done: boolean;
   resolve(a: BatchAnswer): void;
   reject(e: unknown): void;
 }
@@ -282,32 +288,50 @@ export class OpenAIBatchRoute implements BatchRoute {
     return this.queue.size > 0;
   }
 
-  submit(item: BatchItem): Promise<BatchAnswer> {
+  /**
+   * Queues an item (or attaches it to an identical one queued or in flight). The caller's signal ends its wait: the
+   * promise rejects with the signal's reason, and an item nobody else waits for leaves the queue; one already
+   * submitted stays in its batch, and an identical item waiting with it is then the one that pays.
+   */
+  submit(item: BatchItem, signal?: AbortSignal): Promise<BatchAnswer> {
     if (this.options.stop?.aborted) return Promise.reject(new InterruptedError());
+    if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise<BatchAnswer>((resolve, reject) => {
       const settled = this.scheduler?.queued(this) ?? (() => {});
+      const end = (): boolean => {
+        if (waiter.done) return false;
+        waiter.done = true;
+        signal?.removeEventListener('abort', onAbort);
+        settled();
+        return true;
+      };
       const waiter: Waiter = {
+        done: false,
         resolve: (a) => {
-          settled();
-          resolve(a);
+          if (end()) resolve(a);
         },
         reject: (e) => {
-          settled();
-          reject(e);
+          if (end()) reject(e);
         },
       };
       const hash = item.requestHash;
+      let pending: Pending;
+      const onAbort = () => {
+        waiter.reject(signal!.reason);
+        if (this.queue.get(hash) === pending && pending.waiters.every((w) => w.done)) this.queue.delete(hash);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
       const flying = this.inFlight.get(hash);
       if (flying) {
         // Carried by a batch already submitted (this session's, or a stored one being polled): wait for it.
         const p = flying.waiting.get(hash);
-        if (p) p.waiters.push(waiter);
-        else flying.waiting.set(hash, { item, waiters: [waiter] });
+        if (p) (pending = p).waiters.push(waiter);
+        else flying.waiting.set(hash, (pending = { item, waiters: [waiter] }));
         return;
       }
       const queued = this.queue.get(hash) ?? this.dispatching.get(hash);
-      if (queued) queued.waiters.push(waiter);
-      else this.queue.set(hash, { item, waiters: [waiter] });
+      if (queued) (pending = queued).waiters.push(waiter);
+      else this.queue.set(hash, (pending = { item, waiters: [waiter] }));
     });
   }
 
@@ -348,10 +372,24 @@ export class OpenAIBatchRoute implements BatchRoute {
         }
         this.startFollowing(t);
       }
-      for (const chunk of this.chunks(endpoint, [...rest.values()])) this.startFollowing(await this.submitNew(endpoint, chunk));
+      // Carried by a batch already followed (a stored one resumed while these were on their way): they join it.
+      for (const [hash, p] of rest) {
+        const t = this.inFlight.get(hash);
+        if (!t) continue;
+        const joined = t.waiting.get(hash);
+        if (joined) joined.waiters.push(...p.waiters);
+        else t.waiting.set(hash, p);
+        this.dispatching.delete(hash);
+        rest.delete(hash);
+      }
+      for (const chunk of this.chunks(endpoint, [...rest.values()])) {
+        const t = await this.submitNew(endpoint, chunk);
+        for (const { pending } of chunk) rest.delete(pending.item.requestHash);
+        this.startFollowing(t);
+      }
     } catch (e) {
       // Nothing was submitted for these (a stop, or the provider refused the file): they end with the error.
-      for (const p of rest.values()) if (!this.inFlight.has(p.item.requestHash)) for (const w of p.waiters) w.reject(e);
+      for (const p of rest.values()) for (const w of p.waiters) w.reject(e);
     } finally {
       for (const hash of rest.keys()) if (this.dispatching.get(hash) === rest.get(hash)) this.dispatching.delete(hash);
     }
@@ -366,8 +404,10 @@ export class OpenAIBatchRoute implements BatchRoute {
     const store = this.options.store;
     if (!store) return [];
     const out: Tracked[] = [];
-    for (const { batch, requests } of store.openBatches(this.options.runId, this.model, endpoint)) {
-      if ([...this.following.keys()].some((t) => t.localId === batch.id)) continue;
+    // Those already followed are skipped before their requests (up to 50,000 rows each) are read.
+    const followed = new Set<number>();
+    for (const t of this.following.keys()) if (t.localId !== null) followed.add(t.localId);
+    for (const { batch, requests } of store.openBatches(this.options.runId, this.model, endpoint, followed)) {
       if (!requests.some((r) => wanted.has(r.requestHash))) continue;
       let batchId = batch.batchId;
       if (batchId === null) {
@@ -481,6 +521,9 @@ export class OpenAIBatchRoute implements BatchRoute {
   }
 
   private startFollowing(t: Tracked): void {
+    // Every request the batch carries is in flight, not only those waited on now: a later item asking for one of them
+    // joins the batch instead of being submitted (and paid for) again.
+    for (const hash of t.hashes) if (!this.inFlight.has(hash)) this.inFlight.set(hash, t);
     const done = this.follow(t).finally(() => this.following.delete(t));
     this.following.set(t, done);
   }
@@ -520,12 +563,15 @@ export class OpenAIBatchRoute implements BatchRoute {
       // A stop (or a provider that cannot be reached after retries): the batch stays stored and open, and a resume
       // polls it again; its items end now.
       const reason = stop?.aborted ? new InterruptedError() : e;
-      for (const [hash, p] of t.waiting) {
-        this.inFlight.delete(hash);
-        for (const w of p.waiters) w.reject(reason);
-      }
+      this.release(t);
+      for (const p of t.waiting.values()) for (const w of p.waiters) w.reject(reason);
       t.waiting.clear();
     }
+  }
+
+  /** The batch no longer carries anything in flight: an item asking for one of its requests from now on is queued. */
+  private release(t: Tracked): void {
+    for (const hash of t.hashes) if (this.inFlight.get(hash) === t) this.inFlight.delete(hash);
   }
 
   /** Resolves every waiting item from the results; the rest reject with a BatchItemError. Synchronous. */
@@ -545,7 +591,7 @@ export class OpenAIBatchRoute implements BatchRoute {
       }
       waitingHashes.delete(hash);
       t.waiting.delete(hash);
-      this.inFlight.delete(hash);
+      if (this.inFlight.get(hash) === t) this.inFlight.delete(hash);
       let value: BatchAnswer['value'];
       try {
         if (!line) {
@@ -564,7 +610,8 @@ export class OpenAIBatchRoute implements BatchRoute {
         continue;
       }
       answered++;
-      p.waiters.forEach((w, i) => {
+      // The first caller still waiting pays; one whose signal ended its wait is skipped.
+      p.waiters.filter((w) => !w.done).forEach((w, i) => {
         let done!: () => void;
         recorded.push(new Promise<void>((res) => (done = res)));
         w.resolve({ value, shared: i > 0, recorded: done });
@@ -574,10 +621,11 @@ export class OpenAIBatchRoute implements BatchRoute {
     for (const hash of waitingHashes) {
       const p = t.waiting.get(hash)!;
       t.waiting.delete(hash);
-      this.inFlight.delete(hash);
+      if (this.inFlight.get(hash) === t) this.inFlight.delete(hash);
       fellBack++;
       for (const w of p.waiters) w.reject(new BatchItemError(`batch ${t.batchId} does not carry this request`));
     }
+    this.release(t);
     if (orphans) this.log.warn(`batch ${t.batchId} answered ${orphans} request(s) this run no longer asks for; they are left unused`);
     this.stats.answered += answered;
     this.stats.fellBack += fellBack;
@@ -617,8 +665,8 @@ export function batchPriceOf(
   batchPrices: Record<string, Price> | undefined,
   discount = DEFAULT_BATCH_DISCOUNT,
 ): Price | undefined {
-  const own = batchPrices?.[client.id] ?? batchPrices?.[client.model];
+  const own = priceOf(batchPrices, client);
   if (own) return own;
-  const p = prices?.[client.id] ?? prices?.[client.model];
+  const p = priceOf(prices, client);
   return p && { inputPerMTok: p.inputPerMTok * (1 - discount), outputPerMTok: p.outputPerMTok * (1 - discount) };
 }

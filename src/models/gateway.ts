@@ -319,6 +319,8 @@ export class Gateway {
   private readonly cutOff = new AbortController();
   /** Generate calls on their way to the backend, by cache key. */
   private readonly inflight = new Map<string, Promise<GenerateResult>>();
+  /** By request hash: the ordinary call made for a batched item its batch did not answer (see callBatched). */
+  private readonly fallbacks = new Map<string, Promise<{ value: unknown; callId: number | null }>>();
   /** Cache and ledger writes, committed once per event-loop turn (write-batch.ts). */
   private readonly writes: WriteBatch;
   /** Keys this gateway holds a cache claim on, renewed together by one timer while any is held. */
@@ -666,7 +668,12 @@ export class Gateway {
     try {
       answer = await batch.route.submit(batch.item, call.signal);
     } catch (e) {
-      if (!(e instanceof BatchItemError)) throw e;
+      if (!(e instanceof BatchItemError)) {
+        // A stop (its batch goes on) or a batch that could not be submitted: the call ends with no ledger row, so it
+        // is not counted as a backend call either.
+        c.backendCalls--;
+        throw e;
+      }
       answer = e;
     } finally {
       // Released before a fallback call reserves its own.
@@ -675,9 +682,35 @@ export class Gateway {
     if (answer instanceof BatchItemError) {
       c.errors++;
       const error = redact(answer.message);
-      await this.recordFailure(call, start, 1, error, call.client.endpoint);
-      this.log.info(`${call.client.id}: ${error}; making it as an ordinary call`);
-      return direct();
+      const key = call.requestHash;
+      // Identical items share one batch line, so they fail together: one of them makes the ordinary call, the others
+      // wait for it and are answered as shared (as a cache hit would be), so the request is paid once. Looked up and
+      // registered before any await, so the first caller leads.
+      const leader = this.fallbacks.get(key) as Promise<{ value: T; callId: number | null }> | undefined;
+      const failed = this.recordFailure(call, start, 1, error, call.client.endpoint);
+      if (leader) {
+        await failed;
+        const shared = await leader.catch(() => undefined);
+        if (shared) {
+          c.hits++;
+          const { finishReason, response } = call.summarise(shared.value);
+          return { value: shared.value, callId: await this.record(hitRow(this.callBase(call.client, call.role, call.kind, key, start, withResponse(call.sent, response)), finishReason)) };
+        }
+        // The shared call failed: this one makes its own attempt.
+        return direct();
+      }
+      const running = (async () => {
+        await failed;
+        this.log.info(`${call.client.id}: ${error}; making it as an ordinary call`);
+        return direct();
+      })();
+      running.catch(() => {}); // followers handle a failure themselves; the leader rethrows it below
+      this.fallbacks.set(key, running);
+      try {
+        return await running;
+      } finally {
+        if (this.fallbacks.get(key) === running) this.fallbacks.delete(key);
+      }
     }
     try {
       const value = answer.value as T;

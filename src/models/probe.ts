@@ -283,6 +283,8 @@ async function readFindings(file: string): Promise<Record<string, CachedEntry>> 
 async function writeFindings(file: string, key: string, findings: CachedEntry, replace: boolean): Promise<void> {
   const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
+    // Read again, not reused from the lookup before the probe: its calls took a while, and another process may have
+    // written its own findings meanwhile, which a write from the earlier copy would drop.
     const models = await readFindings(file);
     const entry = replace ? findings : { ...models[key], ...findings };
     delete models[key]; // re-added last: the most recently probed model is the last dropped

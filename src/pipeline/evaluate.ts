@@ -83,6 +83,8 @@ interface Scored {
   probs: number[] | null;
   why: string | null;
   abstained: number;
+  /** A judge's stored means by example (meanByExample), read once here; absent for an ensemble. */
+  means?: ReadonlyMap<string, number>;
 }
 
 function testSplit(ctx: StageContext): TestSplit {
@@ -103,7 +105,7 @@ function testSplit(ctx: StageContext): TestSplit {
       const name = judgeName(j, i);
       const why = silent.get(`judge:${name}`) ?? null;
       const means = ctx.store.judgments.meanByExample(ctx.runId, name);
-      return { name, probs: why ? null : probabilitiesOn(means, ids), why, abstained: abstentionsOn(means, ids) };
+      return { name, probs: why ? null : probabilitiesOn(means, ids), why, abstained: abstentionsOn(means, ids), means };
     }),
     judgeEnsembles: (ctx.config.judgeEnsembles ?? []).map((e, i): Scored => {
       const why = silent.get(`judge_ensemble:${e.name}`) ?? null;
@@ -190,7 +192,8 @@ function evaluateSeed(ctx: StageContext, split: TestSplit, trainingSeed: number,
   }
   if (primary) {
     const probs = new Map(subjects.filter(([s]) => s.startsWith('judge') || s === 'weak_ensemble'));
-    metrics.push(...judgeMetrics(ctx, { split, probs, accuracy: accuracies, opts, seedOf }));
+    const means = new Map(split.judges.map((s) => [s.name, s.means!]));
+    metrics.push(...judgeMetrics(ctx, { split, probs, accuracy: accuracies, opts, seedOf, means }));
   }
 
   // The gap PGR divides by. When its interval includes 0 the ratio is noise, and no number is stored for it.

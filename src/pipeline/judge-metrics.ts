@@ -9,7 +9,7 @@ import { createRng, deriveSeed } from '../rng.js';
 import { parseModelSpec } from '../models/spec.js';
 import { FRONTIER_METHOD, type JudgmentRow, type MetricRow } from '../store/index.js';
 import type { StageContext } from './context.js';
-import { judgeProbabilities } from './judges.js';
+import { probabilitiesOn } from './judges.js';
 import { ROLES } from './predictions.js';
 
 /** The test split as the evaluation scores it (see evaluate.ts). */
@@ -32,6 +32,8 @@ export interface JudgeScores {
   opts: (subject: string, metric: string) => BootstrapOptions;
   /** The seed recorded with a (subject, metric)'s interval. */
   seedOf: (subject: string, metric: string) => number;
+  /** Each judge's stored means by example (meanByExample), as the evaluation read them; an absent judge is read here. */
+  means?: ReadonlyMap<string, ReadonlyMap<string, number>>;
 }
 
 const decision = (p: number): 0 | 1 => (p > 0.5 ? 1 : 0);
@@ -62,18 +64,19 @@ export function judgeMetrics(ctx: StageContext, scores: JudgeScores): MetricRow[
     const name = names[i]!;
     const subject = `judge:${name}`;
     const rows = judgments.get(name)!;
-    const unread = rows.filter((r) => r.method === 'unparsed').length;
+    // The store's counts, as silentSubjects reads them: replies, those that stated a verdict, those read from logprobs.
+    const { replies, readable, fromLogprobs } = ctx.store.judgments.coverage(ctx.runId, name);
+    const unread = replies - readable;
     const covers = 'every reply of the judge, in every split it read (train_weak too when a stacked ensemble uses it)';
     out.push({
-      ...base, subject, name: 'parse_coverage', value: rows.length ? 1 - unread / rows.length : null, n: rows.length, method: 'count', covers,
-      note: unread ? `${rows.length - unread} of ${rows.length} judgments parsed; the ${unread} without a verdict count toward no mean` : null,
+      ...base, subject, name: 'parse_coverage', value: replies ? readable / replies : null, n: replies, method: 'count', covers,
+      note: unread ? `${readable} of ${replies} judgments parsed; the ${unread} without a verdict count toward no mean` : null,
     });
     if (j.method === 'logprobs') {
       // A logprobs judge whose reply came back without usable logprobs was read from its text (or not at all): say how often.
-      const fromLogprobs = rows.filter((r) => r.method === 'logprobs').length;
       out.push({
-        ...base, subject, name: 'logprob_coverage', value: rows.length ? fromLogprobs / rows.length : null, n: rows.length, method: 'count', covers,
-        note: fromLogprobs < rows.length ? `${rows.length - fromLogprobs} of ${rows.length} replies had no usable logprobs for A or B and were read from their text, if at all` : null,
+        ...base, subject, name: 'logprob_coverage', value: replies ? fromLogprobs / replies : null, n: replies, method: 'count', covers,
+        note: fromLogprobs < replies ? `${replies - fromLogprobs} of ${replies} replies had no usable logprobs for A or B and were read from their text, if at all` : null,
       });
     }
     if ((j.orders ?? JUDGE_DEFAULTS.orders) === 'both') {
@@ -240,18 +243,22 @@ function versus(ctx: StageContext, scores: JudgeScores, subject: string, members
 function sizeCurve(ctx: StageContext, scores: JudgeScores, subject: string, members: readonly string[], aggregate: string): MetricRow[] {
   const { split } = scores;
   const test = members.map((m) => scores.probs.get(`judge:${m}`)!);
+  // Each member's stored means (as the evaluation read them), and on test: null where it stated no verdict.
+  const means = members.map((m) => scores.means?.get(m) ?? ctx.store.judgments.meanByExample(ctx.runId, m));
+  const spoken = means.map((byId) => split.ids.map((id) => byId.get(id) ?? null));
   let combine: Parameters<typeof accuracyBySize>[2]['combine'];
   if (aggregate === 'stacked') {
     const trainWeak = ctx.store.examples.listExamples(ctx.runId, 'train_weak');
-    const fitOn = members.map((m) => judgeProbabilities(ctx, m, trainWeak.map((e) => e.id)));
+    const fitOn = means.map((byId) => probabilitiesOn(byId, trainWeak.map((e) => e.id)));
     const labels = trainWeak.map((e) => e.label);
-    combine = (all, subset) => applyStacker(fitStacker(subset.map((k) => fitOn[k]!), labels), subset.map((k) => all[k]!));
+    // As the ensemble itself is stored (judge-ensembles.ts): 0.5 where every member of the subset abstained, not the
+    // stacker's value for all-0.5 inputs (the sigmoid of its intercept).
+    combine = (all, subset) => {
+      const p = applyStacker(fitStacker(subset.map((k) => fitOn[k]!), labels), subset.map((k) => all[k]!));
+      return p.map((v, i) => (subset.every((k) => spoken[k]![i] === null) ? 0.5 : v));
+    };
   } else {
     // As the ensemble itself is combined (judge-ensembles.ts): over the subset's members that stated a verdict.
-    const spoken = members.map((m) => {
-      const means = ctx.store.judgments.meanByExample(ctx.runId, m);
-      return split.ids.map((id) => means.get(id) ?? null);
-    });
     combine = (_all, subset) => aggregateSpoken(subset.map((k) => spoken[k]!), aggregate as 'mean' | 'vote' | 'logit-mean').map((p) => p ?? 0.5);
   }
   // Sizes with more than 1,000 subsets are sampled, from a stream of the ensemble's own.

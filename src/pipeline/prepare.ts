@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
-import { readdir, stat } from 'node:fs/promises';
-import { join, relative, resolve } from 'node:path';
+import { stat } from 'node:fs/promises';
+import { relative, resolve } from 'node:path';
 import type { ExperimentConfig } from '../config/experiment.js';
 import { hubProvenance } from '../data/hub.js';
 import { hubCacheRoot } from '../data/hub-cache.js';
-import { fileIdentity } from '../models/file-identity.js';
+import { filesUnder } from '../data/tasks/files.js';
+import { hashFile } from '../models/file-identity.js';
 import { DEFAULT_DATA_DIR, loadDataset, type LoadedDataset } from '../data/registry.js';
 import { drawSplits, type SplitDraw } from '../data/splits.js';
 import type { StageContext } from './context.js';
@@ -99,8 +100,9 @@ export async function prepareExamples(ctx: StageContext): Promise<void> {
 /**
  * What the run read, for its record: each file's size and sha256 (stored as the `dataset` metric `file:<path>`, value
  * the size in bytes, note `sha256 <hex>` and, for a file from the hub cache, the dataset id, revision, commit and path
- * in the repository). A folder (a release of one file per article) is summed up by the sha256 of its sorted
- * `sha256sum` listing.
+ * in the repository). A folder (a release of one file per article) is summed up by the sha256 of its `sha256sum`
+ * listing, over the files the dataset reads (data/tasks/files.ts filesUnder: hidden ones left out, sorted by relative
+ * path). Hashed directly, not through the model-file memo (fileIdentity), which a folder of 25k articles would flush.
  */
 async function filesRead(files: string[]): Promise<{ file: string; size: number; note: string }[]> {
   const cacheRoot = hubCacheRoot();
@@ -112,29 +114,19 @@ async function filesRead(files: string[]): Promise<{ file: string; size: number;
       const listing: string[] = [];
       size = 0;
       for (const f of await filesUnder(file)) {
-        const id = await fileIdentity(f);
+        const id = await hashFile(f);
         size += id.size;
         listing.push(`${id.sha256}  ${relative(file, f)}`);
       }
       note = `sha256 ${createHash('sha256').update(listing.join('\n') + '\n').digest('hex')} of the folder's sha256sum listing (${listing.length} files)`;
     } else {
-      const id = await fileIdentity(file);
+      const id = await hashFile(file);
       size = id.size;
       note = `sha256 ${id.sha256}`;
     }
     const hub = await hubProvenance(file, cacheRoot);
     if (hub) note += `; hub ${hub.id} revision ${hub.revision}${hub.commit ? ` (commit ${hub.commit})` : ''} path ${hub.path}`;
     out.push({ file, size, note });
-  }
-  return out;
-}
-
-async function filesUnder(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const entry of (await readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1))) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...(await filesUnder(path)));
-    else if (entry.isFile()) out.push(path);
   }
   return out;
 }

@@ -91,9 +91,15 @@ export async function probeRoles(config: ExperimentConfig, options: ProbeRolesOp
   }
 }
 
-/** The `w2s models check` command line for a model as the config names it (its key variable and host as flags). */
+/**
+ * The `w2s models check` command line for a model as the config names it (its key variable, host and servers as
+ * flags: without --endpoints a spec that names no server would check the default one).
+ */
 function checkCommand(spec: string, o: ClientOptions): string {
-  return ['w2s models check', spec, o.apiKeyEnv && `--api-key-env ${o.apiKeyEnv}`, o.host && `--host ${o.host}`].filter(Boolean).join(' ');
+  return [
+    'w2s models check', spec, o.apiKeyEnv && `--api-key-env ${o.apiKeyEnv}`, o.host && `--host ${o.host}`,
+    o.endpoints?.length && `--endpoints ${o.endpoints.join(',')}`,
+  ].filter(Boolean).join(' ');
 }
 
 /** The run's stages (run.ts) that call a role's model for the capability it needs. */

@@ -147,7 +147,8 @@ export async function runSweep(plan: SweepPlan, options: SweepOptions = {}): Pro
       probeFailed.add(i);
     }
   }
-  // Stopped while probing: no cell ran, and nothing is written (no folder, no manifest); every cell is still pending.
+  // Stopped while probing: no cell ran, and nothing is written (no folder, no manifest); the manifest returned has every
+  // cell pending except those whose probe failed before the stop, which are marked failed with the probe's error.
   if (options.stop?.aborted) return manifest();
   mkdirSync(plan.dir, { recursive: true });
   writeManifest(plan.manifest, manifest());

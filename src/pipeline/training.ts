@@ -205,6 +205,31 @@ export async function trainStrong(ctx: StageContext): Promise<void> {
   const onLabels = (labels: readonly number[]): TrainRow[] => trainSet.map((e, i) => ({ id: e.id, text: e.text, softLabel: soft(labels[i]!) }));
   const of = (preds: Map<string, number>): number[] => trainSet.map((e) => preds.get(e.id)!);
   const silent = silentSubjects(ctx);
+  // What each judge and judge ensemble supervises with (the same for every training seed, so read once): a judge on the
+  // examples where it stated a verdict, a judge (or ensemble) below its minCoverage not at all. Judge ensembles' members
+  // follow the judges' (member = number of judges + the ensemble's index).
+  const supervisors: { member: number; labels: string; rows: TrainRow[] }[] = [];
+  for (const [index, j] of ctx.config.judges.entries()) {
+    const name = judgeName(j, index);
+    if (silent.has(`judge:${name}`)) continue;
+    const means = ctx.store.judgments.meanByExample(ctx.runId, name);
+    const spoken = trainSet.filter((e) => means.has(e.id));
+    if (spoken.length === 0) continue; // nothing to supervise with: evaluate reports the strong model as not scored
+    const labels = spoken.length < trainSet.length ? ` (the ${spoken.length} of ${trainSet.length} train_strong examples it stated a verdict on)` : '';
+    supervisors.push({ member: index, labels: `prompted judge ${name}${labels}`, rows: spoken.map((e) => ({ id: e.id, text: e.text, softLabel: soft(means.get(e.id)!) })) });
+  }
+  for (const [index, e] of (ctx.config.judgeEnsembles ?? []).entries()) {
+    if (silent.has(`judge_ensemble:${e.name}`)) continue;
+    const preds = predictionsOf(ctx, ROLES.judgeEnsemble, index);
+    const abstained = ensembleAbstentions(ctx, index);
+    const spoken = trainSet.filter((x) => !abstained.has(x.id));
+    if (spoken.length === 0) continue;
+    const labels = spoken.length < trainSet.length ? ` (the ${spoken.length} of ${trainSet.length} train_strong examples a member stated a verdict on)` : '';
+    supervisors.push({
+      member: ctx.config.judges.length + index, labels: `judge ensemble ${e.name} (${e.aggregate})${labels}`,
+      rows: spoken.map((x) => ({ id: x.id, text: x.text, softLabel: soft(preds.get(x.id)!) })),
+    });
+  }
   try {
     for (const trainingSeed of trainingSeeds(ctx.config)) {
       const seeded = (role: string): string => seededRole(ctx.config, role, trainingSeed);
@@ -222,31 +247,8 @@ export async function trainStrong(ctx: StageContext): Promise<void> {
           rows: onLabels(ensembleLabels(ctx, trainSet, trainingSeed, ROLES.memberFinetune)),
         });
       }
-      // A judge supervises on the examples where it stated a verdict; a judge (or ensemble) below its minCoverage not at all.
-      for (const [index, j] of ctx.config.judges.entries()) {
-        const name = judgeName(j, index);
-        if (silent.has(`judge:${name}`)) continue;
-        const means = ctx.store.judgments.meanByExample(ctx.runId, name);
-        const spoken = trainSet.filter((e) => means.has(e.id));
-        if (spoken.length === 0) continue; // nothing to supervise with: evaluate reports the strong model as not scored
-        const labels = spoken.length < trainSet.length ? ` (the ${spoken.length} of ${trainSet.length} train_strong examples it stated a verdict on)` : '';
-        await trainAndStore(ctx, {
-          ...common, role: ROLES.byJudge, member: index, config: { ...config, labels: `prompted judge ${name}${labels}` },
-          rows: spoken.map((e) => ({ id: e.id, text: e.text, softLabel: soft(means.get(e.id)!) })),
-        });
-      }
-      // Judge ensembles supervise too: their members follow the judges' (member = number of judges + the ensemble's index).
-      for (const [index, e] of (ctx.config.judgeEnsembles ?? []).entries()) {
-        if (silent.has(`judge_ensemble:${e.name}`)) continue;
-        const preds = predictionsOf(ctx, ROLES.judgeEnsemble, index);
-        const abstained = ensembleAbstentions(ctx, index);
-        const spoken = trainSet.filter((x) => !abstained.has(x.id));
-        if (spoken.length === 0) continue;
-        const labels = spoken.length < trainSet.length ? ` (the ${spoken.length} of ${trainSet.length} train_strong examples a member stated a verdict on)` : '';
-        await trainAndStore(ctx, {
-          ...common, role: ROLES.byJudge, member: ctx.config.judges.length + index, config: { ...config, labels: `judge ensemble ${e.name} (${e.aggregate})${labels}` },
-          rows: spoken.map((x) => ({ id: x.id, text: x.text, softLabel: soft(preds.get(x.id)!) })),
-        });
+      for (const s of supervisors) {
+        await trainAndStore(ctx, { ...common, role: ROLES.byJudge, member: s.member, config: { ...config, labels: s.labels }, rows: s.rows });
       }
       await trainAndStore(ctx, {
         ...common, role: ROLES.ceiling, loss: 'xent', config: { ...config, labels: 'ground truth' }, rows: trainSet.map((e) => ({ id: e.id, text: e.text, softLabel: hard(e.label) })),

@@ -58,9 +58,11 @@ export interface BatchesTable {
   updateBatch(id: number, u: BatchUpdate): void;
   /** Its results are stored ('done'), or it was never created and its requests go elsewhere ('abandoned'). */
   finishBatch(id: number, status: 'done' | 'abandoned', error?: string | null): void;
-  getBatch(id: number): StoredBatch | undefined;
-  /** The run's batches that are neither done nor abandoned, for this model and endpoint, with their requests. */
-  openBatches(runId: string | null, model: string, endpoint: string): { batch: StoredBatch; requests: BatchRequestRow[] }[];
+  /**
+   * The run's batches that are neither done nor abandoned, for this model and endpoint, with their requests; those
+   * whose local id is in `except` (already followed) are left out before their requests are read.
+   */
+  openBatches(runId: string | null, model: string, endpoint: string, except?: ReadonlySet<number>): { batch: StoredBatch; requests: BatchRequestRow[] }[];
   /** Every batch of the run, oldest first. */
   listBatches(runId: string | null): StoredBatch[];
 }
@@ -115,7 +117,6 @@ export function batchesTable(db: DB): BatchesTable {
        error_file_id = COALESCE(@errorFile, error_file_id), error = COALESCE(@error, error), updated_at = @now WHERE id = @id`,
   );
   const finish = db.prepare('UPDATE batches SET status = ?, error = COALESCE(?, error), updated_at = ?, finished_at = ? WHERE id = ?');
-  const byId = db.prepare('SELECT * FROM batches WHERE id = ?');
   const open = db.prepare(
     `SELECT * FROM batches WHERE run_id IS ? AND model = ? AND endpoint = ? AND status NOT IN ('done', 'abandoned') ORDER BY id`,
   );
@@ -164,12 +165,9 @@ export function batchesTable(db: DB): BatchesTable {
       const t = now();
       finish.run(status, error, t, t, id);
     },
-    getBatch(id) {
-      const r = byId.get(id) as RawBatch | undefined;
-      return r && toBatch(r);
-    },
-    openBatches(runId, model, endpoint) {
-      return (open.all(runId, model, endpoint) as RawBatch[]).map((r) => ({ batch: toBatch(r), requests: readRequests(r.id) }));
+    openBatches(runId, model, endpoint, except) {
+      const rows = (open.all(runId, model, endpoint) as RawBatch[]).filter((r) => !except?.has(r.id));
+      return rows.map((r) => ({ batch: toBatch(r), requests: readRequests(r.id) }));
     },
     listBatches(runId) {
       return (list.all(runId) as RawBatch[]).map(toBatch);

@@ -48,9 +48,6 @@ export interface JudgeCoverage {
   readable: number;
   /** Replies read from the choice tokens' logprobs. */
   fromLogprobs: number;
-  /** Examples with at least one reply, and with at least one readable reply. */
-  examples: number;
-  examplesReadable: number;
 }
 
 interface RawJudgment {
@@ -107,8 +104,7 @@ export function judgmentsTable(db: DB): JudgmentsTable {
     'SELECT example_id AS exampleId, AVG(p_correct) AS p FROM judgments WHERE run_id = ? AND judge = ? GROUP BY example_id HAVING COUNT(p_correct) > 0',
   );
   const counts = db.prepare(
-    `SELECT COUNT(*) AS replies, COUNT(p_correct) AS readable, COALESCE(SUM(method = 'logprobs'), 0) AS fromLogprobs,
-       COUNT(DISTINCT example_id) AS examples, COUNT(DISTINCT CASE WHEN p_correct IS NOT NULL THEN example_id END) AS examplesReadable
+    `SELECT COUNT(*) AS replies, COUNT(p_correct) AS readable, COALESCE(SUM(method = 'logprobs'), 0) AS fromLogprobs
      FROM judgments WHERE run_id = ? AND judge = ?`,
   );
   const one = (j: NewJudgment): boolean =>

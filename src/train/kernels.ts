@@ -207,6 +207,15 @@ function plainKernels(kind: 'js' | 'csr', m: FeatureMatrix, weight: Float64Array
 }
 
 // The hot loops take every array as a parameter (not from a closure) so that the optimiser keeps them in registers.
+/** Logits only, row-major n×2 into a new array: the JavaScript kernels' sums (as `logits` of objectiveKernels(m,
+ *  null, n, 'js') computes them), without the objective's buffers. */
+export function featureLogits(m: FeatureMatrix, w: Float64Array, b0: number, b1: number): Float64Array {
+  const z = new Float64Array(2 * m.n);
+  if (m.csr) csrLogits(m.csr.rowPtr, m.csr.col, m.csr.val, m.d, w, b0, b1, z, 0, m.n);
+  else denseLogits(m.x, m.d, w, b0, b1, z, 0, m.n);
+  return z;
+}
+
 function csrLogits(
   rowPtr: Int32Array, col: Int32Array, val: Float32Array, d: number, w: Float64Array, b0: number, b1: number,
   z: Float64Array, start: number, end: number,

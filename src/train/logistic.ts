@@ -13,7 +13,7 @@ import { UserError } from '../errors.js';
 import { createRng, deriveSeed } from '../rng.js';
 import { computeLoss, LOSS_NAMES, type LossContext } from './losses.js';
 import { adamStep, cosineLr, createAdam, lbfgs } from './optim.js';
-import { objectiveKernels, type KernelPreference, type ObjectiveKernels } from './kernels.js';
+import { featureLogits, objectiveKernels, type KernelPreference, type ObjectiveKernels } from './kernels.js';
 import { addRowGrad, featureMatrix, rowLogits, type FeatureLayout, type FeatureMatrix } from './sparse.js';
 
 export type { FeatureLayout } from './sparse.js';
@@ -504,10 +504,8 @@ export function predictLogits(head: LogisticHead, x: Float32Array, n: number, la
       c1 -= w[d + j]! * st.mean[j]!;
     }
   }
-  // One pass: the JavaScript kernels (the same sums as training's), not worth copying the features for WebAssembly.
-  const k = objectiveKernels(featureMatrix(x, n, d, layout), null, n, 'js');
-  k.logits(w, c0, c1);
-  return k.z;
+  // One pass: the JavaScript kernels' logits (the same sums as training's), not worth copying the features for WebAssembly.
+  return featureLogits(featureMatrix(x, n, d, layout), w, c0, c1);
 }
 
 /** P(label 1) per row: softmax of the two logits. */

@@ -114,17 +114,6 @@ export function rowLogits(m: FeatureMatrix, i: number, w: Float64Array, b0: numb
   out[1] = z1;
 }
 
-/** rowLogits of every row into out (row-major n×2), which it returns. */
-export function matrixLogits(m: FeatureMatrix, w: Float64Array, b0: number, b1: number, out: Float64Array): Float64Array {
-  const zi = new Float64Array(2);
-  for (let i = 0; i < m.n; i++) {
-    rowLogits(m, i, w, b0, b1, zi);
-    out[2 * i] = zi[0]!;
-    out[2 * i + 1] = zi[1]!;
-  }
-  return out;
-}
-
 /** g[j] += g0·x_ij and g[d+j] += g1·x_ij: row i's contribution to the gradient of the 2×d weights. */
 export function addRowGrad(m: FeatureMatrix, i: number, g0: number, g1: number, g: Float64Array): void {
   const d = m.d;

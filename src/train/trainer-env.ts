@@ -8,9 +8,6 @@ import { sha256 } from '../hash.js';
 import { acquireLockDir } from '../lock-dir.js';
 import { packageFile } from '../package-files.js';
 
-/** Where the package's own files are; here for the callers that imported it from this module. */
-export { packageFile };
-
 /**
  * The reference trainer's Python environment: a venv in a cache folder with trainers/hf/requirements.txt installed.
  * Setup is idempotent: a stamp file records the hash of the requirements it installed, so a second call is instant.

@@ -5,22 +5,15 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
-import { freePort, startOpenAIServer, type OpenAIServerOptions, type WireServer } from '../helpers/openai-server.js';
+import { test } from 'node:test';
+import { freePort, startOpenAIServer } from '../helpers/openai-server.js';
 import { runCli } from '../reliability/fixture.js';
+import { closedAfterFile } from '../helpers/closed-after.js';
 
 // fixture.ts gave this file its own W2S_CACHE_DIR, which the spawned CLI inherits.
 const cacheDir = process.env['W2S_CACHE_DIR']!;
 
-const servers: WireServer[] = [];
-after(async () => {
-  for (const s of servers) await s.close();
-});
-async function server(opts: OpenAIServerOptions = {}): Promise<WireServer> {
-  const s = await startOpenAIServer(opts);
-  servers.push(s);
-  return s;
-}
+const server = closedAfterFile(startOpenAIServer);
 
 interface Check {
   chat: boolean;

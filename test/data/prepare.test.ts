@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { parseExperiment } from '../../src/config/load.js';
@@ -69,4 +69,35 @@ test('prepare without grouping stores null groups, and a short split is reported
     'test holds 2 of 3 examples: groups (groupBy "question") are kept whole',
   ]);
   p.store.close();
+});
+
+test('a folder dataset is recorded by the files it reads (hidden ones out, by relative path), hashed without the model-file memo', async () => {
+  const train = join(dir, 'race-train');
+  const dev = join(dir, 'race-dev');
+  mkdirSync(join(train, 'high'), { recursive: true });
+  mkdirSync(join(train, 'high.x'), { recursive: true });
+  mkdirSync(join(dev, 'middle'), { recursive: true });
+  copyFileSync(join(FIX, 'race/train/high/1001.txt'), join(train, 'high/1001.txt'));
+  copyFileSync(join(FIX, 'race/train/middle/2002.txt'), join(train, 'high.x/2002.txt'));
+  writeFileSync(join(train, '.DS_Store'), 'not an article');
+  copyFileSync(join(FIX, 'race/dev/middle/3003.txt'), join(dev, 'middle/3003.txt'));
+  const cacheDir = join(dir, 'w2s-cache');
+  const saved = process.env.W2S_CACHE_DIR;
+  process.env.W2S_CACHE_DIR = cacheDir;
+  try {
+    const { store } = await prepare('race-folder', { name: 'race', files: { train, test: dev }, sizes: { train_weak: 2, train_strong: 1, test: 2 } });
+    const sha = (f: string): string => createHash('sha256').update(readFileSync(f)).digest('hex');
+    // By relative path code point by code point: "high.x/…" ('.' is 0x2e) before "high/…" ('/' is 0x2f); .DS_Store left out.
+    const files = ['high.x/2002.txt', 'high/1001.txt'];
+    const listing = files.map((f) => `${sha(join(train, f))}  ${f}`).join('\n') + '\n';
+    const m = store.metrics.getMetric('race-folder', 'dataset', `file:${train}`)!;
+    assert.ok(m, 'the train folder is recorded');
+    assert.equal(m.value, files.reduce((t, f) => t + statSync(join(train, f)).size, 0), 'its size: the two articles, not the hidden file');
+    assert.equal(m.note, `sha256 ${createHash('sha256').update(listing).digest('hex')} of the folder's sha256sum listing (2 files)`, 'the listing of the files read, in their order');
+    assert.equal(existsSync(join(cacheDir, 'file-identity.json')), false, 'the model-file memo is not written for dataset files');
+    store.close();
+  } finally {
+    if (saved === undefined) delete process.env.W2S_CACHE_DIR;
+    else process.env.W2S_CACHE_DIR = saved;
+  }
 });

@@ -140,6 +140,24 @@ test('an item in the error file falls back to an ordinary call; the rest are ans
   assert.ok(Math.abs(ordinary.cost - expected(reqs[1]!, { inputPerMTok: 2, outputPerMTok: 8 }).costUsd) < 1e-15, 'the ordinary call pays the full price');
 });
 
+test('identical items whose shared line failed fall back to one ordinary call: one pays, the other is answered as shared', async () => {
+  const s = await setup({ plan: () => ({ lineError: () => ({ status: 500, code: 'server_error', message: 'planned failure' }) }) });
+  const r = route(s);
+  const req = request(0);
+  const [a, b] = await Promise.all([s.model.generate(req, { batch: r }), s.model.generate(req, { batch: r })]);
+  const e = expected(req, { inputPerMTok: 2, outputPerMTok: 8 });
+  assert.equal(a.text, e.text, 'the first answered as directly');
+  assert.equal(b.text, e.text, 'the second answered as directly');
+  assert.equal([...s.server.batches.values()][0]!.lines.length, 1, 'one batch line for both');
+  assert.equal(s.server.count('POST', '/v1/chat/completions'), 1, 'one ordinary call, not one per caller');
+  const rows = calls(s.store);
+  const paid = rows.filter((row) => row.error === null && row.hit === 0);
+  assert.equal(paid.length, 1, 'one paid row');
+  assert.ok(Math.abs(paid[0]!.cost - e.costUsd) < 1e-15, 'at the full price');
+  assert.equal(rows.filter((row) => row.error === null && row.hit === 1).length, 1, 'the other caller is recorded as a shared hit');
+  assert.ok(Math.abs(s.gateway.stats().costUsd - e.costUsd) < 1e-15, 'the gateway counts one payment');
+});
+
 test('an expired batch: every item falls back to an ordinary call', async () => {
   const s = await setup({ plan: () => ({ end: 'expired' }) });
   const r = route(s);
@@ -225,6 +243,24 @@ test('--max-cost reserves each batched request\'s worst case at the batch price'
   assert.ok(2 * (worst[0]! + worst[1]!) > worst[0]! + worst[1]! + worst[2]! / 2, 'the full price of the two exceeds the budget');
 });
 
+test('a batched item whose caller\'s signal aborts ends at once and leaves the queue', async () => {
+  const s = await setup();
+  let settled = 0;
+  const manual: BatchScheduler = { queued: () => () => void settled++ };
+  const r = route(s, { scheduler: manual });
+  const ac = new AbortController();
+  const p = r.submit({ kind: 'generate', requestHash: 'h0', req: request(0) }, ac.signal);
+  assert.equal(r.hasQueued(), true, 'queued before the abort');
+  ac.abort();
+  const outcome = await Promise.race([p.then(() => 'resolved', (e: unknown) => e), new Promise((res) => setTimeout(() => res('still waiting'), 200))]);
+  assert.ok(outcome instanceof Error && outcome.name === 'AbortError', `rejected with the signal's reason, got ${String(outcome)}`);
+  assert.equal(r.hasQueued(), false, 'no longer queued');
+  assert.equal(settled, 1, 'the scheduler is told once that it settled');
+  r.flush();
+  await r.idle();
+  assert.equal(s.server.count('POST', '/v1/files'), 0, 'nothing uploaded for it');
+});
+
 test('a batch in flight when the run stops is polled on resume, never submitted again', async () => {
   const file = join(dir, 'resume.sqlite');
   const s = await setup({ plan: () => ({ hold: true }) }, {}, file);
@@ -256,6 +292,63 @@ test('a batch in flight when the run stops is polled on resume, never submitted 
   assert.deepEqual(second.stats, { submitted: 0, resumed: 1, answered: 3, fellBack: 0 }, 'the stored batch was resumed');
   assert.equal(calls(store).filter((row) => row.hit === 0 && row.error === null).length, 3, 'three paid rows, written by the session that read the answers');
   assert.equal(store.batches.listBatches(null)[0]!.status, 'done', 'the batch is marked read');
+  store.close();
+});
+
+test('batched calls ended by a stop are not counted as backend calls: they have no ledger row', async () => {
+  const s = await setup({ plan: () => ({ hold: true }) });
+  const stop = new AbortController();
+  const r = route(s, { stop: stop.signal });
+  const pending = Promise.allSettled([0, 1].map((i) => s.model.generate(request(i), { batch: r })));
+  while (![...s.server.batches.values()].some((b) => b.status === 'in_progress')) await new Promise((res) => setTimeout(res, 5));
+  stop.abort();
+  const settled = await pending;
+  assert.ok(settled.every((x) => x.status === 'rejected' && x.reason instanceof InterruptedError), 'both calls end as interrupted');
+  assert.equal(calls(s.store).length, 0, 'no ledger row');
+  assert.equal(s.gateway.stats().backendCalls, 0, 'and no backend call counted (the budget counts none)');
+  s.server.release();
+});
+
+test('a request of a resumed stored batch asked for in a later flush joins that batch, never submitted again', async () => {
+  const file = join(dir, 'resume-later.sqlite');
+  const s = await setup({ plan: () => ({ hold: true }) }, {}, file);
+  const stop = new AbortController();
+  const reqs = [0, 1, 2].map(request);
+  const first = route(s, { stop: stop.signal });
+  const pending = Promise.allSettled(reqs.map((req) => s.model.generate(req, { batch: first })));
+  while (![...s.server.batches.values()].some((b) => b.status === 'in_progress')) await new Promise((res) => setTimeout(res, 5));
+  stop.abort();
+  await pending;
+  s.store.close();
+
+  // A new session asks for request 0 first: the stored batch is resumed for it. Requests 1 and 2 come in a later flush.
+  const store = openStore(file);
+  const gateway = new Gateway({ cache: store.cache, ledger: store.calls, prices: s.prices });
+  const model = gateway.model(s.client, 'debater');
+  const second = route({ ...s, store });
+  const a = model.generate(reqs[0]!, { batch: second });
+  while (second.stats.resumed === 0) await new Promise((res) => setTimeout(res, 5));
+  const rest = Promise.all(reqs.slice(1).map((req) => model.generate(req, { batch: second })));
+  // Long enough for a second batch to be uploaded and created if the later flush submitted one.
+  await new Promise((res) => setTimeout(res, 100));
+  s.server.release();
+  const results = [await a, ...(await rest)];
+  for (const [i, res] of results.entries()) assert.equal(res.text, expected(reqs[i]!, HALF).text, `request ${i} answered by the stored batch`);
+  assert.equal(s.server.count('POST', '/v1/batches'), 1, 'no second batch created for requests 1 and 2');
+  assert.equal(s.server.count('POST', '/v1/files'), 1, 'no second file uploaded');
+  assert.deepEqual(second.stats, { submitted: 0, resumed: 1, answered: 3, fellBack: 0 }, 'the stored batch answered all three');
+  assert.equal(calls(store).filter((row) => row.hit === 0 && row.error === null).length, 3, 'three paid rows, one per request');
+  store.close();
+});
+
+test('openBatches leaves out the batches named in except (already followed) and still lists the others', () => {
+  const store = openStore(join(dir, `open-except-${n++}.sqlite`));
+  const a = store.batches.createBatch({ runId: null, model: 'm', endpoint: '/v1/chat/completions', requests: [{ customId: 'r0', requestHash: 'ha', keys: ['ha'] }] });
+  const b = store.batches.createBatch({ runId: null, model: 'm', endpoint: '/v1/chat/completions', requests: [{ customId: 'r0', requestHash: 'hb', keys: ['hb'] }] });
+  assert.deepEqual(store.batches.openBatches(null, 'm', '/v1/chat/completions').map((o) => o.batch.id), [a, b], 'both open');
+  const left = store.batches.openBatches(null, 'm', '/v1/chat/completions', new Set([a]));
+  assert.deepEqual(left.map((o) => o.batch.id), [b], 'the followed one is left out');
+  assert.deepEqual(left[0]!.requests, [{ customId: 'r0', requestHash: 'hb', keys: ['hb'] }], 'the other comes with its requests');
   store.close();
 });
 
@@ -307,6 +400,16 @@ test('parseBatchResults: answers by custom_id, error lines with their code, torn
   assert.deepEqual(m.get('r1'), { ok: false, error: 'HTTP 400: bad: no good' }, 'an error response');
   assert.deepEqual(m.get('r2'), { ok: false, error: 'batch_expired: too late' }, 'an error line');
   assert.equal(m.size, 3, 'the torn line names nothing');
+});
+
+test('parseBatchResults: an error response without an error body says its status once', () => {
+  const err = [
+    JSON.stringify({ id: 'b1', custom_id: 'r0', response: { status_code: 500, request_id: 'q', body: {} }, error: null }),
+    JSON.stringify({ id: 'b2', custom_id: 'r1', response: null, error: null }),
+  ].join('\n');
+  const m = parseBatchResults('', err);
+  assert.deepEqual(m.get('r0'), { ok: false, error: 'HTTP 500' }, 'the status alone, not "HTTP 500: HTTP 500"');
+  assert.deepEqual(m.get('r1'), { ok: false, error: 'no response' }, 'neither a response nor an error');
 });
 
 test('batchPriceOf: batchPrices wins, else the price less the discount, else free', () => {

@@ -14,6 +14,7 @@ import { ProviderError, type ModelClient } from '../../src/models/types.js';
 import { startOllamaServer } from '../helpers/ollama-server.js';
 import { fakeTopLogprobs, freePort, startOpenAIServer, type OpenAIServerOptions, type SeenRequest, type WireServer } from '../helpers/openai-server.js';
 import { tempDir } from '../helpers/tmp.js';
+import { closedAfterFile } from '../helpers/closed-after.js';
 
 const dir = tempDir('w2s-probe-');
 const saved = process.env['W2S_CACHE_DIR'];
@@ -23,15 +24,8 @@ after(() => {
   else process.env['W2S_CACHE_DIR'] = saved;
 });
 
-const servers: WireServer[] = [];
-after(async () => {
-  for (const s of servers) await s.close();
-});
-async function openai(opts: OpenAIServerOptions = {}): Promise<WireServer> {
-  const s = await startOpenAIServer(opts);
-  servers.push(s);
-  return s;
-}
+const openai = closedAfterFile(startOpenAIServer);
+const ollama = closedAfterFile(startOllamaServer);
 
 let files = 0;
 /** A findings file of the test's own. */
@@ -127,16 +121,14 @@ test('a model the server does not have refuses the control too: the error propag
   assert.equal(existsSync(file), false, 'nothing was remembered');
 
   // Ollama: a model not yet pulled. After "ollama pull" (here: a server that has it) the next probe finds logprobs.
-  const notPulled = await startOllamaServer({ models: ['other'] });
-  servers.push(notPulled);
+  const notPulled = await ollama({ models: ['other'] });
   await assert.rejects(
     probeCapabilities(await createClient(`ollama:m@${notPulled.url}`), { logprobs: true }, { cacheFile: file, gateway: once() }),
     (e) => e instanceof ProviderError && e.info.status === 404 && e.message.includes('(pull the model with "ollama pull m" or check its name)'),
     'the 404 propagates with the pull hint',
   );
   assert.equal(chats(notPulled).length, 2, 'the probe and the control');
-  const pulled = await startOllamaServer({ models: ['m'] });
-  servers.push(pulled);
+  const pulled = await ollama({ models: ['m'] });
   const r = await probeCapabilities(await createClient(`ollama:m@${pulled.url}`), { logprobs: true }, { cacheFile: file, gateway: once() });
   assert.equal(r.logprobs.status, 'found', r.logprobs.detail);
 });
@@ -177,8 +169,7 @@ test('embeddings: found with the vector\'s size; not found when the endpoint ans
 
 test('the Ollama wire format: logprobs found on a server that returns them, not found on an older one; embeddings found', async () => {
   for (const [version, expected] of [['0.12.11', 'found'], ['0.12.0', 'not found']] as const) {
-    const s = await startOllamaServer({ version, embeddingDim: 6 });
-    servers.push(s);
+    const s = await ollama({ version, embeddingDim: 6 });
     const c = await createClient(`ollama:m@${s.url}`);
     const r = await probeCapabilities(c, { logprobs: true, embeddings: true }, { cacheFile: freshFile(), gateway: once() });
     assert.equal(r.logprobs.status, expected, `Ollama ${version}: ${r.logprobs.detail}`);

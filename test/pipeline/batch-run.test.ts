@@ -9,27 +9,20 @@
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { configHash, parseExperiment } from '../../src/config/load.js';
 import type { ProgressEvent } from '../../src/pipeline/progress.js';
 import { runExperiment, runIdOf, type RunOptions } from '../../src/pipeline/run.js';
 import { openStore } from '../../src/store/index.js';
-import { startBatchServer, type BatchServer, type BatchServerOptions } from '../helpers/batch-server.js';
+import { startBatchServer, type BatchServer } from '../helpers/batch-server.js';
 import type { SeenRequest } from '../helpers/openai-server.js';
 import { tempDir } from '../helpers/tmp.js';
 import { isProbeRequest, smallConfig, snapshot, spawnCli, waitFor, writeConfig, writeDataset } from '../reliability/fixture.js';
+import { closedAfterFile } from '../helpers/closed-after.js';
 
 const dir = tempDir('w2s-batch-run-');
 const data = writeDataset(dir, 24);
-const servers: BatchServer[] = [];
-after(async () => {
-  for (const s of servers) await s.close();
-});
-async function server(opts: BatchServerOptions = {}): Promise<BatchServer> {
-  const s = await startBatchServer(opts);
-  servers.push(s);
-  return s;
-}
+const server = closedAfterFile(startBatchServer);
 
 /** Examples per split, and the work the config below asks for. */
 const PER_SPLIT = 4;

@@ -449,3 +449,51 @@ test('accuracy against size samples different subsets when there are too many to
     store.close();
   }
 });
+
+test('a stacked ensemble\'s size curve at full size is its own accuracy, with 0.5 where every member abstained', async () => {
+  const sub = tempDir('w2s-judge-abstain-');
+  // Two judges that state no verdict on items i ≡ 1 (mod 4), all labelled 1 (label = i mod 2): the stacker fit on
+  // train_weak sees both members at 0.5 there with label 1, so its intercept leans to 1, while the stored ensemble
+  // puts 0.5 (a "0" decision) on those examples. Elsewhere judge k is right except on items i ≡ k (mod 5).
+  for (const k of [0, 1]) {
+    registerScript(`abstaining-${k}`, {
+      generate(req) {
+        const p = prompt(req);
+        const i = Number(/Item (\d+)\?/.exec(p)![1]);
+        if (i % 4 === 1) return 'Hmm, it is hard to say.';
+        const holds = i % 2 === 1;
+        const saysCorrect = i % 5 === k ? !holds : holds;
+        return (correctLetter(p) === 'A') === saysCorrect ? 'A' : 'B';
+      },
+    });
+  }
+  // The label is i mod 2, which the judges work out from the item number.
+  const rows = Array.from({ length: 120 }, (_, i) => ({ question: `Item ${i}?`, answer: `a${i}`, label: i % 2 }));
+  const config = parseExperiment({
+    name: 'abstain',
+    seed: 5,
+    dataset: { name: 'jsonl', path: writeJsonl(sub, 'd.jsonl', rows), sizes: { train_weak: 40, train_strong: 40, test: 40 } },
+    debate: { protocol: 'none' },
+    weak: { features: { kind: 'hashed', dim: 64 }, ensemble: { kind: 'finetune', size: 2 }, probe: { epochs: 2 } },
+    strong: { features: { kind: 'hashed', dim: 64 }, probe: { epochs: 2 } },
+    judges: [0, 1].map((k) => ({ name: `ab${k}`, model: `scripted:abstaining-${k}`, method: 'parsed', minCoverage: 0.5 })),
+    judgeEnsembles: [{ name: 'st', members: ['ab0', 'ab1'], aggregate: 'stacked' }],
+    metrics: { bootstrap: 100 },
+  });
+  const out = join(sub, 'a.sqlite');
+  const outcome = await runExperiment({ config, out, cacheFile: join(sub, 'c.sqlite') });
+  assert.equal(outcome.status, 'completed', outcome.status === 'completed' ? '' : outcome.reason);
+  const store = openStore(out, { readonly: true });
+  try {
+    const metrics = store.metrics.listMetrics(outcome.runId);
+    const test = store.examples.listExamples(outcome.runId, 'test');
+    const abstained = test.filter((e) => Number(/Item (\d+)\?/.exec(e.question!)![1]) % 4 === 1);
+    assert.ok(abstained.length > 0, 'some test examples have no verdict from either member');
+    assert.ok(metric(metrics, 'judge_ensemble:st', 'stacked_intercept').value! > 0, 'the stacker\'s intercept leans to label 1');
+    const full = metric(metrics, 'judge_ensemble:st', 'accuracy_at_size:2');
+    assert.equal(full.n, 1, 'one subset of two: the ensemble itself');
+    close(full.value, metric(metrics, 'judge_ensemble:st', 'accuracy').value!, 'the full-size curve is the ensemble\'s own accuracy');
+  } finally {
+    store.close();
+  }
+});

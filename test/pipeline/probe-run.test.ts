@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { configHash, parseExperiment } from '../../src/config/load.js';
 import { loadSweep } from '../../src/config/sweep.js';
 import { UserError } from '../../src/errors.js';
@@ -18,23 +18,16 @@ import { runExperiment, runIdOf } from '../../src/pipeline/run.js';
 import { planSweep, runSweep, type SweepManifest } from '../../src/pipeline/sweep.js';
 import { openStore } from '../../src/store/index.js';
 import type { ProgressEvent } from '../../src/pipeline/progress.js';
-import { startOpenAIServer, type OpenAIServerOptions, type SeenRequest, type WireServer } from '../helpers/openai-server.js';
+import { startOpenAIServer, type SeenRequest, type WireServer } from '../helpers/openai-server.js';
 import { tempDir } from '../helpers/tmp.js';
 import { isProbeRequest, runCli, smallConfig, spawnCli, waitFor, writeConfig, writeDataset } from '../reliability/fixture.js';
+import { closedAfterFile } from '../helpers/closed-after.js';
 
 // fixture.ts points W2S_CACHE_DIR at a folder of this file's own: the probe's findings never leave it.
 const dir = tempDir('w2s-probe-run-');
 const data = writeDataset(dir, 24);
 
-const servers: WireServer[] = [];
-after(async () => {
-  for (const s of servers) await s.close();
-});
-async function server(opts: OpenAIServerOptions = {}): Promise<WireServer> {
-  const s = await startOpenAIServer(opts);
-  servers.push(s);
-  return s;
-}
+const server = closedAfterFile(startOpenAIServer);
 
 let n = 0;
 /** A fresh database path and a fresh response cache path (neither exists). */
@@ -122,6 +115,20 @@ test('a probe finding beats the config\'s capabilities declaration', async () =>
       e.message.startsWith(`judges[0] (judge j) model openai:m@${s.url} returned no logprobs when probed`) &&
       e.message.endsWith(`\`w2s models check openai:m@${s.url} --api-key-env W2S_PROBE_RUN_KEY\` shows what the server returns.`),
     'declared, but the probe found none; the check command carries the key variable',
+  );
+  assert.equal(existsSync(out), false, 'no database file');
+});
+
+test('a model given by its endpoints: the check command names them, not the default server', async () => {
+  const a = await server({ logprobs: 'omit' });
+  const b = await server({ logprobs: 'omit' });
+  const { out, cacheFile } = paths();
+  const config = judgedBy(a.url, 'logprobs', { name: 'probe-endpoints' });
+  (config.judges as Record<string, unknown>[])[0]!.model = { spec: 'openai:m', endpoints: [a.url, b.url] };
+  await assert.rejects(
+    runExperiment({ config: parseExperiment(config), out, cacheFile }),
+    (e) => e instanceof UserError && e.message.endsWith(`\`w2s models check openai:m --endpoints ${a.url},${b.url}\` shows what the server returns.`),
+    'the check command carries the servers',
   );
   assert.equal(existsSync(out), false, 'no database file');
 });

@@ -46,3 +46,28 @@ test('a waiter that runs out of time gets the caller\'s error', async () => {
   await assert.rejects(acquireLockDir(lock, { pollMs: 5, maxWaitMs: 30, timeoutError: () => new Error('still held') }), /^Error: still held$/, 'the timeout error is the caller\'s');
   await release();
 });
+
+test('several waiters finding one stale lock: exactly one takes it over at a time, none deletes another\'s fresh lock', async () => {
+  const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
+  for (let round = 0; round < 30; round++) {
+    const lock = join(tempDir(), 'race.lock');
+    mkdirSync(lock);
+    writeFileSync(join(lock, 'pid'), dead);
+    let holding = 0;
+    let most = 0;
+    await Promise.all(
+      Array.from({ length: 8 }, async (_, i) => {
+        // Staggered by a few turns of the event loop, so that some judge the lock stale while another re-creates it.
+        for (let k = 0; k < i % 4; k++) await new Promise((r) => setImmediate(r));
+        const release = await acquireLockDir(lock, { pollMs: 1, maxWaitMs: 10_000 });
+        holding++;
+        most = Math.max(most, holding);
+        await new Promise((r) => setTimeout(r, 5));
+        holding--;
+        await release();
+      }),
+    );
+    assert.equal(most, 1, `round ${round}: at most one holder at a time (was ${most})`);
+    assert.equal(existsSync(lock), false, `round ${round}: the last release removes the folder`);
+  }
+});

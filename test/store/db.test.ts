@@ -151,7 +151,7 @@ test('migration 6: a stored reply without a verdict loses its made-up 0.5; ids, 
     assert.deepEqual(rows.map((r) => [r.id, r.orderSwapped, r.pCorrect, r.method, r.rawText, r.inputTokens]), [[1, false, 0.75, 'logprobs', 'A', 7], [2, true, null, 'unparsed', 'hmm', 7]], 'the unparsed reply now has no probability');
     // The mean reads the one reply that said something: 0.75, not (0.75 + 0.5) / 2.
     assert.deepEqual([...store.judgments.meanByExample('r', 'j')], [['e', 0.75]], 'the mean is over the replies with a verdict');
-    assert.deepEqual(store.judgments.coverage('r', 'j'), { replies: 2, readable: 1, fromLogprobs: 1, examples: 1, examplesReadable: 1 }, 'coverage counts both replies');
+    assert.deepEqual(store.judgments.coverage('r', 'j'), { replies: 2, readable: 1, fromLogprobs: 1 }, 'coverage counts both replies');
     const again = { runId: 'r', exampleId: 'e', judge: 'j', debateId: null, orderSwapped: true, pCorrect: 1, method: 'parsed' as const };
     assert.equal(store.judgments.insertJudgment(again), false, 'the unique key is rebuilt');
     assert.throws(() => store.judgments.insertJudgment({ ...again, sample: 1, pCorrect: 0.5, method: 'unparsed' }), /CHECK constraint/, 'an unparsed reply cannot be stored with a probability');

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { availableParallelism } from 'node:os';
 import { test } from 'node:test';
 import { createRng } from '../../src/rng.js';
-import { assembleKernels, objectiveKernels, type ObjectiveKernels } from '../../src/train/kernels.js';
+import { assembleKernels, featureLogits, objectiveKernels, type ObjectiveKernels } from '../../src/train/kernels.js';
 import { trainLogistic, xentObjective } from '../../src/train/logistic.js';
 import { featureMatrix } from '../../src/train/sparse.js';
 
@@ -188,4 +188,24 @@ test('L-BFGS on dense features fits the same head with every kernel', async () =
     /kernels must be "auto", "single" or "js"/,
     'an unknown kernels option is refused',
   );
+});
+
+test('featureLogits: the logits of the JavaScript kernels, bit for bit, dense and sparse', () => {
+  for (const sparse of [false, true]) {
+    const set = randomSet(37, 9, sparse ? 8 : 7, sparse);
+    const m = featureMatrix(set.x, set.n, set.d, sparse ? 'sparse' : 'dense');
+    const w = set.params.subarray(0, 2 * set.d);
+    const k = objectiveKernels(m, null, set.n, 'js');
+    k.logits(w, 0.3, -0.2);
+    const z = featureLogits(m, w, 0.3, -0.2);
+    assert.deepEqual(Array.from(z), Array.from(k.z), `${sparse ? 'sparse' : 'dense'}: the same logits`);
+    // One row by hand: b + Σ_j w_j·x_ij.
+    let z0 = 0.3;
+    let z1 = -0.2;
+    for (let j = 0; j < set.d; j++) {
+      z0 += w[j]! * set.x[5 * set.d + j]!;
+      z1 += w[set.d + j]! * set.x[5 * set.d + j]!;
+    }
+    assert.ok(Math.abs(z[10]! - z0) < 1e-12 && Math.abs(z[11]! - z1) < 1e-12, `${sparse ? 'sparse' : 'dense'}: row 5 is b + w·x`);
+  }
 });

@@ -108,8 +108,11 @@ export async function readWithLabelsFile(file: string): Promise<Iterable<RawReco
   });
 }
 
-/** Every regular file under a folder, hidden ones left out, in a fixed order: by path relative to it, code point by code point. */
-async function filesUnder(folder: string): Promise<string[]> {
+/**
+ * Every regular file under a folder, hidden ones left out, in a fixed order: by path relative to it, code point by code
+ * point. What a folder dataset reads, and what the prepare stage's checksum of the folder covers.
+ */
+export async function filesUnder(folder: string): Promise<string[]> {
   const out: string[] = [];
   const walk = async (dir: string): Promise<void> => {
     for (const entry of await readdir(dir, { withFileTypes: true })) {
