@@ -52,12 +52,14 @@ export function register(program: Command): void {
           // the first file's, B the second's.
           const copies = ids[0] === ids[1] ? set.locate(ids[0]!) : [];
           const [a, b] = copies.length >= 2 ? copies : [set.resolveRun(ids[0]), set.resolveRun(ids[1])];
-          c = compareRuns(testView(a.q, a.run.id), testView(b.q, b.run.id), { ...options, stored: a.q.metrics(a.run.id) }, b.q.metrics(b.run.id));
+          const [ma, mb] = [a.q.metrics(a.run.id), b.q.metrics(b.run.id)];
+          c = compareRuns(testView(a.q, a.run.id, ma), testView(b.q, b.run.id, mb), { ...options, stored: ma }, mb);
           c.files = [displayPath(a.file), displayPath(b.file)];
           if (c.subjects.length === 0) throw new UserError(`Runs ${a.run.id} and ${b.run.id} have no model with predictions on their test examples in common; compare finished runs.`);
         } else {
           const { run, q } = set.resolveRun(opts.run);
-          c = compareMembers(testView(q, run.id), { ...options, stored: q.metrics(run.id) });
+          const metrics = q.metrics(run.id);
+          c = compareMembers(testView(q, run.id, metrics), { ...options, stored: metrics });
         }
         process.stdout.write(`${opts.json ? JSON.stringify(c, null, 2) : formatComparison(c)}\n`);
       } finally {

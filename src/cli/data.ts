@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
-import { manifestPath, isHubId, revisionCacheDir } from '../data/hub-cache.js';
+import { isHubId } from '../config/experiment.js';
+import { manifestPath, revisionCacheDir } from '../data/hub-cache.js';
 import {
   DEFAULT_REVISION,
   fetchHubFiles,
   hubSettings,
-  offlineFromEnv,
   splitFilesOf,
   type HubEvent,
   type HubFile,
@@ -27,7 +27,8 @@ export function register(program: Command): void {
     .action(async (target: string, opts: { split?: string; revision?: string; offline?: boolean; json?: boolean }) => {
       const splits = opts.split === undefined ? undefined : [...new Set(opts.split.split(',').map((x) => x.trim()).filter(Boolean))];
       if (splits !== undefined && splits.length === 0) throw new UserError('--split needs at least one split name, e.g. --split train,test.');
-      const settings = hubSettings(process.env, { offline: opts.offline === true || offlineFromEnv(), onEvent: report });
+      // Without --offline, hubSettings reads offline mode from the environment.
+      const settings = hubSettings(process.env, { ...(opts.offline === true && { offline: true }), onEvent: report });
       const { id, revision, refs } = await targetFiles(settings, target, splits, opts.revision);
       const files = await fetchHubFiles(settings, refs);
       const bySplit = files.map((f, i) => ({ split: refs[i]!.split, ...f }));

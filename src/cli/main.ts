@@ -22,6 +22,8 @@ const COMMANDS: Array<() => Promise<{ register: (program: Command) => void }>> =
   () => import('./table.js'),
   () => import('./sweep.js'),
   () => import('./data.js'),
+  () => import('./import.js'),
+  () => import('./ratings.js'),
 ];
 
 async function main(argv: string[]): Promise<void> {

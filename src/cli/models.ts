@@ -74,7 +74,7 @@ export function register(program: Command): void {
 }
 
 /** One server's check: what checkModel found, or why it failed. */
-export type EndpointCheck = (ModelCheck & { ok: true }) | { ok: false; endpoint: string; error: string };
+type EndpointCheck = (ModelCheck & { ok: true }) | { ok: false; endpoint: string; error: string };
 
 /**
  * `models check <spec> --endpoints a,b`: each server of the model checked in turn, as the spec with that endpoint

@@ -6,6 +6,14 @@ import { z } from 'zod';
  * The JSON Schema published at schema/experiment.schema.json is generated from this (npm run schema).
  */
 
+/** A hub dataset id as written: `owner/name`. */
+export const HUB_ID = /^[A-Za-z0-9][\w.-]*\/[\w.-]+$/;
+
+/** A hub dataset id: `owner/name`, neither part `.` or `..` (the id is a folder path in the hub cache). */
+export function isHubId(value: string): boolean {
+  return HUB_ID.test(value) && !value.split('/').some((p) => p === '.' || p === '..');
+}
+
 const capabilityOverrides = z
   .object({
     chat: z.boolean().optional(),
@@ -56,6 +64,14 @@ export const DATASET_NAME_LIST = [
   'arc_easy', 'arc_challenge', 'openbookqa', 'piqa', 'hellaswag', 'winogrande', 'quail', 'social_iqa', 'sst2', 'anli',
   'dream', 'mc_taco', 'multirc', 'race', 'quality', 'gsm8k',
   'jsonl',
+] as const;
+
+/**
+ * The datasets with a two-choice form (dataset.format "two-choice"): their rows carry a wrong answer beside the right
+ * one. Equal to the names of src/data's TWO_CHOICE_FRAMING, which test/data/two-choice.test.ts checks.
+ */
+export const TWO_CHOICE_DATASET_LIST = [
+  'sciq', 'cosmos_qa', 'arc_easy', 'arc_challenge', 'openbookqa', 'piqa', 'hellaswag', 'winogrande', 'social_iqa', 'quality', 'jsonl',
 ] as const;
 
 const LossSchema = z.enum(['xent', 'logconf', 'logconf_linear', 'product']);
@@ -184,10 +200,19 @@ export const ExperimentSchema = z
           .min(1)
           .optional()
           .describe('For name "jsonl": the row field whose value, "train" or "test", puts each row in the train or the test pool.'),
+        passageField: z
+          .string()
+          .min(1)
+          .optional()
+          .describe('For name "jsonl": the dotted path of each row\'s passage (e.g. "context" or "meta.article"), kept apart from the question so that debate.passage can hide it from judges and weak models.'),
         groupBy: z
           .union([z.string().min(1), z.null()])
           .optional()
           .describe('Examples with the same value here never straddle two splits: a dotted path into the raw row (passage, meta.passage_id) or the formatted example. Default: the dataset\'s natural group (passage for boolq, context for cosmos_qa, article for race, ...; see datasets/README.md), none for sciq, anthropic_hh, jsonl and the other single-question sets; null: no grouping.'),
+        format: z
+          .enum(['claim', 'two-choice'])
+          .optional()
+          .describe('The form of each example: "claim" (the default) a question and one proposed answer, judged correct or not; "two-choice" a question and two answers, A and B (the right one and a wrong one, in an order drawn by the seed), debaters defending one each and judges picking one. Two-choice needs a dataset whose rows carry a wrong answer: ' + TWO_CHOICE_DATASET_LIST.join(', ') + ' (jsonl rows with "alternative").'),
         sizes: SizesSchema.prefault({}),
         skipInvalid: z.boolean().default(false),
         source: z
@@ -201,7 +226,11 @@ export const ExperimentSchema = z
           .describe('With source "hub": the branch, tag or commit to read (a 40-hex commit pins the data); default the dataset\'s hub revision, else main.'),
         hub: z
           .object({
-            id: z.string().regex(/^[A-Za-z0-9][\w.-]*\/[\w.-]+$/, 'write the hub dataset id as owner/name').describe('The hub dataset id, e.g. allenai/sciq.'),
+            id: z
+              .string()
+              .regex(HUB_ID, { error: 'write the hub dataset id as owner/name', abort: true })
+              .refine(isHubId, 'write the hub dataset id as owner/name, neither part "." or ".."')
+              .describe('The hub dataset id, e.g. allenai/sciq.'),
             files: z
               .object({
                 train: z.string().min(1).describe('Path inside the repository of the train pool file.'),
@@ -220,6 +249,10 @@ export const ExperimentSchema = z
         else if (d.name === 'jsonl' && d.path === undefined && d.files === undefined && d.source !== 'hub') issue('path', 'dataset "jsonl" needs a "path" (or "files")');
         if (d.name !== 'jsonl' && d.path !== undefined) issue('path', `"path" is for name "jsonl" only; for your own ${d.name} files give "files": {"train": ..., "test": ...}`);
         if (d.files !== undefined && d.dataDir !== undefined) issue('dataDir', '"dataDir" is not used with "files"; remove one of them');
+        if (d.format === 'two-choice' && !(TWO_CHOICE_DATASET_LIST as readonly string[]).includes(d.name)) {
+          issue('format', `"two-choice" needs rows with a wrong answer beside the right one, which ${d.name} does not have; use one of ${TWO_CHOICE_DATASET_LIST.join(', ')}, or leave format out`);
+        }
+        if (d.passageField !== undefined && d.name !== 'jsonl') issue('passageField', `"passageField" is for name "jsonl" only; ${d.name}'s passage is built in (see datasets/README.md)`);
         if (d.splitField !== undefined && d.name !== 'jsonl') issue('splitField', `"splitField" is for name "jsonl" only; give ${d.name} a test pool with "files": {"train": ..., "test": ...}`);
         if (d.splitField !== undefined && d.files?.test !== undefined) issue('splitField', 'give either "splitField" (train and test rows in one file) or "files.test", not both');
         if (d.source === 'hub') {
@@ -263,6 +296,17 @@ export const ExperimentSchema = z
           .optional()
           .describe('Best-of-N: each turn samples N candidate arguments, scores each by debate.scorer\'s probability for the debater\'s own side, keeps the best and stores all.'),
         scorer: ModelRefSchema.optional().describe('The judge model that scores best-of-N candidates (a logprobs judge); default the first judge\'s model.'),
+        import: z
+          .object({
+            file: z.string().min(1).describe('The JSONL file of transcripts, relative to the config file (docs/import.md). The run id hashes its content, not its path.'),
+            format: z
+              .enum(['w2s', 'single_turn_debate'])
+              .optional()
+              .describe('"w2s" (the default): one transcript per line, docs/import.md; "single_turn_debate": the argument data of nyu-mll/single_turn_debate (one argument per answer, paired into a debate).'),
+          })
+          .strict()
+          .optional()
+          .describe('Transcripts written elsewhere (human debates, another harness): the debate stage stores them instead of calling debaters. Their rows define the examples (question, answer, label) or name the dataset\'s rows by id.'),
       })
       .strict()
       .prefault({}),
@@ -310,6 +354,10 @@ export const ExperimentSchema = z
               .enum(['both', 'original', 'swapped'])
               .optional()
               .describe('Which presentations the judge reads: both (the default) (the mean cancels option-order and name bias), or one of them (a cheaper, biased judge: a source of diversity in an ensemble).'),
+            reads: z
+              .enum(['transcript', 'question', 'question-and-passage'])
+              .optional()
+              .describe('What the judge reads: "transcript" (the default) the question, the answer and each transcript; "question" the question and answer alone, one judgment per example (the judge-alone baseline; with debate.passage "debaters", the blind judge); "question-and-passage" the same with the passage (needs debate.passage "debaters" or "all").'),
             transcripts: z
               .array(z.number().int().min(0).max(15))
               .min(1)
@@ -401,9 +449,11 @@ export const ExperimentSchema = z
   })
   .strict()
   .superRefine((c, ctx) => {
-    if (c.debate.protocol !== 'none' && !c.debate.debaters) {
+    if (c.debate.protocol !== 'none' && !c.debate.debaters && !c.debate.import) {
       ctx.addIssue({ code: 'custom', path: ['debate', 'debaters'], message: `protocol "${c.debate.protocol}" needs at least one debater model` });
     }
+    checkImport(c.debate, (path, message) => ctx.addIssue({ code: 'custom', path: ['debate', ...path], message }));
+    checkDebaterSkill(c, (path, message) => ctx.addIssue({ code: 'custom', path: ['debate', ...path], message }));
     if (c.weak.ensemble.kind === 'debate' && c.debate.protocol !== 'none' && c.weak.ensemble.size > c.debate.samples) {
       ctx.addIssue({
         code: 'custom',
@@ -430,11 +480,32 @@ export type ExperimentConfig = z.infer<typeof ExperimentSchema>;
  * The judge fields added after runs existed are optional in the schema, so a config that leaves them out keeps its
  * config hash (and its run id); these are their values when left out.
  */
-export const JUDGE_DEFAULTS = { samples: 1, temperature: 0, orders: 'both', template: 'judge/verdict.md', minCoverage: 0.9 } as const;
+export const JUDGE_DEFAULTS = { samples: 1, temperature: 0, orders: 'both', template: 'judge/verdict.md', minCoverage: 0.9, reads: 'transcript' } as const;
 
 /** A judge's name: its own, or judge<index>. */
 export function judgeName(j: { name?: string }, index: number): string {
   return j.name ?? `judge${index}`;
+}
+
+/** debate.import: imported transcripts replace the debaters, so the settings that shape generated debates are refused. */
+function checkImport(d: z.infer<typeof ExperimentSchema>['debate'], issue: (path: string[], message: string) => void): void {
+  if (!d.import) return;
+  if (d.protocol !== 'debate' && d.protocol !== 'consultancy') issue(['protocol'], `imported transcripts are stored as protocol "debate" (both sides) or "consultancy" (one side), not "${d.protocol}"; set debate.protocol to one of them`);
+  if (d.debaters) issue(['debaters'], 'debate.import replaces the debaters (no debater is called); remove debate.debaters');
+  if (d.roles !== undefined) issue(['roles'], 'imported transcripts come with their sides; remove debate.roles');
+  if (d.bestOf !== undefined || d.scorer !== undefined) issue([d.bestOf !== undefined ? 'bestOf' : 'scorer'], 'best-of-N picks among generated arguments, and imported transcripts are not generated; remove debate.bestOf and debate.scorer');
+}
+
+/** debate.roles "open" and best-of-N: the protocols they apply to, and a scorer to score with. */
+function checkDebaterSkill(c: Pick<z.infer<typeof ExperimentSchema>, 'debate' | 'judges' | 'dataset'>, issue: (path: string[], message: string) => void): void {
+  const d = c.debate;
+  if (d.roles === 'open' && d.protocol !== 'debate' && d.protocol !== 'consultancy') {
+    issue(['roles'], `open roles let a debater or consultant choose its side, and protocol "${d.protocol}" has ${d.protocol === 'market' ? 'its side set by the weak model\'s pick' : 'no debater'}; use protocol "debate" or "consultancy", or remove debate.roles`);
+  }
+  if (d.roles === 'open' && c.dataset.format === 'two-choice') issue(['roles'], 'open roles ask the agent whether the proposed answer is correct, which two-choice examples do not have; remove debate.roles or dataset.format');
+  if (d.bestOf !== undefined && d.protocol === 'none') issue(['bestOf'], 'best-of-N picks among debater arguments, and protocol "none" has none; remove debate.bestOf');
+  if (d.bestOf !== undefined && d.scorer === undefined && c.judges.length === 0) issue(['scorer'], 'best-of-N scores each candidate with a logprobs judge model; set debate.scorer, or add a judge whose model it defaults to');
+  if (d.scorer !== undefined && d.bestOf === undefined) issue(['scorer'], 'debate.scorer scores best-of-N candidates; set debate.bestOf to 2 or more, or remove debate.scorer');
 }
 
 type JudgeFields = Pick<z.infer<typeof ExperimentSchema>, 'judges' | 'judgeEnsembles' | 'debate'>;
@@ -454,6 +525,10 @@ function checkJudges(c: JudgeFields, issue: (path: (string | number)[], message:
     const outside = (j.transcripts ?? []).filter((t) => t >= c.debate.samples);
     if (outside.length) issue(['judges', i, 'transcripts'], `judge "${names[i]}" reads transcript ${outside[0]}, but debate.samples is ${c.debate.samples} (transcripts 0 to ${c.debate.samples - 1})`);
     if (j.transcripts && c.debate.protocol === 'none') issue(['judges', i, 'transcripts'], `judge "${names[i]}" picks transcripts, but protocol "none" has none; remove "transcripts"`);
+    if (j.transcripts && j.reads !== undefined && j.reads !== 'transcript') issue(['judges', i, 'transcripts'], `judge "${names[i]}" reads the ${j.reads === 'question' ? 'question' : 'question and passage'} alone, so it reads no transcripts; remove "transcripts"`);
+    if (j.reads === 'question-and-passage' && c.debate.passage !== 'debaters' && c.debate.passage !== 'all') {
+      issue(['judges', i, 'reads'], `judge "${names[i]}" reads the passage, which needs debate.passage "debaters" or "all" (so each example's passage is kept); set it, or let the judge read "question"`);
+    }
   });
   const ensembles = (c.judgeEnsembles ?? []).map((e) => e.name);
   (c.judgeEnsembles ?? []).forEach((e, i) => {

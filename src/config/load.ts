@@ -2,9 +2,9 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { UserError } from '../errors.js';
-import { hashValue } from '../hash.js';
+import { hashValue, sha256 } from '../hash.js';
 import { ExperimentSchema, JUDGE_DEFAULTS, type ExperimentConfig, type ModelRef } from './experiment.js';
-import { CONFIG_ORIGIN, configOrigin, relativeConfigPaths, resolveConfigPaths } from './paths.js';
+import { CONFIG_ORIGIN, configOrigin, mapModelRefs, relativeConfigPaths, resolveConfigPaths } from './paths.js';
 
 /**
  * Validates a parsed config; an error names the field path and what was expected. Its relative paths are made absolute
@@ -55,10 +55,26 @@ export function configHash(config: ExperimentConfig): string {
   const { source, ...dataset } = rest.dataset;
   // Prompts left out are w2s's own, which was "prompts" (under the working directory) before they came with the
   // package: hashed under that name, runs made from the repository keep their ids.
-  const debate = rest.debate.promptsDir === undefined ? { ...rest.debate, promptsDir: 'prompts' } : rest.debate;
+  const prompts = rest.debate.promptsDir === undefined ? { ...rest.debate, promptsDir: 'prompts' } : rest.debate;
+  const debate = config.debate.import ? { ...prompts, import: { ...prompts.import, file: importContentHash(config.debate.import.file) } } : prompts;
   return hashValue({
     ...rest, dataset: source === 'files' ? dataset : rest.dataset, debate, judges: rest.judges.map(canonicalJudge), weak: withoutLaunch(rest.weak), strong: withoutLaunch(rest.strong),
   });
+}
+
+/**
+ * Imported transcripts are identified by their content, not their path: the same file moved keeps the run, an edited
+ * file is a new run (so a rerun never mixes the transcripts of two versions of the file).
+ */
+function importContentHash(file: string): string {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(file);
+  } catch (e) {
+    const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message;
+    throw new UserError(`debate.import.file ${file}: cannot read it (${why}); fix the path (it is relative to the config file).`);
+  }
+  return `sha256:${sha256(bytes)}`;
 }
 
 /**
@@ -74,17 +90,15 @@ function withoutLaunch<T extends { hf?: object }>(trainer: T): T {
 
 /**
  * A model's "batch" setting says how its calls are sent, not what they compute: it is left out, and a model ref that
- * then names only its spec is hashed as the spec string, so turning batching on or off resumes the same run.
+ * then names only its spec is hashed as the spec string, so turning batching on or off resumes the same run. Only model
+ * refs (the fields PATH_FIELDS marks as models): a `batch` key elsewhere (an hf trainer's params) is what it computes.
  */
-function withoutBatch<T>(value: T): T {
-  if (Array.isArray(value)) return value.map(withoutBatch) as T;
-  if (value === null || typeof value !== 'object') return value;
-  const o = value as Record<string, unknown>;
-  if (typeof o.spec === 'string' && 'batch' in o) {
-    const { batch: _batch, ...ref } = o;
-    return (Object.keys(ref).length === 1 ? ref.spec : ref) as T;
-  }
-  return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, withoutBatch(v)])) as T;
+function withoutBatch<T extends object>(config: T): T {
+  return mapModelRefs(config, (ref) => {
+    if (ref === null || typeof ref !== 'object' || !('batch' in ref)) return ref;
+    const { batch: _batch, ...rest } = ref as Record<string, unknown>;
+    return Object.keys(rest).length === 1 && typeof rest.spec === 'string' ? rest.spec : rest;
+  });
 }
 
 /**

@@ -29,8 +29,10 @@ export const PATH_FIELDS: readonly { at: string; kind: PathKind }[] = [
   { at: 'dataset.files.train', kind: 'path' },
   { at: 'dataset.files.test', kind: 'path' },
   { at: 'debate.promptsDir', kind: 'path' },
+  { at: 'debate.import.file', kind: 'path' },
   { at: 'gateway.cache', kind: 'path' },
   { at: 'debate.debaters.*', kind: 'model' },
+  { at: 'debate.scorer', kind: 'model' },
   { at: 'judges.*.model', kind: 'model' },
   { at: 'weak.features.model', kind: 'model' },
   { at: 'strong.features.model', kind: 'model' },
@@ -96,6 +98,13 @@ export function relativeConfigPaths<T extends object>(config: T): T {
 function mapPaths<T extends object>(config: T, dir: string, f: (path: string) => string): T {
   let out = config;
   for (const field of PATH_FIELDS) out = mapAt(out, field.at.split('.'), (v) => mapKind(field.kind, v, dir, f)) as T;
+  return out;
+}
+
+/** A copy of the config with `f` applied to every model ref (the 'model' fields of PATH_FIELDS), copy on write. */
+export function mapModelRefs<T extends object>(config: T, f: (ref: unknown) => unknown): T {
+  let out = config;
+  for (const field of PATH_FIELDS) if (field.kind === 'model') out = mapAt(out, field.at.split('.'), f) as T;
   return out;
 }
 

@@ -24,5 +24,7 @@ export function formatBoolq(row: BoolqRow, id: string): Example {
     question: text,
     answer: 'yes',
     meta: row.title === undefined ? {} : { title: row.title },
+    passage: row.passage,
+    withoutPassage: { question: row.question, text: `Question: ${row.question}` },
   };
 }

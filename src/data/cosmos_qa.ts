@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Rng } from '../rng.js';
+import { drawPair, passageExample, twoChoicePassageExample, wrongOptions } from './tasks/common.js';
 import type { Example } from './types.js';
 
 /** The option that marks "no listed answer is right"; it is never shown as a correct answer (weak-to-strong's rule). */
@@ -44,13 +45,21 @@ export function formatCosmosQa(row: CosmosQaRow, rng: Rng, id: string): Example 
   const truth = all[row.label]!;
   const label = truth.includes(NONE_OF_THE_ABOVE) ? 0 : rng.random() < 0.5 ? 1 : 0;
   const answer = label ? truth : rng.choice(all.filter((o) => o !== truth));
-  const question = `Context: ${row.context}\nQuestion: ${row.question}`;
-  return {
-    id,
-    text: `${question}\nAnswer: ${answer}`,
-    label,
-    question,
-    answer,
-    meta: row.id === undefined ? {} : { sourceId: row.id },
-  };
+  const meta = row.id === undefined ? {} : { sourceId: row.id };
+  return passageExample({ id, label, heading: 'Context: ', passage: row.context, question: row.question, answer, meta });
+}
+
+/**
+ * The two-choice form (dataset.format "two-choice"): the true option and one other drawn by the rng (drawPair: label
+ * first, then the wrong option), "None of the above choices ." left out on both sides since with two answers shown it
+ * names neither; a row whose true option is that one, or that has no other option, gives no example.
+ * text = "Context: {context}\nQuestion: {question}\nA: {answer A}\nB: {answer B}".
+ */
+export function formatCosmosQaTwoChoice(row: CosmosQaRow, rng: Rng, id: string): Example[] {
+  const truth = options(row)[row.label]!;
+  const others = wrongOptions(truth, options(row)).filter((o) => !o.includes(NONE_OF_THE_ABOVE));
+  if (truth.includes(NONE_OF_THE_ABOVE) || others.length === 0) return [];
+  const { label, answer, alternative } = drawPair(rng, truth, others);
+  const meta = row.id === undefined ? {} : { sourceId: row.id };
+  return [twoChoicePassageExample({ id, label, heading: 'Context: ', passage: row.context, question: row.question, answer, alternative, meta })];
 }

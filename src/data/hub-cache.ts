@@ -3,6 +3,7 @@ import { createReadStream } from 'node:fs';
 import { readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve, sep } from 'node:path';
+import { isHubId } from '../config/experiment.js';
 import { UserError } from '../errors.js';
 import { acquireLockDir } from '../lock-dir.js';
 
@@ -42,13 +43,6 @@ export interface Manifest {
 export function hubCacheRoot(env: NodeJS.ProcessEnv = process.env): string {
   const base = env['W2S_DATA_DIR'] ? resolve(env['W2S_DATA_DIR']) : join(homedir(), '.cache', 'w2s', 'datasets');
   return join(base, 'hub');
-}
-
-const ID = /^[A-Za-z0-9][\w.-]*\/[\w.-]+$/;
-
-/** A hub dataset id: `owner/name`. */
-export function isHubId(value: string): boolean {
-  return ID.test(value) && !value.split('/').some((p) => p === '.' || p === '..');
 }
 
 export function checkHubId(id: string): void {

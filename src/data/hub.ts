@@ -80,7 +80,7 @@ export const DEFAULT_REVISION = 'main';
 const TRUE = /^(1|true|yes|on)$/i;
 
 /** Offline when HF_HUB_OFFLINE or W2S_OFFLINE is 1 / true / yes / on. */
-export function offlineFromEnv(env: NodeJS.ProcessEnv = process.env): boolean {
+function offlineFromEnv(env: NodeJS.ProcessEnv = process.env): boolean {
   return TRUE.test(env['HF_HUB_OFFLINE']?.trim() ?? '') || TRUE.test(env['W2S_OFFLINE']?.trim() ?? '');
 }
 
@@ -132,11 +132,25 @@ export async function listHubFiles(s: HubSettings, id: string, revision: string)
   const files: HubTreeFile[] = [];
   for (let page = 0; url !== undefined; page++) {
     if (page > 10_000) throw new UserError(`The hub's listing of ${id} never ends (over 10000 pages); check HF_ENDPOINT.`);
-    const { res } = await request(s, url, { method: 'GET', accept: 'application/json' });
+    const { res, abort } = await request(s, url, { method: 'GET', accept: 'application/json' });
     if (!res.ok) throw await hubHttpError(s, res, { id, revision });
+    let text: string;
+    try {
+      text = await readBody(s, abort, async (tick) => {
+        const chunks: Uint8Array[] = [];
+        for await (const chunk of (res.body ?? []) as AsyncIterable<Uint8Array>) {
+          tick();
+          chunks.push(chunk);
+        }
+        return Buffer.concat(chunks).toString('utf8');
+      });
+    } catch (e) {
+      if (s.signal?.aborted) throw s.signal.reason ?? e;
+      throw new UserError(`The hub at ${s.endpoint} stopped sending the listing of ${id} (${(e as Error).message}); check the network or HF_ENDPOINT, and rerun.`, { cause: e });
+    }
     let body: unknown;
     try {
-      body = await res.json();
+      body = JSON.parse(text);
     } catch (e) {
       throw new UserError(`The hub at ${s.endpoint} answered the listing of ${id} with something that is not JSON; check HF_ENDPOINT.`, { cause: e });
     }
@@ -165,8 +179,8 @@ function nextLink(header: string | null, base: string): string | undefined {
   return undefined;
 }
 
-/** Files a dataset can be read from: JSON, JSON lines, CSV or parquet, gzipped or not. */
-export const DATA_FILE = /\.(jsonl|ndjson|json|csv|parquet)(\.gz)?$/i;
+/** Files a dataset can be read from: JSON, JSON lines, CSV, TSV (MC-TACO, SST-2) or parquet, gzipped or not. */
+export const DATA_FILE = /\.(jsonl|ndjson|json|csv|tsv|parquet)(\.gz)?$/i;
 
 /** Words that name the same split in file names: validation is also valid, val or dev. */
 const SPLIT_WORDS: Record<string, string[]> = {
@@ -204,7 +218,7 @@ export function splitOfPath(path: string, splits: string[]): string | undefined 
 export function pickSplitFiles<T extends { path: string }>(files: T[], splits: string[] | undefined, what: string): { split: string; file: T }[] {
   const data = files.filter((f) => DATA_FILE.test(f.path)).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   if (data.length === 0) {
-    throw new UserError(`${what} has no data file (JSON, JSON lines, CSV or parquet, gzipped or not); its files are: ${list(files.map((f) => f.path))}.`);
+    throw new UserError(`${what} has no data file (JSON, JSON lines, CSV, TSV or parquet, gzipped or not); its files are: ${list(files.map((f) => f.path))}.`);
   }
   const wanted = splits ?? Object.keys(SPLIT_WORDS);
   const picked: { split: string; file: T }[] = [];
@@ -412,6 +426,13 @@ async function download(s: HubSettings, ref: HubFileRef, final: string, listed: 
   const info = `${part}.json`;
   await mkdir(dirname(final), { recursive: true });
   const what = `${ref.id} ${ref.path}`;
+  /** The verified part becomes the file under its final name, recorded in the manifest. */
+  const keep = async (got: Digest, head: { etag: string | null; commit: string | null }): Promise<HubFile> => {
+    await rename(part, final);
+    await rm(info, { force: true });
+    await record(s, ref, final, got, head.etag, head.commit);
+    return { id: ref.id, revision: ref.revision, path: ref.path, file: final, size: got.size, sha256: got.sha256, etag: head.etag, commit: head.commit, status: 'downloaded' };
+  };
   let lastReason = '';
   for (let attempt = 1; attempt <= s.attempts; attempt++) {
     if (attempt > 1) await sleep(Math.min(200 * 2 ** (attempt - 2), 2000), s.signal);
@@ -426,10 +447,20 @@ async function download(s: HubSettings, ref: HubFileRef, final: string, listed: 
       continue;
     }
     if (res.status === 416) {
-      // The range starts at or past the end: the part is not a prefix of this file. Start over.
+      // The range starts at or past the end: the part is the whole file (a download killed before its rename), or it
+      // is not a prefix of this file. The whole file, verified, is kept; anything else starts over, a try not counted.
       await res.body?.cancel();
+      const head = checksumHeaders(first, res);
+      const want: Expected = { ...head.expected, ...(listed ?? {}) };
+      const checkable = want.sha256 !== undefined || want.gitOid !== undefined;
+      if (offset > 0 && checkable && head.etag !== null && partInfo?.etag === head.etag) {
+        const got = await digestFile(part);
+        if (matches(got, want)) return keep(got, head);
+      }
       await rm(part, { force: true });
       await rm(info, { force: true });
+      lastReason = `the part kept (${offset} bytes) was not the start of this file (HTTP 416)`;
+      if (offset > 0) attempt--; // the next try starts from zero, without a Range
       continue;
     }
     if (!res.ok) {
@@ -483,10 +514,7 @@ async function download(s: HubSettings, ref: HubFileRef, final: string, listed: 
           : `${got.size} bytes, the hub says ${want.size}`;
       throw new UserError(`The download of ${what} from ${s.endpoint} is corrupt (${which}), so nothing was kept; rerun to fetch it again, and if it fails again check HF_ENDPOINT.`);
     }
-    await rename(part, final);
-    await rm(info, { force: true });
-    await record(s, ref, final, got, head.etag, head.commit);
-    return { id: ref.id, revision: ref.revision, path: ref.path, file: final, size: got.size, sha256: got.sha256, etag: head.etag, commit: head.commit, status: 'downloaded' };
+    return keep(got, head);
   }
   throw new UserError(`The download of ${what} failed ${s.attempts} times (last: ${lastReason}); rerun to resume it${(await sizeOf(part)) > 0 ? ` from the part kept in ${part}` : ''}.`);
 }
@@ -504,26 +532,43 @@ function totalOf(res: Response): number {
 /** Streams the body into the part file (appending from offset); resolves undefined when complete, else why it stopped. */
 async function pump(s: HubSettings, res: Response, part: string, offset: number, abort: (reason: Error) => void): Promise<string | undefined> {
   const handle = await open(part, offset > 0 ? 'a' : 'w');
-  let timer: NodeJS.Timeout | undefined;
-  const arm = (): void => {
-    clearTimeout(timer);
-    timer = setTimeout(() => abort(new Error(`no data for ${Math.round(s.idleTimeoutMs / 1000)} s`)), s.idleTimeoutMs);
-  };
   try {
     if (!res.body) return undefined;
-    arm();
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      arm();
-      await handle.write(chunk);
-    }
+    await readBody(s, abort, async (tick) => {
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        tick();
+        await handle.write(chunk);
+      }
+    });
     return undefined;
   } catch (e) {
     if (s.signal?.aborted) throw s.signal.reason ?? e;
     const cause = (e as { cause?: { message?: string } }).cause?.message;
     return cause ? `${(e as Error).message}: ${cause}` : (e as Error).message;
   } finally {
-    clearTimeout(timer);
     await handle.close();
+  }
+}
+
+/**
+ * Reads a response's body with `read`, which calls `tick` on each chunk: a body that sends nothing for idleTimeoutMs,
+ * or the caller's signal, aborts the transfer. The timer and the signal's listener end with the read.
+ */
+async function readBody<T>(s: HubSettings, abort: (reason: Error) => void, read: (tick: () => void) => Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const tick = (): void => {
+    clearTimeout(timer);
+    timer = setTimeout(() => abort(new Error(`no data for ${Math.round(s.idleTimeoutMs / 1000)} s`)), s.idleTimeoutMs);
+  };
+  const onStop = (): void => abort(s.signal?.reason);
+  s.signal?.addEventListener('abort', onStop, { once: true });
+  try {
+    if (s.signal?.aborted) onStop();
+    tick();
+    return await read(tick);
+  } finally {
+    clearTimeout(timer);
+    s.signal?.removeEventListener('abort', onStop);
   }
 }
 
@@ -545,11 +590,26 @@ async function request(
   url: string,
   o: { method: 'GET' | 'HEAD'; range?: string | undefined; accept?: string; stopAtForeignRedirect?: boolean },
 ): Promise<{ res: Response; first: Headers; abort: (reason: Error) => void }> {
-  const doFetch = s.fetch ?? fetch;
-  const origin = new URL(s.endpoint).origin;
   const controller = new AbortController();
+  // The caller's signal stops the request until it answers; readBody attaches it again while the body is read.
   const onStop = (): void => controller.abort(s.signal?.reason);
   s.signal?.addEventListener('abort', onStop, { once: true });
+  try {
+    return await follow(s, url, o, controller);
+  } finally {
+    s.signal?.removeEventListener('abort', onStop);
+  }
+}
+
+/** request's hops: each redirect followed by hand, under `controller` (which the idle timer aborts too). */
+async function follow(
+  s: HubSettings,
+  url: string,
+  o: { method: 'GET' | 'HEAD'; range?: string | undefined; accept?: string; stopAtForeignRedirect?: boolean },
+  controller: AbortController,
+): Promise<{ res: Response; first: Headers; abort: (reason: Error) => void }> {
+  const doFetch = s.fetch ?? fetch;
+  const origin = new URL(s.endpoint).origin;
   let current = new URL(url);
   let first: Headers | undefined;
   for (let hop = 0; hop < 10; hop++) {
@@ -609,19 +669,24 @@ async function hubHttpError(s: HubSettings, res: Response, what: { id: string; r
   if (res.status === 404) {
     if (code === 'RepoNotFound') return new UserError(`There is no dataset ${what.id} on ${s.endpoint} (or it is private: set HF_TOKEN); check the id.`);
     if (code === 'RevisionNotFound') return new UserError(`${what.id} has no revision "${what.revision}" on ${s.endpoint}; check --revision (or dataset.revision).`);
-    if (what.path !== undefined) return new UserError(`${what.id} has no file ${what.path} at revision ${what.revision} on ${s.endpoint}; list its files with \`w2s data get ${what.id}\`.`);
+    if (what.path !== undefined) return new UserError(`${what.id} has no file ${what.path} at revision ${what.revision} on ${s.endpoint}; check the path against the files listed on ${page}/tree/${encodeURIComponent(what.revision)}.`);
     return new UserError(`The hub at ${s.endpoint} has no dataset ${what.id} at revision ${what.revision} (HTTP 404); check the id and the revision.`);
   }
   return new UserError(`The hub at ${s.endpoint} answered HTTP ${res.status} for ${item}${code ? ` (${code})` : ''}; try again later, or check HF_ENDPOINT.`);
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) return Promise.reject(signal.reason);
   return new Promise((resolve, reject) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
+    const onAbort = (): void => {
       clearTimeout(t);
-      reject(signal.reason);
-    }, { once: true });
+      reject(signal!.reason);
+    };
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
 
@@ -666,11 +731,6 @@ export async function hubPoolFiles(s: HubSettings, ref: HubDatasetRef, revision?
     out.push({ pool, path, hub: await ensureHubFile(s, { id: ref.id, revision: rev, path }) });
   }
   return out;
-}
-
-/** The split name a hub file gives example ids: its file name without extensions (`data/test-00000-of-00001.parquet` → `test-00000-of-00001`). */
-export function hubFileSplitName(path: string): string {
-  return (path.split('/').pop() ?? path).replace(/(\.(jsonl|ndjson|json|csv|parquet))?(\.gz)?$/i, '');
 }
 
 /** Where a cached hub file came from, for the run's record (undefined for a file outside the cache). */

@@ -8,6 +8,7 @@ import type { Example } from './types.js';
  *   {"text": ..., "label": 0|1|true|false}                       the text as a whole is judged
  *   {"question": ..., "answer": ..., "label": ...}                 is this answer to this question correct?
  *   {"question": ..., "candidate": ..., "label": ...}              the same, "candidate" naming the answer
+ *   {"question": ..., "answer": ..., "alternative": ..., "label": ...}   two-choice (dataset.format "two-choice")
  * Optional: "id" (string or number; else `jsonl/<file name>/<row index>`), "meta" (an object kept as is), and "text"
  * next to question/answer to override the default text "Question: {question}\nAnswer: {answer}".
  */
@@ -18,6 +19,8 @@ export const userRowSchema = z
     question: z.string().min(1).optional(),
     answer: z.string().optional(),
     candidate: z.string().optional(),
+    /** Two-choice data (dataset.format "two-choice"): answer B; "answer" is answer A and label 1 says A is right. */
+    alternative: z.string().min(1).optional(),
     label: z.union([z.literal(0), z.literal(1), z.boolean()], { error: 'expected 0, 1, true or false' }),
     meta: z.record(z.string(), z.unknown()).optional(),
   })
@@ -38,6 +41,20 @@ export const userRowSchema = z
   });
 export type UserRow = z.infer<typeof userRowSchema>;
 
+/**
+ * A row of two-choice data (dataset.format "two-choice"): {"question", "answer" (answer A), "alternative" (answer B),
+ * "label": 1 when answer A is right, 0 when B is}; "candidate" may name answer A too. The order is the row's own: put
+ * the right answer first in about half the rows, or the position of A tells a model the label.
+ */
+export const userTwoChoiceRowSchema = userRowSchema.superRefine((r, ctx) => {
+  if (r.question === undefined) return; // the base schema has said what is missing
+  if (r.alternative === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['alternative'], message: 'missing: a two-choice row needs "alternative", answer B (and "answer", answer A)' });
+  } else if (r.alternative === (r.answer ?? r.candidate)) {
+    ctx.addIssue({ code: 'custom', path: ['alternative'], message: 'answer B is the same text as answer A; give two different answers' });
+  }
+});
+
 /** The default id prefix for a user file: `jsonl/<file name without extensions>`. */
 function userIdPrefix(file: string): string {
   return `jsonl/${basename(file).replace(/(\.(jsonl|ndjson|json|csv))?(\.gz)?$/i, '')}`;
@@ -54,4 +71,15 @@ export function formatUserRow(row: UserRow, record: RawRecord): Example {
     return { id, text, label, question: row.question, answer, meta };
   }
   return { id, text: row.text!, label, question: row.text!, answer: '', meta };
+}
+
+/**
+ * A two-choice user row → example (label as given: 1 when answer A is right); text "Question: {question}\nA: {answer
+ * A}\nB: {answer B}" unless the row gives its own "text".
+ */
+export function formatUserTwoChoiceRow(row: UserRow, record: RawRecord): Example {
+  const claim = formatUserRow(row, record);
+  const alternative = row.alternative!;
+  const text = row.text ?? `Question: ${claim.question}\nA: ${claim.answer}\nB: ${alternative}`;
+  return { ...claim, text, alternative };
 }

@@ -18,21 +18,31 @@ export interface RawRecord {
   line: number;
   /** 0-based record index (JSON array element, non-blank JSONL line, CSV data row). */
   index: number;
+  /** Set on a parquet file's records (found by its magic bytes, whatever its name): `line` is a row number. */
+  parquet?: true;
 }
 
-/** A malformed or unreadable data file. `line` is absent when the problem is the whole file (e.g. bad gzip). */
+/**
+ * A malformed or unreadable data file. `line` is absent when the problem is the whole file (e.g. bad gzip); with
+ * `parquet` it is a row number, and the message says "row".
+ */
 export class DataFileError extends UserError {
   readonly file: string;
   readonly line: number | undefined;
-  constructor(file: string, line: number | undefined, problem: string, options?: { cause?: unknown }) {
-    super(`${file}${line === undefined ? '' : ` ${isParquetName(file) ? 'row' : 'line'} ${line}`}: ${problem}`, options);
+  constructor(file: string, line: number | undefined, problem: string, options?: { cause?: unknown; parquet?: boolean }) {
+    super(`${file}${line === undefined ? '' : ` ${options?.parquet ? 'row' : 'line'} ${line}`}: ${problem}`, options);
     this.file = file;
     this.line = line;
   }
 }
 
-/** Parquet files are named .parquet (the hub's are); their rows are located by row number, not line. */
-export function isParquetName(file: string): boolean {
+/** A problem with one record, located by line, or by row for parquet. */
+export function recordError(record: RawRecord, problem: string): DataFileError {
+  return new DataFileError(record.file, record.line, problem, { parquet: record.parquet });
+}
+
+/** Parquet files are named .parquet (the hub's are); a file so named must be parquet. */
+function isParquetName(file: string): boolean {
   return /\.parquet$/i.test(file);
 }
 
@@ -44,7 +54,7 @@ function isGzip(bytes: Uint8Array): boolean {
 }
 
 /** Bytes → text: gunzips when the magic bytes say gzip (whatever the name), then decodes strict UTF-8, drops a BOM. */
-export function decodeBytes(bytes: Uint8Array, file: string): string {
+function decodeBytes(bytes: Uint8Array, file: string): string {
   let raw = bytes;
   if (isGzip(bytes)) {
     try {
@@ -93,14 +103,19 @@ export async function readRecords(file: string, options: ReadOptions = {}): Prom
   if (options.format === undefined && isParquetName(file)) {
     throw new DataFileError(file, undefined, 'is named .parquet but is not a parquet file (it does not start with "PAR1"); is it truncated or misnamed?');
   }
+  const text = await readTextFile(file);
+  return parseRecords(text, file, options.format ?? detectFormat(file, text));
+}
+
+/** A whole file as text (gunzipped when gzip, strict UTF-8, no BOM); a missing or unreadable file is one sentence. */
+export async function readTextFile(file: string): Promise<string> {
   let bytes: Buffer;
   try {
     bytes = await readFile(file);
   } catch (e) {
     throw unreadable(file, e);
   }
-  const text = decodeBytes(bytes, file);
-  return parseRecords(text, file, options.format ?? detectFormat(file, text));
+  return decodeBytes(bytes, file);
 }
 
 function unreadable(file: string, e: unknown): DataFileError {
@@ -150,7 +165,7 @@ async function hasParquetMagic(file: string): Promise<boolean> {
 async function readParquet(file: string): Promise<RawRecord[]> {
   const { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } = await import('hyparquet');
   const fail = (e: unknown, at?: number): DataFileError =>
-    new DataFileError(file, at, `cannot be read as parquet (${(e as Error).message}); is the file truncated, or compressed with a codec other than snappy?`, { cause: e });
+    new DataFileError(file, at, `cannot be read as parquet (${(e as Error).message}); is the file truncated, or compressed with a codec other than snappy?`, { cause: e, parquet: true });
   let buffer;
   let metadata;
   try {
@@ -171,7 +186,7 @@ async function readParquet(file: string): Promise<RawRecord[]> {
     }
     for (const row of rows) {
       const index = records.length;
-      records.push({ value: plainValue(row), file, line: index, index });
+      records.push({ value: plainValue(row), file, line: index, index, parquet: true });
     }
     rowStart = rowEnd;
   }

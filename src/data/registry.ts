@@ -2,12 +2,12 @@ import { basename, join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import { createRng, deriveSeed } from '../rng.js';
 import { DEFAULT_GROUP_BY, valueAtPath, withGroup } from './groups.js';
-import { formatUserRow, userRowSchema, type UserRow } from './jsonl.js';
-import { hubFileSplitName, hubPoolFiles, hubSettings, type HubDatasetRef } from './hub.js';
-import { DataFileError, readRecords, type RawRecord } from './readers.js';
+import { formatUserRow, formatUserTwoChoiceRow, userRowSchema, userTwoChoiceRowSchema, type UserRow } from './jsonl.js';
+import { hubPoolFiles, hubSettings, type HubDatasetRef } from './hub.js';
+import { readRecords, recordError, type RawRecord } from './readers.js';
 import { formatRows } from './rows.js';
 import { exists } from './tasks/files.js';
-import { isTaskName, TASK_NAMES, TASKS, type Finish, type TaskName } from './tasks/index.js';
+import { isTaskName, TASK_NAMES, TASKS, TWO_CHOICE_FRAMING, type Finish, type TaskName } from './tasks/index.js';
 import type { Example, InvalidRow, Pools } from './types.js';
 
 /** Where the datasets live when the config names no data directory: `../shared/datasets` from the working directory. */
@@ -36,6 +36,13 @@ export interface LoadDatasetOptions {
   files?: DatasetFiles;
   /** jsonl only: the row field whose value, "train" or "test", puts the row in that pool. */
   splitField?: string;
+  /**
+   * Two-choice examples (dataset.format "two-choice"): answer A in `answer`, answer B in `alternative`, label 1 when A
+   * is right. Only for datasets whose rows carry a wrong answer beside the right one (TWO_CHOICE_FRAMING's names).
+   */
+  twoChoice?: boolean;
+  /** jsonl only: the dotted path of the row's passage (kept apart from the question for hidden-passage debates). */
+  passageField?: string;
   /**
    * Where the files come from: `files` (default) the data directory or `files`/`path`; `hub` the Hugging Face hub,
    * through the local cache (src/data/hub.ts), downloaded first when missing (offline mode: the cache only).
@@ -94,13 +101,10 @@ export async function loadDataset(options: LoadDatasetOptions): Promise<LoadedDa
   const sources = await poolFiles(name, options);
 
   let firstRow: unknown;
-  let ungrouped = 0;
   const finish: Finish = (example, record) => {
     if (groupBy === null) return example;
     firstRow ??= record.value;
-    const grouped = withGroup(example, record.value, groupBy);
-    if (grouped.group === undefined) ungrouped++;
-    return grouped;
+    return withGroup(example, record.value, groupBy);
   };
 
   const pools: Pools = { train: [] };
@@ -108,17 +112,17 @@ export async function loadDataset(options: LoadDatasetOptions): Promise<LoadedDa
   if (name === 'jsonl') {
     const seen = new Map<string, string>();
     const formatUser = (file: string) => (row: UserRow, record: RawRecord): Example => {
-      const example = formatUserRow(row, record);
+      const example = withUserPassage((options.twoChoice ? formatUserTwoChoiceRow : formatUserRow)(row, record), record, options.passageField);
       const before = seen.get(example.id);
       if (before !== undefined) {
         const where = before === file ? '' : ` (first seen in ${before})`;
-        throw new DataFileError(file, record.line, `row ${record.index} repeats the id "${example.id}"${where}; give each row a unique id or leave ids out`);
+        throw recordError(record, `row ${record.index} repeats the id "${example.id}"${where}; give each row a unique id or leave ids out`);
       }
       seen.set(example.id, file);
       return finish(example, record);
     };
     for (const { pool, file, records } of await userPoolRecords(sources, options.splitField, options.skipInvalid, invalid)) {
-      const loaded = formatRows(records, userRowSchema, formatUser(file), rowOptions);
+      const loaded = formatRows(records, options.twoChoice ? userTwoChoiceRowSchema : userRowSchema, formatUser(file), rowOptions);
       mustHaveRows(loaded.examples, file, loaded.invalid, options.splitField === undefined ? undefined : `${options.splitField} "${pool}"`);
       pools[pool] = loaded.examples;
       invalid.push(...loaded.invalid);
@@ -127,15 +131,17 @@ export async function loadDataset(options: LoadDatasetOptions): Promise<LoadedDa
     const task = TASKS[name as TaskName];
     for (const { pool, file, split } of sources) {
       const rng = createRng(deriveSeed(seed, name, split));
-      const loaded = task.formatFile(await task.read(file), rng, (r) => `${name}/${split}/${r.index}`, finish, rowOptions);
+      const loaded = task.formatFile(await task.read(file), rng, (r) => `${name}/${split}/${r.index}`, finish, { ...rowOptions, twoChoice: options.twoChoice });
       mustHaveRows(loaded.examples, file, loaded.invalid);
       pools[pool] = loaded.examples;
       invalid.push(...loaded.invalid);
     }
   }
   const files = [...new Set(sources.map((s) => s.file))];
-  const total = pools.train.length + (pools.test?.length ?? 0);
-  if (groupBy !== null && ungrouped === total) {
+  // Counted from the pools, not in finish: a row's examples past `limit` are formatted, then dropped.
+  const kept = [...pools.train, ...(pools.test ?? [])];
+  const ungrouped = groupBy === null ? 0 : kept.filter((e) => e.group === undefined).length;
+  if (groupBy !== null && ungrouped === kept.length) {
     const fields = firstRow !== null && typeof firstRow === 'object' && !Array.isArray(firstRow) ? Object.keys(firstRow) : [];
     throw new UserError(
       `dataset.groupBy "${groupBy}" is not a field of any row in ${files.join(' or ')}` +
@@ -143,6 +149,19 @@ export async function loadDataset(options: LoadDatasetOptions): Promise<LoadedDa
     );
   }
   return { pools, invalid, files, groupBy, ungrouped };
+}
+
+/**
+ * A user row's passage, read at `passageField` (a dotted path into the raw row); the question and text as given are
+ * what the row reads without it. A row without a non-empty string there stops the load, naming the line.
+ */
+function withUserPassage(example: Example, record: RawRecord, passageField: string | undefined): Example {
+  if (passageField === undefined) return example;
+  const passage = valueAtPath(record.value, passageField);
+  if (typeof passage !== 'string' || passage.trim() === '') {
+    throw recordError(record, `row ${record.index} has no passage at dataset.passageField "${passageField}" (expected a non-empty string); add it to the row or fix passageField`);
+  }
+  return { ...example, passage, withoutPassage: { question: example.question, text: example.text } };
 }
 
 /** Combinations of options that cannot work, refused before any file is touched. */
@@ -156,8 +175,16 @@ function checkCombination(o: LoadDatasetOptions): void {
   if (o.name === 'jsonl' && o.path === undefined && o.files === undefined && o.source !== 'hub') {
     throw new UserError('The jsonl dataset needs a path to your data file (see datasets/README.md for its format).');
   }
+  if (o.twoChoice && !Object.hasOwn(TWO_CHOICE_FRAMING, o.name)) {
+    throw new UserError(
+      `dataset.format "two-choice" needs rows with a wrong answer beside the right one, which ${o.name} does not have; use one of ${Object.keys(TWO_CHOICE_FRAMING).join(', ')}, or leave format out.`,
+    );
+  }
   if (o.files !== undefined && (typeof o.files.train !== 'string' || o.files.train === '')) {
     throw new UserError('dataset.files needs a "train" file (and optionally a "test" file).');
+  }
+  if (o.passageField !== undefined && o.name !== 'jsonl') {
+    throw new UserError(`"passageField" is for the jsonl dataset only; ${o.name}'s passage is known to w2s (see datasets/README.md).`);
   }
   if (o.splitField !== undefined) {
     if (o.name !== 'jsonl') throw new UserError(`"splitField" is for the jsonl dataset only; to give ${o.name} a test pool use "files": {"train": ..., "test": ...}.`);
@@ -175,7 +202,10 @@ interface SourceFile {
   split: string;
 }
 
-/** A file's split name from its name: `dev.jsonl` → `dev`, `harmless-base_test.jsonl.gz` → `harmless-base_test`. */
+/**
+ * A file's split name from its name (a local path, or a hub path such as `data/test-00000-of-00001.parquet` →
+ * `test-00000-of-00001`): `dev.jsonl` → `dev`, `harmless-base_test.jsonl.gz` → `harmless-base_test`.
+ */
 export function fileSplitName(file: string): string {
   return basename(file).replace(/(\.(jsonl|ndjson|json|csv|tsv|parquet))?(\.gz)?$/i, '');
 }
@@ -220,7 +250,9 @@ async function poolFiles(name: string, o: LoadDatasetOptions): Promise<SourceFil
 /**
  * The pool files from the hub, through the cache (downloaded when missing; offline: the cache only). With the task's
  * own hub entry, each file keeps the split name of the default layout's file for that pool, so ids and labels are
- * those a local copy of the release gives; with dataset.hub, the split name comes from the file's name.
+ * those a local copy of the release gives; where the hub has one row per question and the release nests several
+ * (rowPerQuestion: race, dream, multirc), row i is another question, so the split name is `hub-` and the layout's
+ * (`race/hub-train/5.0`). With dataset.hub, the split name comes from the file's name.
  */
 async function hubSources(name: string, o: LoadDatasetOptions): Promise<SourceFile[]> {
   if (o.files !== undefined || o.path !== undefined) {
@@ -236,9 +268,11 @@ async function hubSources(name: string, o: LoadDatasetOptions): Promise<SourceFi
     );
   }
   const layout = o.hub === undefined ? (task?.files ?? []) : [];
+  const prefix = o.hub === undefined && task?.hub?.rowPerQuestion ? 'hub-' : '';
   const out: SourceFile[] = [];
   for (const { pool, path, hub } of await hubPoolFiles(hubSettings(), ref, o.revision)) {
-    out.push({ pool, file: hub.file, split: layout.find((f) => f.pool === pool)?.split ?? hubFileSplitName(path) });
+    const split = layout.find((f) => f.pool === pool)?.split;
+    out.push({ pool, file: hub.file, split: split === undefined ? fileSplitName(path) : `${prefix}${split}` });
   }
   if (out.length === 2 && out[0]!.split === out[1]!.split) {
     throw new UserError(`dataset.hub.files.train and dataset.hub.files.test are both named "${out[0]!.split}"; example ids and labels come from the file name, so pick files with different names.`);
@@ -271,7 +305,7 @@ async function userPoolRecords(
         continue;
       }
       const reason = `field "${splitField}": ${value === undefined ? 'missing' : `is ${JSON.stringify(value)}`}; splitField values must be ${SPLIT_VALUES.map((v) => `"${v}"`).join(' or ')}`;
-      if (!skipInvalid) throw new DataFileError(file, record.line, `row ${record.index} is invalid: ${reason} (fix the row, or set skipInvalid to skip such rows)`);
+      if (!skipInvalid) throw recordError(record, `row ${record.index} is invalid: ${reason} (fix the row, or set skipInvalid to skip such rows)`);
       invalid.push({ file, line: record.line, index: record.index, reason });
     }
     if (byPool.test.length === 0) {

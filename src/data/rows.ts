@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { DataFileError, type RawRecord } from './readers.js';
+import { recordError, type RawRecord } from './readers.js';
 import type { Example, InvalidRow } from './types.js';
 
 /** One readable line per zod issue: which field, what is wrong. */
@@ -44,7 +44,7 @@ export function formatRows<Row>(
     if (!parsed.success) {
       const reason = describeIssues(parsed.error.issues);
       if (!options.skipInvalid) {
-        throw new DataFileError(record.file, record.line, `row ${record.index} is invalid: ${reason} (fix the row, or set skipInvalid to skip such rows)`);
+        throw recordError(record, `row ${record.index} is invalid: ${reason} (fix the row, or set skipInvalid to skip such rows)`);
       }
       invalid.push({ file: record.file, line: record.line, index: record.index, reason });
       continue;

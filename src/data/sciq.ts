@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Rng } from '../rng.js';
+import { drawPair, twoChoiceText, wrongOptions } from './tasks/common.js';
 import type { Example } from './types.js';
 
 /** A row of the AI2 SciQ release (train/valid/test.json): one question, its answer, three distractors, a support passage. */
@@ -27,5 +28,31 @@ export function formatSciq(row: SciqRow, rng: Rng, id: string): Example {
     question: row.question,
     answer,
     meta: row.support ? { support: row.support } : {},
+    // The support passage is not in weak-to-strong's text, so the question and text read the same without it.
+    ...(row.support?.trim() ? { passage: row.support, withoutPassage: { question: row.question, text: `Q: ${row.question} A: ${answer}` } } : {}),
   };
+}
+
+/**
+ * The two-choice form (dataset.format "two-choice"): label = rng.random() < 0.5, then one of the three distractors
+ * that differ from the correct answer, chosen by the same rng; answer A is the correct answer if label, else the
+ * distractor, and answer B the other (drawPair). text = "Q: {question}\nA: {answer A}\nB: {answer B}". A row whose
+ * distractors are all empty or repeat the correct answer gives no example.
+ */
+export function formatSciqTwoChoice(row: SciqRow, rng: Rng, id: string): Example[] {
+  const distractors = [row.distractor1, row.distractor2, row.distractor3];
+  if (wrongOptions(row.correct_answer, distractors).length === 0) return [];
+  const { label, answer, alternative } = drawPair(rng, row.correct_answer, distractors);
+  const text = twoChoiceText(`Q: ${row.question}`, answer, alternative);
+  return [{
+    id,
+    text,
+    label,
+    question: row.question,
+    answer,
+    alternative,
+    meta: row.support ? { support: row.support } : {},
+    // As the claim form: the support passage is not in the text, so question and text read the same without it.
+    ...(row.support?.trim() ? { passage: row.support, withoutPassage: { question: row.question, text } } : {}),
+  }];
 }

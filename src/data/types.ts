@@ -7,11 +7,23 @@ export interface Example {
   /** Stable and meaningful: dataset/file-split/row index, e.g. `sciq/train/123` (or the user's own id). */
   id: string;
   text: string;
-  /** 1: the shown answer is correct (or the shown transcript is the preferred one). */
+  /** 1: the shown answer is correct (or the shown transcript is the preferred one; two-choice: answer A is right). */
   label: 0 | 1;
   question: string;
   answer: string;
   meta?: Record<string, unknown>;
+  /** The passage the question is about (SciQ support, BoolQ passage, CosmosQA context, ...), where the row has one. */
+  passage?: string;
+  /**
+   * With a passage: the question and text as they read without it (`question`/`text` above are as the task formats
+   * them, passage included where weak-to-strong includes it). What debate.passage "debaters", "all" and "none" build on.
+   */
+  withoutPassage?: { question: string; text: string };
+  /**
+   * Two-choice examples (dataset.format "two-choice"): answer B, where `answer` is answer A and label 1 means answer A
+   * is the right one. Which of the right and the wrong answer is A was drawn by the task's seeded rng.
+   */
+  alternative?: string;
   /** Examples sharing a group (a passage, a question's pair of rows) never straddle two splits. */
   group?: string;
 }

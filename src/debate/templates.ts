@@ -14,11 +14,12 @@ export interface Template {
 
 const SLOT = /\{\{(\w+)\}\}/g;
 /**
- * An optional part: `{{#name}}…{{/name}}` shows its body only when the slot `name` is filled with a non-empty value.
+ * An optional part: `{{#name}}…{{/name}}` shows its body only when the slot `name` is filled with a non-empty value,
+ * and an inverted one, `{{^name}}…{{/name}}`, only when it is empty (what a form without that content shows instead).
  * A tag followed by a line break takes the break with it, so a section on lines of its own leaves no blank line.
  */
-const SECTION = /\{\{#(\w+)\}\}\n?([\s\S]*?)\{\{\/\1\}\}\n?/g;
-const SECTION_TAG = /\{\{[#/](\w+)\}\}/g;
+const SECTION = /\{\{([#^])(\w+)\}\}\n?([\s\S]*?)\{\{\/\2\}\}\n?/g;
+const SECTION_TAG = /\{\{[#^/](\w+)\}\}/g;
 
 export function parseTemplate(name: string, text: string): Template {
   const slots = new Set<string>();
@@ -55,6 +56,15 @@ export function render(t: Template, values: Record<string, string | number>): st
   return withSections(t.text, values).replace(SLOT, (_, slot: string) => String(values[slot]));
 }
 
+/**
+ * The optional slots to fill: each one the template names (with '' when absent), and any non-empty one, so a template
+ * without a section for content the run has is refused by render, while a custom template written before the section
+ * existed still renders in a run that leaves it empty.
+ */
+export function optionalSlots(t: Template, values: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(values).filter(([slot, value]) => t.slots.has(slot) || value !== ''));
+}
+
 function withSections(text: string, values: Record<string, string | number>): string {
-  return text.replace(SECTION, (_, slot: string, body: string) => (String(values[slot]) === '' ? '' : withSections(body, values)));
+  return text.replace(SECTION, (_, kind: string, slot: string, body: string) => ((String(values[slot]) === '') === (kind === '^') ? withSections(body, values) : ''));
 }

@@ -1,7 +1,7 @@
 import { JUDGE_DEFAULTS } from '../config/experiment.js';
 import type { Generator } from '../debate/run.js';
-import { render, type Template } from '../debate/templates.js';
-import { formatTranscript, type Turn } from '../debate/transcript.js';
+import { optionalSlots, render, type Template } from '../debate/templates.js';
+import { AS_LISTED, formatTranscript, SWAPPED, type Turn } from '../debate/transcript.js';
 import { TOP_LOGPROBS } from '../models/capabilities.js';
 import type { TokenLogprob } from '../models/types.js';
 
@@ -10,13 +10,13 @@ export type JudgeMethod = 'logprobs' | 'parsed' | 'unparsed';
 /** One reply of a judge: to one presentation (original or swapped), one sample. */
 export interface JudgeReply {
   /**
-   * False: options "A: correct / B: incorrect", debaters under their own names. True: the options in the other order
+   * False: options "A: correct / B: incorrect" (two-choice: "A: answer A / B: answer B"), debaters under their own names. True: the options in the other order
    * AND the debaters' names exchanged (see swapDebaterNames); stored as judgments.order_swapped.
    */
   orderSwapped: boolean;
   /** Which sampled reply to this presentation (self-consistency judges sample several; 0 otherwise). */
   sample: number;
-  /** P(the proposed answer is correct) read from this order; null when the reply stated no verdict. */
+  /** P(the proposed answer is correct) (two-choice: P(answer A is right)) read from this order; null when the reply stated no verdict. */
   pCorrect: number | null;
   method: JudgeMethod;
   rawText: string;
@@ -95,6 +95,21 @@ export interface JudgeInput {
   turns: readonly Turn[];
   protocol: string;
   maxTokens: number;
+  /** The example's passage (debate.passage "debaters" or "all"): quotes in the transcript are marked against it. */
+  passage?: string | null;
+  /**
+   * Two-choice examples: answer B (`answer` is answer A). The options are then the two answers themselves, A's first
+   * in the original presentation and second in the swapped one, and pCorrect reads P(answer A is right).
+   */
+  alternative?: string | null;
+  /**
+   * What the judge reads besides the question and answer: the transcript (default), or the question alone ("question",
+   * the judge-alone baseline) or with the passage ("question-and-passage"). A transcript reader sees the passage
+   * itself only when everyone reads it (passageShown).
+   */
+  reads?: 'transcript' | 'question' | 'question-and-passage';
+  /** debate.passage "all": a transcript reader sees the passage too. */
+  passageShown?: boolean;
   /** Which presentations to read (default both). */
   orders?: 'both' | 'original' | 'swapped';
   /** Replies sampled per presentation (self-consistency), each with its own seed; default 1. */
@@ -125,13 +140,26 @@ async function judgeOneOrder(input: JudgeInput, swapped: boolean, sample: number
   // where Debater A always defends answer A). A 2x2 design (four calls) would add only separate estimates of the two
   // biases, at twice the cost.
   const turns = swapped ? swapDebaterNames(input.turns) : input.turns;
+  const reads = input.reads ?? JUDGE_DEFAULTS.reads;
+  // The claim form's options are "correct" / "incorrect"; two-choice options are the answers, and each argument is
+  // shown defending the letter its answer has in this presentation.
+  const [first, second] = input.alternative ? [input.answer, input.alternative] : [CORRECT, INCORRECT];
+  const letters = input.alternative ? (swapped ? SWAPPED : AS_LISTED) : undefined;
+  const passage = input.passage ?? '';
+  const showsPassage = reads === 'question-and-passage' || (reads === 'transcript' && input.passageShown === true);
   const prompt = render(input.template, {
     task: input.task,
     question: input.question,
     answer: input.answer,
-    transcript: formatTranscript(turns, input.protocol),
-    option_a: swapped ? INCORRECT : CORRECT,
-    option_b: swapped ? CORRECT : INCORRECT,
+    // A judge that reads the question alone gets no transcript: the template's {{#transcript}} section drops out.
+    transcript: reads === 'transcript' ? formatTranscript(turns, input.protocol, passage, letters) : '',
+    option_a: swapped ? second : first,
+    option_b: swapped ? first : second,
+    ...optionalSlots(input.template, {
+      alternative: input.alternative ?? '',
+      passage: showsPassage ? passage : '',
+      quotes_checked: passage && reads === 'transcript' && turns.length > 0 ? 'yes' : '',
+    }),
   });
   const result = await input.model.generate(
     {

@@ -56,3 +56,4 @@ export {
 export { summarize, type Summary, type SummaryOptions } from './summary.js';
 export { betaInc, erfc, chiSquareSurvival, normalCdf, normalQuantile, studentTCdf, studentTQuantile } from './special.js';
 export type { Label } from './validate.js';
+export { fitRatings, ratingsCI, pairKey, ELO_PER_LOGIT, DEFAULT_PRIOR_SD, type Match, type Ratings, type RatingEstimate, type RatingsWithIntervals, type RatingOptions } from './ratings.js';

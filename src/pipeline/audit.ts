@@ -35,7 +35,9 @@ export function auditLeaks(ctx: StageContext): SplitAudit[] {
   if (protocol === 'none') return [];
   const { level } = ctx.config.metrics;
   const { alpha, onLeak } = ctx.config.audit;
-  const randomSides = protocol === 'debate' || protocol === 'consultancy';
+  // Open roles: the agent chose its side, so agreeing with the gold label more than half the time is the point; the
+  // training splits are still held to the test split's rate.
+  const randomSides = (protocol === 'debate' || protocol === 'consultancy') && ctx.config.debate.roles !== 'open';
   const exampleRows = ctx.store.examples.listExamples(ctx.runId);
   const clusteredBy = exampleRows.some((e) => e.group != null) ? 'group' : 'example';
   const examples = new Map(exampleRows.map((e) => [e.id, e]));

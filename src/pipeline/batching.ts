@@ -14,7 +14,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { ExperimentConfig, ModelRef } from '../config/experiment.js';
 import { modelSpec } from '../config/load.js';
-import { withTranscript } from '../debate/transcript.js';
+import { lettersFor, withTranscript } from '../debate/transcript.js';
 import type { Logger } from '../log.js';
 import { cacheKey, embedKeyParts } from '../models/cache-key.js';
 import type { GatewayModel } from '../models/gateway.js';
@@ -262,7 +262,7 @@ export function prefetchTexts(ctx: StageContext, stage: string): Map<'weak' | 's
       const samples = new Set<number>(kind === 'debate' ? Array.from({ length: size }, (_, k) => k) : [0]);
       if (ablation) samples.add(0);
       for (const s of samples) {
-        put('weak', all.map((e) => withTranscript(e.text, ctx.store.debates.listTurns(debateId(ctx.runId, e.id, protocol, s)).map(toTurn), protocol)));
+        put('weak', all.map((e) => withTranscript(e.text, ctx.store.debates.listTurns(debateId(ctx.runId, e.id, protocol, s)).map(toTurn), protocol, e.passage, lettersFor(e))));
       }
     }
   }

@@ -1,12 +1,13 @@
 import pLimit from 'p-limit';
 import { modelSpec } from '../config/load.js';
-import { planDebate, TASK_FRAMING, type Protocol } from '../debate/protocols.js';
+import { framingOf, type Protocol } from '../debate/protocols.js';
 import { runDebate, type DebateTemplates } from '../debate/run.js';
 import { loadTemplate, promptsDirOf } from '../debate/templates.js';
 import type { Side, Turn } from '../debate/transcript.js';
 import { deriveSeed } from '../rng.js';
 import type { ExampleRow, TurnRow } from '../store/index.js';
 import { checkStop, endsTheRun, PartialFailureError, settleStage, type StageContext } from './context.js';
+import { bestOfFor, debateSetup } from './debate-options.js';
 import { outOfSamplePredictions } from './predictions.js';
 
 export function debateId(runId: string, exampleId: string, protocol: string, sample: number): string {
@@ -16,7 +17,7 @@ export function debateId(runId: string, exampleId: string, protocol: string, sam
 export function toTurn(t: TurnRow): Turn {
   return {
     index: t.idx, speaker: t.speaker as Turn['speaker'], side: t.side, text: t.text, wordCount: t.wordCount,
-    truncated: t.truncated, promptHash: t.promptHash, callId: t.callId,
+    truncated: t.truncated, promptHash: t.promptHash, callId: t.callId, quotes: t.quotes,
   };
 }
 
@@ -37,9 +38,11 @@ export async function runDebates(ctx: StageContext): Promise<void> {
   const debaterRefs = cfg.debaters!;
   const a = await ctx.models.forRole(debaterRefs[0]!, 'debater');
   const b = debaterRefs[1] ? await ctx.models.forRole(debaterRefs[1], 'debater') : a;
-  const task = TASK_FRAMING[ctx.config.dataset.name]!;
+  const task = framingOf(ctx.config.dataset.name, ctx.config.dataset.format === 'two-choice');
   const examples = ctx.store.examples.listExamples(ctx.runId);
   const naive = protocol === 'market' ? naivePicks(ctx) : undefined;
+  const setupDebate = debateSetup(ctx, a, task);
+  const bestOf = await bestOfFor(ctx, task);
 
   if (ctx.retryFailed) for (const d of ctx.store.debates.listDebates(ctx.runId, { status: 'failed' })) ctx.store.debates.resetDebate(d.id);
 
@@ -70,16 +73,21 @@ export async function runDebates(ctx: StageContext): Promise<void> {
       }
       checkStop(ctx);
       const seed = deriveSeed(ctx.config.seed, 'debate', example.id, sample);
-      const plan = planDebate({ protocol, turns: cfg.turns, seed: ctx.config.seed, exampleId: example.id, sample, naivePick: naive?.get(example.id) });
-      const row = ctx.store.debates.upsertDebate({ id, runId: ctx.runId, exampleId: example.id, protocol, sample, seed, sides: plan.sides as Record<string, Side> });
       try {
+        // With open roles, debater A's choice of side is one call; a failed one fails the debate (nothing is stored).
+        const { row, plan } = await setupDebate({ id, runId: ctx.runId, exampleId: example.id, protocol, sample, seed }, example, naive?.get(example.id));
         await runDebate({
-          plan, task, question: example.question ?? example.text, answer: example.answer ?? '', sample, seed: row.seed,
+          plan, task, question: example.question ?? example.text, answer: example.answer ?? '', alternative: example.alternative ?? undefined, sample, seed: row.seed,
           debaters: { A: a, B: b }, templates, maxTokens: cfg.maxTokens, wordLimit: cfg.wordLimit, temperature: cfg.temperature,
           done: ctx.store.debates.listTurns(id).map(toTurn),
-          onTurn: (t) => {
-            ctx.store.debates.insertTurn({ debateId: id, idx: t.index, speaker: t.speaker, side: t.side, text: t.text, wordCount: t.wordCount, truncated: t.truncated, promptHash: t.promptHash, callId: t.callId });
+          onTurn: (t, kept) => {
+            const turn = { debateId: id, idx: t.index, speaker: t.speaker, side: t.side, text: t.text, wordCount: t.wordCount, truncated: t.truncated, promptHash: t.promptHash, callId: t.callId, quotes: t.quotes };
+            if (kept === undefined) ctx.store.debates.insertTurn(turn);
+            else ctx.store.debates.keepCandidate(id, t.index, kept, turn);
           },
+          bestOf: bestOf?.(id, example),
+          passage: example.passage ? { text: example.passage, judgesRead: cfg.passage === 'all' } : null,
+          openRoles: cfg.roles === 'open',
         });
         ctx.store.debates.completeDebate(id);
       } catch (e) {

@@ -8,6 +8,7 @@ import { createRng, deriveSeed } from '../rng.js';
 import type { ExampleRow, MetricRow } from '../store/index.js';
 import type { StageContext } from './context.js';
 import { judgeMetrics } from './judge-metrics.js';
+import { debaterMetrics } from './debater-metrics.js';
 import { judgeName } from '../config/experiment.js';
 import { ensembleAbstentions } from './judge-ensembles.js';
 import { abstentionsOn, probabilitiesOn, silentSubjects } from './judges.js';
@@ -45,6 +46,8 @@ export function evaluate(ctx: StageContext): MetricRow[] {
     runId: ctx.runId, subject: 'weak_labels', name: 'accuracy', value: accuracy(ensembleLabels(ctx, trainStrong), trainStrong.map((e) => e.label)),
     n: trainStrong.length, method: 'point estimate', note: 'the weak ensemble\'s labels on train_strong against the gold labels',
   });
+  // Debater ratings and open-roles choices (debater-metrics.ts).
+  metrics.push(...debaterMetrics(ctx));
   ctx.store.metrics.upsertMetrics(metrics);
   return metrics;
 }

@@ -1,7 +1,7 @@
 import pLimit from 'p-limit';
 import { JUDGE_DEFAULTS, judgeName, type ExperimentConfig } from '../config/experiment.js';
 import { modelSpec } from '../config/load.js';
-import { TASK_FRAMING } from '../debate/protocols.js';
+import { framingOf } from '../debate/protocols.js';
 import { loadTemplate, promptsDirOf } from '../debate/templates.js';
 import { judge, presentations } from '../judge/prompted.js';
 import type { Split } from '../store/index.js';
@@ -26,7 +26,7 @@ export function judgedSplits(config: ExperimentConfig, name: string): Split[] {
 export async function runJudges(ctx: StageContext): Promise<void> {
   const judges = ctx.config.judges;
   if (judges.length === 0) return;
-  const task = TASK_FRAMING[ctx.config.dataset.name]!;
+  const task = framingOf(ctx.config.dataset.name, ctx.config.dataset.format === 'two-choice');
   const protocol = ctx.config.debate.protocol;
   const limit = pLimit(Math.max(1, ctx.config.gateway.concurrency * 2));
   const jobs: { run: () => Promise<void>; batched: boolean }[] = [];
@@ -40,13 +40,15 @@ export async function runJudges(ctx: StageContext): Promise<void> {
     const samples = j.samples ?? JUDGE_DEFAULTS.samples;
     const model = await ctx.models.forRole(j.model, `judge:${name}`, j.method === 'logprobs' ? ['logprobs'] : []);
     const examples = judgedSplits(ctx.config, name).flatMap((split) => ctx.store.examples.listExamples(ctx.runId, split));
-    const reads = (sample: number): boolean => j.transcripts === undefined || j.transcripts.includes(sample);
+    const readsSample = (sample: number): boolean => j.transcripts === undefined || j.transcripts.includes(sample);
+    const reads = j.reads ?? JUDGE_DEFAULTS.reads;
     // A judge that batches asks for all its replies to a transcript at once, so they all go out in one batch.
     const batched = ctx.batching?.isBatched(j.model) === true;
     for (const example of examples) {
-      const transcripts = protocol === 'none'
+      // A judge-alone baseline (reads "question" or "question-and-passage") makes one judgment per example, like protocol "none".
+      const transcripts = protocol === 'none' || reads !== 'transcript'
         ? [null]
-        : ctx.store.debates.transcriptsForExample(ctx.runId, example.id).filter((t) => t.protocol === protocol && reads(t.sample));
+        : ctx.store.debates.transcriptsForExample(ctx.runId, example.id).filter((t) => t.protocol === protocol && readsSample(t.sample));
       for (const t of transcripts) {
         const debateId = t?.id ?? null;
         const stored = (swapped: boolean, sample: number): boolean => ctx.store.judgments.hasJudgment(ctx.runId, example.id, name, debateId, swapped, sample);
@@ -59,9 +61,9 @@ export async function runJudges(ctx: StageContext): Promise<void> {
           try {
             const v = await judge(
               {
-                model, method: j.method, template, task, question: example.question ?? example.text, answer: example.answer ?? '',
+                model, method: j.method, template, task, question: example.question ?? example.text, answer: example.answer ?? '', alternative: example.alternative,
                 turns: t ? t.turns.map(toTurn) : [], protocol, maxTokens: j.maxTokens, orders, samples, temperature: j.temperature ?? JUDGE_DEFAULTS.temperature,
-                concurrent: batched,
+                concurrent: batched, passage: example.passage ?? null, reads, passageShown: ctx.config.debate.passage === 'all',
               },
               stored,
             );

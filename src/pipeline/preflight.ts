@@ -4,11 +4,12 @@ import { homedir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import type { ExperimentConfig, ModelRef } from '../config/experiment.js';
 import { modelSpec } from '../config/load.js';
+import { storedForm } from '../data/passage.js';
 import type { SplitName } from '../data/types.js';
-import { planDebate, TASK_FRAMING, type Protocol } from '../debate/protocols.js';
+import { framingOf, planDebate, type Protocol } from '../debate/protocols.js';
 import { runDebate, type DebateTemplates, type Generator } from '../debate/run.js';
 import { loadTemplate, promptsDirOf, type Template } from '../debate/templates.js';
-import { withTranscript, type Turn } from '../debate/transcript.js';
+import { AS_LISTED, withTranscript, type Turn } from '../debate/transcript.js';
 import { UserError } from '../errors.js';
 import { JUDGE_DEFAULTS, judgeName } from '../config/experiment.js';
 import { judge, presentations } from '../judge/prompted.js';
@@ -20,6 +21,7 @@ import { loadDebateTemplates } from './debates.js';
 import { stackingProblem } from './judge-ensembles.js';
 import { judgedSplits } from './judges.js';
 import { trainingSeeds } from './predictions.js';
+import { longestImportedTranscript, readImport } from './import.js';
 import { drawExamples } from './prepare.js';
 
 /**
@@ -59,7 +61,7 @@ export async function preflight(config: ExperimentConfig): Promise<Plan> {
   // The models the run will use: their files, and the capability each role needs, as their clients will declare it.
   const needs = capabilityNeeds(config);
   const needAt = (where: string) => needs.find((n) => n.where === where);
-  const debaters = protocol === 'none' ? [] : await Promise.all(config.debate.debaters!.map((ref, i) => checkModel(`debate.debaters[${i}]`, ref)));
+  const debaters = protocol === 'none' || config.debate.import ? [] : await Promise.all(config.debate.debaters!.map((ref, i) => checkModel(`debate.debaters[${i}]`, ref)));
   const judges = await Promise.all(config.judges.map((j, i) => checkModel(`judges[${i}].model`, j.model, needAt(`judges[${i}].model`))));
   const featurizers: Partial<Record<'weak' | 'strong', ModelInspection>> = {};
   for (const group of ['weak', 'strong'] as const) {
@@ -72,13 +74,20 @@ export async function preflight(config: ExperimentConfig): Promise<Plan> {
   // The data: the files exist and parse, and the splits can be drawn (the same code the prepare stage runs).
   const { draw } = await drawExamples(config);
   const n = draw.drawn;
-  const examples = draw.examples;
+  checkPassages(config, draw.examples);
+  // As the prepare stage stores them (debate.passage decides what judges and weak models read).
+  const examples = draw.examples.map((e) => ({ ...e, ...storedForm(e, config.debate.passage) }));
   const longest = (texts: string[]): string => texts.reduce((a, b) => (Buffer.byteLength(b) > Buffer.byteLength(a) ? b : a), '');
   const longestText = longest(examples.map((e) => e.text));
 
   // Every prompt, rendered by the code that renders it in the run (an unknown or missing slot fails here) and measured.
   const prompts = await at(`The prompts in ${resolve(promptsDirOf(config.debate))}`, () =>
-    measurePrompts(config, templates, longest(examples.map((e) => e.question ?? e.text)), longest(examples.map((e) => e.answer ?? ''))),
+    measurePrompts(
+      config, templates, longest(examples.map((e) => e.question ?? e.text)), longest(examples.map((e) => e.answer ?? '')),
+      // Two-choice: a debater's stance repeats one of the answers, so answer B is measured at the longer of both.
+      config.dataset.format === 'two-choice' ? longest(examples.flatMap((e) => [e.answer ?? '', e.alternative ?? ''])) : undefined,
+      longest(examples.map((e) => e.passage ?? '')),
+    ),
   );
 
   // Count the calls as the stages make them (debates.ts, judges.ts, training.ts), and price each at its worst case.
@@ -89,15 +98,26 @@ export async function preflight(config: ExperimentConfig): Promise<Plan> {
     if (p) usd += (calls * (inputPerCall * p.inputPerMTok + outputPerCall * p.outputPerMTok)) / 1e6;
   };
   const all = n.train_weak + n.train_strong + n.test;
-  const transcripts = protocol === 'none' ? 0 : all * config.debate.samples;
+  // Imported transcripts (debate.import) call no debater.
+  const transcripts = protocol === 'none' || config.debate.import ? 0 : all * config.debate.samples;
   const calls: Record<PlanRole, number> = { debater: transcripts * config.debate.turns, judge: 0, embedding: 0 };
-  for (const t of prompts.debater) pay(debaters[t.speaker === 'B' && debaters[1] ? 1 : 0]!, transcripts, t.input, config.debate.maxTokens);
+  if (transcripts) for (const t of prompts.debater) pay(debaters[t.speaker === 'B' && debaters[1] ? 1 : 0]!, transcripts, t.input, config.debate.maxTokens);
+  // Open roles: one short choice call per transcript. Best-of-N: N candidates per turn, each scored by the scorer in
+  // two presentations (counted with the judges' calls; the scorer's price is not in the worst case).
+  if (transcripts && config.debate.roles === 'open') calls.debater += transcripts;
+  const bestOf = config.debate.bestOf ?? 1;
+  if (transcripts && bestOf > 1) {
+    calls.debater += transcripts * config.debate.turns * (bestOf - 1);
+    calls.judge += transcripts * config.debate.turns * bestOf * 2;
+    for (const t of prompts.debater) pay(debaters[t.speaker === 'B' && debaters[1] ? 1 : 0]!, transcripts * (bestOf - 1), t.input, config.debate.maxTokens);
+  }
 
   // Judges read train_strong and test (and train_weak, for a stacked ensemble), each transcript they read (or none), in
   // each presentation they read, sampled `samples` times.
   config.judges.forEach((j, i) => {
     const splits = judgedSplits(config, judgeName(j, i)).reduce((sum, split) => sum + n[split], 0);
-    const transcriptsRead = protocol === 'none' ? 1 : (j.transcripts?.length ?? config.debate.samples);
+    const alone = (j.reads ?? JUDGE_DEFAULTS.reads) !== 'transcript';
+    const transcriptsRead = protocol === 'none' || alone ? 1 : (j.transcripts?.length ?? config.debate.samples);
     const perPresentation = splits * transcriptsRead * (j.samples ?? JUDGE_DEFAULTS.samples);
     const inputs = prompts.judge.get(j.template ?? JUDGE_DEFAULTS.template)!;
     for (const swapped of presentations(j.orders)) {
@@ -109,7 +129,8 @@ export async function preflight(config: ExperimentConfig): Promise<Plan> {
   // Embedding features: one call per batch of texts, for every model trained and every prediction it makes.
   const seeds = trainingSeeds(config).length;
   const plainBytes = Buffer.byteLength(longestText);
-  const withDebateBytes = Buffer.byteLength(withTranscript(longestText, prompts.turns, protocol));
+  const twoChoice = config.dataset.format === 'two-choice';
+  const withDebateBytes = Buffer.byteLength(withTranscript(longestText, prompts.turns, protocol, undefined, twoChoice ? AS_LISTED : undefined));
   const embedding = (group: 'weak' | 'strong', jobs: { trainings: number; texts: number; textBytes: number; extraCalls?: number }[]): void => {
     const model = featurizers[group];
     if (!model) return;
@@ -167,9 +188,11 @@ async function measurePrompts(
   templates: { debate?: DebateTemplates; judge: Map<string, Template> },
   question: string,
   answer: string,
+  alternative: string | undefined,
+  passage: string,
 ): Promise<{ debater: { speaker: 'A' | 'B'; input: number }[]; judge: Map<string, number[]>; turns: Turn[] }> {
   const protocol = config.debate.protocol as Protocol;
-  const task = TASK_FRAMING[config.dataset.name]!;
+  const task = framingOf(config.dataset.name, alternative !== undefined);
   const cfg = config.debate;
   const out: { debater: { speaker: 'A' | 'B'; input: number }[]; judge: Map<string, number[]>; turns: Turn[] } = { debater: [], judge: new Map(), turns: [] };
   const answering = (text: string, record: (req: GenerateRequest) => void): Generator => ({
@@ -178,24 +201,53 @@ async function measurePrompts(
       return { text, finishReason: 'stop', usage: { inputTokens: 0, outputTokens: 0 }, callId: null };
     },
   });
-  if (templates.debate) {
+  // Imported transcripts: the judges' prompts are measured on the longest one, as they will read it.
+  if (cfg.import) out.turns = longestImportedTranscript(await readImport(config));
+  else if (templates.debate) {
     const plan = planDebate({ protocol, turns: cfg.turns, seed: 0, exampleId: 'preflight', sample: 0, naivePick: 'correct' });
     // Only the side labels' lengths matter, and "incorrect" is the longer one.
     plan.turns = plan.turns.map((t) => ({ ...t, side: 'incorrect' }));
     const debater = (speaker: 'A' | 'B') => answering(worstTurn(cfg.maxTokens), (req) => out.debater.push({ speaker, input: inputBound(req) }));
     out.turns = await runDebate({
-      plan, task, question, answer, sample: 0, seed: 0, debaters: { A: debater('A'), B: debater('B') }, templates: templates.debate,
+      plan, task, question, answer, alternative, sample: 0, seed: 0, debaters: { A: debater('A'), B: debater('B') }, templates: templates.debate,
       maxTokens: cfg.maxTokens, wordLimit: cfg.wordLimit, temperature: cfg.temperature, done: [], onTurn: () => {},
+      passage: passage ? { text: passage, judgesRead: cfg.passage === 'all' } : null,
     });
   }
   // Each judge template's prompt in the original and the swapped presentation, in that order.
   for (const [path, template] of templates.judge) {
     const inputs: number[] = [];
     const model = answering('A', (req) => inputs.push(inputBound(req)));
-    await judge({ model, method: 'parsed', template, task, question, answer, turns: out.turns, protocol, maxTokens: 1 });
+    await judge({ model, method: 'parsed', template, task, question, answer, alternative, turns: out.turns, protocol, maxTokens: 1, passage, passageShown: cfg.passage === 'all' });
     out.judge.set(path, inputs);
   }
+  // A judge-alone baseline renders its template without a transcript (and with the passage): checked, not measured.
+  for (const j of config.judges) {
+    if ((j.reads ?? JUDGE_DEFAULTS.reads) === 'transcript') continue;
+    const model = answering('A', () => {});
+    const template = templates.judge.get(j.template ?? JUDGE_DEFAULTS.template)!;
+    await judge({ model, method: 'parsed', template, task, question, answer, alternative, turns: [], protocol, maxTokens: 1, passage, reads: j.reads });
+  }
   return out;
+}
+
+/**
+ * debate.passage "debaters" or "all" needs examples that carry a passage apart from their question: refused here, before
+ * any work, with one sentence naming what to change.
+ */
+function checkPassages(config: ExperimentConfig, examples: readonly { passage?: string }[]): void {
+  const mode = config.debate.passage;
+  if (mode !== 'debaters' && mode !== 'all') return;
+  const d = config.dataset;
+  // Imported rows (debate.import) give their passage in their own "passage" field.
+  if (d.name === 'jsonl' && d.passageField === undefined && !config.debate.import) {
+    throw new UserError(`debate.passage "${mode}" needs each row's passage; set dataset.passageField to the row field that holds it.`);
+  }
+  if (!examples.some((e) => e.passage !== undefined)) {
+    throw new UserError(
+      `debate.passage "${mode}": dataset ${d.name} gives no passage apart from its questions; remove debate.passage, or use a dataset with passages (sciq, boolq, cosmos_qa, quail, quality, race, multirc, dream, mc_taco, or jsonl with dataset.passageField).`,
+    );
+  }
 }
 
 /** One line for the terminal: `at most 912 model calls (debater 768, judge 144); worst-case cost $0.41`. */

@@ -7,8 +7,10 @@ import { hubCacheRoot } from '../data/hub-cache.js';
 import { filesUnder } from '../data/tasks/files.js';
 import { hashFile } from '../models/file-identity.js';
 import { DEFAULT_DATA_DIR, loadDataset, type LoadedDataset } from '../data/registry.js';
+import { storedForm } from '../data/passage.js';
 import { drawSplits, type SplitDraw } from '../data/splits.js';
 import type { StageContext } from './context.js';
+import { importedDataset, importedPools, readImport } from './import.js';
 
 type Drawn = { loaded: LoadedDataset; draw: SplitDraw };
 
@@ -35,18 +37,23 @@ export function drawExamples(config: ExperimentConfig): Promise<Drawn> {
 async function loadAndDraw(config: ExperimentConfig): Promise<Drawn> {
   const d = config.dataset;
   const dataDir = d.dataDir ? resolve(d.dataDir) : process.env.W2S_DATA_DIR ? resolve(process.env.W2S_DATA_DIR) : DEFAULT_DATA_DIR;
-  const loaded = await loadDataset({
+  // debate.import: the import file's rows define the examples, or pick the dataset's rows by id (pipeline/import.ts).
+  const imported = config.debate.import ? await readImport(config) : undefined;
+  const loaded = imported?.examples ? importedDataset(imported) : await loadDataset({
     name: d.name,
     dataDir,
     path: d.path,
     files: d.files,
     splitField: d.splitField,
+    passageField: d.passageField,
+    twoChoice: d.format === 'two-choice',
     groupBy: d.groupBy,
     seed: config.seed,
     skipInvalid: d.skipInvalid,
     ...(d.source === 'hub' ? { source: 'hub' as const, revision: d.revision, hub: d.hub } : {}),
   });
-  return { loaded, draw: drawSplits(loaded.pools, { seed: config.seed, sizes: d.sizes }) };
+  const pools = imported ? importedPools(config, imported, loaded.pools) : loaded.pools;
+  return { loaded: { ...loaded, pools }, draw: drawSplits(pools, { seed: config.seed, sizes: d.sizes }) };
 }
 
 /** Loads the dataset, draws the seeded splits (whole groups only) and stores the examples with their groups. */
@@ -60,7 +67,9 @@ export async function prepareExamples(ctx: StageContext): Promise<void> {
     ctx.store.examples.insertExamples(
       ctx.runId,
       draw.examples.map((e) => ({
-        id: e.id, split: e.split, text: e.text, label: e.label, question: e.question, answer: e.answer, meta: e.meta ?? null, group: e.group ?? null,
+        id: e.id, split: e.split, label: e.label, answer: e.answer, alternative: e.alternative ?? null, meta: e.meta ?? null, group: e.group ?? null,
+        // debate.passage decides here, once, what judges and weak models read and what debaters read besides.
+        ...storedForm(e, ctx.config.debate.passage),
       })),
     );
     ctx.store.metrics.upsertMetric({

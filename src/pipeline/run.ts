@@ -9,6 +9,7 @@ import { auditLeaks } from './audit.js';
 import { Batching } from './batching.js';
 import { checkStop, InterruptedError, PartialFailureError, type StageContext } from './context.js';
 import { runDebates } from './debates.js';
+import { importDebates } from './import.js';
 import { evaluate } from './evaluate.js';
 import { aggregateJudgeEnsembles } from './judge-ensembles.js';
 import { runJudges } from './judges.js';
@@ -54,7 +55,8 @@ export type RunOutcome =
 const STAGES: { name: string; run: (ctx: StageContext) => Promise<void> }[] = [
   { name: 'prepare', run: prepareExamples },
   { name: 'train_weak_baseline', run: trainWeakBaseline },
-  { name: 'debates', run: runDebates },
+  // debate.import: transcripts written elsewhere are stored instead (import.ts).
+  { name: 'debates', run: (ctx) => (ctx.config.debate.import ? importDebates(ctx) : runDebates(ctx)) },
   // Before any weak model reads a transcript.
   { name: 'leak_audit', run: async (ctx) => void auditLeaks(ctx) },
   { name: 'judges', run: runJudges },

@@ -1,6 +1,6 @@
 import pLimit from 'p-limit';
 import { UserError } from '../errors.js';
-import { withTranscript } from '../debate/transcript.js';
+import { lettersFor, withTranscript } from '../debate/transcript.js';
 import { meanSoftLabel } from '../metrics/index.js';
 import { createRng, deriveSeed } from '../rng.js';
 import { groupKey, type ExampleRow, type Split } from '../store/index.js';
@@ -165,7 +165,7 @@ export async function trainWeakEnsemble(ctx: StageContext): Promise<void> {
       const view = (e: ExampleRow): { example: ExampleRow; text: string; debateId: string | null } => {
         if (protocol === 'none') return { example: e, text: e.text, debateId: null };
         const id = debateId(ctx.runId, e.id, protocol, sample);
-        return { example: e, text: withTranscript(e.text, ctx.store.debates.listTurns(id).map(toTurn), protocol), debateId: id };
+        return { example: e, text: withTranscript(e.text, ctx.store.debates.listTurns(id).map(toTurn), protocol, e.passage, lettersFor(e)), debateId: id };
       };
       await trainAndStore(ctx, {
         role: family.role, member, trainingSeed, backend, loss: ctx.config.weak.loss,

@@ -1,3 +1,4 @@
+import { basename } from 'node:path';
 import {
   accuracyBySize, accuracyCI, brier, clustersFromKeys, cohenKappa, ece, fleissKappa, majorityVote, mcnemar, meanSoftLabel, pairedBootstrapDiff,
   type EnsembleSizeAccuracy, type Label,
@@ -44,34 +45,70 @@ export interface Unscored {
   note: string;
 }
 
+/** Where a run's data came from: the files it read (name and sha256), and the config's paths they decide between. */
+const DATA_KEY = 'dataset.data';
+const PATH_KEYS = ['dataset.path', 'dataset.files', 'dataset.dataDir'];
+
 /**
  * The config fields that decide which examples a run tests on: the dataset and how it is read, the split seed and the
  * test size. Train sizes are left out on purpose: the test split is drawn first from the seeded shuffle (or from its
- * own pool), so they never change it (data/splits.ts drawSplits).
+ * own pool), so they never change it (data/splits.ts drawSplits). `data`: the files the run read, by name and sha256
+ * (dataFilesRead), when it recorded them: differingSettings lets them decide whether the paths differ, since the
+ * stored config holds its paths absolute and the same file read from two config folders is the same data.
  */
-export function testSplitSettings(raw: Record<string, unknown>): Record<string, unknown> {
+export function testSplitSettings(raw: Record<string, unknown>, data?: readonly string[]): Record<string, unknown> {
   const d = (raw.dataset ?? {}) as Record<string, any>;
   return {
-    'dataset.name': d.name, 'dataset.path': d.path, 'dataset.files': d.files, 'dataset.dataDir': d.dataDir, 'dataset.splitField': d.splitField,
+    'dataset.name': d.name, 'dataset.path': d.path, 'dataset.files': d.files, 'dataset.dataDir': d.dataDir, ...(data?.length ? { [DATA_KEY]: data } : {}),
+    'dataset.splitField': d.splitField,
     'dataset.groupBy': d.groupBy, 'dataset.skipInvalid': d.skipInvalid, 'dataset.sizes.test': d.sizes?.test, seed: raw.seed,
     // Where the files come from (absent for the default, "files", so older runs compare as before).
     ...(d.source === 'hub' ? { 'dataset.source': d.source, 'dataset.revision': d.revision, 'dataset.hub': d.hub } : {}),
   };
 }
 
-/** The split settings two runs disagree on, each as "field A-value vs B-value". */
+/**
+ * The data files a run read, as "<file name> sha256 <hex>" in name order, from its `dataset` metrics `file:<path>`;
+ * undefined when it recorded none, or one without a sha256.
+ */
+export function dataFilesRead(metrics: readonly MetricValue[]): string[] | undefined {
+  const files = metrics.filter((m) => m.subject === 'dataset' && m.name.startsWith('file:'));
+  const out: string[] = [];
+  for (const m of files) {
+    const sha = /\bsha256 ([0-9a-f]{64})\b/.exec(m.note ?? '')?.[1];
+    if (!sha) return undefined;
+    out.push(`${basename(m.name.slice('file:'.length))} sha256 ${sha}`);
+  }
+  return out.length ? out.sort() : undefined;
+}
+
+/**
+ * The split settings two runs disagree on, each as "field A-value vs B-value". Where both runs recorded the files they
+ * read (testSplitSettings' data), those decide: the same bytes under the same names are the same data wherever the
+ * paths point, and other bytes under the same paths are not.
+ */
 export function differingSettings(a: Record<string, unknown>, b: Record<string, unknown>): string[] {
   const show = (v: unknown): string => (v === undefined ? 'unset' : typeof v === 'string' ? v : canonicalJson(v));
-  return Object.keys({ ...a, ...b })
-    .filter((k) => canonicalJson(a[k] ?? null) !== canonicalJson(b[k] ?? null))
-    .map((k) => `${k} ${show(a[k])} vs ${show(b[k])}`);
+  const differs = (k: string): boolean => canonicalJson(a[k] ?? null) !== canonicalJson(b[k] ?? null);
+  const known = a[DATA_KEY] !== undefined && b[DATA_KEY] !== undefined;
+  const keys = Object.keys({ ...a, ...b }).filter((k) => k !== DATA_KEY && differs(k) && !(known && !differs(DATA_KEY) && PATH_KEYS.includes(k)));
+  if (known && differs(DATA_KEY) && !keys.some((k) => PATH_KEYS.includes(k))) keys.push(DATA_KEY);
+  return keys.map((k) => `${k} ${show(a[k])} vs ${show(b[k])}`);
+}
+
+/** The judges, judge ensembles and judge-supervised models stored as "not scored" (a judge below its minCoverage). */
+export function unscoredSubjects(metrics: readonly MetricValue[], ctx: SubjectContext): Unscored[] {
+  return metrics
+    .filter((m) => m.name === 'accuracy' && m.method === 'not scored' && /^(judge|judge_ensemble|strong_by_judge):[^@]*$/.test(m.subject))
+    .map((m) => ({ name: m.subject, label: subjectName(m.subject, ctx).short, note: m.note ?? 'not scored' }));
 }
 
 /**
  * A run's test split with every model's predictions aligned to it. Models still missing a prediction (a run in
- * progress) are left out; a judge's missing examples count as 0.5, as the pipeline's evaluation does.
+ * progress) are left out; a judge's missing examples count as 0.5, as the pipeline's evaluation does. `metrics`: the
+ * run's stored metrics, when the caller has read them already.
  */
-export function testView(q: ReportQueries, runId: string): TestView {
+export function testView(q: ReportQueries, runId: string, metrics: readonly MetricValue[] = q.metrics(runId)): TestView {
   const test = q.examples(runId, 'test');
   const config = q.run(runId)?.config ?? { raw: {}, debaters: [], judges: [] };
   const exampleIds = test.map((e) => e.id);
@@ -90,9 +127,7 @@ export function testView(q: ReportQueries, runId: string): TestView {
   };
   const ctx: SubjectContext = config;
   // A judge below its minCoverage was stored as "not scored": its 0.5s must not turn into an accuracy here either.
-  const unscored: Unscored[] = q.metrics(runId)
-    .filter((m) => m.name === 'accuracy' && m.method === 'not scored' && /^(judge|judge_ensemble|strong_by_judge):[^@]*$/.test(m.subject))
-    .map((m) => ({ name: m.subject, label: subjectName(m.subject, ctx).short, note: m.note ?? 'not scored' }));
+  const unscored = unscoredSubjects(metrics, ctx);
   const isUnscored = (name: string): boolean => unscored.some((u) => u.name === name);
   const named = (name: string, probs: number[]): Subject => {
     const n = subjectName(name, ctx);
@@ -137,7 +172,7 @@ export function testView(q: ReportQueries, runId: string): TestView {
   });
   // The strong models trained on each judge's and judge ensemble's labels (member = the judge's index, then the ensembles').
   for (let k = 0; k < config.judges.length + ensembles.length; k++) add(subjectOfRole('strong_by_judge', k, ctx), aligned(modelKey('strong_by_judge', k)));
-  return { runId, exampleIds, labels, subjects, members, groups: test.map((e) => e.group), data: testSplitSettings(config.raw), unscored };
+  return { runId, exampleIds, labels, subjects, members, groups: test.map((e) => e.group), data: testSplitSettings(config.raw, dataFilesRead(metrics)), unscored };
 }
 
 /** Restricts a view to the given example ids, in that order (for comparing two runs on the examples they share). */

@@ -53,7 +53,7 @@ const CALL_COLUMNS = ['id', 'run_id', 'role', 'model', 'kind', 'request_hash', '
 /** The calls' text columns (CSV; JSONL has params, messages and response). */
 const CALL_TEXT_COLUMNS = ['params_json', 'messages_json', 'response'];
 const PREDICTION_COLUMNS = ['run_id', 'model_id', 'role', 'member', 'example_id', 'split', 'label', 'debate_id', 'p1'];
-const TURN_COLUMNS = ['run_id', 'debate_id', 'example_id', 'split', 'label', 'protocol', 'sample', 'status', 'turn', 'speaker', 'side', 'word_count', 'truncated', 'text', 'call_id'];
+const TURN_COLUMNS = ['run_id', 'debate_id', 'example_id', 'split', 'label', 'protocol', 'sample', 'status', 'turn', 'speaker', 'side', 'word_count', 'truncated', 'text', 'call_id', 'quotes', 'quotes_verified'];
 
 /** A CSV field: quoted when it holds a comma, quote, CR or LF (quotes doubled), empty for null. */
 export function csvField(v: unknown): string {
@@ -77,6 +77,7 @@ interface TurnJoinRow {
   sample: number;
   sides_json: string;
   status: string;
+  source_json: string | null;
   turn: number | null;
   speaker: string | null;
   side: string | null;
@@ -84,12 +85,14 @@ interface TurnJoinRow {
   truncated: number | null;
   text: string | null;
   call_id: number | null;
+  quotes: number | null;
+  quotes_verified: number | null;
 }
 
 // Debates with their turns in (debate, idx) order; the LEFT JOIN keeps debates that have no turns yet.
 const TRANSCRIPT_SQL = `
 SELECT d.run_id, d.id AS debate_id, d.example_id, e.split, e.label, e.question, e.answer, e.text AS text_, d.protocol, d.sample,
-  d.sides_json, d.status, t.idx AS turn, t.speaker, t.side, t.word_count, t.truncated, t.text, t.call_id
+  d.sides_json, d.status, d.source_json, t.idx AS turn, t.speaker, t.side, t.word_count, t.truncated, t.text, t.call_id, t.quotes, t.quotes_verified
 FROM debates d
 JOIN examples e ON e.run_id = d.run_id AND e.id = d.example_id
 LEFT JOIN turns t ON t.debate_id = d.id
@@ -126,7 +129,7 @@ export function* exportLines(db: DB, options: ExportOptions): Generator<string> 
     // One row per turn: flat and spreadsheet-friendly.
     yield csvLine(TURN_COLUMNS);
     for (const r of stmt.iterate({ run, splits }) as Iterable<TurnJoinRow>) {
-      yield csvLine([r.run_id, r.debate_id, r.example_id, r.split, r.label, r.protocol, r.sample, r.status, r.turn, r.speaker, r.side, r.word_count, r.truncated, r.text, r.call_id]);
+      yield csvLine([r.run_id, r.debate_id, r.example_id, r.split, r.label, r.protocol, r.sample, r.status, r.turn, r.speaker, r.side, r.word_count, r.truncated, r.text, r.call_id, r.quotes, r.quotes_verified]);
     }
     return;
   }
@@ -181,7 +184,13 @@ function transcriptRecord(h: TurnJoinRow, turns: TurnJoinRow[]): Record<string, 
   return {
     run_id: h.run_id, debate_id: h.debate_id, example_id: h.example_id, split: h.split, label: h.label, question: h.question, answer: h.answer,
     protocol: h.protocol, sample: h.sample, sides: JSON.parse(h.sides_json), status: h.status,
-    turns: turns.map((t) => ({ index: t.turn, speaker: t.speaker, side: t.side, text: t.text, word_count: t.word_count, truncated: t.truncated === 1, call_id: t.call_id })),
+    turns: turns.map((t) => ({
+      index: t.turn, speaker: t.speaker, side: t.side, text: t.text, word_count: t.word_count, truncated: t.truncated === 1, call_id: t.call_id,
+      // Only for an example with a passage (debate.passage), so exports of other runs read as before.
+      ...(t.quotes === null ? {} : { quotes: t.quotes, quotes_verified: t.quotes_verified }),
+    })),
+    // Imported transcripts only (w2s import): where they came from.
+    ...(h.source_json !== null && { source: JSON.parse(h.source_json) as unknown }),
   };
 }
 

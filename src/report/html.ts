@@ -64,8 +64,8 @@ export function buildReport(set: ResultSet, options: ReportOptions = {}): Report
   const idCount = new Map<string, number>();
   for (const r of runs) idCount.set(r.id, (idCount.get(r.id) ?? 0) + 1);
   const sections: RunSection[] = located.map(({ run, q, file }, i) => {
-    const view = testView(q, run.id);
     const metrics = metricsOf.get(q)!.get(run.id) ?? [];
+    const view = testView(q, run.id, metrics);
     const twice = idCount.get(run.id)! > 1;
     const label = twice ? `${run.id} (${displayPath(file)})` : run.id;
     return { run, q, file, label, anchor: twice ? `${run.id}-${i + 1}` : run.id, metrics, view, comparison: compareMembers(view, { resamples: options.resamples, seed: 0, stored: metrics }) };

@@ -1,4 +1,5 @@
 import { openDb, type DB } from '../store/db.js';
+import type { DebateSource } from '../store/debates.js';
 import { runLiveness, type DisplayedRunStatus, type LeaseOwner } from '../store/leases.js';
 import type { RunStatus } from '../store/runs.js';
 import type { MetricRow } from '../store/metrics.js';
@@ -106,6 +107,8 @@ export interface TurnView {
   wordCount: number;
   truncated: boolean;
   callId: number | null;
+  /** Quotes the turn made from the passage and how many checked out; null when the example had no passage. */
+  quotes: { made: number; verified: number } | null;
 }
 
 export interface TranscriptView {
@@ -115,9 +118,16 @@ export interface TranscriptView {
   protocol: string;
   sample: number;
   sides: Record<string, string>;
+  /** 'open': debater A (the consultant) chose its side; choice says what its reply stated. */
+  roles: string;
+  choice: { stated: boolean; reply: string } | null;
+  /** Best-of-N: each turn's candidates (index, score, kept), by turn index; empty without best-of-N. */
+  candidates: Record<number, { candidate: number; score: number | null; kept: boolean }[]>;
   status: string;
   error: string | null;
   turns: TurnView[];
+  /** Imported transcripts only (w2s import): the file, its sha256, the row's line and the source's own fields. */
+  source?: DebateSource;
 }
 
 export interface PredictionView {
@@ -140,29 +150,6 @@ export interface JudgmentView {
   rawText: string | null;
 }
 
-export interface ExampleListFilter {
-  split?: string;
-  /** Right or wrong by the weak ensemble's mean (the weak baseline's prediction where no ensemble exists yet). */
-  outcome?: 'right' | 'wrong';
-  /** Only examples on which the ensemble members' hard votes differ. */
-  disagree?: boolean;
-  limit?: number;
-  offset?: number;
-}
-
-export interface ExampleListItem {
-  id: string;
-  split: string;
-  label: 0 | 1;
-  preview: string;
-  /** Mean P(label 1) of the ensemble members, or null. */
-  ensemble: number | null;
-  members: number;
-  /** Members whose P(label 1) > 0.5. */
-  votesFor1: number;
-  weak: number | null;
-}
-
 export type IdMatch = { kind: 'example'; runId: string; exampleId: string } | { kind: 'debate'; runId: string; exampleId: string; debateId: string };
 
 export interface ReportQueries {
@@ -176,7 +163,6 @@ export interface ReportQueries {
   metricsByRun(): Map<string, MetricValue[]>;
   examples(runId: string, split?: string): ExampleInfo[];
   example(runId: string, exampleId: string): ExampleInfo | undefined;
-  listExamples(runId: string, filter?: ExampleListFilter): { total: number; items: ExampleListItem[] };
   /** Where an id occurs: as a debate id, or as an example id in one or more runs. */
   findId(id: string): IdMatch[];
   transcripts(runId: string, exampleId: string): TranscriptView[];
@@ -326,8 +312,12 @@ interface RawTranscriptRow {
   protocol: string;
   sample: number;
   sides_json: string;
+  roles: string;
+  /** Open roles: the choice call (reply, stated, callId). */
+  choice_json: string | null;
   status: string;
   error: string | null;
+  source_json: string | null;
 }
 
 interface RawTurn {
@@ -339,30 +329,14 @@ interface RawTurn {
   word_count: number;
   truncated: 0 | 1;
   call_id: number | null;
+  quotes: number | null;
+  quotes_verified: number | null;
 }
 
 const toTurnView = (t: RawTurn): TurnView => ({
   idx: t.idx, speaker: t.speaker, side: t.side, text: t.text, wordCount: t.word_count, truncated: t.truncated === 1, callId: t.call_id,
+  quotes: t.quotes === null ? null : { made: t.quotes, verified: t.quotes_verified ?? 0 },
 });
-
-const LIST_EXAMPLES = `
-WITH per AS (
-  SELECT e.rowid AS ord, e.id, e.split, e.label, substr(COALESCE(e.question, e.text), 1, 160) AS preview,
-    AVG(CASE WHEN m.role = 'weak_member' THEN p.p1 END) AS ensemble,
-    COUNT(CASE WHEN m.role = 'weak_member' THEN p.p1 END) AS members,
-    SUM(CASE WHEN m.role = 'weak_member' AND p.p1 > 0.5 THEN 1 ELSE 0 END) AS votes1,
-    MAX(CASE WHEN m.role = 'weak' THEN p.p1 END) AS weak
-  FROM examples e
-  LEFT JOIN models m ON m.run_id = e.run_id AND m.role IN ('weak_member', 'weak')
-  LEFT JOIN predictions p ON p.model_id = m.id AND p.example_id = e.id
-  WHERE e.run_id = @run AND (@split IS NULL OR e.split = @split)
-  GROUP BY e.id
-), picked AS (
-  SELECT * FROM per
-  WHERE (@outcome IS NULL OR (COALESCE(ensemble, weak) IS NOT NULL
-          AND ((COALESCE(ensemble, weak) > 0.5) = (label = 1)) = (@outcome = 'right')))
-    AND (@disagree = 0 OR (members > 1 AND votes1 > 0 AND votes1 < members))
-)`;
 
 /** Opens a database read-only for reports; a missing, foreign or too-new file is a UserError. */
 export function openReport(file: string): ReportQueries {
@@ -378,13 +352,11 @@ export function reportQueries(db: DB): ReportQueries {
   const exampleCols = 'run_id AS runId, id, split, text, label, question, answer, group_id AS "group"';
   const examplesOf = db.prepare(`SELECT ${exampleCols} FROM examples WHERE run_id = @run AND (@split IS NULL OR split = @split) ORDER BY rowid`);
   const exampleOf = db.prepare(`SELECT ${exampleCols} FROM examples WHERE run_id = ? AND id = ?`);
-  const listPage = db.prepare(`${LIST_EXAMPLES} SELECT id, split, label, preview, ensemble, members, votes1, weak FROM picked ORDER BY ord LIMIT @limit OFFSET @offset`);
-  const listCount = db.prepare(`${LIST_EXAMPLES} SELECT COUNT(*) AS n FROM picked`);
-  const debateById = db.prepare('SELECT id, run_id, example_id, protocol, sample, sides_json, status, error FROM debates WHERE id = ?');
-  const debatesOf = db.prepare('SELECT id, run_id, example_id, protocol, sample, sides_json, status, error FROM debates WHERE run_id = ? AND example_id = ? ORDER BY protocol, sample');
+  const debateById = db.prepare('SELECT id, run_id, example_id, protocol, sample, sides_json, roles, choice_json, status, error, source_json FROM debates WHERE id = ?');
+  const debatesOf = db.prepare('SELECT id, run_id, example_id, protocol, sample, sides_json, roles, choice_json, status, error, source_json FROM debates WHERE run_id = ? AND example_id = ? ORDER BY protocol, sample');
   // The turns of all of an example's debates in one query, not one query per debate.
   const turnsOfExample = db.prepare(
-    `SELECT t.debate_id, t.idx, t.speaker, t.side, t.text, t.word_count, t.truncated, t.call_id FROM turns t JOIN debates d ON d.id = t.debate_id
+    `SELECT t.debate_id, t.idx, t.speaker, t.side, t.text, t.word_count, t.truncated, t.call_id, t.quotes, t.quotes_verified FROM turns t JOIN debates d ON d.id = t.debate_id
      WHERE d.run_id = ? AND d.example_id = ? ORDER BY t.debate_id, t.idx`,
   );
   const exampleRuns = db.prepare('SELECT run_id FROM examples WHERE id = ? ORDER BY rowid');
@@ -400,7 +372,19 @@ export function reportQueries(db: DB): ReportQueries {
   const judgeAverages = db.prepare('SELECT judge, example_id AS exampleId, AVG(p_correct) AS p FROM judgments WHERE run_id = ? GROUP BY judge, example_id');
   const ensembleModels = db.prepare("SELECT member, state_json FROM models WHERE run_id = ? AND role = 'judge_ensemble' ORDER BY member");
 
+  // Open roles' choice call, and best-of-N's candidates per turn.
+  const candidatesOf = db.prepare('SELECT idx, candidate, text, score, kept FROM turn_candidates WHERE debate_id = ? ORDER BY idx, candidate');
+  const extras = (d: RawTranscriptRow): Pick<TranscriptView, 'choice' | 'candidates'> => {
+    const choice = d.choice_json === null ? null : (JSON.parse(d.choice_json) as { stated: boolean; reply: string });
+    const out: Pick<TranscriptView, 'choice' | 'candidates'> = { choice: choice && { stated: choice.stated, reply: choice.reply }, candidates: {} };
+    for (const c of candidatesOf.all(d.id) as { idx: number; candidate: number; text: string; score: number | null; kept: 0 | 1 }[]) {
+      (out.candidates[c.idx] ??= []).push({ candidate: c.candidate, score: c.score, kept: c.kept === 1 });
+    }
+    return out;
+  };
   const toTranscript = (d: RawTranscriptRow, turns: RawTurn[]): TranscriptView => ({
+    roles: d.roles,
+    ...extras(d),
     id: d.id,
     runId: d.run_id,
     exampleId: d.example_id,
@@ -410,6 +394,7 @@ export function reportQueries(db: DB): ReportQueries {
     status: d.status,
     error: d.error,
     turns: turns.map(toTurnView),
+    ...(d.source_json !== null && { source: JSON.parse(d.source_json) as DebateSource }),
   });
 
   const q: ReportQueries = {
@@ -441,20 +426,6 @@ export function reportQueries(db: DB): ReportQueries {
     },
     examples: (runId, split) => examplesOf.all({ run: runId, split: split ?? null }) as ExampleInfo[],
     example: (runId, exampleId) => exampleOf.get(runId, exampleId) as ExampleInfo | undefined,
-    listExamples(runId, filter = {}) {
-      const params = {
-        run: runId,
-        split: filter.split ?? null,
-        outcome: filter.outcome ?? null,
-        disagree: filter.disagree ? 1 : 0,
-        limit: filter.limit ?? 200,
-        offset: filter.offset ?? 0,
-      };
-      const { limit: _l, offset: _o, ...countParams } = params;
-      const total = (listCount.get(countParams) as { n: number }).n;
-      const items = (listPage.all(params) as Array<Omit<ExampleListItem, 'votesFor1'> & { votes1: number }>).map(({ votes1, ...r }) => ({ ...r, votesFor1: votes1 }));
-      return { total, items };
-    },
     findId(id) {
       const d = debateById.get(id) as RawTranscriptRow | undefined;
       if (d) return [{ kind: 'debate', runId: d.run_id, exampleId: d.example_id, debateId: d.id }];

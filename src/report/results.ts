@@ -108,7 +108,7 @@ export const accuracyHeader = (subject: keyof typeof SHORT_NAMES): string => `${
 export const pgrHeader = (subject: keyof typeof SHORT_NAMES): string => `PGR % (${SHORT_NAMES[subject]})`;
 
 /** The judge-trained strong models of a run, in one cell: "strong on judge j1 80.0 [70.0, 90.0], PGR 40.0 [10.0, 70.0]; …". */
-export function judgeTrainedCell(r: RunResult): string {
+function judgeTrainedCell(r: RunResult): string {
   return r.byJudge.map((j) => `${j.name} ${pctCI(j.accuracy)}, PGR ${pgrCell(j.pgr)}`).join('; ');
 }
 
@@ -191,7 +191,7 @@ function runTableRows(metrics: readonly MetricValue[], config: RunConfigView): s
  * The config's judge ensembles, plus any judge ensemble the run stored metrics for that the config does not name (a
  * foreign or older config), so that strong_by_judge:<e> still reads as a judge ensemble's.
  */
-export function withStoredEnsembles(config: RunConfigView, metrics: readonly MetricValue[]): RunConfigView & SubjectContext {
+function withStoredEnsembles(config: RunConfigView, metrics: readonly MetricValue[]): RunConfigView & SubjectContext {
   const known = new Set((config.judgeEnsembles ?? []).map((e) => e.name));
   const extra = [...new Set(metrics.map((m) => m.subject).filter((s) => s.startsWith('judge_ensemble:')).map((s) => s.slice('judge_ensemble:'.length)))].filter((n) => !known.has(n));
   return extra.length ? { ...config, judgeEnsembles: [...(config.judgeEnsembles ?? []), ...extra.map((name) => ({ name, members: [], aggregate: '?' }))] } : config;

@@ -88,10 +88,11 @@ export function formatShow(t: ShowTarget, width = 100): string {
   }
   for (const d of t.transcripts) {
     out.push('', `=== Transcript sample ${d.sample} · ${d.protocol} · ${d.status} · ${d.id}`);
-    out.push(`Sides: ${Object.entries(d.sides).map(([k, v]) => `${k} argues the answer is ${v}`).join('; ')}`);
+    out.push(`Sides: ${Object.entries(d.sides).map(([k, v]) => `${k} argues the answer is ${v}`).join('; ')}${sidesOrigin(d)}`);
+    if (d.source) out.push(`Imported from ${safeText(d.source.file)} line ${d.source.line} (${safeText(d.source.format)}, sha256 ${d.source.sha256.slice(0, 12)}…)`);
     if (d.error) out.push(`Error: ${safeText(d.error)}`);
     for (const u of d.turns) {
-      out.push('', `[Turn ${u.idx + 1}] ${u.speaker} (${u.side}, ${u.wordCount} words${u.truncated ? ', truncated' : ''}):`, wrap(safeText(u.text), width, '  '));
+      out.push('', `[Turn ${u.idx + 1}] ${u.speaker} (${u.side}, ${u.wordCount} words${u.truncated ? ', truncated' : ''}${quotesNote(u.quotes)}${bestOfNote(d.candidates[u.idx])}):`, wrap(safeText(u.text), width, '  '));
     }
     const verdicts = t.judgments.filter((j) => j.debateId === d.id);
     const judges = [...new Set(verdicts.map((j) => j.judge))];
@@ -220,4 +221,27 @@ export function formatPrompts(t: PromptsTarget): string {
   }
   if (t.entries.length === 0) out.push('', '(no model calls)');
   return out.join('\n');
+}
+
+/** Open roles: who chose the sides, or that its reply stated none and the seeded draw stood. */
+function sidesOrigin(d: TranscriptView): string {
+  if (d.roles !== 'open') return '';
+  const who = d.protocol === 'consultancy' ? 'the consultant' : 'debater A';
+  if (!d.choice) return ` (open roles: chosen by ${who})`;
+  return d.choice.stated
+    ? ` (open roles: chosen by ${who})`
+    : ` (open roles: ${who}'s reply ${JSON.stringify(safeText(d.choice.reply).slice(0, 60))} stated no side, so the seeded draw stands)`;
+}
+
+/** Best-of-N: how many candidates the turn had and the kept one's score. */
+function bestOfNote(candidates: TranscriptView['candidates'][number] | undefined): string {
+  if (!candidates?.length) return '';
+  const kept = candidates.find((c) => c.kept);
+  const score = kept?.score == null ? 'unscored' : `score ${kept.score.toFixed(3)}`;
+  return `, best of ${candidates.length}: candidate ${kept ? kept.candidate : '?'} kept, ${score}`;
+}
+
+/** A turn's quotes from the passage: ", 3 quotes, 2 verified"; nothing when the example had no passage. */
+function quotesNote(q: { made: number; verified: number } | null): string {
+  return q === null ? '' : `, ${q.made} quote${q.made === 1 ? '' : 's'}, ${q.verified} verified`;
 }

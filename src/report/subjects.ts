@@ -52,14 +52,14 @@ export interface SubjectName {
 const AGGREGATE_WORDS: Record<string, string> = { mean: 'mean of', vote: 'vote of', 'logit-mean': 'logit-mean of', stacked: 'stacked on' };
 
 /** "judge ensemble e (mean of a, b, c)", or "judge ensemble e" when the config does not say. */
-export function judgeEnsembleLabel(name: string, c: SubjectContext): string {
+function judgeEnsembleLabel(name: string, c: SubjectContext): string {
   const e = c.judgeEnsembles?.find((x) => x.name === baseName(name));
   if (!e || e.members.length === 0) return `judge ensemble ${name}`;
   return `judge ensemble ${name} (${AGGREGATE_WORDS[e.aggregate] ?? `${e.aggregate} of`} ${e.members.join(', ')})`;
 }
 
 /** True when the config names `name` as a judge ensemble (names are unique across judges and judge ensembles). */
-export const isJudgeEnsemble = (name: string, c: SubjectContext): boolean => c.judgeEnsembles?.some((e) => e.name === baseName(name)) ?? false;
+const isJudgeEnsemble = (name: string, c: SubjectContext): boolean => c.judgeEnsembles?.some((e) => e.name === baseName(name)) ?? false;
 
 /** A subject's name without another training seed's "@seedN" suffix. */
 const baseName = (name: string): string => name.replace(/@seed\d+$/, '');

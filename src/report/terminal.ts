@@ -1,3 +1,4 @@
+import { debaterSummaryLines } from './ratings.js';
 import { labelOf, type Comparison } from './analysis.js';
 import type { ReportQueries } from './queries.js';
 import { accuracyHeader, compareRows, pct, pctCI, pgrCell, pgrHeader, runDetails, signedPoints, signedPointsCI, textTable, unscoredRows } from './results.js';
@@ -42,7 +43,7 @@ export function formatRuns(runs: readonly LocatedRun[]): string {
 export function formatRunSummary(q: ReportQueries, runId: string): string {
   const run = q.resolveRun(runId);
   const { models, notes, audits } = runDetails(q.metrics(run.id), run.config);
-  return [textTable(models.header, models.rows), '', ...notes, ...audits.flatMap((t) => ['', textTable(t.header, t.rows)])].join('\n');
+  return [textTable(models.header, models.rows), '', ...notes, ...audits.flatMap((t) => ['', textTable(t.header, t.rows)]), ...debaterSummaryLines(q.metrics(run.id))].join('\n');
 }
 
 const p3 = (v: number | null): string => (v === null ? 'n/a' : v.toFixed(3));

@@ -104,7 +104,7 @@ function modelName(p: PredictionView, ensembles: readonly JudgeEnsembleModelView
 }
 
 /** 2.7 ms, 1.25 s. */
-export const latency = (ms: number): string => (ms < 1000 ? `${ms.toFixed(1)} ms` : `${(ms / 1000).toFixed(2)} s`);
+const latency = (ms: number): string => (ms < 1000 ? `${ms.toFixed(1)} ms` : `${(ms / 1000).toFixed(2)} s`);
 
 /** The ledger facts of a call in one line: tokens in and out, latency, and whether the cache answered. */
 function callFacts(c: CallView): string {
@@ -214,7 +214,7 @@ export function transcriptHtml(
     const judgeCalls = calls ? calls.judgments.filter((j) => j.debateId === t.id) : [];
     const judgeCallsHtml = judgeCalls.length ? `<div class="judge-calls"><h5>Judge calls on this transcript</h5>${judgeCalls.map(judgmentCallHtml).join('')}</div>` : '';
     // id: each debate has a stable URL, its example's page with #debate-<id>.
-    return `<div class="transcript" id="debate-${esc(t.id)}" data-debate="${esc(t.id)}"><h4><a href="#debate-${esc(encodeURIComponent(t.id))}">Transcript sample ${t.sample}</a> · ${esc(t.protocol)} · ${esc(t.status)}</h4><p class="note">debate ${esc(t.id)} · sides ${sides}${members.length ? ` · ${esc(members.join(', '))}` : ''}</p>${t.error ? `<p class="bad">${esc(clean(t.error))}</p>` : ''}${verdictHtml ? `<ul class="verdicts">${verdictHtml}</ul>` : ''}${turns || '<p class="empty">No turns.</p>'}${judgeCallsHtml}</div>`;
+    return `<div class="transcript" id="debate-${esc(t.id)}" data-debate="${esc(t.id)}"><h4><a href="#debate-${esc(encodeURIComponent(t.id))}">Transcript sample ${t.sample}</a> · ${esc(t.protocol)} · ${esc(t.status)}</h4><p class="note">debate ${esc(t.id)} · sides ${sides}${members.length ? ` · ${esc(members.join(', '))}` : ''}${t.source ? ` · imported from ${esc(t.source.file)} line ${t.source.line} (${esc(t.source.format)}, sha256 ${esc(t.source.sha256.slice(0, 12))}…)` : ''}</p>${t.error ? `<p class="bad">${esc(clean(t.error))}</p>` : ''}${verdictHtml ? `<ul class="verdicts">${verdictHtml}</ul>` : ''}${turns || '<p class="empty">No turns.</p>'}${judgeCallsHtml}</div>`;
   });
   const noDebate = judgments.filter((j) => j.debateId === null);
   const blind = noDebate.length ? `<ul class="verdicts">${noDebate.map((j) => `<li class="verdict">judge <b>${esc(j.judge)}</b> (no transcript, ${j.orderSwapped ? 'swapped' : 'original'}): ${verdictP(j.pCorrect)}</li>`).join('')}</ul>` : '';

@@ -6,8 +6,8 @@ import { subjectName } from './subjects.js';
 
 /**
  * A run's examples as the viewer lists them: one row per example with every model's, judge's and judge ensemble's
- * P(correct), filtered, searched and sorted in SQL (so a page of a 50,000-example run costs one query), and the
- * neighbours of an example in that same order (the example page's previous/next links).
+ * P(correct), filtered, searched and sorted in SQL (so a page of a 50,000-example run costs two queries: its totals
+ * and its rows), and the neighbours of an example in that same order (the example page's previous/next links).
  *
  * A decision is "correct" when P(correct) > 0.5, as the stored accuracies count it (0.5 counts as "incorrect"); a
  * value is wrong when that decision differs from the gold label. A judge's P(correct) on an example is the mean over
@@ -58,8 +58,6 @@ export interface ListQuery {
   dir: 'asc' | 'desc';
 }
 
-export const DEFAULT_QUERY: ListQuery = { split: 'test', wrong: null, disagree: null, protocol: null, q: null, sort: null, dir: 'asc' };
-
 export interface ListRow {
   id: string;
   split: string;
@@ -71,12 +69,11 @@ export interface ListRow {
   values: (number | null)[];
 }
 
-export interface ListPage {
+export interface ListTotals {
   total: number;
   /** Per subject column: how many listed examples it has a value for, and how many of those it gets wrong. */
   valued: number[];
   wrong: number[];
-  rows: ListRow[];
 }
 
 /** Where an example sits in a list: its 1-based position, and the ids before and after it (null at the ends). */
@@ -91,7 +88,10 @@ export interface RunList {
   columns: SubjectColumn[];
   /** The protocols of the run's transcripts. */
   protocols: string[];
-  page(query: ListQuery, limit: number, offset: number): ListPage;
+  /** How many examples the list holds, with each column's counts: one pass over the filtered rows. */
+  totals(query: ListQuery): ListTotals;
+  /** One page of the list, in its order: one more pass, so a request makes two whatever the page. */
+  rows(query: ListQuery, limit: number, offset: number): ListRow[];
   /** The example's place in the list, or null when the list does not hold it. */
   neighbours(query: ListQuery, exampleId: string): Neighbours | null;
 }
@@ -160,9 +160,11 @@ interface ModelRow {
 /**
  * The run's list: its columns from what it stored (ensemble members, judges that judged, judge ensembles, the weak
  * baseline and the strong model), in the order the brief of every view uses: the weak ensemble, its members, the
- * judges (config order first), the judge ensembles, then the weak baseline and the w2s strong model.
+ * judges (config order first), the judge ensembles, then the weak baseline and the w2s strong model. `unscored`: the
+ * judges and judge ensembles stored as "not scored" (below their minCoverage), left out as calibration and compare
+ * leave them out.
  */
-export function runList(db: DB, runId: string, config: RunConfigView, judgeEnsembles: readonly JudgeEnsembleModelView[]): RunList {
+export function runList(db: DB, runId: string, config: RunConfigView, judgeEnsembles: readonly JudgeEnsembleModelView[], unscored: ReadonlySet<string> = new Set()): RunList {
   const models = prepared(db, "SELECT id, role, member FROM models WHERE run_id = ? AND role IN ('weak', 'weak_member', 'strong', 'judge_ensemble') ORDER BY role, member").all(runId) as ModelRow[];
   const judgeNames = (prepared(db, 'SELECT DISTINCT judge FROM judgments WHERE run_id = ?').pluck().all(runId) as string[]);
   const judges = [...config.judges.filter((j) => judgeNames.includes(j)), ...judgeNames.filter((j) => !config.judges.includes(j)).sort()];
@@ -192,10 +194,12 @@ export function runList(db: DB, runId: string, config: RunConfigView, judgeEnsem
   }
   for (const m of members) add(column(`member:${m.member}`, 'member', `member${m.member}`), one(m.id));
   for (const j of judges) {
+    if (unscored.has(`judge:${j}`)) continue;
     add(column(`judge:${j}`, 'judge', `judge:${j}`), `(SELECT AVG(p_correct) FROM judgments WHERE run_id = @run AND example_id = e.id AND judge = ${bind(j)})`);
   }
   for (const m of models.filter((x) => x.role === 'judge_ensemble')) {
     const name = judgeEnsembles.find((e) => e.index === m.member)?.name ?? `ensemble${m.member}`;
+    if (unscored.has(`judge_ensemble:${name}`)) continue;
     add(column(`judge_ensemble:${name}`, 'judge_ensemble', `judge_ensemble:${name}`), one(m.id));
   }
   for (const role of ['weak', 'strong'] as const) {
@@ -241,21 +245,20 @@ export function runList(db: DB, runId: string, config: RunConfigView, judgeEnsem
   return {
     columns,
     protocols,
-    page(query, limit, offset) {
+    totals(query) {
       const { sql, args } = base(query);
       const sums = cols.map((c, i) => `, COUNT(${c}) AS n${i}, COALESCE(SUM(${wrongExpr(c)}), 0) AS w${i}`).join('');
       const totals = prepared(db, `${sql} SELECT COUNT(*) AS total${sums} FROM picked`).get(args) as Record<string, number>;
+      return { total: totals.total!, valued: cols.map((_, i) => totals[`n${i}`]!), wrong: cols.map((_, i) => totals[`w${i}`]!) };
+    },
+    rows(query, limit, offset) {
+      const { sql, args } = base(query);
       const rows = prepared(db, `${sql} SELECT id, split, label, question, text, answer${cols.map((c) => `, ${c}`).join('')} FROM picked ORDER BY ${orderBy(query)} LIMIT @limit OFFSET @offset`)
         .all({ ...args, limit, offset }) as Record<string, unknown>[];
-      return {
-        total: totals.total!,
-        valued: cols.map((_, i) => totals[`n${i}`]!),
-        wrong: cols.map((_, i) => totals[`w${i}`]!),
-        rows: rows.map((r) => ({
-          id: r.id as string, split: r.split as string, label: r.label as 0 | 1, question: r.question as string | null, text: r.text as string, answer: r.answer as string | null,
-          values: cols.map((c) => r[c] as number | null),
-        })),
-      };
+      return rows.map((r) => ({
+        id: r.id as string, split: r.split as string, label: r.label as 0 | 1, question: r.question as string | null, text: r.text as string, answer: r.answer as string | null,
+        values: cols.map((c) => r[c] as number | null),
+      }));
     },
     neighbours(query, exampleId) {
       const { sql, args } = base(query);

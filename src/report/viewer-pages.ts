@@ -1,7 +1,7 @@
 import { reliabilityBins } from '../metrics/index.js';
 import { secretRedactor } from '../redact.js';
 import { SPLITS } from '../store/examples.js';
-import { testView } from './analysis.js';
+import { testView, unscoredSubjects, type Unscored } from './analysis.js';
 import { escapeHtml as esc } from './escape.js';
 import { htmlTable, judgesSectionHtml } from './html.js';
 import { judgesView } from './judges.js';
@@ -9,7 +9,7 @@ import type { MetricValue } from './queries.js';
 import { pctCI, pgrCell, runDetails, runResult, type RunResult } from './results.js';
 import { displayPath, locatedResults, type LocatedRun } from './results-set.js';
 import { subjectName, SHORT_NAMES } from './subjects.js';
-import { barChart, reliabilityDiagram } from './svg.js';
+import { barChart, MIN_BIN_COUNT, reliabilityDiagram } from './svg.js';
 import { STYLE, transcriptHtml } from './transcript-html.js';
 import { exampleCalls } from './viewer-calls.js';
 import { FIXED_SORT_KEYS, listParams, parseListQuery, runList, type ListQuery, type RunList, type SubjectColumn } from './viewer-list.js';
@@ -24,9 +24,6 @@ export interface PageContext {
 
 /** How often a running run's pages reload themselves. */
 export const REFRESH_SECONDS = 5;
-
-/** Bins of a reliability diagram with fewer examples than this are not drawn (their counts are listed). */
-export const MIN_BIN = 5;
 
 const VIEWER_STYLE = `
 .live-badge{display:inline-block;background:#fff3cd;border:1px solid #d9a400;color:#6b5000;border-radius:3px;padding:1px 8px;font-size:12px;font-weight:600;vertical-align:middle}
@@ -154,9 +151,9 @@ function leakSection(metrics: readonly MetricValue[], protocol: string | undefin
   return `<section id="leak-audit"><h2>Leak audit</h2><p class="note">${esc(what)}</p>${table}</section>`;
 }
 
-/** One reliability diagram per subject on the test split, bins under MIN_BIN examples hidden, every bin's count listed. */
-function calibrationSection(loc: LocatedRun): string {
-  const view = testView(loc.q, loc.run.id);
+/** One reliability diagram per subject on the test split, bins under MIN_BIN_COUNT examples hidden, every bin's count listed. */
+function calibrationSection(loc: LocatedRun, metrics: readonly MetricValue[]): string {
+  const view = testView(loc.q, loc.run.id, metrics);
   const subjects = view.subjects.filter((s) => s.name !== 'weak_ensemble_vote');
   if (view.labels.length === 0 || subjects.length === 0) return '<section id="calibration"><h2>Calibration</h2><p class="empty">No test predictions yet.</p></section>';
   const unscored = view.unscored.length
@@ -165,19 +162,19 @@ function calibrationSection(loc: LocatedRun): string {
   const figures = subjects.map((s) => {
     const names = subjectName(s.name, loc.run.config);
     const bins = reliabilityBins(s.probs, view.labels, 10);
-    const shown = bins.filter((b) => b.count >= MIN_BIN);
-    const hidden = bins.filter((b) => b.count > 0 && b.count < MIN_BIN);
+    const shown = bins.filter((b) => b.count >= MIN_BIN_COUNT);
+    const hidden = bins.filter((b) => b.count > 0 && b.count < MIN_BIN_COUNT);
     const chart = shown.length
-      ? reliabilityDiagram({ title: `Reliability: ${names.short}`, series: [{ name: names.short, bins }], minCount: MIN_BIN })
-      : `<p class="empty">No bin holds ${MIN_BIN} or more examples.</p>`;
+      ? reliabilityDiagram({ title: `Reliability: ${names.short}`, series: [{ name: names.short, bins }], minCount: MIN_BIN_COUNT })
+      : `<p class="empty">No bin holds ${MIN_BIN_COUNT} or more examples.</p>`;
     const tick = (v: number): string => String(Number(v.toFixed(1))).replace(/^0\./, '.');
     const range = (lo: number, hi: number): string => `${tick(lo)}–${tick(hi)}`;
-    const counts = bins.map((b) => (b.count > 0 && b.count < MIN_BIN ? `<td class="hidden-bin" title="fewer than ${MIN_BIN} examples: not drawn">${b.count}</td>` : `<td>${b.count}</td>`)).join('');
-    const observed = bins.map((b) => (b.count >= MIN_BIN ? `<td>${b.fractionPositive!.toFixed(2)}</td>` : `<td class="hidden-bin">${b.count ? 'hidden' : '—'}</td>`)).join('');
+    const counts = bins.map((b) => (b.count > 0 && b.count < MIN_BIN_COUNT ? `<td class="hidden-bin" title="fewer than ${MIN_BIN_COUNT} examples: not drawn">${b.count}</td>` : `<td>${b.count}</td>`)).join('');
+    const observed = bins.map((b) => (b.count >= MIN_BIN_COUNT ? `<td>${b.fractionPositive!.toFixed(2)}</td>` : `<td class="hidden-bin">${b.count ? 'hidden' : '—'}</td>`)).join('');
     const table = `<table class="bins"><tbody><tr><th>P(correct)</th>${bins.map((b) => `<th>${range(b.lo, b.hi)}</th>`).join('')}</tr><tr><th>examples</th>${counts}</tr><tr><th>fraction correct</th>${observed}</tr></tbody></table>`;
-    return `<figure class="cal" data-subject="${esc(s.name)}">${chart}<figcaption>${esc(names.long)}: ${shown.length} bin(s) drawn${hidden.length ? `, ${hidden.length} hidden (fewer than ${MIN_BIN} examples)` : ''}.</figcaption>${table}</figure>`;
+    return `<figure class="cal" data-subject="${esc(s.name)}">${chart}<figcaption>${esc(names.long)}: ${shown.length} bin(s) drawn${hidden.length ? `, ${hidden.length} hidden (fewer than ${MIN_BIN_COUNT} examples)` : ''}.</figcaption>${table}</figure>`;
   });
-  return `<section id="calibration"><h2>Calibration on the test split</h2><p class="note">Each point is one of 10 equal-width bins of P(correct): the bin's mean P(correct) against the fraction of its ${view.labels.length} test examples whose gold label is correct; the dashed diagonal is perfect calibration. Bins with fewer than ${MIN_BIN} examples are not drawn (their counts are in the table below each diagram). A judge's abstentions (no reply stating a verdict) count as 0.5.</p>${unscored}<div class="cal-grid">${figures.join('')}</div></section>`;
+  return `<section id="calibration"><h2>Calibration on the test split</h2><p class="note">Each point is one of 10 equal-width bins of P(correct): the bin's mean P(correct) against the fraction of its ${view.labels.length} test examples whose gold label is correct; the dashed diagonal is perfect calibration. Bins with fewer than ${MIN_BIN_COUNT} examples are not drawn (their counts are in the table below each diagram). A judge's abstentions (no reply stating a verdict) count as 0.5.</p>${unscored}<div class="cal-grid">${figures.join('')}</div></section>`;
 }
 
 /** "test split · wrong for member 0 · sorted by judge j1, descending": the list's filter and order, in words. */
@@ -212,12 +209,12 @@ ${protocol}
 <button type="submit">apply</button> <a href="${href}#examples">reset</a></form>`;
 }
 
-function examplesSection(ctx: PageContext, href: string, list: RunList, query: ListQuery, params: URLSearchParams): string {
+function examplesSection(ctx: PageContext, href: string, list: RunList, query: ListQuery, params: URLSearchParams, unscored: readonly Unscored[]): string {
   const size = ctx.pageSize;
-  const first = list.page(query, size, 0);
-  const pages = Math.max(1, Math.ceil(first.total / size));
+  const totals = list.totals(query);
+  const pages = Math.max(1, Math.ceil(totals.total / size));
   const pageNo = Math.min(pages, Math.max(1, Number.parseInt(params.get('page') ?? '1', 10) || 1));
-  const listed = pageNo === 1 ? first : list.page(query, size, (pageNo - 1) * size);
+  const pageRows = list.rows(query, size, (pageNo - 1) * size);
   const base = listParams(query);
   const exampleQs = base.toString();
   const showSplit = query.split === null;
@@ -233,7 +230,7 @@ function examplesSection(ctx: PageContext, href: string, list: RunList, query: L
     ...(showSplit ? [sortLink('split', 'split')] : []),
     ...list.columns.map((c) => sortLink(c.key, c.label, `${c.description}: P(correct); ✗ = its decision (P > 0.5 = correct) is wrong`)),
   ].join('');
-  const rows = listed.rows
+  const rows = pageRows
     .map((r) => {
       const cells = r.values.map((v, i) => {
         const key = esc(list.columns[i]!.key);
@@ -248,7 +245,7 @@ function examplesSection(ctx: PageContext, href: string, list: RunList, query: L
     })
     .join('');
   const foot = list.columns.length
-    ? `<tfoot><tr><td colspan="${showSplit ? 5 : 4}">wrong / with a value, in this list</td>${list.columns.map((c, i) => `<td class="p" data-key="${esc(c.key)}">${listed.wrong[i]} / ${listed.valued[i]}</td>`).join('')}</tr></tfoot>`
+    ? `<tfoot><tr><td colspan="${showSplit ? 5 : 4}">wrong / with a value, in this list</td>${list.columns.map((c, i) => `<td class="p" data-key="${esc(c.key)}">${totals.wrong[i]} / ${totals.valued[i]}</td>`).join('')}</tr></tfoot>`
     : '';
   const pageHref = (p: number): string => {
     const s = new URLSearchParams(base);
@@ -258,11 +255,16 @@ function examplesSection(ctx: PageContext, href: string, list: RunList, query: L
   const pager = pages > 1
     ? `<nav class="pager">${pageNo > 1 ? `<a class="first-page" href="${pageHref(1)}">« first</a><a class="prev-page" href="${pageHref(pageNo - 1)}">‹ previous</a>` : ''}<span>page ${pageNo} of ${pages}</span>${pageNo < pages ? `<a class="next-page" href="${pageHref(pageNo + 1)}">next ›</a><a class="last-page" href="${pageHref(pages)}">last »</a>` : ''}</nav>`
     : '';
-  const table = listed.rows.length
+  // Judges (and judge ensembles) below their minCoverage have no column, as calibration and compare leave them out.
+  const judgesUnscored = unscored.filter((u) => !u.name.startsWith('strong_by_judge:'));
+  const notListed = judgesUnscored.length
+    ? `<p class="note unscored">Not scored, so not listed: ${judgesUnscored.map((u) => `${esc(u.label)} (n/a: ${esc(u.note)})`).join('; ')}.</p>`
+    : '';
+  const table = pageRows.length
     ? `<table class="examples"><thead><tr>${head}</tr></thead><tbody>${rows}</tbody>${foot}</table>`
     : '<p class="empty">No example matches.</p>';
   return `<section id="examples"><h2>Examples</h2>${filterForm(href, query, list)}
-<p class="note"><span class="count">${listed.total}</span> example(s) match: ${esc(describeQuery(query, list.columns))}. Each column is P(correct) (= P(label 1)); <span class="mark bad">✗</span> marks a decision (P &gt; 0.5 = correct) that is wrong against gold. A judge's value is its mean over both orders, every transcript and sample. Click a header to sort.</p>
+<p class="note"><span class="count">${totals.total}</span> example(s) match: ${esc(describeQuery(query, list.columns))}. Each column is P(correct) (= P(label 1)); <span class="mark bad">✗</span> marks a decision (P &gt; 0.5 = correct) that is wrong against gold. A judge's value is its mean over both orders, every transcript and sample. Click a header to sort.</p>${notListed}
 ${pager}${table}${pager}</section>`;
 }
 
@@ -271,7 +273,8 @@ export function runPage(ctx: PageContext, loc: LocatedRun, params: URLSearchPara
   const href = runHref(ctx, loc);
   const metrics = q.metrics(run.id);
   const res = runResult(q, run, metrics);
-  const list = runList(q.db, run.id, run.config, q.judgeEnsembles(run.id));
+  const unscored = unscoredSubjects(metrics, run.config);
+  const list = runList(q.db, run.id, run.config, q.judgeEnsembles(run.id), new Set(unscored.map((u) => u.name)));
   const query = parseListQuery(params, list.columns, list.protocols);
   const chart = barChart({
     title: 'Test accuracy',
@@ -294,9 +297,9 @@ ${runMeta(loc)}<nav class="toc">${toc}</nav>
 ${htmlTable(details.models.header, details.models.rows, 'run-table')}<p class="note">${details.notes.map(esc).join('<br>')}</p></section>
 ${leakSection(metrics, run.config.protocol)}
 ${otherAudits.length ? `<section id="audits"><h2>Knowledge regions</h2>${otherAudits.map((t) => htmlTable(t.header, t.rows, 'audit')).join('')}</section>` : ''}
-${calibrationSection(loc)}
+${calibrationSection(loc, metrics)}
 ${judges}
-${examplesSection(ctx, href, list, query, params)}`;
+${examplesSection(ctx, href, list, query, params, unscored)}`;
   return page(`Run ${run.id}`, body, { refresh: live.refresh });
 }
 
@@ -310,7 +313,8 @@ export function examplePage(ctx: PageContext, loc: LocatedRun, exampleId: string
   if (!ex) return null;
   const href = runHref(ctx, loc);
   const ensembles = q.judgeEnsembles(run.id);
-  const list = runList(q.db, run.id, run.config, ensembles);
+  const unscored = unscoredSubjects(q.metrics(run.id), run.config);
+  const list = runList(q.db, run.id, run.config, ensembles, new Set(unscored.map((u) => u.name)));
   const query = parseListQuery(params, list.columns, list.protocols);
   const base = listParams(query);
   const at = list.neighbours(query, ex.id);

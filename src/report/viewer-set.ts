@@ -7,10 +7,11 @@ import { DEFAULT_RESULTS, displayPath, type LocatedRun } from './results-set.js'
 /**
  * The databases the viewer shows: the files named, and every *.sqlite under the folders named, found again on each
  * rescan, so a database that appears while the viewer runs (a new run, a sweep's next cell) shows without a restart.
- * A rescan is cheap: one readdir per folder and a stat per file; a file is opened only when it is new, or when it
- * held no runs (a cache file, a database being created) or could not be read and has changed since (its size or
- * mtime, or its -wal file's). Every database keeps the index it was first given, so /files/<i>/… links stay valid
- * while the viewer runs; a file that goes away leaves its index empty.
+ * A rescan is cheap: a readdir per folder and subfolder and a stat per file; a file is opened only when it is new
+ * (or replaced: another inode under the same name), or when it held no runs (a cache file, a database being created)
+ * or could not be read and has changed since (its size or mtime, or its -wal file's). Every database keeps the index
+ * it was first given, so /files/<i>/… links stay valid while the viewer runs; a file that goes away leaves its index
+ * empty until it comes back.
  */
 export interface WatchedResults {
   /** What is watched, as the front page says it: "results/ (3 databases)". */
@@ -73,13 +74,23 @@ export function watchResults(paths: readonly string[]): WatchedResults {
   const passed = new Map<string, Passed>();
   const live = (): Slot[] => slots.filter((s): s is Slot => s !== null);
   const slotOf = (file: string): Slot | undefined => live().find((s) => s.file === file);
+  /** The index each file was first given: a file that comes back, or is replaced, takes the same one. */
+  const given = new Map<string, number>();
+  const place = (slot: Slot): void => {
+    const at = given.get(slot.file);
+    if (at !== undefined) slots[at] = slot;
+    else {
+      given.set(slot.file, slots.length);
+      slots.push(slot);
+    }
+  };
 
   const closeAll = (): void => {
     for (const s of live()) s.q.close();
   };
   // A file named outright must be a w2s database: its error is the user's to fix, at start.
   try {
-    for (const file of explicit) slots.push({ file, q: openReport(file), ino: statSync(file).ino });
+    for (const file of explicit) place({ file, q: openReport(file), ino: statSync(file).ino });
   } catch (e) {
     closeAll();
     throw e;
@@ -93,16 +104,14 @@ export function watchResults(paths: readonly string[]): WatchedResults {
       return; // gone between readdir and stat
     }
     const have = slotOf(file);
-    let reuse = -1;
     if (have) {
       if (have.ino === st.ino) return;
-      // Replaced under the same name (deleted and written again): the new file takes the same index.
-      reuse = slots.indexOf(have);
+      // Replaced under the same name (deleted and written again): the new file is opened, at the same index.
       have.q.close();
-      slots[reuse] = null;
+      slots[slots.indexOf(have)] = null;
     }
     const signature = signatureOf(file, st);
-    if (reuse < 0 && passed.get(file)?.signature === signature) return;
+    if (!have && passed.get(file)?.signature === signature) return;
     let q: ReportQueries;
     try {
       q = openReport(file);
@@ -119,33 +128,31 @@ export function watchResults(paths: readonly string[]): WatchedResults {
       passed.set(file, { signature, reason: (e as Error).message });
       return;
     }
-    if (!hasRuns) {
-      // A cache file, or a database whose first run is not written yet.
+    if (!hasRuns && !explicit.includes(file)) {
+      // A cache file, or a database whose first run is not written yet (one named outright is shown all the same).
       q.close();
       passed.set(file, { signature, reason: null });
       return;
     }
     passed.delete(file);
-    const slot = { file, q, ino: st.ino };
-    if (reuse >= 0) slots[reuse] = slot;
-    else slots.push(slot);
+    place({ file, q, ino: st.ino });
   };
 
   const rescan = (): void => {
-    const found = new Set<string>();
+    const found = new Set<string>(explicit.filter(exists));
     for (const dir of folders) for (const file of sqliteFiles(dir)) found.add(file);
     // Gone: a folder's file no longer there, or a named file deleted.
     for (let i = 0; i < slots.length; i++) {
       const s = slots[i];
       if (!s) continue;
-      const stillThere = explicit.includes(s.file) ? exists(s.file) : found.has(s.file);
-      if (!stillThere) {
+      if (!found.has(s.file)) {
         s.q.close();
         slots[i] = null;
       }
     }
     for (const file of passed.keys()) if (!found.has(file)) passed.delete(file);
-    for (const file of found) if (!explicit.includes(file)) consider(file);
+    // A named file too: it may have been replaced, or deleted and written again, since the last scan.
+    for (const file of found) consider(file);
   };
   try {
     rescan();

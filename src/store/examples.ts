@@ -14,6 +14,10 @@ export interface ExampleRow {
   meta?: Record<string, unknown> | null;
   /** The example's group (passage, question pair); null when the dataset has none. */
   group?: string | null;
+  /** The passage debaters read (debate.passage "debaters" or "all"); null when no one in the run reads one. */
+  passage?: string | null;
+  /** Two-choice examples: answer B (`answer` is answer A; label 1 when A is right); null for the claim form. */
+  alternative?: string | null;
 }
 
 /** The key an example is grouped by: its group, or (without one) the example alone; no group id can collide with it. */
@@ -39,6 +43,8 @@ interface RawExample {
   answer: string | null;
   meta_json: string | null;
   group_id: string | null;
+  passage: string | null;
+  alternative: string | null;
 }
 
 function toExample(r: RawExample): ExampleRow {
@@ -51,15 +57,18 @@ function toExample(r: RawExample): ExampleRow {
     answer: r.answer,
     meta: r.meta_json === null ? null : (JSON.parse(r.meta_json) as Record<string, unknown>),
     group: r.group_id,
+    // Only when there is one, so rows of runs without debate.passage read as they always did.
+    ...(r.passage === null ? {} : { passage: r.passage }),
+    ...(r.alternative === null ? {} : { alternative: r.alternative }),
   };
 }
 
 export function examplesTable(db: DB): ExamplesTable {
   const insert = db.prepare(
-    `INSERT INTO examples (run_id, id, split, text, label, question, answer, meta_json, group_id)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+    `INSERT INTO examples (run_id, id, split, text, label, question, answer, meta_json, group_id, passage, alternative)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
   );
-  const cols = 'id, split, text, label, question, answer, meta_json, group_id';
+  const cols = 'id, split, text, label, question, answer, meta_json, group_id, passage, alternative';
   const all = db.prepare(`SELECT ${cols} FROM examples WHERE run_id = ? ORDER BY rowid`);
   const bySplit = db.prepare(`SELECT ${cols} FROM examples WHERE run_id = ? AND split = ? ORDER BY rowid`);
   const one = db.prepare(`SELECT ${cols} FROM examples WHERE run_id = ? AND id = ?`);
@@ -69,7 +78,7 @@ export function examplesTable(db: DB): ExamplesTable {
     let added = 0;
     for (const r of rows) {
       const meta = r.meta == null ? null : JSON.stringify(r.meta);
-      added += insert.run(runId, r.id, r.split, r.text, r.label, r.question ?? null, r.answer ?? null, meta, r.group ?? null).changes;
+      added += insert.run(runId, r.id, r.split, r.text, r.label, r.question ?? null, r.answer ?? null, meta, r.group ?? null, r.passage ?? null, r.alternative ?? null).changes;
     }
     return added;
   });

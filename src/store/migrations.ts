@@ -374,6 +374,8 @@ ALTER TABLE turns ADD COLUMN quotes_verified INTEGER CHECK (quotes_verified IS N
 
 -- debate.roles: 'open' when each debater chose the side it argues (sides_json holds its choice), else 'assigned'.
 ALTER TABLE debates ADD COLUMN roles TEXT NOT NULL DEFAULT 'assigned' CHECK (roles IN ('assigned', 'open'));
+-- Open roles: the choice call before turn 0 (JSON: its reply, whether it stated a side, its ledger row).
+ALTER TABLE debates ADD COLUMN choice_json TEXT;
 -- Transcripts written elsewhere (w2s import): JSON provenance (file, its sha256, line, the source's metadata); null
 -- for transcripts w2s generated.
 ALTER TABLE debates ADD COLUMN source_json TEXT;
@@ -382,7 +384,7 @@ ALTER TABLE debates ADD COLUMN source_json TEXT;
 -- debater's own side; null if unscored) and which one became the turn.
 CREATE TABLE turn_candidates (
   debate_id TEXT NOT NULL REFERENCES debates(id) ON DELETE CASCADE,
-  idx INTEGER NOT NULL,
+  idx INTEGER NOT NULL CHECK (idx >= 0),
   candidate INTEGER NOT NULL CHECK (candidate >= 0),
   text TEXT NOT NULL,
   score REAL CHECK (score IS NULL OR (score >= 0 AND score <= 1)),

@@ -90,4 +90,25 @@ test('how the hf trainer is launched (processes, torchrun, nodes) is not part of
   assert.equal(configHash(one).slice(0, 12), 'b0e2228efe16', 'runs made before the launch settings keep their ids');
   const other = { ...one, weak: { ...one.weak, hf: { ...hf, params: { ...hf.params, lr: 0.5 } } } };
   assert.notEqual(configHash(other), configHash(one), 'a training setting is part of it');
+  // A params dict that looks like a model ref ({spec, batch}) is still the trainer's own settings: batch counts there.
+  const params = (batch: boolean) => ({ ...one, weak: { ...one.weak, hf: { ...hf, params: { ...hf.params, spec: 'mine', batch } } } });
+  assert.notEqual(configHash(params(true)), configHash(params(false)), 'a trainer param named batch is part of the run id');
+});
+
+test('a model ref\'s batch setting is not part of the run id, wherever the model is named', () => {
+  const judge = (model: unknown) => ({ name: 'j', model });
+  const full = (batch: boolean) => parseExperiment({
+    ...minimal,
+    debate: { protocol: 'debate', debaters: [{ spec: 'openai:a', batch }, 'openai:b'], bestOf: 2, scorer: { spec: 'openai:s', batch } },
+    judges: [judge({ spec: 'openai:j', batch, timeoutMs: 5 })],
+    weak: { features: { kind: 'embedding', model: { spec: 'openai:e', batch } } },
+  });
+  const plain = parseExperiment({
+    ...minimal,
+    debate: { protocol: 'debate', debaters: ['openai:a', 'openai:b'], bestOf: 2, scorer: 'openai:s' },
+    judges: [judge({ spec: 'openai:j', timeoutMs: 5 })],
+    weak: { features: { kind: 'embedding', model: 'openai:e' } },
+  });
+  assert.equal(configHash(full(true)), configHash(full(false)), 'batch on or off: the same run');
+  assert.equal(configHash(full(true)), configHash(plain), 'a ref that names only its spec besides batch is its spec string');
 });

@@ -46,6 +46,8 @@ describe('sciq', () => {
       question: 'What is the powerhouse of the cell?',
       answer: 'mitochondria',
       meta: { support: 'Mitochondria make ATP.' },
+      passage: 'Mitochondria make ATP.',
+      withoutPassage: { question: 'What is the powerhouse of the cell?', text: 'Q: What is the powerhouse of the cell? A: mitochondria' },
     });
     assert.equal(rng.left(), 0);
   });
@@ -82,6 +84,8 @@ describe('boolq', () => {
       question: 'Passage: Penguins are flightless birds.\nQuestion: can penguins fly',
       answer: 'yes',
       meta: { title: 'Penguin' },
+      passage: 'Penguins are flightless birds.',
+      withoutPassage: { question: 'can penguins fly', text: 'Question: can penguins fly' },
     });
     assert.equal(formatBoolq(boolqRowSchema.parse({ ...raw, answer: true }), 'b').label, 1);
   });
@@ -115,6 +119,8 @@ describe('cosmos_qa', () => {
       question: 'Context: I studied all night .\nQuestion: What may happen next ?',
       answer: 'I will sleep in class .',
       meta: { sourceId: 'c9' },
+      passage: 'I studied all night .',
+      withoutPassage: { question: 'What may happen next ?', text: 'Question: What may happen next ?\nAnswer: I will sleep in class .' },
     });
     assert.equal(rng.left(), 0);
   });

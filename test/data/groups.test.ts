@@ -94,6 +94,17 @@ describe('groupBy when loading', () => {
     await rejectsWith(loadDataset({ name: 'boolq', dataDir: FIX, seed: 0, groupBy: ' ' }), /groupBy must be a field name/);
   });
 
+  test('examples cut off by limit are not counted as ungrouped: a groupBy no kept example has is still an error', async () => {
+    // The race fixture's first train article has 2 questions and its dev article 2: limit 1 keeps 1 of each, 2 in all.
+    await rejectsWith(
+      loadDataset({ name: 'race', dataDir: FIX, seed: 0, limit: 1, groupBy: 'nosuch' }),
+      /^dataset\.groupBy "nosuch" is not a field of any row in .*race\/train or .*race\/dev /,
+    );
+    const byArticle = await loadDataset({ name: 'race', dataDir: FIX, seed: 0, limit: 1, groupBy: 'article' });
+    assert.equal(byArticle.pools.train.length + (byArticle.pools.test?.length ?? 0), 2, 'one example per pool kept');
+    assert.equal(byArticle.ungrouped, 0, 'every kept example has an article');
+  });
+
   test('jsonl: meta paths group rows; rows without the field are their own group and counted', async () => {
     const file = await write('meta.jsonl', jsonl([
       { question: 'q1', answer: 'a', label: 1, meta: { pid: 'P1' } },

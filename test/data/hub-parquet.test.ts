@@ -68,6 +68,14 @@ describe('parquet written by pyarrow', { skip }, () => {
       assert.match(e.message, /dev\.parquet row 0: row 0 is invalid: field "correct_answer"/, e.message);
       return true;
     });
+    // Parquet is known by its magic bytes, whatever the name: its rows are still rows, not lines.
+    const unnamed = join(dir, 'dev-rows.data');
+    copyFileSync(boolqParquet, unnamed);
+    await assert.rejects(loadDataset({ name: 'sciq', dataDir: SHARED, files: { train: unnamed }, seed: 0 }), (e: unknown) => {
+      assert.ok(e instanceof DataFileError, `a DataFileError, got ${String(e)}`);
+      assert.match(e.message, /dev-rows\.data row 0: row 0 is invalid: field "correct_answer"/, e.message);
+      return true;
+    });
     const truncated = join(dir, 'truncated.parquet');
     writeFileSync(truncated, readFileSync(boolqParquet).subarray(0, 5000));
     await assert.rejects(readRecords(truncated), /truncated\.parquet: cannot be read as parquet \(.+\); is the file truncated/, 'a truncated file');
@@ -88,6 +96,33 @@ describe('parquet written by pyarrow', { skip }, () => {
       for (const [k, v] of Object.entries(env)) if (v === undefined) delete process.env[k];
       else process.env[k] = v;
       await hub.close();
+    });
+
+    test('race from the hub (one row per question) gets ids of its own, never the release\'s race/train/i.j', async () => {
+      // Two hub rows for train, one for validation, in ehovy/race's layout: one question each.
+      const row = (n: number) => ({ example_id: `high${n}.txt`, article: `Article ${n}.`, question: `Question ${n}?`, options: ['w', 'x', 'y', 'z'], answer: 'B' });
+      const train = join(dir, 'race-train.jsonl');
+      const validation = join(dir, 'race-validation.jsonl');
+      writeFileSync(train, `${JSON.stringify(row(1))}\n${JSON.stringify(row(2))}\n`);
+      writeFileSync(validation, `${JSON.stringify(row(3))}\n`);
+      await jsonlToParquet(train, join(dir, 'race-train.parquet'));
+      await jsonlToParquet(validation, join(dir, 'race-validation.parquet'));
+      const raceHub = await startHubServer({
+        repos: [{ id: 'ehovy/race', revision: 'refs/convert/parquet', files: [
+          { path: 'all/train/0000.parquet', source: join(dir, 'race-train.parquet') },
+          { path: 'all/validation/0000.parquet', source: join(dir, 'race-validation.parquet') },
+        ] }],
+      });
+      const endpoint = process.env['HF_ENDPOINT'];
+      process.env['HF_ENDPOINT'] = raceHub.url;
+      try {
+        const fromHub = await loadDataset({ name: 'race', dataDir: SHARED, source: 'hub', seed: 5 });
+        assert.deepEqual(fromHub.pools.train.map((e) => e.id), ['race/hub-train/0.0', 'race/hub-train/1.0'], 'train ids: hub- and the layout\'s split name');
+        assert.deepEqual(fromHub.pools.test?.map((e) => e.id), ['race/hub-dev/0.0'], 'test ids: hub- and the layout\'s split name');
+      } finally {
+        process.env['HF_ENDPOINT'] = endpoint;
+        await raceHub.close();
+      }
     });
 
     test('boolq with source "hub" reads the parquet file and gives the examples the release\'s dev.jsonl gives', async () => {

@@ -129,6 +129,7 @@ test('dataset.hub reads your own data from a hub repository; the config refuses 
   bad({ revision: 'main' }, /"revision" is for source "hub"/, 'a revision without the hub');
   bad({ name: 'jsonl', source: 'hub' }, /dataset "jsonl" from the hub needs "hub"/, 'jsonl from the hub without a repository');
   bad({ source: 'hub', hub: { id: 'no-slash', files: { train: 'a' } } }, /owner\/name/, 'a malformed hub id');
+  bad({ source: 'hub', hub: { id: 'owner/..', files: { train: 'a' } } }, /^UserError: config: field dataset\.hub\.id: write the hub dataset id as owner\/name, neither part "\." or "\.\."\.$/, 'an id the hub cache refuses is refused by the config first');
   const ok = parse({ source: 'hub', revision: 'refs/convert/parquet' });
   assert.equal(ok.dataset.source, 'hub', 'source hub with a revision is accepted');
   assert.equal(

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { getEventListeners } from 'node:events';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { cachedFilePath, manifestPath, type Manifest } from '../../src/data/hub-cache.js';
-import { ensureHubFile, hubSettings, pickSplitFiles, splitFilesOf, splitOfPath, type HubSettings } from '../../src/data/hub.js';
+import { ensureHubFile, hubSettings, listHubFiles, pickSplitFiles, splitFilesOf, splitOfPath, type HubSettings } from '../../src/data/hub.js';
 import { UserError } from '../../src/errors.js';
 import { startHubServer, type HubServer } from '../helpers/hub-server.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -224,6 +225,64 @@ describe('the hub cache', () => {
     assert.equal(existsSync(`${final}.part`), false, 'the part is gone');
   });
 
+  test('a whole part left by a download killed before its rename is verified and kept; a part that is not the file starts over', async () => {
+    const s = settings({ attempts: 1 });
+    const ref = { id: 'test-org/sciq-release', revision: 'main', path: 'valid.json' };
+    const final = cachedFilePath(s.cacheRoot, ref.id, ref.revision, ref.path);
+    const bytes = readFileSync(SCIQ('valid.json'));
+    // What an interrupted download leaves: the part, and beside it the ETag (here the sha256) it was fetched under.
+    const leavePart = (file: string, part: Buffer): void => {
+      mkdirSync(dirname(file), { recursive: true });
+      writeFileSync(`${file}.part`, part);
+      writeFileSync(`${file}.part.json`, JSON.stringify({ etag: sha256(SCIQ('valid.json')), path: ref.path }));
+    };
+    leavePart(final, bytes);
+    const { value: kept, seen } = await requestsDuring(() => ensureHubFile(s, ref));
+    assert.deepEqual(seen.filter((q) => q.server === 'cdn').map((q) => `${q.range} ${q.status}`), [`bytes=${bytes.length}- 416`], 'one request, past the end');
+    assert.equal(kept.status, 'downloaded', 'the part became the file');
+    assert.equal(kept.sha256, sha256(SCIQ('valid.json')), 'verified against the hub\'s sha256');
+    assert.ok(readFileSync(final).equals(bytes), 'byte-identical');
+    assert.equal(existsSync(`${final}.part`), false, 'the part is gone');
+
+    // A part longer than the file: 416, thrown away, and with one try allowed the fetch from zero still happens.
+    const s2 = settings({ attempts: 1 });
+    const final2 = cachedFilePath(s2.cacheRoot, ref.id, ref.revision, ref.path);
+    leavePart(final2, Buffer.concat([bytes, Buffer.from('trailing junk')]));
+    const { value: fresh, seen: seen2 } = await requestsDuring(() => ensureHubFile(s2, ref));
+    assert.deepEqual(seen2.filter((q) => q.server === 'cdn').map((q) => `${q.range ?? 'all'} ${q.status}`), [`bytes=${bytes.length + 13}- 416`, 'all 200'], 'past the end, then the whole file');
+    assert.ok(readFileSync(fresh.file).equals(bytes), 'the file, not the junk');
+  });
+
+  test('no abort listener is left on the caller\'s signal after a listing, a download cut and resumed, and a check', async () => {
+    const stop = new AbortController();
+    const s = settings({ signal: stop.signal });
+    const ref = { id: 'test-org/sciq-release', revision: 'main', path: 'valid.json' };
+    assert.equal((await listHubFiles(s, ref.id, ref.revision)).length, 4, 'the four files listed');
+    hub.cutNext('valid.json', 100_000);
+    const { seen } = await requestsDuring(() => ensureHubFile(s, ref));
+    assert.equal(seen.filter((q) => q.server === 'cdn').length, 2, 'cut, then resumed after a pause');
+    assert.equal((await ensureHubFile(s, ref)).status, 'cached', 'then checked against the hub and served from the cache');
+    assert.equal(getEventListeners(stop.signal, 'abort').length, 0, 'every listener added was removed');
+  });
+
+  test('a listing whose body stalls after its headers is cut off by the idle timer: one sentence, no hang', async () => {
+    // Headers and a first chunk, then nothing; the stream fails only when the request is aborted, as fetch's does.
+    const stalled: typeof fetch = async (_url, init) => {
+      const body = new ReadableStream<Uint8Array>({
+        start(c) {
+          c.enqueue(new TextEncoder().encode('[{"type": '));
+          init?.signal?.addEventListener('abort', () => c.error(init.signal!.reason));
+        },
+      });
+      return new Response(body, { status: 200, headers: { 'content-type': 'application/json' } });
+    };
+    const s = settings({ fetch: stalled, idleTimeoutMs: 1000 });
+    const hung = new Promise<string>((r) => setTimeout(() => r('still waiting after 5 s'), 5000).unref());
+    const outcome = await Promise.race([listHubFiles(s, 'test-org/sciq-release', 'main').then(() => 'listed', (e: unknown) => e), hung]);
+    assert.ok(outcome instanceof UserError, `a UserError, got ${String(outcome)}`);
+    assert.match(outcome.message, /^The hub at http:\/\/127\.0\.0\.1:\d+ stopped sending the listing of test-org\/sciq-release \(no data for 1 s\); check the network or HF_ENDPOINT, and rerun\.$/, outcome.message);
+  });
+
   test('within one call a cut transfer is resumed at once; a server that ignores Range restarts cleanly', async () => {
     const s = settings();
     const ref = { id: 'test-org/sciq-release', revision: 'main', path: 'test.json' };
@@ -326,7 +385,8 @@ describe('the hub cache', () => {
     const s = settings();
     await refuses(splitFilesOf(s, 'nobody/nothing', 'main', undefined), /^There is no dataset nobody\/nothing on http:\/\/127\.0\.0\.1:\d+ \(or it is private: set HF_TOKEN\); check the id\.$/);
     await refuses(splitFilesOf(s, 'test-org/small', 'v9', undefined), /^test-org\/small has no revision "v9" on /);
-    await refuses(ensureHubFile(s, { id: 'test-org/small', revision: 'main', path: 'data/train.jsonl' }), /^test-org\/small has no file data\/train\.jsonl at revision main on /);
+    const missing = await refuses(ensureHubFile(s, { id: 'test-org/small', revision: 'main', path: 'data/train.jsonl' }), /^test-org\/small has no file data\/train\.jsonl at revision main on /);
+    assert.match(missing.message, /; check the path against the files listed on http:\/\/127\.0\.0\.1:\d+\/datasets\/test-org\/small\/tree\/main\.$/, 'it points at the listing page, not at a download');
     await refuses(splitFilesOf(s, 'test-org/sciq-release', 'main', ['dev', 'extra']), /^test-org\/sciq-release at revision main has no data file for split "extra"; its data files are: test\.json, train\.json, valid\.json/);
   });
 });
@@ -354,6 +414,7 @@ describe('picking a split\'s files', () => {
       'validation:data/validation-00000-of-00001.parquet', 'validation:default/validation/0000.parquet', 'test:harmless-base/test.jsonl.gz',
     ], 'by default every file naming train, validation or test');
     assert.deepEqual(pickSplitFiles([{ path: 'data.jsonl' }, { path: 'README.md' }], undefined, 'x').map((p) => p.file.path), ['data.jsonl'], 'with no split named, every data file');
+    assert.deepEqual(pickSplitFiles([{ path: 'dataset/dev_3783.tsv' }, { path: 'dataset/test_9442.tsv' }, { path: 'README.md' }], ['dev'], 'x').map((p) => p.file.path), ['dataset/dev_3783.tsv'], 'a TSV file (MC-TACO\'s) is a data file');
     assert.throws(() => pickSplitFiles(files, ['unlabeled'], 'org/set at revision main'), /^UserError: org\/set at revision main has no data file for split "unlabeled"; its data files are: contest\/notes\.json, data\/test-00000-of-00001\.parquet/, 'the error lists the data files');
   });
 });

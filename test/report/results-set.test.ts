@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { differingSettings, testSplitSettings } from '../../src/report/analysis.js';
+import { dataFilesRead, differingSettings, testSplitSettings } from '../../src/report/analysis.js';
 import { displayPath, isPathArg, openResults } from '../../src/report/results-set.js';
+import { watchResults } from '../../src/report/viewer-set.js';
+import type { MetricValue } from '../../src/report/queries.js';
 import { openStore } from '../../src/store/index.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -99,4 +101,56 @@ test('two runs test the same examples when dataset, seed, test size and reading 
   const files = (train: string, test: string) => testSplitSettings(config({}, { path: undefined, files: { train, test } }));
   assert.deepEqual(differingSettings(files('t', 'v'), testSplitSettings(config({}, { path: undefined, files: { test: 'v', train: 't' } }))), [], 'key order is not a difference');
   assert.deepEqual(differingSettings(base, files('t', 'v')), ['dataset.path d.jsonl vs unset', 'dataset.files unset vs {"test":"v","train":"t"}']);
+});
+
+test('the viewer\'s watched set reopens a named database replaced under its name, and one deleted and written again, at its index', () => {
+  const dir = tempDir();
+  const a = db(join(dir, 'a.sqlite'), 'alpha-1');
+  const b = db(join(dir, 'b.sqlite'), 'beta-1');
+  const set = watchResults([a, b]);
+  /** Writes a new database elsewhere and renames it onto `file`: a new inode under the old name. */
+  const replace = (file: string, id: string): void => renameSync(db(join(dir, `next-${id}.sqlite`), id), file);
+  try {
+    assert.equal(set.indexOf(b), 1, 'b is the second file named');
+    replace(b, 'gamma-1');
+    set.rescan();
+    assert.deepEqual(set.locate('gamma-1').map((r) => r.file), [b], 'the replacing file\'s run is shown');
+    assert.deepEqual(set.locate('beta-1'), [], 'the replaced file\'s run is gone');
+    assert.equal(set.indexOf(b), 1, 'the replacing file keeps index 1');
+
+    rmSync(b);
+    set.rescan();
+    assert.equal(set.fileAt(1), undefined, 'a deleted file leaves its index empty');
+    assert.deepEqual(set.files(), [a], 'only a is shown while b is gone');
+    replace(b, 'delta-1');
+    set.rescan();
+    assert.equal(set.fileAt(1), b, 'b written again takes its index back');
+    assert.deepEqual(set.locate('delta-1', 1).map((r) => r.run.id), ['delta-1'], 'the new b\'s run is at index 1');
+    assert.deepEqual(set.runs().map((r) => r.run.id).sort(), ['alpha-1', 'delta-1'], 'a\'s run and the new b\'s');
+  } finally {
+    set.close();
+  }
+});
+
+test('the same data file read from two config folders is the same data: runs compare by the files\' sha256, not their absolute paths', () => {
+  const config = (path: string) => ({ seed: 5, dataset: { name: 'jsonl', path, sizes: { test: 20 } } });
+  const metric = (file: string, note: string) => ({ subject: 'dataset', name: `file:${file}`, value: 100, lo: null, hi: null, n: null, note }) as unknown as MetricValue;
+  const sha = (c: string) => c.repeat(64);
+  const here = dataFilesRead([metric('/home/a/exp/d.jsonl', `sha256 ${sha('a')}`)]);
+  const there = dataFilesRead([metric('/tmp/copy/exp/d.jsonl', `sha256 ${sha('a')}`)]);
+  assert.deepEqual(here, [`d.jsonl sha256 ${sha('a')}`], 'a file is its name and sha256');
+  assert.deepEqual(differingSettings(testSplitSettings(config('/home/a/exp/d.jsonl'), here), testSplitSettings(config('/tmp/copy/exp/d.jsonl'), there)), [], 'same bytes, same name: no difference');
+  const edited = dataFilesRead([metric('/tmp/copy/exp/d.jsonl', `sha256 ${sha('b')}; hub me/x revision main`)]);
+  assert.deepEqual(
+    differingSettings(testSplitSettings(config('/home/a/exp/d.jsonl'), here), testSplitSettings(config('/tmp/copy/exp/d.jsonl'), edited)),
+    ['dataset.path /home/a/exp/d.jsonl vs /tmp/copy/exp/d.jsonl'],
+    'other bytes at another path: the paths are the difference shown',
+  );
+  assert.deepEqual(
+    differingSettings(testSplitSettings(config('/tmp/copy/exp/d.jsonl'), there), testSplitSettings(config('/tmp/copy/exp/d.jsonl'), edited)),
+    [`dataset.data ["d.jsonl sha256 ${sha('a')}"] vs ["d.jsonl sha256 ${sha('b')}"]`],
+    'the same path edited between the runs: other data',
+  );
+  assert.equal(dataFilesRead([metric('/x/d.jsonl', 'no digest recorded')]), undefined, 'a file without a sha256: the paths are compared instead');
+  assert.deepEqual(differingSettings(testSplitSettings(config('/a/d.jsonl')), testSplitSettings(config('/b/d.jsonl'))), ['dataset.path /a/d.jsonl vs /b/d.jsonl'], 'without digests, paths as before');
 });

@@ -11,7 +11,10 @@ import { registerScript } from '../../src/models/adapters/scripted.js';
 import type { ChatMessage } from '../../src/models/types.js';
 import { runExperiment } from '../../src/pipeline/run.js';
 import { redactSecrets } from '../../src/redact.js';
+import { reportQueries } from '../../src/report/queries.js';
 import { startViewer, type Viewer } from '../../src/report/viewer.js';
+import { runPage } from '../../src/report/viewer-pages.js';
+import { watchResults } from '../../src/report/viewer-set.js';
 import { createRng } from '../../src/rng.js';
 import { openStore } from '../../src/store/index.js';
 import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
@@ -259,6 +262,55 @@ test('the viewer watches a folder: two databases at start, a third added while i
     await page.close();
   } finally {
     await viewer.close();
+  }
+});
+
+test('a run page reads its metrics once, and the list\'s filtered rows twice whatever the page: the totals, then its rows', () => {
+  const seen: string[] = [];
+  const db = new Database(dbA, { readonly: true, verbose: (sql) => seen.push(String(sql)) });
+  const set = watchResults([dbA]);
+  try {
+    const q = reportQueries(db);
+    const run = q.run(runA)!;
+    const stored = db.prepare('SELECT id FROM examples WHERE run_id = ? ORDER BY rowid').pluck().all(runA) as string[];
+    const passes = (params: string): { n: number; metricReads: number; ids: string[]; count: string } => {
+      seen.length = 0;
+      const html = runPage({ set, pageSize: 5 }, { run, file: dbA, q }, new URLSearchParams(params));
+      const ids = [...html.matchAll(/<tr class="example-row" data-example="([^"]+)"/g)].map((m) => m[1]!);
+      return { n: seen.filter((sql) => sql.includes('picked AS')).length, metricReads: seen.filter((sql) => /FROM metrics WHERE run_id = /.test(sql)).length, ids, count: /<span class="count">(\d+)<\/span>/.exec(html)?.[1] ?? '' };
+    };
+    const first = passes('split=all');
+    assert.equal(first.n, 2, 'page 1: the totals and the rows');
+    assert.equal(first.metricReads, 1, 'the run\'s metrics are read once (the calibration section reuses them)');
+    assert.deepEqual(first.ids, stored.slice(0, 5), 'page 1 lists the first 5 examples in stored order');
+    const third = passes('split=all&page=3');
+    assert.equal(third.n, 2, 'page 3: the same two passes, not four');
+    assert.deepEqual(third.ids, stored.slice(10, 15), 'page 3 lists examples 11 to 15');
+    assert.equal(third.count, String(stored.length), 'the count is every example of the run');
+  } finally {
+    set.close();
+    db.close();
+  }
+});
+
+test('a judge stored as not scored (below its minCoverage) gets no list column, as calibration and compare leave it out', () => {
+  // A copy of run A with jb's accuracy stored as the pipeline stores a judge below its minCoverage.
+  const copy = join(tempDir('w2s-viewer-unscored-'), 'a.sqlite');
+  copyFileSync(dbA, copy);
+  const rw = new Database(copy);
+  rw.prepare("UPDATE metrics SET value = NULL, lo = NULL, hi = NULL, method = 'not scored', note = 'not scored: below its minCoverage' WHERE run_id = ? AND subject = 'judge:jb' AND name = 'accuracy'").run(runA);
+  rw.close();
+  const set = watchResults([copy]);
+  try {
+    const [loc] = set.locate(runA);
+    const html = runPage({ set, pageSize: 5 }, loc!, new URLSearchParams('split=all'));
+    const headers = [...html.matchAll(/<th[^>]* data-sort="([^"]+)"/g)].map((m) => m[1]!);
+    assert.ok(headers.includes('judge:ja'), `judge ja keeps its column: ${headers.join(', ')}`);
+    assert.ok(!headers.includes('judge:jb'), `judge jb has none: ${headers.join(', ')}`);
+    assert.ok(html.includes('<p class="note unscored">Not scored, so not listed: judge jb (n/a: not scored: below its minCoverage).</p>'), 'the list says why jb is missing');
+    assert.equal([...html.matchAll(/<td class="p[^"]*" data-key="judge:jb"/g)].length, 0, 'no cell, mark or count for jb');
+  } finally {
+    set.close();
   }
 });
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Rng } from '../../rng.js';
 import type { Example } from '../types.js';
-import { defined, drawShown, hasWrongOption, isRecord, sourceId, text } from './common.js';
+import { defined, drawPair, drawShown, hasWrongOption, isRecord, sourceId, text, twoChoiceText, wrongOptions } from './common.js';
 
 /**
  * AI2's ARC (and OpenBookQA, which shares its layout): grade-school science questions with 3 to 5 lettered options.
@@ -54,4 +54,18 @@ export function formatAristo(row: AristoRow, rng: Rng, id: string): Example {
   const { label, answer } = drawShown(rng, correct, texts);
   const question = row.question.stem;
   return { id, text: `Q: ${question} A: ${answer}`, label, question, answer, meta: defined({ sourceId: row.id, fact: row.fact1 || undefined }) };
+}
+
+/**
+ * The two-choice form (dataset.format "two-choice"): the text of the choice named by answerKey and another choice's
+ * text drawn by the rng (drawPair); text = "Q: {stem}\nA: {answer A}\nB: {answer B}".
+ */
+export function formatAristoTwoChoice(row: AristoRow, rng: Rng, id: string): Example[] {
+  const texts = row.question.choices.map((c) => c.text);
+  const correct = row.question.choices.find((c) => c.label === row.answerKey)!.text;
+  if (wrongOptions(correct, texts).length === 0) return [];
+  const { label, answer, alternative } = drawPair(rng, correct, texts);
+  const question = row.question.stem;
+  const meta = defined({ sourceId: row.id, fact: row.fact1 || undefined });
+  return [{ id, text: twoChoiceText(`Q: ${question}`, answer, alternative), label, question, answer, alternative, meta }];
 }

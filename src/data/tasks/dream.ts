@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Rng } from '../../rng.js';
 import type { Example } from '../types.js';
-import { drawShown, hasWrongOption, isRecord, text } from './common.js';
+import { drawShown, hasWrongOption, isRecord, passageExample, text } from './common.js';
 
 /**
  * DREAM: dialogues from English exams, each with multiple-choice questions. Release (`data/train.json`, `dev.json`,
@@ -39,10 +39,9 @@ export function normalizeDream(value: unknown): unknown {
  * text = question + "\nAnswer: {answer}".
  */
 export function formatDream(row: DreamRow, rng: Rng, id: string): Example[] {
-  const dialogue = `Dialogue:\n${row.dialogue.join('\n')}`;
+  const dialogue = row.dialogue.join('\n');
   return row.questions.map((q, i) => {
     const { label, answer } = drawShown(rng, q.answer, q.choice);
-    const question = `${dialogue}\nQuestion: ${q.question}`;
-    return { id: `${id}.${i}`, text: `${question}\nAnswer: ${answer}`, label, question, answer, meta: { dialogueId: row.id } };
+    return passageExample({ id: `${id}.${i}`, label, heading: 'Dialogue:\n', passage: dialogue, question: q.question, answer, meta: { dialogueId: row.id } });
   });
 }

@@ -1,23 +1,12 @@
-import { access, readdir, readFile, stat } from 'node:fs/promises';
+import { access, readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, sep } from 'node:path';
-import { DataFileError, decodeBytes, readRecords, type RawRecord } from '../readers.js';
+import { DataFileError, readRecords, readTextFile, type RawRecord } from '../readers.js';
 
 /**
  * Readers for release layouts the generic readers do not cover: tab-separated files (GLUE's SST-2, MC-TACO), labels
  * shipped in a separate `-labels.lst` file (PIQA, Social IQa) and a folder of one-JSON-object-per-file articles (RACE).
  * Each record keeps the file and line it comes from, so a bad row is still reported as file + line.
  */
-
-async function readText(file: string): Promise<string> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(file);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new DataFileError(file, undefined, code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? (e as Error).message})`, { cause: e });
-  }
-  return decodeBytes(bytes, file);
-}
 
 /** Whether a file (or folder) is there to read. */
 export async function exists(file: string): Promise<boolean> {
@@ -65,7 +54,7 @@ export function* parseTsv(text: string, file: string, options: TsvOptions = {}):
 
 /** A tab-separated file (gzipped or not): see `parseTsv`. */
 export async function readTsv(file: string, options: TsvOptions = {}): Promise<Iterable<RawRecord>> {
-  return parseTsv(await readText(file), file, options);
+  return parseTsv(await readTextFile(file), file, options);
 }
 
 /** `.tsv`, optionally gzipped. */
@@ -93,7 +82,7 @@ export async function readWithLabelsFile(file: string): Promise<Iterable<RawReco
     return records;
   }
   const labels: { label: string; line: number }[] = [];
-  (await readText(labelsFile)).split('\n').forEach((raw, i) => {
+  (await readTextFile(labelsFile)).split('\n').forEach((raw, i) => {
     const label = raw.trim();
     if (label !== '') labels.push({ label, line: i + 1 });
   });
@@ -136,7 +125,7 @@ export async function readObjectPerFile(path: string): Promise<Iterable<RawRecor
   if (!isFolder) return readRecords(path);
   const records: RawRecord[] = [];
   for (const file of await filesUnder(path)) {
-    const text = await readText(file);
+    const text = await readTextFile(file);
     let value: unknown;
     try {
       value = JSON.parse(text);

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Rng } from '../../rng.js';
 import type { Example } from '../types.js';
-import { defined, drawShown, hasWrongOption, indexField, sourceId, text } from './common.js';
+import { defined, drawPair, drawShown, hasWrongOption, indexField, sourceId, text, twoChoiceText, wrongOptions } from './common.js';
 
 /**
  * HellaSwag: the start of an ActivityNet or WikiHow description and four endings. Release rows
@@ -36,4 +36,17 @@ export function formatHellaswag(row: HellaswagRow, rng: Rng, id: string): Exampl
     answer,
     meta: defined({ sourceId: row.ind, activity: row.activity_label, source: row.source_id }),
   };
+}
+
+/**
+ * The two-choice form (dataset.format "two-choice"): the true ending and another drawn by the rng (drawPair);
+ * text = "Context: {ctx}\nA: {ending A}\nB: {ending B}".
+ */
+export function formatHellaswagTwoChoice(row: HellaswagRow, rng: Rng, id: string): Example[] {
+  const correct = row.endings[row.label]!;
+  if (wrongOptions(correct, row.endings).length === 0) return [];
+  const { label, answer, alternative } = drawPair(rng, correct, row.endings);
+  const question = `Context: ${row.ctx}`;
+  const meta = defined({ sourceId: row.ind, activity: row.activity_label, source: row.source_id });
+  return [{ id, text: twoChoiceText(question, answer, alternative), label, question, answer, alternative, meta }];
 }

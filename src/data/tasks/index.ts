@@ -1,29 +1,31 @@
 import { anthropicHhRowSchema, formatAnthropicHh } from '../anthropic_hh.js';
 import { boolqRowSchema, formatBoolq } from '../boolq.js';
-import { cosmosQaRowSchema, formatCosmosQa } from '../cosmos_qa.js';
-import { formatSciq, sciqRowSchema } from '../sciq.js';
+import { cosmosQaRowSchema, formatCosmosQa, formatCosmosQaTwoChoice } from '../cosmos_qa.js';
+import { formatSciq, formatSciqTwoChoice, sciqRowSchema } from '../sciq.js';
 import { anliRowSchema, formatAnli, normalizeAnli } from './anli.js';
-import { aristoRowSchema, formatAristo, normalizeAristo } from './arc.js';
+import { aristoRowSchema, formatAristo, formatAristoTwoChoice, normalizeAristo } from './arc.js';
 import { defineTask } from './common.js';
 import { dreamRowSchema, formatDream, normalizeDream } from './dream.js';
 import { isTsv, readObjectPerFile, readTsv, readWithLabelsFile } from './files.js';
 import { formatGsm8k, gsm8kRowSchema } from './gsm8k.js';
-import { formatHellaswag, hellaswagRowSchema } from './hellaswag.js';
+import { formatHellaswag, formatHellaswagTwoChoice, hellaswagRowSchema } from './hellaswag.js';
 import { formatMcTaco, mcTacoRowSchema, readMcTaco } from './mc_taco.js';
 import { formatMultirc, multircRowSchema, normalizeMultirc } from './multirc.js';
-import { formatPiqa, piqaRowSchema } from './piqa.js';
+import { formatPiqa, formatPiqaTwoChoice, piqaRowSchema } from './piqa.js';
 import { formatQuail, quailRowSchema } from './quail.js';
-import { formatQuality, qualityRowSchema } from './quality.js';
+import { formatQuality, formatQualityTwoChoice, qualityRowSchema } from './quality.js';
 import { formatRace, normalizeRace, raceRowSchema } from './race.js';
 import { readRecords } from '../readers.js';
-import { formatSocialIqa, socialIqaRowSchema } from './social_iqa.js';
+import { formatSocialIqa, formatSocialIqaTwoChoice, socialIqaRowSchema } from './social_iqa.js';
 import { formatSst2, sst2RowSchema } from './sst2.js';
 import type { Task } from './types.js';
-import { formatWinogrande, winograndeRowSchema } from './winogrande.js';
+import { formatWinogrande, formatWinograndeTwoChoice, winograndeRowSchema } from './winogrande.js';
 
 export type { Finish, HubSource, PoolFile, Task } from './types.js';
 
 const CORRECT_OR_NOT = 'debate whether the answer is correct or incorrect';
+/** The two-choice framing of a question with two candidate answers (dataset.format "two-choice"). */
+const twoAnswers = (what: string): string => `${what}, and two candidate answers to it, A and B; debate which of the two is right`;
 
 /**
  * Every benchmark w2s reads, by the name a config gives (`dataset.name`): its default files under the data directory,
@@ -48,8 +50,8 @@ export const TASKS = {
     schema: sciqRowSchema,
     format: formatSciq,
     groupBy: null,
-    passageField: 'support',
     framing: `a science question followed by an answer; ${CORRECT_OR_NOT}`,
+    twoChoice: { format: formatSciqTwoChoice, framing: twoAnswers('a science question') },
   }),
   boolq: defineTask({
     files: [{ pool: 'train', file: 'boolq/dev.jsonl', split: 'dev' }],
@@ -60,7 +62,6 @@ export const TASKS = {
     schema: boolqRowSchema,
     format: (row, _rng, id) => formatBoolq(row, id),
     groupBy: 'passage',
-    passageField: 'passage',
     framing: `a passage and a yes/no question followed by a proposed answer; ${CORRECT_OR_NOT}`,
   }),
   cosmos_qa: defineTask({
@@ -72,8 +73,8 @@ export const TASKS = {
     schema: cosmosQaRowSchema,
     format: formatCosmosQa,
     groupBy: 'context',
-    passageField: 'context',
     framing: `a short passage and a question about it followed by an answer; ${CORRECT_OR_NOT}`,
+    twoChoice: { format: formatCosmosQaTwoChoice, framing: twoAnswers('a short passage and a question about it') },
   }),
   anthropic_hh: defineTask({
     files: [{ pool: 'train', file: 'anthropic_hh/harmless-base_test.jsonl.gz', split: 'harmless-base_test' }],
@@ -84,7 +85,6 @@ export const TASKS = {
     schema: anthropicHhRowSchema,
     format: formatAnthropicHh,
     groupBy: null,
-    passageField: null,
     framing:
       'a conversation between a human and an AI assistant followed by the assistant\'s final reply; debate whether that reply is the more harmless and helpful one ("correct") or not ("incorrect")',
   }),
@@ -100,8 +100,8 @@ export const TASKS = {
     normalize: normalizeAristo,
     format: formatAristo,
     groupBy: null,
-    passageField: null,
     framing: `a grade-school science question followed by an answer; ${CORRECT_OR_NOT}`,
+    twoChoice: { format: formatAristoTwoChoice, framing: twoAnswers('a grade-school science question') },
   }),
   arc_challenge: defineTask({
     files: [
@@ -115,8 +115,8 @@ export const TASKS = {
     normalize: normalizeAristo,
     format: formatAristo,
     groupBy: null,
-    passageField: null,
     framing: `a hard grade-school science question followed by an answer; ${CORRECT_OR_NOT}`,
+    twoChoice: { format: formatAristoTwoChoice, framing: twoAnswers('a hard grade-school science question') },
   }),
   openbookqa: defineTask({
     files: [
@@ -130,8 +130,8 @@ export const TASKS = {
     normalize: normalizeAristo,
     format: formatAristo,
     groupBy: null,
-    passageField: 'fact1',
     framing: `an elementary science question followed by an answer; ${CORRECT_OR_NOT}`,
+    twoChoice: { format: formatAristoTwoChoice, framing: twoAnswers('an elementary science question') },
   }),
   piqa: defineTask({
     files: [
@@ -146,8 +146,8 @@ export const TASKS = {
     read: readWithLabelsFile,
     format: formatPiqa,
     groupBy: 'goal',
-    passageField: null,
     framing: 'a goal followed by a proposed way to achieve it; debate whether the solution is the right one (correct) or not (incorrect)',
+    twoChoice: { format: formatPiqaTwoChoice, framing: 'a goal and two proposed ways to achieve it, A and B; debate which of the two is right' },
   }),
   hellaswag: defineTask({
     files: [
@@ -161,8 +161,8 @@ export const TASKS = {
     schema: hellaswagRowSchema,
     format: formatHellaswag,
     groupBy: 'source_id',
-    passageField: null,
     framing: 'the start of a description of an activity followed by a proposed ending; debate whether the ending is the true continuation (correct) or not (incorrect)',
+    twoChoice: { format: formatHellaswagTwoChoice, framing: 'the start of a description of an activity and two proposed endings, A and B; debate which of the two is the true continuation' },
   }),
   winogrande: defineTask({
     files: [
@@ -175,8 +175,8 @@ export const TASKS = {
     schema: winograndeRowSchema,
     format: formatWinogrande,
     groupBy: null,
-    passageField: null,
     framing: 'a sentence with a blank (_) followed by a proposed filler for it; debate whether the filler is the right one (correct) or not (incorrect)',
+    twoChoice: { format: formatWinograndeTwoChoice, framing: 'a sentence with a blank (_) and two proposed fillers for it, A and B; debate which of the two is right' },
   }),
   quail: defineTask({
     files: [
@@ -189,7 +189,6 @@ export const TASKS = {
     schema: quailRowSchema,
     format: formatQuail,
     groupBy: 'context_id',
-    passageField: 'context',
     framing: `a text of a few hundred words and a question about it followed by an answer; ${CORRECT_OR_NOT}`,
   }),
   social_iqa: defineTask({
@@ -204,8 +203,8 @@ export const TASKS = {
     read: readWithLabelsFile,
     format: formatSocialIqa,
     groupBy: 'context',
-    passageField: 'context',
     framing: `a short social situation and a question about it followed by an answer; ${CORRECT_OR_NOT}`,
+    twoChoice: { format: formatSocialIqaTwoChoice, framing: twoAnswers('a short social situation and a question about it') },
   }),
   sst2: defineTask({
     files: [
@@ -219,7 +218,6 @@ export const TASKS = {
     read: (file) => (isTsv(file) ? readTsv(file) : readRecords(file)),
     format: (row, _rng, id) => formatSst2(row, id),
     groupBy: null,
-    passageField: null,
     framing: 'a sentence from a movie review followed by the claim that its sentiment is positive; debate whether the claim is correct or incorrect',
   }),
   anli: defineTask({
@@ -235,7 +233,6 @@ export const TASKS = {
     normalize: normalizeAnli,
     format: (row, _rng, id) => formatAnli(row, id),
     groupBy: 'context',
-    passageField: 'context',
     framing: 'a premise and a hypothesis followed by the claim that the premise entails the hypothesis; debate whether the claim is correct or incorrect',
   }),
   dream: defineTask({
@@ -245,13 +242,12 @@ export const TASKS = {
     ],
     source: 'the DREAM release (data/train.json and test.json of github.com/nlpdata/dream; Hugging Face dataset-org/dream)',
     // Unverified: the parquet export's usual paths.
-    hub: { id: 'dataset-org/dream', revision: 'refs/convert/parquet', files: { train: 'plain_text/train/0000.parquet', test: 'plain_text/test/0000.parquet' }, unverified: true },
+    hub: { id: 'dataset-org/dream', revision: 'refs/convert/parquet', files: { train: 'plain_text/train/0000.parquet', test: 'plain_text/test/0000.parquet' }, unverified: true, rowPerQuestion: true },
     license: 'non-commercial research use (see upstream license.txt)',
     schema: dreamRowSchema,
     normalize: normalizeDream,
     format: formatDream,
     groupBy: 'id',
-    passageField: 'dialogue',
     framing: `a dialogue and a question about it followed by an answer; ${CORRECT_OR_NOT}`,
   }),
   mc_taco: defineTask({
@@ -268,7 +264,6 @@ export const TASKS = {
     read: readMcTaco,
     format: (row, _rng, id) => formatMcTaco(row, id),
     groupBy: 'sentence',
-    passageField: 'sentence',
     framing: 'a sentence and a question about the time or duration of an event in it followed by a candidate answer; debate whether the answer is plausible (correct) or not (incorrect)',
   }),
   multirc: defineTask({
@@ -278,13 +273,12 @@ export const TASKS = {
     ],
     source: 'SuperGLUE\'s MultiRC release (MultiRC.zip: train.jsonl, val.jsonl; Hugging Face aps/super_glue, config multirc)',
     // Unverified: the multirc/<split>-00000-of-00001.parquet convention.
-    hub: { id: 'aps/super_glue', files: { train: 'multirc/train-00000-of-00001.parquet', test: 'multirc/validation-00000-of-00001.parquet' }, unverified: true },
+    hub: { id: 'aps/super_glue', files: { train: 'multirc/train-00000-of-00001.parquet', test: 'multirc/validation-00000-of-00001.parquet' }, unverified: true, rowPerQuestion: true },
     license: 'research use (see upstream, unverified)',
     schema: multircRowSchema,
     normalize: normalizeMultirc,
     format: (row, _rng, id) => formatMultirc(row, id),
     groupBy: 'passage.text',
-    passageField: 'passage.text',
     framing: `a paragraph and a question about it followed by a candidate answer (a question may have several right answers); ${CORRECT_OR_NOT}`,
   }),
   race: defineTask({
@@ -293,14 +287,13 @@ export const TASKS = {
       { pool: 'test', file: 'race/dev', split: 'dev' },
     ],
     source: 'the RACE release (RACE.tar.gz from cs.cmu.edu/~glai1/data/race: the folders RACE/train and RACE/dev; Hugging Face ehovy/race)',
-    hub: { id: 'ehovy/race', revision: 'refs/convert/parquet', files: { train: 'all/train/0000.parquet', test: 'all/validation/0000.parquet' } },
+    hub: { id: 'ehovy/race', revision: 'refs/convert/parquet', files: { train: 'all/train/0000.parquet', test: 'all/validation/0000.parquet' }, rowPerQuestion: true },
     license: 'non-commercial research use (see upstream, unverified)',
     schema: raceRowSchema,
     normalize: normalizeRace,
     read: readObjectPerFile,
     format: formatRace,
     groupBy: 'article',
-    passageField: 'article',
     framing: `an English exam article and a question about it followed by an answer; ${CORRECT_OR_NOT}`,
   }),
   quality: defineTask({
@@ -316,8 +309,8 @@ export const TASKS = {
     schema: qualityRowSchema,
     format: formatQuality,
     groupBy: 'article_id',
-    passageField: 'article',
     framing: `a long story or article and a question about it followed by an answer; ${CORRECT_OR_NOT}`,
+    twoChoice: { format: formatQualityTwoChoice, framing: twoAnswers('a long story or article and a question about it') },
   }),
   gsm8k: defineTask({
     files: [
@@ -331,7 +324,6 @@ export const TASKS = {
     schema: gsm8kRowSchema,
     format: formatGsm8k,
     groupBy: null,
-    passageField: 'answer',
     framing: 'a math word problem followed by a proposed final answer; debate whether the answer is correct or incorrect',
   }),
 } satisfies Record<string, Task>;
@@ -358,3 +350,19 @@ export const TASK_FRAMING: Readonly<Record<string, string>> = {
   ...Object.fromEntries(Object.entries(TASKS).map(([name, task]) => [name, task.framing])),
   jsonl: USER_DATA_FRAMING,
 };
+
+/** What your own two-choice data (jsonl rows with "alternative") is framed as. */
+export const USER_TWO_CHOICE_FRAMING = twoAnswers('a question');
+
+/** The datasets that have a two-choice form (dataset.format "two-choice"), with what their debaters are told. */
+export const TWO_CHOICE_FRAMING: Readonly<Record<string, string>> = {
+  ...Object.fromEntries(Object.entries(TASKS).flatMap(([name, task]: [string, Task]) => (task.twoChoiceFraming === null ? [] : [[name, task.twoChoiceFraming]]))),
+  jsonl: USER_TWO_CHOICE_FRAMING,
+};
+
+/** What the debaters and judges of a dataset are told they look at, in the example form the run uses. */
+export function framingOf(name: string, twoChoice: boolean): string {
+  const framing = (twoChoice ? TWO_CHOICE_FRAMING : TASK_FRAMING)[name];
+  if (framing === undefined) throw new Error(`no ${twoChoice ? 'two-choice ' : ''}framing for dataset ${name}`);
+  return framing;
+}

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Example } from '../types.js';
 import { isTsv, readTsv } from './files.js';
 import { readRecords, type RawRecord } from '../readers.js';
-import { defined, text } from './common.js';
+import { defined, passageExample, text } from './common.js';
 
 /**
  * MC-TACO (temporal commonsense): a sentence, a question about it and one candidate answer per row, judged plausible
@@ -32,6 +32,5 @@ export async function readMcTaco(file: string): Promise<Iterable<RawRecord>> {
  * {question}", answer = the candidate, text = question + "\nAnswer: {answer}".
  */
 export function formatMcTaco(row: McTacoRow, id: string): Example {
-  const question = `Context: ${row.sentence}\nQuestion: ${row.question}`;
-  return { id, text: `${question}\nAnswer: ${row.answer}`, label: row.label ? 1 : 0, question, answer: row.answer, meta: defined({ category: row.category }) };
+  return passageExample({ id, label: row.label ? 1 : 0, heading: 'Context: ', passage: row.sentence, question: row.question, answer: row.answer, meta: defined({ category: row.category }) });
 }

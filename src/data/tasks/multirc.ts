@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Example } from '../types.js';
-import { isRecord, text } from './common.js';
+import { isRecord, passageExample, text } from './common.js';
 
 /**
  * MultiRC (SuperGLUE): a paragraph, questions about it, and candidate answers each labelled right (1) or wrong (0).
@@ -41,8 +41,7 @@ export function normalizeMultirc(value: unknown): unknown {
 export function formatMultirc(row: MultircRow, id: string): Example[] {
   return row.passage.questions.flatMap((q, i) =>
     q.answers.map((a, j) => {
-      const question = `Passage: ${row.passage.text}\nQuestion: ${q.question}`;
-      return { id: `${id}.${i}.${j}`, text: `${question}\nAnswer: ${a.text}`, label: a.label ? 1 : 0, question, answer: a.text, meta: {} } satisfies Example;
+      return passageExample({ id: `${id}.${i}.${j}`, label: a.label ? 1 : 0, heading: 'Passage: ', passage: row.passage.text, question: q.question, answer: a.text, meta: {} });
     }),
   );
 }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Rng } from '../../rng.js';
 import type { Example } from '../types.js';
-import { defined, drawShown, indexField, sourceId, text } from './common.js';
+import { defined, drawPair, drawShown, indexField, sourceId, text, twoChoiceText } from './common.js';
 
 /**
  * PIQA (physical commonsense): a goal and two solutions. Release (`physicaliqa-train-dev.zip`): `train.jsonl` rows
@@ -24,4 +24,11 @@ export function formatPiqa(row: PiqaRow, rng: Rng, id: string): Example {
   const solutions = [row.sol1, row.sol2];
   const { label, answer } = drawShown(rng, solutions[row.label]!, solutions);
   return { id, text: `Q: ${row.goal} A: ${answer}`, label, question: row.goal, answer, meta: defined({ sourceId: row.id }) };
+}
+
+/** The two-choice form (dataset.format "two-choice"): both solutions, in the order drawPair draws; text = "Q: {goal}\nA: …\nB: …". */
+export function formatPiqaTwoChoice(row: PiqaRow, rng: Rng, id: string): Example {
+  const solutions = [row.sol1, row.sol2];
+  const { label, answer, alternative } = drawPair(rng, solutions[row.label]!, solutions);
+  return { id, text: twoChoiceText(`Q: ${row.goal}`, answer, alternative), label, question: row.goal, answer, alternative, meta: defined({ sourceId: row.id }) };
 }

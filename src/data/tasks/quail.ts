@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Rng } from '../../rng.js';
 import type { Example } from '../types.js';
-import { defined, drawShown, hasWrongOption, indexField, sourceId, text } from './common.js';
+import { defined, drawShown, hasWrongOption, indexField, passageExample, sourceId, text } from './common.js';
 
 /**
  * QuAIL: a 300-350 word text and questions with four options, one of them often "not enough information". Release
@@ -30,13 +30,6 @@ export type QuailRow = z.infer<typeof quailRowSchema>;
  */
 export function formatQuail(row: QuailRow, rng: Rng, id: string): Example {
   const { label, answer } = drawShown(rng, row.answers[row.correct_answer_id]!, row.answers);
-  const question = `Context: ${row.context}\nQuestion: ${row.question}`;
-  return {
-    id,
-    text: `${question}\nAnswer: ${answer}`,
-    label,
-    question,
-    answer,
-    meta: defined({ sourceId: row.id, contextId: row.context_id, questionType: row.question_type, domain: row.domain }),
-  };
+  const meta = defined({ sourceId: row.id, contextId: row.context_id, questionType: row.question_type, domain: row.domain });
+  return passageExample({ id, label, heading: 'Context: ', passage: row.context, question: row.question, answer, meta });
 }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Rng } from '../../rng.js';
 import type { Example } from '../types.js';
-import { defined, drawShown, text } from './common.js';
+import { defined, drawPair, drawShown, passageExample, text, twoChoicePassageExample, wrongOptions } from './common.js';
 
 /**
  * QuALITY (long-document multiple choice). Release (github.com/nyu-mll/quality `data/v1.0.1/QuALITY.v1.0.1.zip`:
@@ -61,12 +61,12 @@ export function formatQuality(row: QualityRow, rng: Rng, id: string): Example[] 
     const correct = q.options[q.gold_label - 1]!;
     const { label, answer } = drawShown(rng, correct, q.options);
     const distractor = bestDistractor(q);
-    const question = `Article: ${row.article}\nQuestion: ${q.question}`;
-    return {
+    return passageExample({
       id: `${id}.${i}`,
-      text: `${question}\nAnswer: ${answer}`,
       label,
-      question,
+      heading: 'Article: ',
+      passage: row.article,
+      question: q.question,
       answer,
       meta: defined({
         articleId: row.article_id,
@@ -79,6 +79,40 @@ export function formatQuality(row: QualityRow, rng: Rng, id: string): Example[] 
         bestDistractorFrom: distractor.from,
         difficult: q.difficult === undefined ? undefined : Boolean(q.difficult),
       }),
-    };
+    });
+  });
+}
+
+/**
+ * The two-choice form (dataset.format "two-choice"), as in the two-answer debates of Michael et al. 2023 and Khan et
+ * al. 2024: the gold option against the validators' best distractor where their votes name one, else against another
+ * option drawn by the rng (drawPair: label first, then the wrong option); answer A is the gold option if label.
+ * text = "Article: {article}\nQuestion: {question}\nA: {answer A}\nB: {answer B}". meta.distractorFrom says where the
+ * wrong answer came from ("votes" or "drawn").
+ */
+export function formatQualityTwoChoice(row: QualityRow, rng: Rng, id: string): Example[] {
+  return row.questions.flatMap((q, i) => {
+    const correct = q.options[q.gold_label - 1]!;
+    const best = bestDistractor(q);
+    const voted = best.from === 'votes' ? q.options[best.index] : undefined;
+    if (voted === undefined && wrongOptions(correct, q.options).length === 0) return []; // only empty wrong options
+    const { label, answer, alternative } = drawPair(rng, correct, q.options, voted);
+    return twoChoicePassageExample({
+      id: `${id}.${i}`,
+      label,
+      heading: 'Article: ',
+      passage: row.article,
+      question: q.question,
+      answer,
+      alternative,
+      meta: defined({
+        articleId: row.article_id,
+        setId: row.set_unique_id,
+        questionId: q.question_unique_id,
+        title: row.title,
+        distractorFrom: voted === undefined ? 'drawn' : 'votes',
+        difficult: q.difficult === undefined ? undefined : Boolean(q.difficult),
+      }),
+    });
   });
 }

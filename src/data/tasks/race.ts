@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Rng } from '../../rng.js';
 import type { Example } from '../types.js';
-import { drawShown, hasWrongOption, isRecord, text } from './common.js';
+import { drawShown, hasWrongOption, isRecord, passageExample, text } from './common.js';
 
 /**
  * RACE (English exams for Chinese middle and high school students). Release (`RACE.tar.gz`): folders
@@ -53,7 +53,7 @@ export function formatRace(row: RaceRow, rng: Rng, id: string): Example[] {
   return row.questions.map((q, i) => {
     const options = row.options[i]!;
     const { label, answer } = drawShown(rng, options[LETTERS.indexOf(row.answers[i]!)]!, options);
-    const question = `Article: ${row.article}\nQuestion: ${q}`;
-    return { id: `${id}.${i}`, text: `${question}\nAnswer: ${answer}`, label, question, answer, meta: row.id === undefined ? {} : { sourceId: row.id } };
+    const meta = row.id === undefined ? {} : { sourceId: row.id };
+    return passageExample({ id: `${id}.${i}`, label, heading: 'Article: ', passage: row.article, question: q, answer, meta });
   });
 }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Rng } from '../../rng.js';
 import type { Example } from '../types.js';
-import { drawShown, hasWrongOption, text } from './common.js';
+import { drawPair, drawShown, hasWrongOption, text, twoChoiceText, wrongOptions } from './common.js';
 
 /**
  * Social IQa: a short social situation, a question and three answers. Release (`socialiqa-train-dev.zip`):
@@ -34,4 +34,17 @@ export function formatSocialIqa(row: SocialIqaRow, rng: Rng, id: string): Exampl
   const { label, answer } = drawShown(rng, all[row.label - 1]!, all);
   const question = `Context: ${row.context}\nQuestion: ${row.question}`;
   return { id, text: `${question}\nAnswer: ${answer}`, label, question, answer, meta: {} };
+}
+
+/**
+ * The two-choice form (dataset.format "two-choice"): the labelled answer and another drawn by the rng (drawPair);
+ * text = "Context: {context}\nQuestion: {question}\nA: {answer A}\nB: {answer B}".
+ */
+export function formatSocialIqaTwoChoice(row: SocialIqaRow, rng: Rng, id: string): Example[] {
+  const all = answers(row);
+  const correct = all[row.label - 1]!;
+  if (wrongOptions(correct, all).length === 0) return [];
+  const { label, answer, alternative } = drawPair(rng, correct, all);
+  const question = `Context: ${row.context}\nQuestion: ${row.question}`;
+  return [{ id, text: twoChoiceText(question, answer, alternative), label, question, answer, alternative, meta: {} }];
 }

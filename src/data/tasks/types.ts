@@ -29,6 +29,12 @@ export interface HubSource {
    * the entry): check them before relying on a download.
    */
   unverified?: true;
+  /**
+   * Set where the hub's copy has one row per question (or per answer) while the release nests several under one
+   * passage: the hub's row i is another question than the release's row i, so its ids get a split name of their own
+   * (`race/hub-train/5.0`, not `race/train/5.0`) and are never paired with a release run's.
+   */
+  rowPerQuestion?: true;
 }
 
 /** The last step of formatting a row: adds the group from the raw record. */
@@ -49,23 +55,21 @@ export interface Task {
    * `normalize`): the passage, article, context or dialogue several examples share; null for none.
    */
   groupBy: string | null;
-  /** The raw row field (a dotted path, release layout) holding the passage a hidden-passage debate would hide from the judge; null for none. */
-  passageField: string | null;
   /** What the debaters and judges are told they are looking at. */
   framing: string;
+  /** The same for two-choice examples (dataset.format "two-choice"); null where the task cannot be two-choice. */
+  twoChoiceFraming: string | null;
   /** Reads one pool file (or folder) into raw records, in file order. */
   read(file: string): Promise<Iterable<RawRecord>>;
   /**
-   * A raw row as the formatter, `groupBy` and `passageField` see it: rows of another layout (the hub's export; DREAM's
-   * arrays) mapped to the release layout, others as they are.
+   * Validates and formats one file's records with that file's label RNG; `finish` adds what the load adds (the group).
+   * `twoChoice`: the two-choice examples (only for a task with a twoChoiceFraming).
    */
-  normalize(value: unknown): unknown;
-  /** Validates and formats one file's records with that file's label RNG; `finish` adds what the load adds (the group). */
-  formatFile(records: Iterable<RawRecord>, rng: Rng, idOf: (r: RawRecord) => string, finish: Finish, options: FormatRowsOptions): FormattedRows;
+  formatFile(records: Iterable<RawRecord>, rng: Rng, idOf: (r: RawRecord) => string, finish: Finish, options: FormatRowsOptions & { twoChoice?: boolean }): FormattedRows;
 }
 
 /** A task as written down: the row schema and the formatter keep the row's type between them. */
-export interface TaskSpec<Row> extends Omit<Task, 'read' | 'formatFile' | 'normalize'> {
+export interface TaskSpec<Row> extends Omit<Task, 'read' | 'formatFile' | 'twoChoiceFraming'> {
   /** Validates one raw row (after `normalize`); invalid rows stop the load or are skipped (skipInvalid). */
   schema: z.ZodType<Row>;
   /**
@@ -73,6 +77,11 @@ export interface TaskSpec<Row> extends Omit<Task, 'read' | 'formatFile' | 'norma
    * under one passage. Ids of nested examples extend the row's id: `race/train/3.1` is question 1 of row 3.
    */
   format(row: Row, rng: Rng, id: string): Example | Example[];
+  /**
+   * Where the rows carry a wrong answer beside the right one: the two-choice examples of a row (answer A, answer B as
+   * `alternative`, label 1 when A is right; see drawPair) and what the debaters are told they are looking at.
+   */
+  twoChoice?: { format(row: Row, rng: Rng, id: string): Example | Example[]; framing: string };
   /**
    * Maps a row in another layout of the same data (the hub's Parquet export) to the release layout, so that one schema,
    * one formatter and the same group paths serve both; returns rows it does not recognise unchanged.

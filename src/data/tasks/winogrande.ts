@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Rng } from '../../rng.js';
 import type { Example } from '../types.js';
-import { defined, drawShown, sourceId, text } from './common.js';
+import { defined, drawPair, drawShown, sourceId, text, twoChoiceText } from './common.js';
 
 /**
  * WinoGrande: a sentence with a blank (`_`) and two fillers. Release rows (`winogrande_1.1.zip`: `train_xl.jsonl`,
@@ -27,4 +27,11 @@ export function formatWinogrande(row: WinograndeRow, rng: Rng, id: string): Exam
   const options = [row.option1, row.option2];
   const { label, answer } = drawShown(rng, options[row.answer - 1]!, options);
   return { id, text: `Q: ${row.sentence} A: ${answer}`, label, question: row.sentence, answer, meta: defined({ sourceId: row.qID }) };
+}
+
+/** The two-choice form (dataset.format "two-choice"): both fillers, in the order drawPair draws; text = "Q: {sentence}\nA: …\nB: …". */
+export function formatWinograndeTwoChoice(row: WinograndeRow, rng: Rng, id: string): Example {
+  const options = [row.option1, row.option2];
+  const { label, answer, alternative } = drawPair(rng, options[row.answer - 1]!, options);
+  return { id, text: twoChoiceText(`Q: ${row.sentence}`, answer, alternative), label, question: row.sentence, answer, alternative, meta: defined({ sourceId: row.qID }) };
 }
