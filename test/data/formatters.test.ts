@@ -6,25 +6,7 @@ import { cosmosQaRowSchema, formatCosmosQa } from '../../src/data/cosmos_qa.js';
 import { formatUserRow, userRowSchema } from '../../src/data/jsonl.js';
 import { formatSciq, sciqRowSchema } from '../../src/data/sciq.js';
 import { describeIssues } from '../../src/data/rows.js';
-import type { Rng } from '../../src/rng.js';
-
-/** An Rng that returns the given uniforms in order and fails when drawn more often than scripted. */
-function scripted(values: number[]): Rng & { left(): number } {
-  const queue = values.slice();
-  const random = (): number => {
-    const v = queue.shift();
-    if (v === undefined) throw new Error('the formatter drew more random numbers than scripted');
-    return v;
-  };
-  return {
-    random,
-    int: (n) => Math.floor(random() * n),
-    choice: (items) => items[Math.floor(random() * items.length)]!,
-    shuffle: () => { throw new Error('not used'); },
-    normal: () => { throw new Error('not used'); },
-    left: () => queue.length,
-  };
-}
+import { scripted } from '../helpers/scripted-rng.js';
 
 const sciqRow = sciqRowSchema.parse({
   question: 'What is the powerhouse of the cell?',

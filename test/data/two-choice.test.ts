@@ -11,29 +11,11 @@ import { formatSciqTwoChoice, sciqRowSchema } from '../../src/data/sciq.js';
 import { TWO_CHOICE_FRAMING } from '../../src/data/tasks/index.js';
 import { formatQualityTwoChoice, qualityRowSchema } from '../../src/data/tasks/quality.js';
 import { readRecords } from '../../src/data/readers.js';
-import type { Rng } from '../../src/rng.js';
+import { scripted } from '../helpers/scripted-rng.js';
 import { writeJsonl } from '../helpers/datasets.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const DATA = resolve(import.meta.dirname, '..', '..', '..', 'shared', 'datasets');
-
-/** An Rng that returns the given uniforms in order and fails when drawn more often than scripted. */
-function scripted(values: number[]): Rng & { left(): number } {
-  const queue = values.slice();
-  const random = (): number => {
-    const v = queue.shift();
-    if (v === undefined) throw new Error('the formatter drew more random numbers than scripted');
-    return v;
-  };
-  return {
-    random,
-    int: (n) => Math.floor(random() * n),
-    choice: (items) => items[Math.floor(random() * items.length)]!,
-    shuffle: () => { throw new Error('not used'); },
-    normal: () => { throw new Error('not used'); },
-    left: () => queue.length,
-  };
-}
 
 describe('sciq two-choice, on the shared release file', () => {
   // Row 0 of sciq/train.json: correct "mesophilic organisms"; distractors protozoa, gymnosperms, viruses.
