@@ -4,7 +4,7 @@ import { deriveSeed } from '../rng.js';
 import { bestOfTurn, type BestOf, type Draft } from './best-of-n.js';
 import type { DebatePlan } from './protocols.js';
 import { countQuotes } from './quotes.js';
-import { optionalSlots, render, type Template } from './templates.js';
+import { FLAG, optionalSlots, render, type Template } from './templates.js';
 import { applyWordLimit, AS_LISTED, formatTranscript, sideLabel, twoChoiceStance, type Turn } from './transcript.js';
 
 /** The slice of a gateway model a debater needs. */
@@ -58,9 +58,9 @@ export async function runDebate(input: DebateInput): Promise<Turn[]> {
   const system = render(input.templates.system, {
     task: input.task,
     ...optionalSlots(input.templates.system, {
-      passage_hidden: passage && !passage.judgesRead ? 'yes' : '',
-      passage_shared: passage?.judgesRead ? 'yes' : '',
-      open_roles: input.openRoles ? 'yes' : '',
+      passage_hidden: passage && !passage.judgesRead ? FLAG : '',
+      passage_shared: passage?.judgesRead ? FLAG : '',
+      open_roles: input.openRoles ? FLAG : '',
     }),
   });
   for (const step of input.plan.turns) {
@@ -77,7 +77,7 @@ export async function runDebate(input: DebateInput): Promise<Turn[]> {
     };
     if (protocol !== 'consultancy') slots.speaker = step.speaker;
     Object.assign(slots, optionalSlots(template, { passage: passage?.text ?? '', alternative: input.alternative ?? '' }));
-    const prompt = render(template, slots);
+    const prompt = render(template, slots, ['transcript', 'passage']);
     const draft = async (seed: number): Promise<Draft> => {
       const result = await input.debaters[step.speaker].generate(
         {

@@ -9,8 +9,14 @@ export interface Template {
   name: string;
   text: string;
   hash: string;
+  /** Every slot the template names: shown as `{{slot}}` or as a section's condition. */
   slots: Set<string>;
+  /** The slots it shows as `{{slot}}`. */
+  shown: Set<string>;
 }
+
+/** The value of a slot that only switches a section on (passage_hidden, quotes_checked, open_roles…). */
+export const FLAG = 'yes';
 
 const SLOT = /\{\{(\w+)\}\}/g;
 /**
@@ -22,10 +28,11 @@ const SECTION = /\{\{([#^])(\w+)\}\}\n?([\s\S]*?)\{\{\/\2\}\}\n?/g;
 const SECTION_TAG = /\{\{[#^/](\w+)\}\}/g;
 
 export function parseTemplate(name: string, text: string): Template {
-  const slots = new Set<string>();
-  for (const m of text.matchAll(SLOT)) slots.add(m[1]!);
+  const shown = new Set<string>();
+  for (const m of text.matchAll(SLOT)) shown.add(m[1]!);
+  const slots = new Set(shown);
   for (const m of text.matchAll(SECTION_TAG)) slots.add(m[1]!);
-  return { name, text, hash: sha256(text), slots };
+  return { name, text, hash: sha256(text), slots, shown };
 }
 
 /** The prompts folder a debate section names, else the prompts shipped with w2s (whatever the working directory). */
@@ -44,13 +51,22 @@ export function loadTemplate(dir: string, name: string): Template {
   return parseTemplate(name, text);
 }
 
-/** Fills every slot. A slot the caller forgot, or a value the template never uses, is a bug in the template: refuse. */
-export function render(t: Template, values: Record<string, string | number>): string {
+/**
+ * Fills every slot. A slot the caller forgot, or a value the template never uses, is a bug in the template: refuse.
+ * `mustShow`: slots whose content the reader needs (a transcript, a passage): when filled, the template must show them
+ * as `{{slot}}`, not only use them as a section's condition (as `alternative` may: the judge shows the two answers
+ * through its options).
+ */
+export function render(t: Template, values: Record<string, string | number>, mustShow: readonly string[] = []): string {
   for (const slot of t.slots) {
     if (!(slot in values)) throw new UserError(`Prompt template ${t.name} uses {{${slot}}}, which w2s does not fill; the slots it fills are: ${Object.keys(values).join(', ')}.`);
   }
-  for (const key of Object.keys(values)) {
+  for (const [key, value] of Object.entries(values)) {
     if (!t.slots.has(key)) throw new UserError(`Prompt template ${t.name} does not use {{${key}}}; add it so the prompt carries that content.`);
+    // `{{#transcript}}` without `{{transcript}}` inside would drop the transcript from the prompt.
+    if (value !== '' && mustShow.includes(key) && !t.shown.has(key)) {
+      throw new UserError(`Prompt template ${t.name} does not use {{${key}}} (only as a section's condition); add it inside the section so the prompt carries that content.`);
+    }
   }
   // Sections first, then one pass over the slots, so a value containing "{{x}}" is never expanded again.
   return withSections(t.text, values).replace(SLOT, (_, slot: string) => String(values[slot]));

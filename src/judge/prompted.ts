@@ -1,6 +1,6 @@
 import { JUDGE_DEFAULTS } from '../config/experiment.js';
 import type { Generator } from '../debate/run.js';
-import { optionalSlots, render, type Template } from '../debate/templates.js';
+import { FLAG, optionalSlots, render, type Template } from '../debate/templates.js';
 import { AS_LISTED, formatTranscript, SWAPPED, type Turn } from '../debate/transcript.js';
 import { TOP_LOGPROBS } from '../models/capabilities.js';
 import type { TokenLogprob } from '../models/types.js';
@@ -158,9 +158,9 @@ async function judgeOneOrder(input: JudgeInput, swapped: boolean, sample: number
     ...optionalSlots(input.template, {
       alternative: input.alternative ?? '',
       passage: showsPassage ? passage : '',
-      quotes_checked: passage && reads === 'transcript' && turns.length > 0 ? 'yes' : '',
+      quotes_checked: passage && reads === 'transcript' && turns.length > 0 ? FLAG : '',
     }),
-  });
+  }, ['transcript', 'passage']);
   const result = await input.model.generate(
     {
       messages: [{ role: 'user', content: prompt }],

@@ -109,3 +109,10 @@ test('a template section shows only when its slot is filled, and leaves no blank
   assert.equal(render(t, { q: 'Why?', passage: 'P {{b}}', a: 'x', b: 'y' }), '<q>\nWhy?\n</q>\n<passage>\nP {{b}}\n</passage>\nAnswer: either x or y.', 'filled slots show their sections; a value is never expanded');
   assert.throws(() => render(t, { q: 'Why?', a: 'x', b: '' }), /uses \{\{passage\}\}/, 'a section\'s slot must be filled, if only with ""');
 });
+
+test('a section whose slot holds content must show it: a template cannot drop the transcript behind its condition', () => {
+  const dropped = parseTemplate('t', 'Q\n{{#transcript}}\nDebate follows.\n{{/transcript}}\nAnswer:');
+  assert.throws(() => render(dropped, { transcript: '<argument>x</argument>' }, ['transcript']), /does not use \{\{transcript\}\} \(only as a section's condition\)/, 'content behind a condition only is refused');
+  assert.equal(render(dropped, { transcript: '' }, ['transcript']), 'Q\nAnswer:', 'left empty, the section simply drops out');
+  assert.equal(render(dropped, { transcript: 'x' }), 'Q\nDebate follows.\nAnswer:', 'a slot the caller does not need shown may be a condition only (two-choice\'s alternative)');
+});

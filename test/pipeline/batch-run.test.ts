@@ -274,7 +274,8 @@ test('Ctrl-C while a batch is in progress stops polling at once; the run resumes
   const store = openStore(p.out, { readonly: true });
   try {
     const open = store.batches.listBatches(runIdOf(parseExperiment(config(s.url, true))));
-    assert.deepEqual(open.map((b) => [b.batchId, b.status]), [['batch_1', 'in_progress']], 'the batch is stored, still in progress');
+    // Its stored status is the last one polled: the stop may come before the poll that would have seen in_progress.
+    assert.deepEqual(open.map((b) => [b.batchId, ['validating', 'in_progress'].includes(b.status)]), [['batch_1', true]], `the batch is stored, not finished: ${open.map((b) => b.status).join(', ')}`);
     const paidRows = store.db.prepare('SELECT COUNT(*) AS n FROM calls WHERE cache_hit = 0').get() as { n: number };
     assert.equal(paidRows.n, 0, 'no ledger row for requests still in the batch');
   } finally {
