@@ -14,6 +14,7 @@ import { DEFAULT_RESULTS, displayPath, locatedResults, openResults, type Located
 import { ensembleSizeFigure, protocolsFigure } from './figures.js';
 import type { Where } from './table.js';
 import { costOf, hasJudges, judgesTables, judgesView, usd, type JudgesView } from './judges.js';
+import { DEBATER_TITLES, debaterTables, hasDebaterTables, type CellTable } from './ratings.js';
 import { barChart, costAccuracyChart, lineChart, reliabilityDiagram, sizeBandChart } from './svg.js';
 import { transcriptHtml, STYLE } from './transcript-html.js';
 
@@ -224,6 +225,32 @@ ${part('Judge pairs on the test split', t.pairs, 'pairs-table')}
 <div class="charts">${chart}${sizeCharts.join('')}</div></section>`;
 }
 
+/**
+ * A run's debaters, from its stored metrics (the tables the run summary prints as lines): open roles, quotes from the
+ * passage per side, debater ratings. Empty when the run stored none of them.
+ */
+export function debatersSectionHtml(metrics: readonly MetricValue[], anchor: string): string {
+  const t = debaterTables(metrics);
+  if (!hasDebaterTables(t)) return '';
+  const table = (x: CellTable, cls: string): string => (x.rows.length ? htmlTable(x.header, x.rows, cls) : '');
+  const parts: string[] = [];
+  if (t.openRoles) parts.push(`<h4>${esc(DEBATER_TITLES.openRoles)}</h4>${table(t.openRoles.choice, 'open-roles-table')}${table(t.openRoles.judges, 'open-roles-judges-table')}`);
+  if (t.quotes) parts.push(`<h4>${esc(DEBATER_TITLES.quotes)}</h4>${table(t.quotes, 'quotes-table')}`);
+  if (t.ratings) parts.push(`<h4>${esc(DEBATER_TITLES.ratings)}</h4>${table(t.ratings.debaters, 'ratings-table')}${table(t.ratings.pairs, 'rating-pairs-table')}`);
+  return `<section class="debaters" id="debaters-${esc(anchor)}"><h3>Debaters</h3>\n${parts.join('\n')}</section>`;
+}
+
+/** The same tables, as Markdown. */
+function debatersMarkdown(metrics: readonly MetricValue[]): string[] {
+  const t = debaterTables(metrics);
+  const out: string[] = [];
+  const part = (title: string, tables: CellTable[]): void => void out.push(`${title}:`, '', ...tables.filter((x) => x.rows.length).flatMap((x) => [markdownTable(x.header, x.rows), '']));
+  if (t.openRoles) part(DEBATER_TITLES.openRoles, [t.openRoles.choice, t.openRoles.judges]);
+  if (t.quotes) part(DEBATER_TITLES.quotes, [t.quotes]);
+  if (t.ratings) part(DEBATER_TITLES.ratings, [t.ratings.debaters, t.ratings.pairs]);
+  return out;
+}
+
 /** The same tables, as Markdown. */
 function judgesMarkdown(view: JudgesView): string[] {
   const t = judgesTables(view);
@@ -265,6 +292,7 @@ function runSection(s: RunSection, sampleCount: number): string {
   return `<section class="run" id="run-${esc(s.anchor)}"><h2>Run ${esc(s.label)}</h2><p class="meta">${meta.map(esc).join(' · ')}</p>
 ${runDetailsHtml(s.metrics, cfg)}
 ${judgesSectionHtml(judgesView(s.metrics, cfg, run.id), s.anchor)}
+${debatersSectionHtml(s.metrics, s.anchor)}
 <h3>Models and judges on ${comparison.n} test examples</h3>${htmlTable(COMPARE_HEADER, compareRows(comparison), 'compare')}
 <p class="note">Fleiss' kappa across members: ${comparison.fleiss === null ? 'n/a' : comparison.fleiss.toFixed(3)}</p>
 ${pairs.length ? `<h4>Each model against the ${esc(reference ?? 'reference')}</h4>${htmlTable(PAIRS_HEADER, pairs, 'pairs')}<p class="note pairs-note">Δ = B − A: the accuracy of B minus that of A (A: the ${esc(reference ?? 'reference')}), in points, with a paired bootstrap interval on the same ${comparison.n} test examples; positive when B is more accurate.</p>` : ''}
@@ -327,6 +355,8 @@ function buildMarkdown(title: string, generated: string, results: RunResult[], s
     out.push(`## Run ${s.label}`, '', `Database: ${displayPath(s.file)}`, '', ...runDetailsMarkdown(s.metrics, s.run.config));
     const judges = judgesView(s.metrics, s.run.config, s.run.id);
     if (hasJudges(judges)) out.push(`### Judges and judge ensembles: ${s.label}`, '', ...judgesMarkdown(judges));
+    const debaters = debatersMarkdown(s.metrics);
+    if (debaters.length) out.push(`### Debaters: ${s.label}`, '', ...debaters);
   }
   for (const s of sections) {
     if (s.comparison.bySize.length === 0) continue;

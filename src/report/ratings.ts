@@ -155,40 +155,93 @@ export { pairKey };
 
 type StoredMetric = Pick<MetricRow, 'subject' | 'name' | 'value' | 'lo' | 'hi' | 'n' | 'note'>;
 
+/** A table of cells: its header and its rows. */
+export interface CellTable {
+  header: string[];
+  rows: string[][];
+}
+
 /**
- * The run summary's lines on debaters, from stored metrics only: open roles' choices and each judge's accuracy split
- * by whether the chosen side was right, the quotes per side, and the debater ratings. Empty when the run stored none of them.
+ * The debater metrics a run stored, as tables every view shows (the terminal as lines, the report and the viewer as
+ * HTML tables): open roles' choices and each judge's accuracy split by whether the chosen side was right; the quotes
+ * per side; the debater ratings and their pairwise differences. A part is absent when the run stored none of it.
  */
-export function debaterSummaryLines(metrics: readonly StoredMetric[]): string[] {
-  const out: string[] = [];
+export interface DebaterTables {
+  openRoles?: { choice: CellTable; judges: CellTable };
+  quotes?: CellTable;
+  ratings?: { debaters: CellTable; pairs: CellTable };
+}
+
+/** The titles of those parts, the same in every view. */
+export const DEBATER_TITLES = {
+  openRoles: 'Open roles',
+  quotes: 'Quotes from the passage (per side of the claim)',
+  ratings: 'Debater ratings (Elo points; arguing the right side / the wrong side)',
+} as const;
+
+/** Whether the run stored any debater metric the views show. */
+export const hasDebaterTables = (t: DebaterTables): boolean => Boolean(t.openRoles || t.quotes || t.ratings);
+
+/** The stored debater metrics as tables (read, never recomputed). */
+export function debaterTables(metrics: readonly StoredMetric[]): DebaterTables {
+  const out: DebaterTables = {};
   const pct = (v: number | null | undefined): string => (v == null ? 'n/a' : `${(100 * v).toFixed(1)}%`);
-  const ci = (m: StoredMetric): string => `${pct(m.value)}${m.lo != null && m.hi != null ? ` [${pct(m.lo)}, ${pct(m.hi)}]` : ''} (n = ${m.n ?? 0})`;
+  const ci = (m: StoredMetric | undefined): string => (m ? `${pct(m.value)}${m.lo != null && m.hi != null ? ` [${pct(m.lo)}, ${pct(m.hi)}]` : ''} (n = ${m.n ?? 0})` : 'n/a');
   const find = (subject: string, name: string): StoredMetric | undefined => metrics.find((m) => m.subject === subject && m.name === name);
   const chose = find('open_roles', 'chose_correct');
   if (chose) {
-    const stated = find('open_roles', 'choice_stated');
-    out.push('', `Open roles: chose the right side ${ci(chose)}; replies stating a side ${stated ? ci(stated) : 'n/a'}`);
-    for (const m of metrics.filter((x) => x.name === 'accuracy_chose_correct')) {
-      const wrong = find(m.subject, 'accuracy_chose_incorrect');
-      out.push(`  ${m.subject} accuracy when the chosen side was right ${ci(m)}, when it was wrong ${wrong ? ci(wrong) : 'n/a'}`);
-    }
+    out.openRoles = {
+      choice: { header: ['chose the right side', 'replies stating a side'], rows: [[ci(chose), ci(find('open_roles', 'choice_stated'))]] },
+      judges: {
+        header: ['judge', 'accuracy when the chosen side was right', 'when it was wrong'],
+        rows: metrics.filter((x) => x.name === 'accuracy_chose_correct').map((m) => [m.subject, ci(m), ci(find(m.subject, 'accuracy_chose_incorrect'))]),
+      },
+    };
   }
   const quoted = (['correct', 'incorrect'] as const).map((side) => ({ side, perTurn: find(`quotes:${side}`, 'per_turn'), verified: find(`quotes:${side}`, 'verified_share') }));
   if (quoted.some((q) => q.perTurn)) {
-    out.push('', 'Quotes from the passage (per side of the claim):');
-    for (const q of quoted) {
-      if (q.perTurn) out.push(`  arguing ${q.side}: ${q.perTurn.value == null ? 'n/a' : q.perTurn.value.toFixed(2)} per turn (${q.perTurn.n ?? 0} turns); verified ${q.verified ? ci(q.verified) : 'n/a'}`);
-    }
+    out.quotes = {
+      header: ['arguing', 'quotes per turn', 'turns', 'verified'],
+      rows: quoted.flatMap((q) => (q.perTurn ? [[q.side, q.perTurn.value == null ? 'n/a' : q.perTurn.value.toFixed(2), String(q.perTurn.n ?? 0), ci(q.verified)]] : [])),
+    };
   }
   const ratings = metrics.filter((m) => m.subject.startsWith('debater:') && m.name === 'rating');
   if (ratings.length) {
     const elo = (v: number | null | undefined): string => (v == null ? 'n/a' : `${v >= 0 ? '+' : ''}${v.toFixed(0)}`);
     const span = (m: StoredMetric | undefined): string => (m ? `${elo(m.value)} [${elo(m.lo)}, ${elo(m.hi)}]` : 'n/a');
-    out.push('', 'Debater ratings (Elo points; arguing the right side / the wrong side):');
-    for (const m of ratings) {
-      out.push(`  ${m.subject.slice('debater:'.length)} ${span(m)}; ${span(find(m.subject, 'rating_correct'))} / ${span(find(m.subject, 'rating_incorrect'))}`);
-    }
-    for (const d of metrics.filter((m) => m.subject.startsWith('debater_pair:'))) out.push(`  ${d.subject.slice('debater_pair:'.length)}: difference ${span(d)}`);
+    out.ratings = {
+      debaters: {
+        header: ['debater', 'rating', 'arguing the right side', 'arguing the wrong side'],
+        rows: ratings.map((m) => [m.subject.slice('debater:'.length), span(m), span(find(m.subject, 'rating_correct')), span(find(m.subject, 'rating_incorrect'))]),
+      },
+      pairs: {
+        header: ['pair', 'difference'],
+        rows: metrics.filter((m) => m.subject.startsWith('debater_pair:') && m.name === 'rating_diff').map((d) => [d.subject.slice('debater_pair:'.length), span(d)]),
+      },
+    };
+  }
+  return out;
+}
+
+/**
+ * The run summary's lines on debaters: the tables of debaterTables, as text. Empty when the run stored none of them.
+ */
+export function debaterSummaryLines(metrics: readonly StoredMetric[]): string[] {
+  const t = debaterTables(metrics);
+  const out: string[] = [];
+  if (t.openRoles) {
+    const [chose, stated] = t.openRoles.choice.rows[0]!;
+    out.push('', `${DEBATER_TITLES.openRoles}: chose the right side ${chose}; replies stating a side ${stated}`);
+    for (const [judge, right, wrong] of t.openRoles.judges.rows) out.push(`  ${judge} accuracy when the chosen side was right ${right}, when it was wrong ${wrong}`);
+  }
+  if (t.quotes) {
+    out.push('', `${DEBATER_TITLES.quotes}:`);
+    for (const [side, perTurn, turns, verified] of t.quotes.rows) out.push(`  arguing ${side}: ${perTurn} per turn (${turns} turns); verified ${verified}`);
+  }
+  if (t.ratings) {
+    out.push('', `${DEBATER_TITLES.ratings}:`);
+    for (const [model, overall, right, wrong] of t.ratings.debaters.rows) out.push(`  ${model} ${overall}; ${right} / ${wrong}`);
+    for (const [pair, diff] of t.ratings.pairs.rows) out.push(`  ${pair}: difference ${diff}`);
   }
   return out;
 }

@@ -3,7 +3,7 @@ import { secretRedactor } from '../redact.js';
 import { SPLITS } from '../store/examples.js';
 import { testView, unscoredSubjects, type Unscored } from './analysis.js';
 import { escapeHtml as esc } from './escape.js';
-import { htmlTable, judgesSectionHtml } from './html.js';
+import { debatersSectionHtml, htmlTable, judgesSectionHtml } from './html.js';
 import { judgesView } from './judges.js';
 import type { MetricValue } from './queries.js';
 import { pctCI, pgrCell, runDetails, runResult, type RunResult } from './results.js';
@@ -286,10 +286,11 @@ export function runPage(ctx: PageContext, loc: LocatedRun, params: URLSearchPara
   const isLeakTable = (t: { rows: string[][] }): boolean => t.rows.length > 0 && t.rows.every((r) => (SPLITS as readonly string[]).includes(r[0] ?? ''));
   const otherAudits = details.audits.filter((t) => !isLeakTable(t));
   const judges = judgesSectionHtml(judgesView(metrics, run.config, run.id), run.id);
+  const debaters = debatersSectionHtml(metrics, run.id);
   const live = liveness(run.status === 'running', params, href);
   const toc = [
     ['#results', 'results'], ['#leak-audit', 'leak audit'], ...(otherAudits.length ? [['#audits', 'knowledge regions']] : []), ['#calibration', 'calibration'],
-    ...(judges ? [[`#judges-${run.id}`, 'judges']] : []), ['#examples', 'examples'],
+    ...(judges ? [[`#judges-${run.id}`, 'judges']] : []), ...(debaters ? [[`#debaters-${run.id}`, 'debaters']] : []), ['#examples', 'examples'],
   ].map(([h, t]) => `<a href="${esc(h)}">${esc(t)}</a>`).join('');
   const body = `<nav class="crumbs"><a href="/">runs</a></nav><h1>Run ${esc(run.id)}</h1>${live.badge ? `<p>${live.badge}</p>` : ''}
 ${runMeta(loc)}<nav class="toc">${toc}</nav>
@@ -299,6 +300,7 @@ ${leakSection(metrics, run.config.protocol)}
 ${otherAudits.length ? `<section id="audits"><h2>Knowledge regions</h2>${otherAudits.map((t) => htmlTable(t.header, t.rows, 'audit')).join('')}</section>` : ''}
 ${calibrationSection(loc, metrics)}
 ${judges}
+${debaters}
 ${examplesSection(ctx, href, list, query, params, unscored)}`;
   return page(`Run ${run.id}`, body, { refresh: live.refresh });
 }

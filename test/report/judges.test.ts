@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -11,6 +11,9 @@ import { openResults } from '../../src/report/results-set.js';
 import { buildTable } from '../../src/report/table.js';
 import { formatTable } from '../../src/report/table-format.js';
 import { formatRunSummary } from '../../src/report/terminal.js';
+import { runPage } from '../../src/report/viewer-pages.js';
+import { watchResults } from '../../src/report/viewer-set.js';
+import { openStore, type MetricRow } from '../../src/store/index.js';
 import { tempDir } from '../helpers/tmp.js';
 import { buildJudgesDb, FRONTIER, FRONTIER_NOTE, HOSTILE_ENSEMBLE, HOSTILE_JUDGE, HOSTILE_RUN, JUDGED_METRICS, PLAIN, RUN } from './judges-fixture.js';
 
@@ -238,5 +241,90 @@ test('the frontier axis is what the stored method names: tokens per example when
     assert.match(formatJudges(v), /by tokens per example \(accuracy on test against tokens per judged example/);
   } finally {
     q.close();
+  }
+});
+
+/** The cells of each body row of the first <table class="cls"> in html (no cell here holds markup). */
+function tableCells(html: string, cls: string): string[][] {
+  const table = new RegExp(`<table class="${cls}">([\\s\\S]*?)</table>`).exec(html);
+  assert.ok(table, `a table of class ${cls} is in the section`);
+  const body = table[1]!.slice(table[1]!.indexOf('<tbody>'));
+  return [...body.matchAll(/<tr>([\s\S]*?)<\/tr>/g)].map((r) => [...r[1]!.matchAll(/<td>([\s\S]*?)<\/td>/g)].map((c) => c[1]!));
+}
+
+test('open roles, quotes and debater ratings: the report, the viewer\'s run page and the run summary show the stored rows; a run without them has no section', () => {
+  // A copy of the fixture with debater metrics chosen by hand added to the judged run through the real store.
+  const file = join(dir, 'debaters.sqlite');
+  copyFileSync(db, file);
+  if (existsSync(`${db}-wal`)) copyFileSync(`${db}-wal`, `${file}-wal`);
+  const row = (subject: string, name: string, value: number, n: number, lo: number | null = null, hi: number | null = null): MetricRow => ({ runId: RUN, subject, name, value, lo, hi, n });
+  const store = openStore(file);
+  try {
+    store.metrics.upsertMetrics([
+      row('open_roles', 'chose_correct', 0.5, 8, 0.25, 0.75),
+      row('open_roles', 'choice_stated', 0.875, 8),
+      row('judge:j-a', 'accuracy_chose_correct', 0.75, 4, 0.5, 1),
+      row('judge:j-a', 'accuracy_chose_incorrect', 0.25, 4),
+      row('quotes:correct', 'per_turn', 2, 6),
+      row('quotes:correct', 'verified_share', 0.5, 12, 0.2, 0.8),
+      row('quotes:incorrect', 'per_turn', 1.25, 6),
+      row('debater:model-x', 'rating', 50, 8, -10, 110),
+      row('debater:model-x', 'rating_correct', 80, 4, 20, 140),
+      row('debater:model-x', 'rating_incorrect', 20, 4, -40, 80),
+      row('debater:model-y', 'rating', -50, 8, -110, 10),
+      row('debater_pair:model-x vs model-y', 'rating_diff', 100, 8, -20, 220),
+    ]);
+  } finally {
+    store.close();
+  }
+  const expectSection = (html: string, where: string): void => {
+    const start = html.indexOf('<section class="debaters" id="debaters-judged-0001">');
+    assert.ok(start >= 0, `${where}: the judged run has a Debaters section`);
+    const section = html.slice(start, html.indexOf('</section>', start));
+    assert.match(section, /<h3>Debaters<\/h3>/, `${where}: the section's heading`);
+    for (const title of ['Open roles', 'Quotes from the passage (per side of the claim)', 'Debater ratings (Elo points; arguing the right side / the wrong side)']) {
+      assert.ok(section.includes(`<h4>${title}</h4>`), `${where}: the part titled ${title}, in the run summary's words`);
+    }
+    assert.deepEqual(tableCells(section, 'open-roles-table'), [['50.0% [25.0%, 75.0%] (n = 8)', '87.5% (n = 8)']], `${where}: the stored choice rates`);
+    assert.deepEqual(tableCells(section, 'open-roles-judges-table'), [['judge:j-a', '75.0% [50.0%, 100.0%] (n = 4)', '25.0% (n = 4)']], `${where}: j-a's accuracy split by the chosen side`);
+    assert.deepEqual(tableCells(section, 'quotes-table'), [['correct', '2.00', '6', '50.0% [20.0%, 80.0%] (n = 12)'], ['incorrect', '1.25', '6', 'n/a']], `${where}: quotes per side, n/a where no verified share is stored`);
+    assert.deepEqual(tableCells(section, 'ratings-table'), [['model-x', '+50 [-10, +110]', '+80 [+20, +140]', '+20 [-40, +80]'], ['model-y', '-50 [-110, +10]', 'n/a', 'n/a']], `${where}: the stored ratings in Elo points`);
+    assert.deepEqual(tableCells(section, 'rating-pairs-table'), [['model-x vs model-y', '+100 [-20, +220]']], `${where}: the pair's stored difference`);
+  };
+  const out = join(dir, 'debaters-report.html');
+  const { report } = writeReport(file, out, { runs: [RUN, PLAIN], samples: 0 });
+  expectSection(report.html, 'report');
+  assert.doesNotMatch(report.html, /id="debaters-plain-0001"/, 'report: the run without debater metrics has no Debaters section');
+  assert.equal((report.html.match(/class="debaters"/g) ?? []).length, 1, 'report: one Debaters section, the judged run\'s');
+  const md = readFileSync(join(dir, 'debaters-report.md'), 'utf8');
+  assert.match(md, /^### Debaters: judged-0001$/m, 'markdown: the judged run\'s Debaters heading');
+  assert.match(md, /^\| model-x vs model-y \| \+100 \[-20, \+220\] \|$/m, 'markdown: the pair row');
+  assert.doesNotMatch(md, /Debaters: plain-0001/, 'markdown: no Debaters part for the run without them');
+
+  const set = watchResults([file]);
+  const q = openReport(file);
+  try {
+    const page = (id: string): string => runPage({ set, pageSize: 5 }, { run: q.resolveRun(id), file, q }, new URLSearchParams());
+    const judged = page(RUN);
+    expectSection(judged, 'viewer');
+    assert.ok(judged.includes('<a href="#debaters-judged-0001">debaters</a>'), 'viewer: the table of contents links the section');
+    const plain = page(PLAIN);
+    assert.doesNotMatch(plain, /class="debaters"/, 'viewer: the run without debater metrics has no Debaters section');
+    assert.doesNotMatch(plain, /#debaters-/, 'viewer: nor a link to one');
+    // The terminal prints the same cells as lines under the same titles.
+    const summary = formatRunSummary(q, RUN);
+    for (const line of [
+      'Open roles: chose the right side 50.0% [25.0%, 75.0%] (n = 8); replies stating a side 87.5% (n = 8)',
+      '  judge:j-a accuracy when the chosen side was right 75.0% [50.0%, 100.0%] (n = 4), when it was wrong 25.0% (n = 4)',
+      'Quotes from the passage (per side of the claim):',
+      '  arguing incorrect: 1.25 per turn (6 turns); verified n/a',
+      'Debater ratings (Elo points; arguing the right side / the wrong side):',
+      '  model-x +50 [-10, +110]; +80 [+20, +140] / +20 [-40, +80]',
+      '  model-x vs model-y: difference +100 [-20, +220]',
+    ]) assert.ok(summary.split('\n').includes(line), `the run summary has the line ${JSON.stringify(line)}:\n${summary}`);
+    assert.doesNotMatch(formatRunSummary(q, PLAIN), /Open roles|Quotes from the passage|Debater ratings/, 'the run summary of the run without them has none of those lines');
+  } finally {
+    q.close();
+    set.close();
   }
 });
