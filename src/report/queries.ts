@@ -64,6 +64,8 @@ export interface JudgeSettingsView {
   temperature?: number;
   orders?: string;
   transcripts?: number[];
+  /** judges[].reads: "question" or "question-and-passage" for a judge-alone baseline; absent: the transcripts. */
+  reads?: string;
 }
 
 /** One judge ensemble of a stored config: its name, its members (judge names) and how it aggregates them. */
@@ -250,6 +252,7 @@ function configView(raw: unknown): RunConfigView {
       if (typeof o.temperature === 'number') out.temperature = o.temperature;
       if (typeof o.orders === 'string') out.orders = o.orders;
       if (Array.isArray(o.transcripts)) out.transcripts = o.transcripts.filter((t): t is number => typeof t === 'number');
+      if (typeof o.reads === 'string' && o.reads !== 'transcript') out.reads = o.reads;
       return out;
     })
     : [];

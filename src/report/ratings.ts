@@ -207,7 +207,12 @@ export function debaterTables(metrics: readonly StoredMetric[]): DebaterTables {
   }
   const ratings = metrics.filter((m) => m.subject.startsWith('debater:') && m.name === 'rating');
   if (ratings.length) {
-    const elo = (v: number | null | undefined): string => (v == null ? 'n/a' : `${v >= 0 ? '+' : ''}${v.toFixed(0)}`);
+    // Rounded first, so a rating of −0.3 reads "0", not "-0".
+    const elo = (v: number | null | undefined): string => {
+      if (v == null) return 'n/a';
+      const r = Math.round(v) || 0;
+      return `${r > 0 ? '+' : ''}${r}`;
+    };
     const span = (m: StoredMetric | undefined): string => (m ? `${elo(m.value)} [${elo(m.lo)}, ${elo(m.hi)}]` : 'n/a');
     out.ratings = {
       debaters: {

@@ -22,7 +22,7 @@ export interface SubjectContext {
   /** The config's judge ensembles (judgeEnsembles): what names a judge ensemble rather than a judge. */
   judgeEnsembles?: readonly { name: string; members: readonly string[]; aggregate: string }[];
   /** The config's judges with the settings that change what they read (absent: the defaults). */
-  judgeSettings?: readonly { name: string; samples?: number; orders?: string; transcripts?: readonly number[]; template?: string }[];
+  judgeSettings?: readonly { name: string; samples?: number; orders?: string; transcripts?: readonly number[]; template?: string; reads?: string }[];
   /** The loss the strong models learn weak labels with (default: read from raw.strong.loss, else xent). */
   strongLoss?: string;
   /** The stored config, where the fields above do not say (RunConfigView carries it). */
@@ -64,11 +64,16 @@ const isJudgeEnsemble = (name: string, c: SubjectContext): boolean => c.judgeEns
 /** A subject's name without another training seed's "@seedN" suffix. */
 const baseName = (name: string): string => name.replace(/@seed\d+$/, '');
 
-/** What a prompted judge reads: "both orders, all transcripts" by default; otherwise what its settings say. */
+/**
+ * What a prompted judge reads: "both orders, all transcripts" by default; otherwise what its settings say (a judge-alone
+ * baseline reads no transcript: "the question alone", "the question and the passage").
+ */
 function judgeReads(name: string, c: SubjectContext): string {
   const j = c.judgeSettings?.find((x) => x.name === name);
   const orders = !j?.orders || j.orders === 'both' ? 'both orders' : `${j.orders} order only`;
-  const transcripts = !j?.transcripts?.length ? 'all transcripts' : `transcript${j.transcripts.length > 1 ? 's' : ''} ${j.transcripts.join(', ')}`;
+  const transcripts = j?.reads === 'question' ? 'the question alone'
+    : j?.reads === 'question-and-passage' ? 'the question and the passage'
+    : !j?.transcripts?.length ? 'all transcripts' : `transcript${j.transcripts.length > 1 ? 's' : ''} ${j.transcripts.join(', ')}`;
   const extra = [j?.samples && j.samples > 1 ? `${j.samples} samples each` : '', j?.template ? `prompt ${j.template}` : ''].filter(Boolean);
   return [orders, transcripts, ...extra].join(', ');
 }

@@ -141,6 +141,9 @@ describe('debate.passage "debaters"', async () => {
     assert.ok(reader.every((t) => !t.includes('<argument')), 'it reads no transcript');
     const rows = store.db.prepare("SELECT COUNT(*) AS n, COUNT(debate_id) AS withDebate FROM judgments WHERE run_id = ? AND judge = 'blind'").get(runId) as { n: number; withDebate: number };
     assert.deepEqual(rows, { n: 12 * 2, withDebate: 0 }, 'the blind judge: 12 judged examples (train_strong + test) × 2 presentations, no transcript');
+    const summary = formatRunSummary(reportQueries(store.db), runId);
+    assert.match(summary, /prompted judge blind \(both orders, the question alone\)/, 'the run table says what the blind baseline read');
+    assert.match(summary, /prompted judge reader \(both orders, the question and the passage\)/, 'and what the reader baseline read');
   });
 
   test('each turn stores 2 quotes, 1 verified, and judges and weak models see them marked', () => {

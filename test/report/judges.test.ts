@@ -271,7 +271,7 @@ test('open roles, quotes and debater ratings: the report, the viewer\'s run page
       row('debater:model-x', 'rating', 50, 8, -10, 110),
       row('debater:model-x', 'rating_correct', 80, 4, 20, 140),
       row('debater:model-x', 'rating_incorrect', 20, 4, -40, 80),
-      row('debater:model-y', 'rating', -50, 8, -110, 10),
+      row('debater:model-y', 'rating', -50, 8, -110, 0.3),
       row('debater_pair:model-x vs model-y', 'rating_diff', 100, 8, -20, 220),
     ]);
   } finally {
@@ -288,7 +288,7 @@ test('open roles, quotes and debater ratings: the report, the viewer\'s run page
     assert.deepEqual(tableCells(section, 'open-roles-table'), [['50.0% [25.0%, 75.0%] (n = 8)', '87.5% (n = 8)']], `${where}: the stored choice rates`);
     assert.deepEqual(tableCells(section, 'open-roles-judges-table'), [['judge:j-a', '75.0% [50.0%, 100.0%] (n = 4)', '25.0% (n = 4)']], `${where}: j-a's accuracy split by the chosen side`);
     assert.deepEqual(tableCells(section, 'quotes-table'), [['correct', '2.00', '6', '50.0% [20.0%, 80.0%] (n = 12)'], ['incorrect', '1.25', '6', 'n/a']], `${where}: quotes per side, n/a where no verified share is stored`);
-    assert.deepEqual(tableCells(section, 'ratings-table'), [['model-x', '+50 [-10, +110]', '+80 [+20, +140]', '+20 [-40, +80]'], ['model-y', '-50 [-110, +10]', 'n/a', 'n/a']], `${where}: the stored ratings in Elo points`);
+    assert.deepEqual(tableCells(section, 'ratings-table'), [['model-x', '+50 [-10, +110]', '+80 [+20, +140]', '+20 [-40, +80]'], ['model-y', '-50 [-110, 0]', 'n/a', 'n/a']], `${where}: the stored ratings in Elo points`);
     assert.deepEqual(tableCells(section, 'rating-pairs-table'), [['model-x vs model-y', '+100 [-20, +220]']], `${where}: the pair's stored difference`);
   };
   const out = join(dir, 'debaters-report.html');
