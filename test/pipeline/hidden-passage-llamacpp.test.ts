@@ -2,10 +2,9 @@ import assert from 'node:assert/strict';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { parseExperiment } from '../../src/config/load.js';
-import { runExperiment } from '../../src/pipeline/run.js';
-import { openStore } from '../../src/store/index.js';
 import { writeJsonl } from '../helpers/datasets.js';
 import { tempDir } from '../helpers/tmp.js';
+import { completedRun } from '../helpers/completed-run.js';
 
 /**
  * One real hidden-passage debate end to end on the embedded llama.cpp model (stories260K: its turns are children's
@@ -28,10 +27,7 @@ test('llama.cpp: a hidden-passage debate stores turns, quote counts and judgment
     judges: [{ name: 'j', model, method: 'logprobs', minCoverage: 0 }],
     metrics: { bootstrap: 100 },
   });
-  const out = join(dir, 'run.sqlite');
-  const outcome = await runExperiment({ config, out, cacheFile: join(dir, 'cache.sqlite') });
-  assert.equal(outcome.status, 'completed', outcome.status === 'completed' ? '' : outcome.reason);
-  const store = openStore(out, { readonly: true });
+  const { outcome, out, store } = await completedRun(config, join(dir, 'run.sqlite'), join(dir, 'cache.sqlite'));
   try {
     const turns = store.db.prepare('SELECT quotes, quotes_verified FROM turns').all() as { quotes: number | null; quotes_verified: number | null }[];
     assert.equal(turns.length, 12 * 2, '12 examples × 1 transcript × 2 turns');

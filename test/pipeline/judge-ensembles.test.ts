@@ -11,6 +11,7 @@ import { openStore, type MetricRow } from '../../src/store/index.js';
 import { createRng } from '../../src/rng.js';
 import { writeJsonl, type DatasetRow } from '../helpers/datasets.js';
 import { tempDir } from '../helpers/tmp.js';
+import { completedRun } from '../helpers/completed-run.js';
 
 /**
  * Judge ensembles through the whole pipeline, with scripted judges whose errors are planted: each row's question says
@@ -428,10 +429,7 @@ test('accuracy against size samples different subsets when there are too many to
     gateway: { prices: { 'scripted:hashed-0': { inputPerMTok: 1, outputPerMTok: 2 } } },
     metrics: { bootstrap: 100 },
   });
-  const out = join(sub, 'm.sqlite');
-  const outcome = await runExperiment({ config, out, cacheFile: join(sub, 'c.sqlite') });
-  assert.equal(outcome.status, 'completed', outcome.status === 'completed' ? '' : outcome.reason);
-  const store = openStore(out, { readonly: true });
+  const { outcome, out, store } = await completedRun(config, join(sub, 'm.sqlite'), join(sub, 'c.sqlite'));
   try {
     const metrics = store.metrics.listMetrics(outcome.runId);
     // C(13, 6) = 1716 subsets of 6: sampled (1,000 of them), and they differ, so their accuracies do too.
@@ -480,10 +478,7 @@ test('a stacked ensemble\'s size curve at full size is its own accuracy, with 0.
     judgeEnsembles: [{ name: 'st', members: ['ab0', 'ab1'], aggregate: 'stacked' }],
     metrics: { bootstrap: 100 },
   });
-  const out = join(sub, 'a.sqlite');
-  const outcome = await runExperiment({ config, out, cacheFile: join(sub, 'c.sqlite') });
-  assert.equal(outcome.status, 'completed', outcome.status === 'completed' ? '' : outcome.reason);
-  const store = openStore(out, { readonly: true });
+  const { outcome, out, store } = await completedRun(config, join(sub, 'a.sqlite'), join(sub, 'c.sqlite'));
   try {
     const metrics = store.metrics.listMetrics(outcome.runId);
     const test = store.examples.listExamples(outcome.runId, 'test');

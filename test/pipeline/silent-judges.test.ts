@@ -4,14 +4,14 @@ import { test } from 'node:test';
 import { parseExperiment } from '../../src/config/load.js';
 import { registerScript } from '../../src/models/adapters/scripted.js';
 import type { GenerateRequest } from '../../src/models/types.js';
-import { runExperiment } from '../../src/pipeline/run.js';
 import { openReport } from '../../src/report/queries.js';
 import { formatJudges, judgesView } from '../../src/report/judges.js';
 import { compareMembers, testView } from '../../src/report/analysis.js';
 import { formatComparison, formatRunSummary } from '../../src/report/terminal.js';
-import { openStore, type MetricRow } from '../../src/store/index.js';
+import type { MetricRow } from '../../src/store/index.js';
 import { writeJsonl, type DatasetRow } from '../helpers/datasets.js';
 import { tempDir } from '../helpers/tmp.js';
+import { completedRun } from '../helpers/completed-run.js';
 
 /**
  * "A judge that says nothing is not a judge." Three scripted judges read the question only (protocol "none"):
@@ -70,10 +70,7 @@ async function silentRun() {
     ],
     metrics: { bootstrap: 200 },
   });
-  const out = join(dir, 'silent.sqlite');
-  const outcome = await runExperiment({ config, out, cacheFile: join(dir, 'cache.sqlite') });
-  assert.equal(outcome.status, 'completed', outcome.status === 'completed' ? '' : outcome.reason);
-  const store = openStore(out, { readonly: true });
+  const { outcome, out, store } = await completedRun(config, join(dir, 'silent.sqlite'), join(dir, 'cache.sqlite'));
   try {
     const runId = outcome.runId;
     const trainStrongCases = store.examples.listExamples(runId, 'train_strong').map((e) => caseOf(e.question!));

@@ -4,9 +4,8 @@ import { test } from 'node:test';
 import { parseExperiment } from '../../src/config/load.js';
 import { registerScript } from '../../src/models/adapters/scripted.js';
 import type { GenerateRequest } from '../../src/models/types.js';
-import { runExperiment } from '../../src/pipeline/run.js';
-import { openStore } from '../../src/store/index.js';
 import { tempDir } from '../helpers/tmp.js';
+import { completedRun } from '../helpers/completed-run.js';
 
 /**
  * One offline two-choice debate run on the shared SciQ file, with scripted models:
@@ -53,11 +52,7 @@ test('a two-choice run: stored pairs, debaters told the answer they defend, judg
     judges: [{ name: 'alpha', model: 'scripted:tc-judge', method: 'parsed', maxTokens: 2 }],
     metrics: { bootstrap: 100 },
   });
-  const out = join(dir, 'run.sqlite');
-  const outcome = await runExperiment({ config, out, cacheFile: join(dir, 'cache.sqlite') });
-  assert.equal(outcome.status, 'completed', outcome.status === 'completed' ? '' : outcome.reason);
-
-  const store = openStore(out, { readonly: true });
+  const { outcome, out, store } = await completedRun(config, join(dir, 'run.sqlite'), join(dir, 'cache.sqlite'));
   try {
     const runId = outcome.runId;
     const examples = store.examples.listExamples(runId);

@@ -4,10 +4,9 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseExperiment } from '../../src/config/load.js';
 import { registerScript } from '../../src/models/adapters/scripted.js';
-import { runExperiment } from '../../src/pipeline/run.js';
-import { openStore } from '../../src/store/index.js';
 import { ensureTrainerEnv } from '../../src/train/trainer-env.js';
 import { tempDir } from '../helpers/tmp.js';
+import { completedRun } from '../helpers/completed-run.js';
 
 const MODEL = '../shared/models/stories260K.gguf';
 
@@ -30,10 +29,7 @@ test('an experiment whose weak ensemble is fine-tuned by the Python trainer runs
     strong: { features: { kind: 'hashed', dim: 256 } },
     metrics: { bootstrap: 100 },
   });
-  const out = join(dir, 'hf.sqlite');
-  const outcome = await runExperiment({ config, out, cacheFile: join(dir, 'cache.sqlite') });
-  assert.equal(outcome.status, 'completed', outcome.status === 'completed' ? '' : outcome.reason);
-  const store = openStore(out, { readonly: true });
+  const { outcome, out, store } = await completedRun(config, join(dir, 'hf.sqlite'), join(dir, 'cache.sqlite'));
   try {
     const weak = store.models.listModels(outcome.runId).filter((m) => m.backend === 'hf');
     assert.deepEqual(weak.map((m) => `${m.role}/${m.member}`).sort(), ['weak/0', 'weak_member/0', 'weak_member/1']);
