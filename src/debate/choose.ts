@@ -52,7 +52,7 @@ export async function chooseSide(input: {
 }): Promise<Choice> {
   const role = ROLE[input.protocol];
   if (!role) throw new Error(`open roles apply to debate and consultancy, not ${input.protocol}`);
-  const prompt = render(input.template, { task: input.task, question: input.question, answer: input.answer, role, ...optionalSlots(input.template, { passage: input.passage ?? '' }) }, ['passage']);
+  const prompt = render(input.template, { task: input.task, question: input.question, answer: input.answer, role, ...optionalSlots(input.template, { passage: input.passage ?? '' }) });
   const result = await input.chooser.generate(
     { messages: [{ role: 'user', content: prompt }], maxTokens: CHOICE_MAX_TOKENS, temperature: input.temperature, seed: deriveSeed(input.seed, 'choose') },
     { sample: input.sample, signal: input.signal },

@@ -77,7 +77,7 @@ export async function runDebate(input: DebateInput): Promise<Turn[]> {
     };
     if (protocol !== 'consultancy') slots.speaker = step.speaker;
     Object.assign(slots, optionalSlots(template, { passage: passage?.text ?? '', alternative: input.alternative ?? '' }));
-    const prompt = render(template, slots, ['transcript', 'passage']);
+    const prompt = render(template, slots);
     const draft = async (seed: number): Promise<Draft> => {
       const result = await input.debaters[step.speaker].generate(
         {

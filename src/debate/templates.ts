@@ -52,19 +52,20 @@ export function loadTemplate(dir: string, name: string): Template {
 }
 
 /**
- * Fills every slot. A slot the caller forgot, or a value the template never uses, is a bug in the template: refuse.
- * `mustShow`: slots whose content the reader needs (a transcript, a passage): when filled, the template must show them
- * as `{{slot}}`, not only use them as a section's condition (as `alternative` may: the judge shows the two answers
- * through its options).
+ * Slots whose content the reader needs: when filled, a template must show them as `{{slot}}`, not only use them as a
+ * section's condition (as `alternative` may: the judge shows the two answers through its options).
  */
-export function render(t: Template, values: Record<string, string | number>, mustShow: readonly string[] = []): string {
+const CONTENT_SLOTS: ReadonlySet<string> = new Set(['transcript', 'passage']);
+
+/** Fills every slot. A slot the caller forgot, or a value the template never uses, is a bug in the template: refuse. */
+export function render(t: Template, values: Record<string, string | number>): string {
   for (const slot of t.slots) {
     if (!(slot in values)) throw new UserError(`Prompt template ${t.name} uses {{${slot}}}, which w2s does not fill; the slots it fills are: ${Object.keys(values).join(', ')}.`);
   }
   for (const [key, value] of Object.entries(values)) {
     if (!t.slots.has(key)) throw new UserError(`Prompt template ${t.name} does not use {{${key}}}; add it so the prompt carries that content.`);
     // `{{#transcript}}` without `{{transcript}}` inside would drop the transcript from the prompt.
-    if (value !== '' && mustShow.includes(key) && !t.shown.has(key)) {
+    if (value !== '' && CONTENT_SLOTS.has(key) && !t.shown.has(key)) {
       throw new UserError(`Prompt template ${t.name} does not use {{${key}}} (only as a section's condition); add it inside the section so the prompt carries that content.`);
     }
   }

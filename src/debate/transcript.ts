@@ -1,6 +1,6 @@
 /** Transcripts: the turn type, the word limit, and the fenced text shown to later debaters, judges and weak models. */
 
-import { markQuotes } from './quotes.js';
+import { markQuotes, quoteChecker } from './quotes.js';
 
 export type Side = 'correct' | 'incorrect';
 export type Speaker = 'A' | 'B';
@@ -82,7 +82,8 @@ export function formatTranscript(
   if (turns.length === 0) return '(no arguments yet)';
   // Two-choice: the answer each argues for, by the letter the reader sees it under (never "correct"/"incorrect").
   const stance = (side: Side): string => (letters ? `defends="answer ${letters[side]}"` : `side="${side}"`);
-  const body = (text: string): string => (passage ? markQuotes(text, passage, escapeArgument) : escapeArgument(text));
+  const verified = passage ? quoteChecker(passage) : null; // one checker for every turn: the passage is normalised once
+  const body = (text: string): string => (verified ? markQuotes(text, verified, escapeArgument) : escapeArgument(text));
   return turns
     .map((t) => {
       const who = protocol === 'consultancy' ? 'Consultant' : `Debater ${t.speaker}`;

@@ -160,7 +160,7 @@ async function judgeOneOrder(input: JudgeInput, swapped: boolean, sample: number
       passage: showsPassage ? passage : '',
       quotes_checked: passage && reads === 'transcript' && turns.length > 0 ? FLAG : '',
     }),
-  }, ['transcript', 'passage']);
+  });
   const result = await input.model.generate(
     {
       messages: [{ role: 'user', content: prompt }],

@@ -12,6 +12,7 @@ import type { Side } from '../debate/transcript.js';
 import { judge } from '../judge/prompted.js';
 import type { DebateRow, ExampleRow, NewDebate } from '../store/index.js';
 import type { StageContext } from './context.js';
+import { judgeInputOf } from './judges.js';
 
 /** The scorer's ledger role. */
 export const SCORER_ROLE = 'scorer';
@@ -68,9 +69,10 @@ export async function bestOfFor(ctx: StageContext, task: string): Promise<((deba
   return (debateId, example) => ({
     n,
     async score(turns, candidate) {
+      // The judges' own view of the example (passage-checked quotes, answer B), so the score is what a judge would read.
       const v = await judge({
-        model: scorer, method: 'logprobs', template, task, question: example.question ?? example.text, answer: example.answer ?? '',
-        turns: [...turns, candidate], protocol: cfg.protocol, maxTokens: first?.maxTokens ?? 8,
+        model: scorer, method: 'logprobs', template, task, ...judgeInputOf(ctx, example),
+        turns: [...turns, candidate], protocol: cfg.protocol, maxTokens: first?.maxTokens ?? 8, signal: ctx.stop,
       });
       return { pCorrect: v.pCorrect, callId: v.replies[0]?.callId ?? null };
     },

@@ -18,26 +18,33 @@ export function debaterMetrics(ctx: StageContext): MetricRow[] {
   return [...ratingMetrics(ctx), ...openRoleMetrics(ctx), ...quoteMetrics(ctx)];
 }
 
-/** Per side of the claim: how much each side quoted, and how much of it checked out (turns.quotes, quotes_verified). */
+/**
+ * Per side the gold label makes right or wrong (honest or dishonest advocacy): how much each quoted, and how much of it
+ * checked out against the passage (turns.quotes, quotes_verified).
+ */
 function quoteMetrics(ctx: StageContext): MetricRow[] {
-  const turns = ctx.store.db
-    .prepare(
-      `SELECT t.side, t.quotes, t.quotes_verified AS verified, d.example_id AS exampleId FROM turns t JOIN debates d ON d.id = t.debate_id
-       WHERE d.run_id = ? AND d.status = 'completed' AND t.quotes IS NOT NULL`,
-    )
-    .all(ctx.runId) as { side: 'correct' | 'incorrect'; quotes: number; verified: number; exampleId: string }[];
-  if (turns.length === 0) return [];
   const examples = new Map(ctx.store.examples.listExamples(ctx.runId).map((e) => [e.id, e]));
+  const bySide = { right: [] as { example: ExampleRow; quotes: number; verified: number }[], wrong: [] as { example: ExampleRow; quotes: number; verified: number }[] };
+  for (const t of ctx.store.debates.listTranscripts(ctx.runId)) {
+    const example = examples.get(t.exampleId);
+    if (!example) continue;
+    for (const turn of t.turns) {
+      if (turn.quotes == null) continue;
+      const right = (turn.side === 'correct') === (example.label === 1);
+      bySide[right ? 'right' : 'wrong'].push({ example, quotes: turn.quotes.made, verified: turn.quotes.verified });
+    }
+  }
+  if (bySide.right.length + bySide.wrong.length === 0) return [];
   const rows: MetricRow[] = [];
-  for (const side of ['correct', 'incorrect'] as const) {
-    const mine = turns.filter((t) => t.side === side && examples.has(t.exampleId));
-    const quotes = mine.reduce((n, t) => n + t.quotes, 0);
+  for (const side of ['right', 'wrong'] as const) {
+    const turns = bySide[side];
+    const quotes = turns.reduce((n, t) => n + t.quotes, 0);
     rows.push({
-      runId: ctx.runId, subject: `quotes:${side}`, name: 'per_turn', value: mine.length ? quotes / mine.length : null, n: mine.length, method: 'mean',
-      note: `quotes per turn of the debaters arguing the claim is ${side}, every split (${quotes} quotes in ${mine.length} turns)`,
+      runId: ctx.runId, subject: `quotes:${side}`, name: 'per_turn', value: turns.length ? quotes / turns.length : null, n: turns.length, method: 'mean',
+      note: `quotes per turn of the debaters arguing the ${side} side (the one the gold label makes ${side}), every split (${quotes} quotes in ${turns.length} turns)`,
     });
-    const each = mine.flatMap((t) => Array.from({ length: t.quotes }, (_, k) => ({ example: examples.get(t.exampleId)!, hit: k < t.verified })));
-    rows.push(proportionRow(ctx, `quotes:${side}`, 'verified_share', each, `share of those quotes that matched the passage (normalised: case, punctuation, whitespace)`));
+    rows.push(proportionRow(ctx, `quotes:${side}`, 'verified_share', turns.map((t) => ({ example: t.example, hits: t.verified, trials: t.quotes })),
+      'share of those quotes that matched the passage as whole words (normalised: case, punctuation, whitespace)'));
   }
   return rows;
 }
@@ -51,17 +58,26 @@ function ratingMetrics(ctx: StageContext): MetricRow[] {
   return fit ? ratingRows(ctx.runId, fit) : [];
 }
 
+/** Several trials of one item (a turn's quotes, of which `hits` checked out). */
+interface Counted {
+  example: ExampleRow;
+  hits: number;
+  trials: number;
+}
+
 /** A proportion over transcripts with its cluster-robust interval (an example's transcripts, a group's examples: one cluster). */
-function proportionRow(ctx: StageContext, subject: string, name: string, hits: { example: ExampleRow; hit: boolean }[], note: string): MetricRow {
+function proportionRow(ctx: StageContext, subject: string, name: string, items: ({ example: ExampleRow; hit: boolean } | Counted)[], note: string): MetricRow {
   const { level } = ctx.config.metrics;
-  if (hits.length === 0) return { runId: ctx.runId, subject, name, value: null, n: 0, method: 'count', note: `${note}; none to count` };
   const byCluster = new Map<string, { a: number; n: number }>();
-  for (const h of hits) {
-    const t = byCluster.get(groupKey(h.example)) ?? { a: 0, n: 0 };
-    t.a += h.hit ? 1 : 0;
-    t.n++;
-    byCluster.set(groupKey(h.example), t);
+  for (const item of items) {
+    const { hits, trials } = 'hit' in item ? { hits: item.hit ? 1 : 0, trials: 1 } : item;
+    if (trials === 0) continue;
+    const t = byCluster.get(groupKey(item.example)) ?? { a: 0, n: 0 };
+    t.a += hits;
+    t.n += trials;
+    byCluster.set(groupKey(item.example), t);
   }
+  if (byCluster.size === 0) return { runId: ctx.runId, subject, name, value: null, n: 0, method: 'count', note: `${note}; none to count` };
   const list = [...byCluster.values()];
   const r = clusteredProportion(list.map((t) => t.a), list.map((t) => t.n), level);
   return {

@@ -4,7 +4,7 @@ import { configHash } from '../config/load.js';
 import type { LoadedDataset } from '../data/registry.js';
 import { readImportFile, type ImportedFile } from '../data/transcripts.js';
 import type { Example, Pools } from '../data/types.js';
-import { countQuotes } from '../debate/quotes.js';
+import { countQuotes, findQuotes } from '../debate/quotes.js';
 import type { Turn } from '../debate/transcript.js';
 import { countWords } from '../store/index.js';
 import { UserError } from '../errors.js';
@@ -176,7 +176,7 @@ export function summarizeImport(imported: ImportedFile): ImportSummary {
     transcripts: lists.reduce((n, l) => n + l.length, 0),
     perExample: { min: Math.min(...lists.map((l) => l.length)), max: Math.max(...lists.map((l) => l.length)) },
     turns: turns.length,
-    turnsWithQuotes: turns.filter((t) => /<quote>/i.test(t.text)).length,
+    turnsWithQuotes: turns.filter((t) => findQuotes(t.text).length > 0).length,
   };
 }
 

@@ -3,8 +3,8 @@ import { JUDGE_DEFAULTS, judgeName, type ExperimentConfig } from '../config/expe
 import { modelSpec } from '../config/load.js';
 import { framingOf } from '../debate/protocols.js';
 import { loadTemplate, promptsDirOf } from '../debate/templates.js';
-import { judge, presentations } from '../judge/prompted.js';
-import type { Split } from '../store/index.js';
+import { judge, presentations, type JudgeInput } from '../judge/prompted.js';
+import type { ExampleRow, Split } from '../store/index.js';
 import { checkStop, endsTheRun, PartialFailureError, settleStage, type StageContext } from './context.js';
 import { toTurn } from './debates.js';
 
@@ -23,6 +23,18 @@ export function judgedSplits(config: ExperimentConfig, name: string): Split[] {
  * given, and swapped (options in the other order and Debater A/B renamed to B/A; see judge/prompted.ts). Judgments
  * are stored per presentation (order_swapped 0/1), so an interrupted run redoes only the missing ones.
  */
+/**
+ * What every judge call reads of an example, whoever makes it (a judge, or best-of-N's scorer): the question, the
+ * answer (and answer B of a two-choice example), and the passage its quotes are checked against, shown when everyone
+ * reads it (debate.passage "all").
+ */
+export function judgeInputOf(ctx: StageContext, example: ExampleRow): Pick<JudgeInput, 'question' | 'answer' | 'alternative' | 'passage' | 'passageShown'> {
+  return {
+    question: example.question ?? example.text, answer: example.answer ?? '', alternative: example.alternative,
+    passage: example.passage ?? null, passageShown: ctx.config.debate.passage === 'all',
+  };
+}
+
 export async function runJudges(ctx: StageContext): Promise<void> {
   const judges = ctx.config.judges;
   if (judges.length === 0) return;
@@ -61,9 +73,9 @@ export async function runJudges(ctx: StageContext): Promise<void> {
           try {
             const v = await judge(
               {
-                model, method: j.method, template, task, question: example.question ?? example.text, answer: example.answer ?? '', alternative: example.alternative,
+                model, method: j.method, template, task, ...judgeInputOf(ctx, example),
                 turns: t ? t.turns.map(toTurn) : [], protocol, maxTokens: j.maxTokens, orders, samples, temperature: j.temperature ?? JUDGE_DEFAULTS.temperature,
-                concurrent: batched, passage: example.passage ?? null, reads, passageShown: ctx.config.debate.passage === 'all',
+                concurrent: batched, reads,
               },
               stored,
             );

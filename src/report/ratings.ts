@@ -175,7 +175,7 @@ export interface DebaterTables {
 /** The titles of those parts, the same in every view. */
 export const DEBATER_TITLES = {
   openRoles: 'Open roles',
-  quotes: 'Quotes from the passage (per side of the claim)',
+  quotes: 'Quotes from the passage (by the side the gold label makes right or wrong)',
   ratings: 'Debater ratings (Elo points; arguing the right side / the wrong side)',
 } as const;
 
@@ -198,7 +198,7 @@ export function debaterTables(metrics: readonly StoredMetric[]): DebaterTables {
       },
     };
   }
-  const quoted = (['correct', 'incorrect'] as const).map((side) => ({ side, perTurn: find(`quotes:${side}`, 'per_turn'), verified: find(`quotes:${side}`, 'verified_share') }));
+  const quoted = (['right', 'wrong'] as const).map((side) => ({ side: `the ${side} side`, perTurn: find(`quotes:${side}`, 'per_turn'), verified: find(`quotes:${side}`, 'verified_share') }));
   if (quoted.some((q) => q.perTurn)) {
     out.quotes = {
       header: ['arguing', 'quotes per turn', 'turns', 'verified'],

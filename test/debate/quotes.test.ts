@@ -19,6 +19,15 @@ describe('quotes', () => {
     assert.equal(isVerified(' ... ', PASSAGE), false, 'an empty quote verifies nothing');
   });
 
+  test('a quote must match whole words: part of a word, or a word cut short, is not the passage', () => {
+    const passage = 'The answer is not clear; the category of north-east winds was never named.';
+    assert.equal(isVerified('the answer is no', passage), false, '"no" is not "not"');
+    assert.equal(isVerified('cat', passage), false, '"cat" is only part of "category"');
+    assert.equal(isVerified('the answer is not', passage), true, 'the words themselves');
+    assert.equal(isVerified('north east winds', passage), true, 'a hyphen reads as a space');
+    assert.equal(isVerified('clear the category', passage), true, 'the semicolon between them is dropped');
+  });
+
   test('counts: every marked quote, and the verified ones; an unclosed or differently written tag is no quote', () => {
     const turn = 'As written, <quote>Mitochondria are the powerhouse</quote>; also <QUOTE>make glucose</QUOTE>. <quote>unclosed';
     assert.deepEqual(findQuotes(turn), ['Mitochondria are the powerhouse', 'make glucose'], 'two quotes, tags matched in any case');

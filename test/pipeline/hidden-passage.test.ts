@@ -37,6 +37,15 @@ registerScript('hp-debater', {
   },
 });
 registerScript('hp-judge', { generate: () => 'A' });
+/** Best-of-N's scorer: answers "A" and keeps every prompt it was shown. */
+const scored: string[] = [];
+registerScript('hp-scorer', {
+  capabilities: { logprobs: true },
+  generate: (req) => {
+    scored.push(text(req));
+    return 'A';
+  },
+});
 const embedded: string[] = [];
 registerScript('hp-embed', {
   embed: (t) => {
@@ -159,10 +168,16 @@ describe('debate.passage "debaters"', async () => {
     assert.ok(embedded.some((t) => t.includes('<quote verified="no">the moon')), 'weak models read the same marked form');
   });
 
-  test('the run stores, per side, 2 quotes per turn and a verified share of 1/2, and its summary prints them', () => {
+  test('the run stores, per side the gold label makes right or wrong, 2 quotes per turn and a verified share of 1/2, and its summary prints them', () => {
     const metrics = reportQueries(store.db).metrics(runId);
-    const withQuotes = store.db.prepare('SELECT t.side, COUNT(*) AS n FROM turns t JOIN debates d ON d.id = t.debate_id WHERE d.run_id = ? AND t.quotes IS NOT NULL GROUP BY t.side').all(runId) as { side: string; n: number }[];
-    for (const side of ['correct', 'incorrect']) {
+    const withQuotes = store.db
+      .prepare(
+        `SELECT CASE WHEN (t.side = 'correct') = (e.label = 1) THEN 'right' ELSE 'wrong' END AS side, COUNT(*) AS n
+         FROM turns t JOIN debates d ON d.id = t.debate_id JOIN examples e ON e.run_id = d.run_id AND e.id = d.example_id
+         WHERE d.run_id = ? AND t.quotes IS NOT NULL GROUP BY 1`,
+      )
+      .all(runId) as { side: string; n: number }[];
+    for (const side of ['right', 'wrong']) {
       const turns = withQuotes.find((r) => r.side === side)?.n ?? 0;
       assert.ok(turns > 0, `some ${side} turns quote`);
       const perTurn = metrics.find((m) => m.subject === `quotes:${side}` && m.name === 'per_turn');
@@ -170,7 +185,7 @@ describe('debate.passage "debaters"', async () => {
       assert.deepEqual([perTurn?.value, perTurn?.n], [2, turns], `${side}: every quoting turn made 2 quotes`);
       assert.deepEqual([verified?.value, verified?.n], [0.5, 2 * turns], `${side}: one of each turn's two quotes is in the passage`);
     }
-    assert.match(formatRunSummary(reportQueries(store.db), runId), /Quotes from the passage \(per side of the claim\):\n {2}arguing correct: 2\.00 per turn \(\d+ turns\); verified 50\.0%/, 'the run summary reads the stored figures');
+    assert.match(formatRunSummary(reportQueries(store.db), runId), /Quotes from the passage \(by the side the gold label makes right or wrong\):\n {2}arguing the right side: 2\.00 per turn \(\d+ turns\); verified 50\.0%/, 'the run summary reads the stored figures');
   });
 
   test('w2s show and w2s export give each turn\'s quote counts', () => {
@@ -182,6 +197,18 @@ describe('debate.passage "debaters"', async () => {
     const turns = lines.filter((l) => l.example_id === e.id).flatMap((l) => l.turns);
     assert.ok(turns.length === 4 && turns.every((t) => t.quotes === 2 && t.quotes_verified === 1), 'the export carries them per turn');
   });
+});
+
+test('best-of-N\'s scorer reads the transcript as the judges do: quotes marked against the passage it cannot see', async () => {
+  scored.length = 0;
+  const base = config('debaters');
+  const cfg = parseExperiment({ ...JSON.parse(JSON.stringify(base)), name: 'hidden-passage-bestof', debate: { ...JSON.parse(JSON.stringify(base.debate)), bestOf: 2, scorer: 'scripted:hp-scorer' } });
+  const out = join(dir, 'bestof.sqlite');
+  const outcome = await runExperiment({ config: cfg, out, cacheFile: join(dir, 'bestof-cache.sqlite') });
+  assert.equal(outcome.status, 'completed', outcome.status === 'completed' ? '' : outcome.reason);
+  assert.ok(scored.length > 0, 'the scorer was asked');
+  assert.ok(scored.some((p) => /<quote verified="yes">[^<]+<\/quote> and <quote verified="no">the moon is made of green cheese<\/quote>/.test(p)), 'it sees which quote checks out');
+  assert.ok(scored.every((p) => !p.includes('<passage>')), 'and never the passage itself');
 });
 
 describe('debate.passage unset and "all"', () => {

@@ -265,9 +265,9 @@ test('open roles, quotes and debater ratings: the report, the viewer\'s run page
       row('open_roles', 'choice_stated', 0.875, 8),
       row('judge:j-a', 'accuracy_chose_correct', 0.75, 4, 0.5, 1),
       row('judge:j-a', 'accuracy_chose_incorrect', 0.25, 4),
-      row('quotes:correct', 'per_turn', 2, 6),
-      row('quotes:correct', 'verified_share', 0.5, 12, 0.2, 0.8),
-      row('quotes:incorrect', 'per_turn', 1.25, 6),
+      row('quotes:right', 'per_turn', 2, 6),
+      row('quotes:right', 'verified_share', 0.5, 12, 0.2, 0.8),
+      row('quotes:wrong', 'per_turn', 1.25, 6),
       row('debater:model-x', 'rating', 50, 8, -10, 110),
       row('debater:model-x', 'rating_correct', 80, 4, 20, 140),
       row('debater:model-x', 'rating_incorrect', 20, 4, -40, 80),
@@ -282,12 +282,12 @@ test('open roles, quotes and debater ratings: the report, the viewer\'s run page
     assert.ok(start >= 0, `${where}: the judged run has a Debaters section`);
     const section = html.slice(start, html.indexOf('</section>', start));
     assert.match(section, /<h3>Debaters<\/h3>/, `${where}: the section's heading`);
-    for (const title of ['Open roles', 'Quotes from the passage (per side of the claim)', 'Debater ratings (Elo points; arguing the right side / the wrong side)']) {
+    for (const title of ['Open roles', 'Quotes from the passage (by the side the gold label makes right or wrong)', 'Debater ratings (Elo points; arguing the right side / the wrong side)']) {
       assert.ok(section.includes(`<h4>${title}</h4>`), `${where}: the part titled ${title}, in the run summary's words`);
     }
     assert.deepEqual(tableCells(section, 'open-roles-table'), [['50.0% [25.0%, 75.0%] (n = 8)', '87.5% (n = 8)']], `${where}: the stored choice rates`);
     assert.deepEqual(tableCells(section, 'open-roles-judges-table'), [['judge:j-a', '75.0% [50.0%, 100.0%] (n = 4)', '25.0% (n = 4)']], `${where}: j-a's accuracy split by the chosen side`);
-    assert.deepEqual(tableCells(section, 'quotes-table'), [['correct', '2.00', '6', '50.0% [20.0%, 80.0%] (n = 12)'], ['incorrect', '1.25', '6', 'n/a']], `${where}: quotes per side, n/a where no verified share is stored`);
+    assert.deepEqual(tableCells(section, 'quotes-table'), [['the right side', '2.00', '6', '50.0% [20.0%, 80.0%] (n = 12)'], ['the wrong side', '1.25', '6', 'n/a']], `${where}: quotes per side, n/a where no verified share is stored`);
     assert.deepEqual(tableCells(section, 'ratings-table'), [['model-x', '+50 [-10, +110]', '+80 [+20, +140]', '+20 [-40, +80]'], ['model-y', '-50 [-110, 0]', 'n/a', 'n/a']], `${where}: the stored ratings in Elo points`);
     assert.deepEqual(tableCells(section, 'rating-pairs-table'), [['model-x vs model-y', '+100 [-20, +220]']], `${where}: the pair's stored difference`);
   };
@@ -316,8 +316,8 @@ test('open roles, quotes and debater ratings: the report, the viewer\'s run page
     for (const line of [
       'Open roles: chose the right side 50.0% [25.0%, 75.0%] (n = 8); replies stating a side 87.5% (n = 8)',
       '  judge:j-a accuracy when the chosen side was right 75.0% [50.0%, 100.0%] (n = 4), when it was wrong 25.0% (n = 4)',
-      'Quotes from the passage (per side of the claim):',
-      '  arguing incorrect: 1.25 per turn (6 turns); verified n/a',
+      'Quotes from the passage (by the side the gold label makes right or wrong):',
+      '  arguing the wrong side: 1.25 per turn (6 turns); verified n/a',
       'Debater ratings (Elo points; arguing the right side / the wrong side):',
       '  model-x +50 [-10, +110]; +80 [+20, +140] / +20 [-40, +80]',
       '  model-x vs model-y: difference +100 [-20, +220]',

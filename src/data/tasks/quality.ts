@@ -69,15 +69,11 @@ export function formatQuality(row: QualityRow, rng: Rng, id: string): Example[] 
       question: q.question,
       answer,
       meta: defined({
-        articleId: row.article_id,
-        setId: row.set_unique_id,
-        questionId: q.question_unique_id,
-        title: row.title,
+        ...questionMeta(row, q),
         question: q.question,
         correctAnswer: correct,
         bestDistractor: q.options[distractor.index],
         bestDistractorFrom: distractor.from,
-        difficult: q.difficult === undefined ? undefined : Boolean(q.difficult),
       }),
     });
   });
@@ -90,6 +86,17 @@ export function formatQuality(row: QualityRow, rng: Rng, id: string): Example[] 
  * text = "Article: {article}\nQuestion: {question}\nA: {answer A}\nB: {answer B}". meta.distractorFrom says where the
  * wrong answer came from ("votes" or "drawn").
  */
+/** Where a question comes from, in both forms' meta. */
+function questionMeta(row: QualityRow, q: QualityRow['questions'][number]): Record<string, unknown> {
+  return {
+    articleId: row.article_id,
+    setId: row.set_unique_id,
+    questionId: q.question_unique_id,
+    title: row.title,
+    difficult: q.difficult === undefined ? undefined : Boolean(q.difficult),
+  };
+}
+
 export function formatQualityTwoChoice(row: QualityRow, rng: Rng, id: string): Example[] {
   return row.questions.flatMap((q, i) => {
     const correct = q.options[q.gold_label - 1]!;
@@ -105,14 +112,7 @@ export function formatQualityTwoChoice(row: QualityRow, rng: Rng, id: string): E
       question: q.question,
       answer,
       alternative,
-      meta: defined({
-        articleId: row.article_id,
-        setId: row.set_unique_id,
-        questionId: q.question_unique_id,
-        title: row.title,
-        distractorFrom: voted === undefined ? 'drawn' : 'votes',
-        difficult: q.difficult === undefined ? undefined : Boolean(q.difficult),
-      }),
+      meta: defined({ ...questionMeta(row, q), distractorFrom: voted === undefined ? 'drawn' : 'votes' }),
     });
   });
 }
