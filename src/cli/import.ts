@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { existsSync, renameSync, writeFileSync } from 'node:fs';
+import { atomicWrite } from '../atomic-write.js';
+import { existsSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { parseExperiment } from '../config/load.js';
 import { readImportFile, type ImportFormat } from '../data/transcripts.js';
@@ -37,9 +38,7 @@ export function register(program: Command): void {
         const raw = readyConfig(imported, { configDir: dirname(out), protocol, dataset: opts.dataset, name: configName(out), seed });
         // The config is checked as `w2s run` would check it (ids against the dataset, samples) before it is written.
         plan = formatPlan(await preflight(parseExperiment(raw, out, dirname(out))));
-        const tmp = `${out}.tmp-${process.pid}`;
-        writeFileSync(tmp, `${JSON.stringify(raw, null, 2)}\n`);
-        renameSync(tmp, out);
+        atomicWrite(out, `${JSON.stringify(raw, null, 2)}\n`);
       }
       if (opts.json) process.stdout.write(`${JSON.stringify({ ...summary, config: opts.out ? resolve(opts.out) : null }, null, 2)}\n`);
       else process.stdout.write(`${formatSummary(summary)}\n`);

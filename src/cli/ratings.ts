@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { UserError } from '../errors.js';
-import { fitMatches, formatRatings, runMatches, type RatingsResult } from '../report/ratings.js';
+import { elo, fitMatches, formatRatings, runMatches, type RatingsResult } from '../report/ratings.js';
 import { DEFAULT_RESULTS, displayPath, openResults, type LocatedRun } from '../report/results-set.js';
 import { createRng } from '../rng.js';
 
@@ -49,7 +49,6 @@ export function register(program: Command): void {
 }
 
 function toJson(fit: RatingsResult, runs: LocatedRun[]): unknown {
-  const elo = (x: number | null): number | null => (x === null ? null : (x * 400) / Math.LN10);
   const est = (e: { value: number | null; lo: number | null; hi: number | null; undefinedCount: number }) => ({ value: elo(e.value), lo: elo(e.lo), hi: elo(e.hi), undefinedResamples: e.undefinedCount });
   return {
     runs: runs.map((r) => ({ id: r.run.id, file: displayPath(r.file) })), judge: fit.judge, matches: fit.n, abstained: fit.abstained, scale: 'Elo points (400 per factor of 10 in odds)',

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { UserError } from '../errors.js';
 import { ensembleSizeFigure, protocolsFigure, standaloneSvg } from '../report/figures.js';
-import { atomicWrite } from '../report/html.js';
+import { atomicWrite } from '../atomic-write.js';
 import { openResults, type LocatedRun } from '../report/results-set.js';
 import { AXES, buildTable, type Axis, type TableMetric, type TableModel, type Where } from '../report/table.js';
 import { formatTable, type TableFormat } from '../report/table-format.js';

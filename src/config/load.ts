@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { UserError } from '../errors.js';
@@ -62,19 +62,28 @@ export function configHash(config: ExperimentConfig): string {
   });
 }
 
+/** importContentHash's memo: absolute path → the (size, mtime) it was hashed at, and the hash. */
+const importHashes = new Map<string, { key: string; hash: string }>();
+
 /**
  * Imported transcripts are identified by their content, not their path: the same file moved keeps the run, an edited
- * file is a new run (so a rerun never mixes the transcripts of two versions of the file).
+ * file is a new run (so a rerun never mixes the transcripts of two versions of the file). The hash is kept per
+ * (absolute path, size, mtime): a run start asks several times, and the file is read again only once it changed.
  */
 function importContentHash(file: string): string {
-  let bytes: Buffer;
+  const abs = resolve(file);
   try {
-    bytes = readFileSync(file);
+    const st = statSync(abs);
+    const key = `${st.size}:${st.mtimeMs}`;
+    const known = importHashes.get(abs);
+    if (known?.key === key) return known.hash;
+    const hash = `sha256:${sha256(readFileSync(abs))}`;
+    importHashes.set(abs, { key, hash });
+    return hash;
   } catch (e) {
     const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message;
     throw new UserError(`debate.import.file ${file}: cannot read it (${why}); fix the path (it is relative to the config file).`);
   }
-  return `sha256:${sha256(bytes)}`;
 }
 
 /**

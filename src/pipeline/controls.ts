@@ -10,9 +10,10 @@
  * which sees "not dull". The debater (scripted:informed-debater:q=...) reads only its prompt, computes the tone like
  * a strong model, and names it in an argument with probability q, independently per argument.
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
+import { atomicWrite } from '../atomic-write.js';
 import { MetricsSchema, type ExperimentConfig } from '../config/experiment.js';
 import { parseExperiment } from '../config/load.js';
 import { UserError } from '../errors.js';
@@ -161,9 +162,7 @@ export function generateControlRows(knobs: Controls['data'], n: number, seed: nu
 
 /** Writes rows as JSONL (temp file + rename, so a crash never leaves half a file). */
 function writeRows(file: string, rows: readonly ControlRow[]): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
-  renameSync(tmp, file);
+  atomicWrite(file, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
 }
 
 // ---------------------------------------------------------------------------------------------------------------

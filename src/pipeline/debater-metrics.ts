@@ -55,7 +55,10 @@ function ratingMetrics(ctx: StageContext): MetricRow[] {
   const seed = deriveSeed(ctx.config.seed, 'bootstrap', 'debater_ratings');
   const { bootstrap: resamples, level } = ctx.config.metrics;
   const fit = fitMatches([matches], { random: createRng(seed).random, resamples, level, seed });
-  return fit ? ratingRows(ctx.runId, fit) : [];
+  if (!fit) return [];
+  // With one debater model (self-play) its overall rating is 0 by construction (its right side against its own wrong
+  // side), interval [0, 0]: only its per-side ratings say anything, so the overall row is stored from two models on.
+  return ratingRows(ctx.runId, fit).filter((r) => fit.models.length >= 2 || r.name !== 'rating');
 }
 
 /** Several trials of one item (a turn's quotes, of which `hits` checked out). */

@@ -73,7 +73,7 @@ interface TestSplit {
   covers: string;
   /** The majority-class baseline, each prompted judge and judge ensemble: evaluated once, with the primary seed. */
   majority: number[];
-  judges: Scored[];
+  judges: ScoredJudge[];
   judgeEnsembles: Scored[];
 }
 
@@ -86,8 +86,11 @@ interface Scored {
   probs: number[] | null;
   why: string | null;
   abstained: number;
-  /** A judge's stored means by example (meanByExample), read once here; absent for an ensemble. */
-  means?: ReadonlyMap<string, number>;
+}
+
+/** A judge, with its stored means by example (meanByExample), read once here. */
+interface ScoredJudge extends Scored {
+  means: ReadonlyMap<string, number>;
 }
 
 function testSplit(ctx: StageContext): TestSplit {
@@ -104,7 +107,7 @@ function testSplit(ctx: StageContext): TestSplit {
     method: clusters ? 'clustered percentile bootstrap' : 'percentile bootstrap',
     covers: clusters ? `test groups (${new Set(clusters).size} clusters of ${n} examples)` : `test examples (${n})`,
     majority: ids.map(() => majority),
-    judges: ctx.config.judges.map((j, i): Scored => {
+    judges: ctx.config.judges.map((j, i): ScoredJudge => {
       const name = judgeName(j, i);
       const why = silent.get(`judge:${name}`) ?? null;
       const means = ctx.store.judgments.meanByExample(ctx.runId, name);
@@ -195,7 +198,7 @@ function evaluateSeed(ctx: StageContext, split: TestSplit, trainingSeed: number,
   }
   if (primary) {
     const probs = new Map(subjects.filter(([s]) => s.startsWith('judge') || s === 'weak_ensemble'));
-    const means = new Map(split.judges.map((s) => [s.name, s.means!]));
+    const means = new Map(split.judges.map((s) => [s.name, s.means]));
     metrics.push(...judgeMetrics(ctx, { split, probs, accuracy: accuracies, opts, seedOf, means }));
   }
 

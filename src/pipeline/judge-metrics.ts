@@ -32,8 +32,8 @@ export interface JudgeScores {
   opts: (subject: string, metric: string) => BootstrapOptions;
   /** The seed recorded with a (subject, metric)'s interval. */
   seedOf: (subject: string, metric: string) => number;
-  /** Each judge's stored means by example (meanByExample), as the evaluation read them; an absent judge is read here. */
-  means?: ReadonlyMap<string, ReadonlyMap<string, number>>;
+  /** Each judge's stored means by example (meanByExample), as the evaluation read them. */
+  means: ReadonlyMap<string, ReadonlyMap<string, number>>;
 }
 
 const decision = (p: number): 0 | 1 => (p > 0.5 ? 1 : 0);
@@ -244,7 +244,8 @@ function sizeCurve(ctx: StageContext, scores: JudgeScores, subject: string, memb
   const { split } = scores;
   const test = members.map((m) => scores.probs.get(`judge:${m}`)!);
   // Each member's stored means (as the evaluation read them), and on test: null where it stated no verdict.
-  const means = members.map((m) => scores.means?.get(m) ?? ctx.store.judgments.meanByExample(ctx.runId, m));
+  // Members are configured judges (the config is checked), so the evaluation read each one's means.
+  const means = members.map((m) => scores.means.get(m)!);
   const spoken = means.map((byId) => split.ids.map((id) => byId.get(id) ?? null));
   let combine: Parameters<typeof accuracyBySize>[2]['combine'];
   if (aggregate === 'stacked') {

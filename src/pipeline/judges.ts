@@ -101,15 +101,6 @@ export async function runJudges(ctx: StageContext): Promise<void> {
 }
 
 /**
- * A judge's P(correct) per example: the mean over its stored replies that stated a verdict (every transcript, both
- * presentations, every sample), i.e. over transcripts of each transcript's presentation mean. See probabilitiesOn for
- * the examples on which it stated none.
- */
-export function judgeProbabilities(ctx: StageContext, judge: string, exampleIds: readonly string[]): number[] {
-  return probabilitiesOn(ctx.store.judgments.meanByExample(ctx.runId, judge), exampleIds);
-}
-
-/**
  * A judge's stored means (meanByExample) on the given examples. An example on which the judge abstained (no reply
  * stated a verdict) gets 0.5, the no-information value: the views say how many (abstentionsOn), and a judge that
  * abstains more than its minCoverage allows is not scored at all (silentSubjects).

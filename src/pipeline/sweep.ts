@@ -3,8 +3,9 @@
  * concurrency limit per endpoint. Debates two cells have in common are generated once: their requests, and so their
  * cache keys, are the same (seeds come from config.seed, the example and the sample index, never from the run).
  */
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { atomicWrite } from '../atomic-write.js';
 import type { Sweep, SweepCell } from '../config/sweep.js';
 import { InterruptedError, UserError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -200,7 +201,5 @@ export async function runSweep(plan: SweepPlan, options: SweepOptions = {}): Pro
 
 /** Temp file + rename: a reader (or a crash) never sees half a manifest. */
 function writeManifest(file: string, m: SweepManifest): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(m, null, 2)}\n`);
-  renameSync(tmp, file);
+  atomicWrite(file, `${JSON.stringify(m, null, 2)}\n`);
 }

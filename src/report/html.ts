@@ -1,4 +1,4 @@
-import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { atomicWrite } from '../atomic-write.js';
 import { basename, dirname, extname, join } from 'node:path';
 import { reliabilityBins } from '../metrics/index.js';
 import { isUserError, UserError } from '../errors.js';
@@ -381,17 +381,6 @@ export function writeReport(source: string | readonly string[], outHtml: string,
     return { html: outHtml, markdown: md, report };
   } finally {
     set.close();
-  }
-}
-
-export function atomicWrite(file: string, text: string): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  try {
-    writeFileSync(tmp, text);
-    renameSync(tmp, file);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw new UserError(`Cannot write ${file}: ${(e as Error).message}; check that its folder exists and is writable.`, { cause: e });
   }
 }
 

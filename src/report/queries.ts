@@ -376,11 +376,11 @@ export function reportQueries(db: DB): ReportQueries {
   const ensembleModels = db.prepare("SELECT member, state_json FROM models WHERE run_id = ? AND role = 'judge_ensemble' ORDER BY member");
 
   // Open roles' choice call, and best-of-N's candidates per turn.
-  const candidatesOf = db.prepare('SELECT idx, candidate, text, score, kept FROM turn_candidates WHERE debate_id = ? ORDER BY idx, candidate');
+  const candidatesOf = db.prepare('SELECT idx, candidate, score, kept FROM turn_candidates WHERE debate_id = ? ORDER BY idx, candidate');
   const extras = (d: RawTranscriptRow): Pick<TranscriptView, 'choice' | 'candidates'> => {
     const choice = d.choice_json === null ? null : (JSON.parse(d.choice_json) as { stated: boolean; reply: string });
     const out: Pick<TranscriptView, 'choice' | 'candidates'> = { choice: choice && { stated: choice.stated, reply: choice.reply }, candidates: {} };
-    for (const c of candidatesOf.all(d.id) as { idx: number; candidate: number; text: string; score: number | null; kept: 0 | 1 }[]) {
+    for (const c of candidatesOf.all(d.id) as { idx: number; candidate: number; score: number | null; kept: 0 | 1 }[]) {
       (out.candidates[c.idx] ??= []).push({ candidate: c.candidate, score: c.score, kept: c.kept === 1 });
     }
     return out;

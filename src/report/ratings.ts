@@ -5,9 +5,11 @@
  */
 import { judgeName } from '../config/experiment.js';
 import { modelSpec } from '../config/load.js';
-import { clustersFromKeys, ELO_PER_LOGIT, pairKey, ratingsCI, DEFAULT_PRIOR_SD, type Match, type RatingEstimate, type RatingsWithIntervals } from '../metrics/index.js';
+import { clustersFromKeys, ELO_PER_LOGIT, ratingsCI, DEFAULT_PRIOR_SD, type Match, type RatingEstimate, type RatingsWithIntervals } from '../metrics/index.js';
 import type { DB } from '../store/db.js';
+import { groupKey } from '../store/examples.js';
 import type { MetricRow } from '../store/index.js';
+import { textTable } from './results.js';
 
 export interface RunMatches {
   /** The judge whose verdicts decide the matches; null when the run has none that reads transcripts. */
@@ -73,7 +75,7 @@ export function runMatches(db: DB, runId: string, wantedJudge?: string): RunMatc
       incorrect: winnerIsA ? names.B : names.A,
       outcome: pRight > 0.5 ? 1 : pRight < 0.5 ? 0 : 0.5,
     });
-    out.clusters.push(r.group_id ?? r.example_id);
+    out.clusters.push(groupKey({ id: r.example_id, group: r.group_id }));
   }
   return out;
 }
@@ -107,7 +109,15 @@ export function fitMatches(parts: readonly RunMatches[], opts: { random: () => n
   };
 }
 
-const elo = (x: number | null): number | null => (x === null ? null : x * ELO_PER_LOGIT);
+/** Logits as Elo points. */
+export const elo = (x: number | null): number | null => (x === null ? null : x * ELO_PER_LOGIT);
+
+/** Elo points as text: whole points, rounded first (so −0.3 reads "0", not "-0"), a + on positives; n/a when missing. */
+export function eloText(v: number | null | undefined): string {
+  if (v == null) return 'n/a';
+  const r = Math.round(v) || 0;
+  return `${r > 0 ? '+' : ''}${r}`;
+}
 
 /** The fit as metric rows: debater:<model> rating, rating_correct, rating_incorrect; debater_pair:<a> vs <b> rating_diff. */
 export function ratingRows(runId: string, r: RatingsResult): MetricRow[] {
@@ -130,19 +140,18 @@ export function ratingRows(runId: string, r: RatingsResult): MetricRow[] {
   return out;
 }
 
-const fmt = (x: number | null): string => (x === null ? 'n/a' : `${x >= 0 ? '+' : ''}${x.toFixed(0)}`);
-const interval = (e: RatingEstimate): string => `${fmt(elo(e.value))} [${fmt(elo(e.lo))}, ${fmt(elo(e.hi))}]${e.undefinedCount ? ` (${e.undefinedCount} resamples undefined)` : ''}`;
+const interval = (e: RatingEstimate): string => `${eloText(elo(e.value))} [${eloText(elo(e.lo))}, ${eloText(elo(e.hi))}]${e.undefinedCount ? ` (${e.undefinedCount} resamples undefined)` : ''}`;
 
 /** The fit as a terminal table. */
 export function formatRatings(r: RatingsResult): string {
+  const rows = r.models.map((m) => {
+    const n = r.matches.get(m)!;
+    return [m, interval(r.overall.get(m)!), interval(r.correct.get(m)!), interval(r.incorrect.get(m)!), `${n.correct}/${n.incorrect}`];
+  });
   const lines = [
     `Debater ratings (Elo points, ${Math.round(r.level * 100)}% intervals; ${r.n} matches judged by ${r.judge}${r.abstained ? `, ${r.abstained} without a verdict left out` : ''})`,
-    `${'model'.padEnd(32)} ${'rating'.padEnd(22)} ${'arguing correct'.padEnd(22)} ${'arguing incorrect'.padEnd(22)} matches (correct/incorrect)`,
+    textTable(['model', 'rating', 'arguing correct', 'arguing incorrect', 'matches (correct/incorrect)'], rows),
   ];
-  for (const m of r.models) {
-    const n = r.matches.get(m)!;
-    lines.push(`${m.padEnd(32)} ${interval(r.overall.get(m)!).padEnd(22)} ${interval(r.correct.get(m)!).padEnd(22)} ${interval(r.incorrect.get(m)!).padEnd(22)} ${n.correct}/${n.incorrect}`);
-  }
   for (const [key, e] of r.differences) {
     const [a, b] = key.split('\u0000');
     lines.push(`${a} − ${b}: ${interval(e)}`);
@@ -150,8 +159,6 @@ export function formatRatings(r: RatingsResult): string {
   lines.push(`Intervals: ${r.method}; they cover ${r.covers}. Ratings of sides no match connects are set relative to each other by the prior only.`);
   return lines.join('\n');
 }
-
-export { pairKey };
 
 type StoredMetric = Pick<MetricRow, 'subject' | 'name' | 'value' | 'lo' | 'hi' | 'n' | 'note'>;
 
@@ -205,19 +212,14 @@ export function debaterTables(metrics: readonly StoredMetric[]): DebaterTables {
       rows: quoted.flatMap((q) => (q.perTurn ? [[q.side, q.perTurn.value == null ? 'n/a' : q.perTurn.value.toFixed(2), String(q.perTurn.n ?? 0), ci(q.verified)]] : [])),
     };
   }
-  const ratings = metrics.filter((m) => m.subject.startsWith('debater:') && m.name === 'rating');
-  if (ratings.length) {
-    // Rounded first, so a rating of −0.3 reads "0", not "-0".
-    const elo = (v: number | null | undefined): string => {
-      if (v == null) return 'n/a';
-      const r = Math.round(v) || 0;
-      return `${r > 0 ? '+' : ''}${r}`;
-    };
-    const span = (m: StoredMetric | undefined): string => (m ? `${elo(m.value)} [${elo(m.lo)}, ${elo(m.hi)}]` : 'n/a');
+  // A debater with an overall rating or (self-play, where none is stored) a per-side one.
+  const debaters = [...new Set(metrics.filter((m) => m.subject.startsWith('debater:') && (m.name === 'rating' || m.name === 'rating_correct')).map((m) => m.subject))];
+  if (debaters.length) {
+    const span = (m: StoredMetric | undefined): string => (m ? `${eloText(m.value)} [${eloText(m.lo)}, ${eloText(m.hi)}]` : 'n/a');
     out.ratings = {
       debaters: {
         header: ['debater', 'rating', 'arguing the right side', 'arguing the wrong side'],
-        rows: ratings.map((m) => [m.subject.slice('debater:'.length), span(m), span(find(m.subject, 'rating_correct')), span(find(m.subject, 'rating_incorrect'))]),
+        rows: debaters.map((s) => [s.slice('debater:'.length), span(find(s, 'rating')), span(find(s, 'rating_correct')), span(find(s, 'rating_incorrect'))]),
       },
       pairs: {
         header: ['pair', 'difference'],

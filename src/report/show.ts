@@ -227,10 +227,8 @@ export function formatPrompts(t: PromptsTarget): string {
 function sidesOrigin(d: TranscriptView): string {
   if (d.roles !== 'open') return '';
   const who = d.protocol === 'consultancy' ? 'the consultant' : 'debater A';
-  if (!d.choice) return ` (open roles: chosen by ${who})`;
-  return d.choice.stated
-    ? ` (open roles: chosen by ${who})`
-    : ` (open roles: ${who}'s reply ${JSON.stringify(safeText(d.choice.reply).slice(0, 60))} stated no side, so the seeded draw stands)`;
+  if (!d.choice || d.choice.stated) return ` (open roles: chosen by ${who})`;
+  return ` (open roles: ${who}'s reply ${JSON.stringify(safeText(d.choice.reply).slice(0, 60))} stated no side, so the seeded draw stands)`;
 }
 
 /** Best-of-N: how many candidates the turn had and the kept one's score. */

@@ -42,8 +42,9 @@ export function formatRuns(runs: readonly LocatedRun[]): string {
  */
 export function formatRunSummary(q: ReportQueries, runId: string): string {
   const run = q.resolveRun(runId);
-  const { models, notes, audits } = runDetails(q.metrics(run.id), run.config);
-  return [textTable(models.header, models.rows), '', ...notes, ...audits.flatMap((t) => ['', textTable(t.header, t.rows)]), ...debaterSummaryLines(q.metrics(run.id))].join('\n');
+  const metrics = q.metrics(run.id);
+  const { models, notes, audits } = runDetails(metrics, run.config);
+  return [textTable(models.header, models.rows), '', ...notes, ...audits.flatMap((t) => ['', textTable(t.header, t.rows)]), ...debaterSummaryLines(metrics)].join('\n');
 }
 
 const p3 = (v: number | null): string => (v === null ? 'n/a' : v.toFixed(3));

@@ -352,7 +352,7 @@ export const TASK_FRAMING: Readonly<Record<string, string>> = {
 };
 
 /** What your own two-choice data (jsonl rows with "alternative") is framed as. */
-export const USER_TWO_CHOICE_FRAMING = twoAnswers('a question');
+const USER_TWO_CHOICE_FRAMING = twoAnswers('a question');
 
 /** The datasets that have a two-choice form (dataset.format "two-choice"), with what their debaters are told. */
 export const TWO_CHOICE_FRAMING: Readonly<Record<string, string>> = {
